@@ -1,0 +1,6 @@
+"""curate.trainer: a Megatron-style PyTorch trainer that reads curate's token shards through manifest.json.
+
+config (YAML -> dataclasses, presets) · data (shards -> indices -> blended batches) · model (Llama-style decoder) ·
+parallel (FSDP2, tensor/sequence parallel, checkpointing, compile) · train (the loop) · checkpoint (DCP) ·
+flops (PaLM FLOPs, MFU peaks) · launch (`curate train`, torchrun).
+"""

@@ -1,0 +1,219 @@
+"""The training loop: data, model, parallelism, AdamW + warmup/cosine, clipping, accumulation, eval, logs, checkpoints.
+
+`run(cfg)` is the whole job for one process; torchrun starts one per GPU (`curate.jobs.train`), and at one process it
+runs in-process. It returns the log records (rank 0's are also written to `<output>/train_log.jsonl`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint, data, parallel
+from .config import TrainConfig
+from .flops import flops_per_token, peak_flops
+from .model import ModelArgs, Transformer, cross_entropy, matmul_params
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Linear warmup to lr, then cosine down to min_lr at the last step (a factor of lr, for LambdaLR)."""
+    t = cfg.train
+    floor = t.min_lr / t.lr
+
+    def factor(step: int) -> float:
+        if step < t.warmup_steps:
+            return (step + 1) / t.warmup_steps
+        progress = (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return factor
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    t = cfg.train
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [  # no weight decay on norm gains
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": t.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    fused = device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2), eps=1e-8, fused=fused, foreach=not fused)
+
+
+class Logger:
+    """JSONL (rank 0) + a short stdout line; TensorBoard when asked and installed."""
+
+    def __init__(self, out: Path, d: parallel.Dist, tensorboard: bool):
+        self.records: list[dict] = []
+        self.main = d.is_main
+        self.file = None
+        self.tb = None
+        if self.main:
+            out.mkdir(parents=True, exist_ok=True)
+            self.file = open(out / "train_log.jsonl", "a")
+            if tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                    self.tb = SummaryWriter(str(out / "tensorboard"))
+                except ImportError:
+                    print("log.tensorboard: tensorboard is not installed; logging JSONL only", flush=True)
+
+    def log(self, rec: dict) -> None:
+        self.records.append(rec)
+        if not self.main:
+            return
+        self.file.write(json.dumps(rec) + "\n")
+        self.file.flush()
+        if self.tb is not None:
+            for k, v in rec.items():
+                if k not in ("kind", "step") and isinstance(v, (int, float)):
+                    self.tb.add_scalar(f"{rec['kind']}/{k}", v, rec["step"])
+        if rec["kind"] == "train":
+            mfu = f" mfu {rec['mfu']:.1%}" if rec.get("mfu") is not None else ""
+            print(f"step {rec['step']:>6} loss {rec['loss']:.4f} lr {rec['lr']:.2e} "
+                  f"tok/s {rec['tokens_per_s']:,.0f}{mfu} data-wait {rec['data_wait']:.1%}", flush=True)
+        else:
+            print(f"step {rec['step']:>6} {rec['kind']} loss {rec['loss']:.4f}", flush=True)
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+@torch.no_grad()
+def evaluate(model, val: data.DomainDataset, cfg: TrainConfig, d: parallel.Dist, autocast) -> float:
+    """Mean loss over the same eval.batches global batches of the validation stream every time."""
+    model.eval()
+    t = cfg.train
+    per_rank = t.global_batch // d.dp_size
+    total = torch.zeros((), device=d.device)
+    n = 0
+    for b in range(cfg.eval.batches):
+        base = b * t.global_batch + d.dp_rank * per_rank
+        for a in range(0, per_rank, t.micro_batch):
+            ids = [(base + a + j) % len(val) for j in range(t.micro_batch)]
+            batch = torch.from_numpy(np.stack([val[i] for i in ids])).to(d.device)
+            with autocast():
+                logits = model(batch[:, :-1])
+            total += cross_entropy(logits, batch[:, 1:])
+            n += 1
+    model.train()
+    return float(d.dp_mean(total / n))
+
+
+def run(cfg: TrainConfig) -> list[dict]:
+    d = parallel.init(cfg.parallel, cfg.device)
+    try:
+        return _run(cfg, d)
+    finally:
+        if d.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
+    t, out = cfg.train, Path(cfg.output)
+    torch.manual_seed(t.seed)
+    manifest = data.read_manifest(cfg.data.manifest)
+    cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else data.default_cache_dir()
+
+    # Rank 0 converts shards and builds the indices; the others then find them in the cache.
+    def datasets():
+        train_ds = data.build_train(manifest, cfg.data.seq_len, t.steps * t.global_batch, cfg.data.seed, cache,
+                                    cfg.data.max_epochs)
+        val_ds = data.build_validation(manifest, cfg.data.seq_len, cfg.data.seed, cache) if cfg.eval.every else None
+        return train_ds, val_ds
+
+    if d.is_main:
+        train_ds, val_ds = datasets()
+    d.barrier()
+    if not d.is_main:
+        train_ds, val_ds = datasets()
+
+    m = cfg.model
+    vocab = -(-manifest.vocab_size // 128) * 128  # padded: tensor-parallel splits and matmul tiles like multiples
+    args = ModelArgs(dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
+                     vocab_size=vocab, max_seq_len=cfg.data.seq_len, rope_theta=m.rope_theta, norm_eps=m.norm_eps)
+    with torch.device(d.device):
+        model = Transformer(args)  # same seed on every rank: identical weights before sharding
+    n_matmul = matmul_params(model)
+    n_params = sum(p.numel() for p in model.parameters())
+    fpt = flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len)
+    peak = peak_flops(torch.cuda.get_device_name(d.device)) if d.device.type == "cuda" else None
+
+    model = parallel.parallelize(model, d, cfg.parallel)
+    optimizer = build_optimizer(model, cfg, d.device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    loss_fn = torch.compile(cross_entropy) if cfg.parallel.compile else cross_entropy
+    autocast = ((lambda: torch.autocast(d.device.type, dtype=torch.bfloat16))
+                if parallel.uses_autocast(d, cfg.parallel) else contextlib.nullcontext)
+
+    step, consumed = 0, 0
+    ckpt_root = out / "checkpoints"
+    if cfg.checkpoint.resume and (last := checkpoint.latest(ckpt_root)) is not None:
+        state = checkpoint.load(last, model, optimizer, scheduler, d)
+        step, consumed = state["step"], state["data"]["consumed_samples"]
+        if d.is_main:
+            print(f"resumed from {last} at step {step} ({consumed} samples consumed)", flush=True)
+
+    logger = Logger(out, d, cfg.log.tensorboard)
+    if d.is_main and step == 0:
+        print(f"model: {n_params / 1e6:.1f}M parameters, {fpt / 1e9:.2f} GFLOP/token; world {d.world} "
+              f"(dp {d.dp_size} x tp {d.tp}) on {d.device.type}", flush=True)
+    loader = data.Loader(train_ds, t.global_batch, t.micro_batch, d.dp_rank, d.dp_size, consumed, d.device,
+                         cfg.data.prefetch)
+    accum = t.global_batch // (t.micro_batch * d.dp_size)
+    params = [p for p in model.parameters() if p.requires_grad]
+    stop_at = t.exit_after or t.steps
+    tokens_per_step = t.global_batch * cfg.data.seq_len
+    interval_t0, interval_steps, wait0 = time.perf_counter(), 0, loader.wait_s
+    if d.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(d.device)
+    try:
+        while step < stop_at:
+            loss_sum = torch.zeros((), device=d.device)
+            for inputs, targets in loader.next():
+                with autocast():
+                    logits = model(inputs)
+                loss = loss_fn(logits, targets) / accum
+                loss.backward()
+                loss_sum += loss.detach()
+            grad_norm = parallel.clip_grad_norm(params, t.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            interval_steps += 1
+
+            if step % cfg.log.every == 0 or step == stop_at:
+                loss_value = float(d.dp_mean(loss_sum))  # synchronises: the interval's time is complete
+                elapsed = time.perf_counter() - interval_t0
+                tps = interval_steps * tokens_per_step / elapsed
+                rec = {"kind": "train", "step": step, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
+                       "grad_norm": float(grad_norm), "tokens_per_s": tps, "step_time_s": elapsed / interval_steps,
+                       "mfu": tps * fpt / (peak * d.world) if peak else None,
+                       "data_wait": (loader.wait_s - wait0) / elapsed,
+                       "consumed_samples": loader.consumed_samples}
+                if d.device.type == "cuda":
+                    rec["max_memory_gib"] = torch.cuda.max_memory_allocated(d.device) / 2**30
+                logger.log(rec)
+                interval_t0, interval_steps, wait0 = time.perf_counter(), 0, loader.wait_s
+            if val_ds is not None and (step % cfg.eval.every == 0 or step == t.steps):
+                logger.log({"kind": "eval", "step": step, "loss": evaluate(model, val_ds, cfg, d, autocast)})
+                interval_t0 = time.perf_counter()
+            if ((cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == t.exit_after
+                    or (step == t.steps and cfg.checkpoint.at_end)):
+                checkpoint.save(ckpt_root, step, model, optimizer, scheduler, loader.state_dict(), d,
+                                cfg.checkpoint.keep)
+                interval_t0 = time.perf_counter()
+    finally:
+        loader.close()
+        logger.close()
+    return logger.records
