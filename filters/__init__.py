@@ -4,4 +4,4 @@ Each rule-set module exposes ``SIGNALS``, ``Thresholds`` (the published defaults
 ``reject(signals, thresholds)``; :mod:`curate.filters.text` holds the shared segmentation.
 """
 
-MODULES = ("gopher_quality", "gopher_repetition", "c4")
+MODULES = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
