@@ -214,6 +214,8 @@ def from_dict(raw: dict, overrides: list[str] | None = None) -> TrainConfig:
     for o in overrides or []:
         _apply_override(raw, o)
     cfg = _build(TrainConfig, raw, "")
+    if cfg.model.preset is not None and cfg.model.preset not in PRESETS:
+        raise ConfigError(f"model.preset: one of {', '.join(PRESETS)} or null, got {cfg.model.preset!r}")
     if cfg.model.preset is not None:
         for key, value in PRESETS[cfg.model.preset].items():
             if getattr(cfg.model, key) is None:

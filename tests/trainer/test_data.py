@@ -1,0 +1,143 @@
+"""Data: the Megatron-style indices against a brute-force reference, blending, data-parallel sharding, exact resume."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import counting_docs, write_corpus
+from curate.trainer import data
+
+
+def _train_docs_from_parquet(manifest_path: Path, domain: str) -> list[np.ndarray]:
+    """The reference: a domain's training documents read straight from its Parquet shards, in manifest order."""
+    m = json.loads(manifest_path.read_text())
+    docs = []
+    for s in m["shards"]:
+        if s["domain"] != domain:
+            continue
+        t = pq.read_table(manifest_path.parent / s["path"]).to_pylist()
+        docs += [np.array(r["tokens"], np.int64) for r in t if r["split"] == "train"]
+    return docs
+
+
+@pytest.mark.parametrize("seq_len", [7, 64])
+def test_sample_index_matches_brute_force(corpus, tmp_path, seq_len):
+    manifest = data.read_manifest(corpus)
+    web = [(e, c) for e, c in zip(manifest.shards, data._shard_caches(manifest, tmp_path)) if e["domain"] == "web"]
+    ds = data.DomainDataset("web", [c for _, c in web], [e["sha256"] for e, _ in web], "train", seq_len,
+                            min_samples=3000, seed=5, cache_dir=tmp_path)
+    docs = _train_docs_from_parquet(corpus, "web")
+    n = len(docs)
+    assert len(ds.doc_len) == n and ds.epochs >= 2
+    # Each epoch of the document index is a permutation of all training documents, and epochs differ.
+    epochs = np.asarray(ds.doc_idx).reshape(ds.epochs, n)
+    assert all(np.array_equal(np.sort(e), np.arange(n)) for e in epochs)
+    assert not np.array_equal(epochs[0], epochs[1])
+    # Sample j is stream tokens [j L, (j+1) L] of the documents concatenated in document-index order.
+    stream = np.concatenate([docs[i] for i in ds.doc_idx])
+    assert len(ds) == (len(stream) - 1) // seq_len
+    for j in range(len(ds)):
+        np.testing.assert_array_equal(ds.unshuffled(j), stream[j * seq_len:(j + 1) * seq_len + 1])
+    # The shuffle index is a permutation; item i is the shuffled sample.
+    assert np.array_equal(np.sort(ds.shuffle_idx), np.arange(len(ds)))
+    assert not np.array_equal(ds.shuffle_idx, np.arange(len(ds)))
+    np.testing.assert_array_equal(ds[3], ds.unshuffled(int(ds.shuffle_idx[3])))
+
+
+def test_indices_are_cached_by_their_description(corpus, tmp_path):
+    manifest = data.read_manifest(corpus)
+    a = data.build_train(manifest, 32, 500, 1, tmp_path, None)
+    folders = sorted(p.name for p in (tmp_path / "index").iterdir())
+    b = data.build_train(manifest, 32, 500, 1, tmp_path, None)
+    assert sorted(p.name for p in (tmp_path / "index").iterdir()) == folders  # nothing new built
+    assert all(np.array_equal(x.doc_idx, y.doc_idx) for x, y in zip(a.datasets, b.datasets))
+    c = data.build_train(manifest, 32, 500, 2, tmp_path, None)  # another seed: another index
+    assert len(list((tmp_path / "index").iterdir())) == len(folders) + 2
+    assert not np.array_equal(a.datasets[0].doc_idx, c.datasets[0].doc_idx)
+
+
+def _domain_of(sample: np.ndarray) -> str:
+    body = sample[sample != 0]
+    return "web" if body[0] < 128 else "wiki"
+
+
+def test_blending_hits_weights_across_data_parallel_ranks(corpus, tmp_path):
+    manifest = data.read_manifest(corpus)
+    steps, gb = 50, 40
+    ds = data.build_train(manifest, 32, steps * gb, 1, tmp_path, None)
+    counts = {"web": 0, "wiki": 0}
+    for rank in range(2):
+        loader = data.Loader(ds, gb, 4, rank, 2)
+        for _ in range(steps):
+            for inputs, targets in loader.next():
+                full = np.concatenate([inputs.numpy(), targets.numpy()[:, -1:]], axis=1)
+                for row in full:
+                    counts[_domain_of(row)] += 1
+        loader.close()
+    total = counts["web"] + counts["wiki"]
+    assert total == steps * gb
+    assert abs(counts["web"] / total - 0.7) < 0.01 and abs(counts["wiki"] / total - 0.3) < 0.01
+    # And after every prefix, each domain is within one sample of its share.
+    dom = np.asarray(ds.domain)
+    for n in (1, 7, 100, 999):
+        assert abs((dom[:n] == 0).sum() - 0.7 * n) <= 1
+
+
+def test_ranks_split_each_global_batch_and_resume_continues_exactly(corpus, tmp_path):
+    manifest = data.read_manifest(corpus)
+    ds = data.build_train(manifest, 16, 6 * 8, 1, tmp_path, None)
+
+    def rows(loader, steps):
+        out = []
+        for _ in range(steps):
+            out += [x.numpy() for x, _ in loader.next()]
+        loader.close()
+        return np.concatenate(out)
+
+    single = rows(data.Loader(ds, 8, 8, 0, 1), 6)
+    r0, r1 = rows(data.Loader(ds, 8, 2, 0, 2), 6), rows(data.Loader(ds, 8, 2, 1, 2), 6)
+    for step in range(6):  # rank 0 takes the first half of each global batch, rank 1 the second
+        np.testing.assert_array_equal(single[step * 8:step * 8 + 4], r0[step * 4:step * 4 + 4])
+        np.testing.assert_array_equal(single[step * 8 + 4:step * 8 + 8], r1[step * 4:step * 4 + 4])
+    first = data.Loader(ds, 8, 8, 0, 1)
+    rows_before = rows_after = None
+    rows_before = [x.numpy() for _ in range(2) for x, _ in first.next()]
+    state = first.state_dict()
+    first.close()
+    assert state == {"consumed_samples": 16}
+    resumed = data.Loader(ds, 8, 8, 0, 1, consumed_samples=state["consumed_samples"])
+    rows_after = rows(resumed, 4)
+    np.testing.assert_array_equal(np.concatenate(rows_before + [rows_after]), single)
+
+
+def test_epoch_cap_is_enforced(tmp_path):
+    rng = np.random.default_rng(1)
+    m = write_corpus(tmp_path / "c", {"a": counting_docs(rng, 50, 1, 100)}, {"a": 1.0}, max_epochs=2.0)
+    manifest = data.read_manifest(m)
+    tokens = manifest.domains["a"]["tokens"]
+    data.build_train(manifest, 16, int(tokens * 1.5 / 16), 1, tmp_path / "cache", None)  # < 2 epochs: fine
+    with pytest.raises(data.DataError, match="above its cap of 2"):
+        data.build_train(manifest, 16, int(tokens * 3 / 16), 1, tmp_path / "cache", None)
+    data.build_train(manifest, 16, int(tokens * 3 / 16), 1, tmp_path / "cache", max_epochs=4.0)
+
+
+def test_validation_documents_stay_out_of_training(corpus, tmp_path):
+    manifest = data.read_manifest(corpus)
+    ds = data.build_train(manifest, 32, 100, 1, tmp_path, None)
+    val = data.build_validation(manifest, 32, 1, tmp_path)
+    m = json.loads(corpus.read_text())
+    assert sum(len(d.doc_len) for d in ds.datasets) == m["splits"]["train"]["documents"]
+    assert len(val.doc_len) == m["splits"]["validation"]["documents"]
+    assert val.tokens_per_epoch == m["splits"]["validation"]["tokens"]
+
+
+def test_a_changed_shard_is_refused(tmp_path):
+    rng = np.random.default_rng(2)
+    m = write_corpus(tmp_path / "c", {"a": counting_docs(rng, 20, 1, 100)}, {"a": 1.0})
+    shard = next((tmp_path / "c" / "shards" / "a").iterdir())
+    shard.write_bytes(shard.read_bytes() + b"x")
+    with pytest.raises(data.DataError, match="sha256"):
+        data.build_train(data.read_manifest(m), 16, 10, 1, tmp_path / "cache", None)
