@@ -33,12 +33,14 @@ is enabled; ``removed_lines`` counts lines failing any *enabled* rule.
 Definitions where the paper is silent:
 
 - Lines: split on ``\\n``, stripped, blank lines dropped; kept lines are joined with ``\\n``.
-- Terminal punctuation: ``.``, ``!``, ``?``, ``"``, ``”`` at the line's end (after citation removal). A line ending
+- Terminal punctuation: ``.``, ``!``, ``?``, ``"``, ``”`` at the line's end (after citation removal), and the
+  sentence-final marks of other scripts (:data:`curate.filters.text.SENTENCE_END_MARKS`: ``。`` ``।`` ``؟`` ...) —
+  C4 is English-only; without them every line of a Chinese or Hindi page would go. A line ending
   in an ellipsis (``...``, ``…``) is not terminated — it marks truncated text such as "Read more..." — as in the
   reference implementation released with C4 (TensorFlow Datasets ``c4_utils``).
 - Words per line: :func:`curate.filters.text.words` (unspaced scripts count characters/clusters).
 - "The word Javascript": the case-insensitive substring ``javascript``. Policy phrases: case-insensitive substrings.
-- Sentences: runs of ``.``, ``!``, ``?`` (and ``。！？``), optionally followed by closing quotes or brackets, then
+- Sentences: runs of sentence-final marks (``.``, ``!``, ``?``, ``。``, ...), optionally followed by closing quotes or brackets, then
   whitespace or the end of the text. No abbreviation list, so "Mr. Smith" counts two.
 - Citation markers: ``[<digits>]``, ``[citation needed]``, ``[edit]`` (any case).
 - Bad words: no list ships with curate; pass :class:`BadWords` built from the user's file (one entry per line, as in
@@ -54,7 +56,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from curate.filters.text import PUNCTUATION, words
+from curate.filters.text import PUNCTUATION, SENTENCE_END_MARKS, words
 
 __all__ = ["SIGNALS", "POLICY_PHRASES", "BadWords", "Thresholds", "clean", "signals", "reject"]
 
@@ -129,9 +131,9 @@ class BadWords:
 
 
 _CITATION = re.compile(r"\[(?:\d+|citation needed|edit)\]", re.IGNORECASE)
-_TERMINAL = (".", "!", "?", '"', "\u201d")
+_TERMINAL = (*SENTENCE_END_MARKS, '"', "\u201d")
 _ELLIPSIS_END = ("...", "\u2026")
-_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f]+[\"'\u201d\u2019)\]]*(?=\s|$)")
+_SENTENCE_END = re.compile(f"[{re.escape(SENTENCE_END_MARKS)}]+[\"'\u201d\u2019)\\]]*(?=\\s|$)")
 
 
 def clean(

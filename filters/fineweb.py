@@ -22,7 +22,8 @@ Definitions:
 - Lines: :func:`curate.filters.text.lines` (split on ``\\n``, stripped, blank lines dropped). Line length in
   characters, after stripping.
 - Punctuation at a line's end: ``.``, ``!``, ``?``, ``"``, ``'`` (the released filter's set), plus the typographic
-  closing quotes ``”`` ``’`` and the CJK full-width ``。！？``, which end sentences the same way.
+  closing quotes ``”`` ``’`` and the sentence-final marks of other scripts
+  (:data:`curate.filters.text.SENTENCE_END_MARKS`: ``。`` ``।`` ``؟`` ...), as FineWeb-2 does per language.
 - Duplicated lines: a line identical to an earlier line of the document (repeats only, the first occurrence is the
   original); characters of the repeats over the characters of all lines — the same measure as Gopher's duplicate
   line character fraction (:mod:`curate.filters.gopher_repetition`), with FineWeb's threshold.
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from curate.filters.text import lines, words
+from curate.filters.text import SENTENCE_END_MARKS, lines, words
 
 __all__ = ["SIGNALS", "Thresholds", "signals", "reject"]
 
@@ -54,7 +55,7 @@ class Thresholds:
     max_list_ratio: float = 0.3  # rejected when above
 
 
-_LINE_END = (".", "!", "?", '"', "'", "\u201d", "\u2019", "\u3002", "\uff01", "\uff1f")
+_LINE_END = (*SENTENCE_END_MARKS, '"', "'", "\u201d", "\u2019")
 
 
 def signals(text: str, lang: str | None = None, *, th: Thresholds = Thresholds()) -> dict[str, float]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["UNSPACED_LANGS", "lines", "paragraphs", "words", "unspaced", "PUNCTUATION"]
+__all__ = ["UNSPACED_LANGS", "PUNCTUATION", "SENTENCE_END_MARKS", "lines", "paragraphs", "words", "unspaced"]
 
 #: Languages written without spaces between words (ISO 639-1 where there is one).
 UNSPACED_LANGS = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu", "lzh"})
@@ -109,6 +109,12 @@ PUNCTUATION = "".join(
         + "\uff01\uff08\uff09\uff0c\uff0e\uff1a\uff1b\uff1f\uff3b\uff3d\uff5b\uff5d\u30fb"
     )
 )
+
+
+#: Marks that end a sentence: . ! ? and their counterparts in other scripts — CJK full-width 。！？, Devanagari danda ।,
+#: Arabic/Urdu ؟ ۔, Armenian ։, Ethiopic ።. C4 and FineWeb were English-first; these keep their line-end rules from
+#: rejecting all text in those scripts.
+SENTENCE_END_MARKS = ".!?\u3002\uff01\uff1f\u0964\u061f\u06d4\u0589\u1362"
 
 
 def lines(text: str) -> list[str]:

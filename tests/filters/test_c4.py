@@ -119,3 +119,11 @@ def test_bad_words():
     assert sig["bad_words"] == 1.0
     assert c4.reject(sig) == "bad_words"
     assert c4.reject(c4.signals(THREE, bad_words=bw)) is None
+
+
+def test_other_scripts_sentence_marks():
+    # each line: 5+ units, ends with its script's full stop -> kept, one sentence each
+    text = "今天天气很好我们去散步。\nयह एक छोटा सा वाक्य है।\nهذه جملة قصيرة جدا هنا؟"
+    sig = c4.signals(text)
+    assert sig["removed_lines"] == 0.0
+    assert sig["kept_sentences"] == 3.0
