@@ -1,0 +1,20 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+$(BIN)/curate: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/curate
+
+demo: install
+	$(BIN)/curate demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+.PHONY: install demo test

@@ -1,0 +1,160 @@
+"""The `curate` command line: run, explain, stages, demo, report, train."""
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from curate.pipeline.errors import CurateError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Data curation for LLM pretraining corpora on Apache Spark.")
+console = Console()
+errors = Console(stderr=True)
+_state = {"verbose": False}
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show tracebacks")] = False) -> None:
+    _state["verbose"] = verbose
+
+
+def _config(pipeline: Path, input: list[str] | None, output: str | None, master: str | None):
+    from curate.pipeline import config
+
+    overrides = {"input.paths": input or None, "output": output, "engine.master": master}
+    return config.load(pipeline, overrides)
+
+
+@app.command()
+def run(
+    pipeline: Annotated[Path, typer.Argument(help="pipeline YAML")],
+    input: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="input paths (replace the YAML's)")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="output directory or URI")] = None,
+    engine: Annotated[str, typer.Option(help="engine: spark")] = "spark",
+    master: Annotated[Optional[str], typer.Option(help="Spark master URL (spark://, yarn, k8s://)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue an interrupted run in the same output")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace an earlier run's output")] = False,
+) -> None:
+    """Run a pipeline and print its funnel."""
+    from curate.pipeline.progress import RunProgress
+    from curate.pipeline.run import run as run_pipeline
+
+    if engine != "spark":
+        raise CurateError(f"--engine {engine!r}: only 'spark' is available")
+    if resume and overwrite:
+        raise CurateError("--resume and --overwrite exclude each other")
+    config = _config(pipeline, input, output, master)
+    result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=RunProgress(errors))
+    _show_result(result)
+
+
+def _show_result(result) -> None:
+    from curate.pipeline.funnel import funnel_table, reasons_table
+
+    stats = result.stats
+    console.print(funnel_table(stats))
+    if stats["rejected"]:
+        console.print(reasons_table(stats))
+    for file, error in stats.get("file_errors", {}).items():
+        console.print(f"[yellow]file error[/] {file}: {error}")
+    rate = stats["input"] / result.seconds if result.seconds else 0.0
+    resumed = f", {result.resumed_files} file(s) resumed" if result.resumed_files else ""
+    console.print(f"{stats['input']:,} documents in {result.seconds:.1f} s ({rate:.1f} docs/s){resumed}; "
+                  f"output: {result.output.uri}")
+
+
+@app.command()
+def explain(
+    pipeline: Annotated[Path, typer.Argument(help="pipeline YAML")],
+    input: Annotated[Optional[list[str]], typer.Option("--input", "-i")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o")] = None,
+) -> None:
+    """Print the checked plan: stages, the columns each needs and adds, and the phases."""
+    from curate.pipeline.run import plan_of
+
+    console.print(plan_of(_config(pipeline, input, output, None)).explain(), highlight=False)
+
+
+@app.command()
+def stages() -> None:
+    """List the registered stages with their parameters and defaults."""
+    from pydantic_core import PydanticUndefined
+
+    from curate.pipeline import registry
+
+    for name, cls in registry.stages().items():
+        table = Table(title=f"[bold]{name}[/]  {cls.summary()}", title_justify="left", show_header=True)
+        table.add_column("parameter")
+        table.add_column("type")
+        table.add_column("default")
+        table.add_column("meaning")
+        for field, info in cls.Params.model_fields.items():
+            default = "(required)" if info.default is PydanticUndefined else repr(info.default)
+            kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+            table.add_row(field, kind, default, info.description or "")
+        console.print(table)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="where the sample crawl and the output go")] = Path("curate-demo"),
+) -> None:
+    """Generate a small multilingual sample crawl, run examples/demo.yaml on it, and show the funnel."""
+    from curate.pipeline.demo import run_demo
+    from curate.pipeline.progress import RunProgress
+
+    result = run_demo(workdir, RunProgress(errors), console)
+    _show_result(result)
+
+
+@app.command()
+def report(output: Annotated[str, typer.Argument(help="a run's output directory")]) -> None:
+    """Show the funnel and reject reasons of a finished run."""
+    from curate.pipeline.funnel import funnel_table, reasons_table
+    from curate.pipeline.output import MANIFEST, STATS, Output
+
+    out = Output(output)
+    if not out.exists(MANIFEST):
+        raise CurateError(f"{output!r} holds no finished run ({MANIFEST} is missing)")
+    stats = out.read_json(STATS)
+    console.print(funnel_table(stats))
+    console.print(reasons_table(stats))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Argument(help="trainer YAML")],
+) -> None:
+    """Train the bundled model on a run's shards (spawns torchrun for the configured processes)."""
+    from curate.trainer.launch import main as launch
+
+    raise typer.Exit(launch(str(config), list(ctx.args)))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except CurateError as error:
+        if _state["verbose"]:
+            traceback.print_exc()
+        errors.print(f"[bold red]curate: error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        errors.print("curate: interrupted")
+        sys.exit(130)
+    except Exception as error:  # click usage errors carry their own exit status
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        raise

@@ -1,0 +1,9 @@
+"""Errors a user can act on: the CLI prints them as one line and exits with status 2."""
+
+
+class CurateError(Exception):
+    """A problem with the user's config, input or environment, told in one line that says what to do."""
+
+
+class ConfigError(CurateError):
+    """The pipeline YAML (or a command-line override) is invalid; the message names the key path."""

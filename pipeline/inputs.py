@@ -1,0 +1,97 @@
+"""Input listing: paths, directories, globs and URIs resolved to files with stable relative names."""
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from curate.pipeline.config import InputConfig
+from curate.pipeline.errors import CurateError
+
+_SUFFIXES = {
+    "wet": (".wet", ".wet.gz", ".warc.wet.gz"),
+    "warc": (".warc", ".warc.gz", ".arc.gz"),
+    "jsonl": (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json.zst", ".ndjson", ".ndjson.gz"),
+    "parquet": (".parquet",),
+}
+_GLOB = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: where to open it, its name relative to the input root (used in ids), and its format."""
+
+    uri: str
+    rel: str
+    size: int
+    format: str
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe key, unique per relative path: what output files of this input are named after."""
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", posixpath.basename(self.rel))[:60]
+        return f"{stem}-{hashlib.sha1(self.rel.encode()).hexdigest()[:10]}"
+
+    def listing(self) -> dict:
+        return {"path": self.rel, "size": self.size, "format": self.format}
+
+
+def format_of(path: str) -> str | None:
+    lower = path.lower()
+    for fmt, suffixes in _SUFFIXES.items():
+        if lower.endswith(suffixes):
+            return fmt
+    return None
+
+
+def _with_protocol(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return path if protocol in ("file", "local") else f"{protocol}://{path}"
+
+
+def _filesystem(spec: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    try:
+        return url_to_fs(spec)
+    except (ImportError, ValueError) as error:
+        raise CurateError(f"cannot open input {spec!r}: {error}") from None
+
+
+def resolve(cfg: InputConfig) -> list[InputFile]:
+    """Every input file, sorted by relative path. Errors name the path that matched nothing."""
+    files: dict[str, InputFile] = {}
+    for spec in cfg.paths:
+        fs, path = _filesystem(spec)
+        if _GLOB.search(path):
+            root = posixpath.dirname(_GLOB.split(path, 1)[0].rstrip("/") + "x") or "/"
+            matches = [p for p in fs.glob(path) if fs.isfile(p)]
+        elif fs.isdir(path):
+            root = path.rstrip("/")
+            matches = fs.find(path)
+        elif fs.exists(path):
+            root = posixpath.dirname(path.rstrip("/"))
+            matches = [path]
+        else:
+            raise CurateError(f"input path {spec!r} does not exist")
+        kept = 0
+        for match in sorted(matches):
+            fmt = format_of(match) if cfg.format == "auto" else cfg.format
+            if fmt is None:
+                continue
+            rel = posixpath.relpath(match, root) if root not in ("", "/") else match.lstrip("/")
+            if rel in files and files[rel].uri != _with_protocol(fs, match):
+                raise CurateError(f"two input files have the same relative name {rel!r}: give them distinct names")
+            files[rel] = InputFile(_with_protocol(fs, match), rel, int(fs.size(match) or 0), fmt)
+            kept += 1
+        if kept == 0:
+            known = ", ".join(s for group in _SUFFIXES.values() for s in group)
+            raise CurateError(f"input path {spec!r} holds no input files (recognised endings: {known})")
+    return [files[rel] for rel in sorted(files)]
+
+
+def open_binary(uri: str):
+    """A readable binary stream of an input file, local or remote (no decompression)."""
+    return fsspec.open(uri, "rb").open()

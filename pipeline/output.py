@@ -1,0 +1,134 @@
+"""The output directory: layout, the guards before a run (non-empty, inside the input, resume), and commits.
+
+Each input file commits by writing its record to `ledger/reader/<key>.json` last, after its documents and reject
+files, whose names carry the attempt id. Readers trust only files that a record lists, so a retried or killed task
+never leaves a duplicate. `manifest.json` is written last of all and marks a complete run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from fsspec.core import url_to_fs
+
+from curate.pipeline.errors import CurateError
+
+RUN = "run.json"
+MANIFEST = "manifest.json"
+STATS = "stats.json"
+DOCUMENTS = "documents"
+REJECTS = "ledger/rejects"
+READER = "ledger/reader"
+PHASE_A = "ledger/phase-a.json"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def attempt_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class Output:
+    """An output root, local or remote (any fsspec URI)."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.fs, root = url_to_fs(uri)
+        self.root = root.rstrip("/") or "/"
+        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def uri_of(self, *parts: str) -> str:
+        return self.path(*parts) if self.local else self.fs.unstrip_protocol(self.path(*parts))
+
+    def exists(self, *parts: str) -> bool:
+        return self.fs.exists(self.path(*parts))
+
+    def read_json(self, *parts: str) -> Any:
+        with self.fs.open(self.path(*parts), "rb") as f:
+            return json.load(f)
+
+    def write_json(self, name: str, body: Any) -> None:
+        """Write atomically: a reader sees the old file or the whole new one, never a part."""
+        data = json.dumps(body, indent=1, sort_keys=False).encode()
+        target = self.path(name)
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        if self.local:
+            temp = f"{target}.tmp-{attempt_id()}"
+            with open(temp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, target)
+        else:  # object stores publish a whole object at once
+            self.fs.pipe_file(target, data)
+
+    def open_write(self, name: str):
+        target = self.path(name)
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        return self.fs.open(target, "wb")
+
+    def is_empty(self) -> bool:
+        return not self.fs.exists(self.root) or not self.fs.ls(self.root)
+
+    def committed(self) -> dict[str, dict]:
+        """The commit record of every input file finished so far, by file key."""
+        if not self.fs.exists(self.path(READER)):
+            return {}
+        records = {}
+        for path in self.fs.ls(self.path(READER), detail=False):
+            if path.endswith(".json"):
+                with self.fs.open(path, "rb") as f:
+                    record = json.load(f)
+                records[record["key"]] = record
+        return records
+
+    def prepare(self, config_hash: str, listing: list[dict], resume: bool, overwrite: bool) -> bool:
+        """Make the output ready for a run; True when resuming an earlier one. Refuses what would lose work."""
+        if self.is_empty():
+            self.write_json(RUN, {"config_hash": config_hash, "inputs": listing, "started": now()})
+            return False
+        is_run = self.exists(RUN)
+        if overwrite:
+            if not is_run:
+                raise CurateError(f"output {self.uri!r} is not empty and is not a curate output; "
+                                  "refusing to delete it: choose another output or empty it yourself")
+            self.fs.rm(self.root, recursive=True)
+            self.write_json(RUN, {"config_hash": config_hash, "inputs": listing, "started": now()})
+            return False
+        if not resume:
+            raise CurateError(f"output {self.uri!r} is not empty: pass --resume to continue the run there, "
+                              "or --overwrite to replace it")
+        if not is_run:
+            raise CurateError(f"cannot resume in {self.uri!r}: it holds no curate run ({RUN} is missing)")
+        earlier = self.read_json(RUN)
+        if earlier["config_hash"] != config_hash:
+            raise CurateError("cannot resume: the pipeline config changed since the run began "
+                              "(its hash differs); use --overwrite to start again")
+        if earlier["inputs"] != listing:
+            raise CurateError("cannot resume: the input files changed since the run began; "
+                              "use --overwrite to start again")
+        return True
+
+
+def refuse_inside_input(output: str, input_paths: list[str]) -> None:
+    """An output inside an input would be read back as input by the next run: refuse it."""
+    out_fs, out_path = url_to_fs(output)
+    out_path = out_path.rstrip("/")
+    for spec in input_paths:
+        in_fs, in_path = url_to_fs(spec)
+        if type(in_fs) is not type(out_fs):
+            continue
+        root = in_path.split("*")[0].rstrip("/")
+        if in_fs.isfile(root):
+            root = posixpath.dirname(root)
+        if out_path == root or out_path.startswith(root + "/") or root.startswith(out_path + "/"):
+            raise CurateError(f"output {output!r} overlaps input {spec!r}: write the output somewhere else")

@@ -1,0 +1,63 @@
+"""Parquet reader: rows become documents, the offset is the row number, every other column travels as it is."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.pipeline.config import InputConfig
+from curate.pipeline.inputs import InputFile, open_binary
+from curate.pipeline.readers.ledger import ReaderLedger
+from curate.pipeline.readers.records import carried_name
+from curate.pipeline.schema import CORE, MAX_BATCH_ROWS, REJECT, uid_of
+
+
+def read_parquet(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
+    start = 0
+    try:
+        with open_binary(file.uri) as stream:
+            parquet = pq.ParquetFile(stream)
+            if cfg.text_field not in parquet.schema_arrow.names:
+                ledger.error = f"no column {cfg.text_field!r} (input.text_field); columns: {parquet.schema_arrow.names}"
+                return
+            for table in parquet.iter_batches(batch_size=MAX_BATCH_ROWS):
+                batch = _documents(table, file, cfg, start)
+                start += table.num_rows
+                ledger.records_seen += table.num_rows
+                ledger.records_yielded += batch.column(REJECT).null_count
+                yield batch
+    except (OSError, ValueError) as error:
+        ledger.error = f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}"
+
+
+def _documents(table: pa.RecordBatch, file: InputFile, cfg: InputConfig, start: int) -> pa.RecordBatch:
+    n = table.num_rows
+    ids = [f"{cfg.dataset}/{file.rel}:{start + i}" for i in range(n)]
+    text = table.column(cfg.text_field)
+    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        text = pa.nulls(n, pa.string())
+    text = text.cast(pa.string())
+    columns = {
+        "id": pa.array(ids, pa.string()),
+        "uid": pa.array([uid_of(i) for i in ids], pa.binary(16)),
+        "source": pa.array([cfg.dataset] * n, pa.string()),
+        "file": pa.array([file.rel] * n, pa.string()),
+        "offset": pa.array(range(start, start + n), pa.int64()),
+        "url": table.column("url").cast(pa.string()) if "url" in table.schema.names else pa.nulls(n, pa.string()),
+        "date": pa.nulls(n, pa.string()),
+        "content_type": pa.nulls(n, pa.string()),
+        "text": text,
+        "html": pa.nulls(n, pa.binary()),
+    }
+    arrays = [columns[name].cast(CORE.field(name).type) for name in CORE.names]
+    fields = list(CORE)
+    for name in table.schema.names:
+        if name not in (cfg.text_field, "url"):
+            arrays.append(table.column(name))
+            fields.append(pa.field(carried_name(name), table.schema.field(name).type))
+    reasons = pc.if_else(pc.is_null(text), pa.scalar("read:no_text"), pa.scalar(None, pa.string()))
+    arrays.append(reasons)
+    fields.append(pa.field(REJECT, pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))

@@ -1,0 +1,63 @@
+"""The Stage API: a map stage is a pure core on Arrow batches that declares the columns it reads and writes.
+
+A stage's `process(batch)` returns the batch with the columns it adds and a nullable `reject_reason` column
+(null = kept, else `<rule>[:detail]`). The framework prefixes reasons with the stage id, feeds a stage only rows still
+kept, and turns a row that makes the stage raise into a `<stage>:error:<Exception>` reject.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from curate.pipeline.schema import REJECT
+
+
+class Params(BaseModel):
+    """Base of every stage's parameters: unknown keys are errors, values are validated by type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stage:
+    """Base of map stages. Subclasses set `name`, `Params`, `requires`, `modifies`, and implement `process`."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[Params]] = Params
+    requires: ClassVar[tuple[str, ...]] = ("text",)
+    # Columns read when present (e.g. `lang` for language-aware rules); never a config error when missing.
+    optional: ClassVar[tuple[str, ...]] = ()
+    modifies: ClassVar[tuple[str, ...]] = ()
+    # CPU spent in helper processes (an extraction sandbox) so far; the framework adds its growth to the stage's time.
+    subprocess_cpu_seconds: float = 0.0
+
+    def __init__(self, params: Params, stage_id: str | None = None):
+        self.params = params
+        self.id = stage_id or self.name
+
+    def adds(self) -> dict[str, pa.DataType]:
+        """The typed columns this stage adds, given its parameters."""
+        return {}
+
+    def setup(self) -> None:
+        """Load heavy state (models, indexes) once per worker, before the first batch."""
+
+    def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        raise NotImplementedError
+
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def emit(batch: pa.RecordBatch, reasons: Sequence[str | None] | pa.Array, **columns: Any) -> pa.RecordBatch:
+    """The stage output: `batch` with `columns` added or replaced, and the reject reasons (None = kept)."""
+    out = batch
+    for name, values in columns.items():
+        array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+        index = out.schema.get_field_index(name)
+        out = out.set_column(index, name, array) if index >= 0 else out.append_column(name, array)
+    reasons = reasons if isinstance(reasons, pa.Array) else pa.array(reasons, pa.string())
+    return out.append_column(REJECT, reasons)

