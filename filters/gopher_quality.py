@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import not_
 
 from curate.filters.text import PUNCTUATION, lines, unspaced, words
 
@@ -88,17 +90,22 @@ def signals(text: str, lang: str | None = None) -> dict[str, float]:
     """Every signal in :data:`SIGNALS` for ``text``."""
     ws = words(text)
     n = len(ws)
-    cores = [w.strip(PUNCTUATION) for w in ws]
-    lengths = [len(c) for c in cores if c]
+    # map() over C functions, no per-word Python frame: this runs on every document.
+    cores = list(map(str.strip, ws, repeat(PUNCTUATION)))
+    lengths = list(map(len, cores))
+    n_cores = n - lengths.count(0)
     if unspaced(lang, ws):
         mean_len = math.nan
     else:
-        mean_len = sum(lengths) / len(lengths) if lengths else 0.0
+        mean_len = sum(lengths) / n_cores if n_cores else 0.0
     if _is_english(lang):
-        stop = float(len(STOP_WORDS.intersection(c.lower() for c in cores if len(c) <= 4)))
+        stop = float(len(STOP_WORDS.intersection(map(str.lower, cores))))
     else:
         stop = math.nan
-    has_alpha = _HAS_ALPHA.search
+    # Most words are all letters (str.isalpha is cheap); only the rest need the "contains a letter" search.
+    all_alpha = list(map(str.isalpha, ws))
+    rest = list(compress(ws, map(not_, all_alpha)))
+    n_alpha = all_alpha.count(True) + len(rest) - list(map(_HAS_ALPHA.search, rest)).count(None)
     ls = lines(text)
     n_lines = len(ls)
     return {
@@ -110,7 +117,7 @@ def signals(text: str, lang: str | None = None) -> dict[str, float]:
         "ellipsis_line_fraction": (
             sum(1 for s in ls if s.endswith(("...", "\u2026"))) / n_lines if n_lines else 0.0
         ),
-        "alpha_word_fraction": sum(1 for w in ws if has_alpha(w)) / n if n else 0.0,
+        "alpha_word_fraction": n_alpha / n if n else 0.0,
         "stop_word_count": stop,
     }
 
