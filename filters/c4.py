@@ -131,6 +131,7 @@ class BadWords:
 
 
 _CITATION = re.compile(r"\[(?:\d+|citation needed|edit)\]", re.IGNORECASE)
+_POLICY = re.compile("|".join(map(re.escape, POLICY_PHRASES)))
 _TERMINAL = (*SENTENCE_END_MARKS, '"', "\u201d")
 _ELLIPSIS_END = ("...", "\u2026")
 _SENTENCE_END = re.compile(f"[{re.escape(SENTENCE_END_MARKS)}]+[\"'\u201d\u2019)\\]]*(?=\\s|$)")
@@ -147,7 +148,7 @@ def clean(
         if not line:
             continue
         n_lines += 1
-        if th.remove_citations:
+        if th.remove_citations and "[" in line:
             line = _CITATION.sub("", line).strip()
         lower = line.lower()
         fails = False
@@ -160,7 +161,7 @@ def clean(
         if "javascript" in lower:
             js += 1
             fails |= th.remove_javascript_lines
-        if any(p in lower for p in POLICY_PHRASES):
+        if _POLICY.search(lower):
             policy += 1
             fails |= th.remove_policy_lines
         if fails or not line:
