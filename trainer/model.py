@@ -43,7 +43,7 @@ class RMSNorm(nn.Module):
         # Normalise in float32 whatever the compute dtype: bf16 sums of squares lose too much.
         xf = x.float()
         xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
-        return xf.type_as(x) * self.weight
+        return (xf * self.weight.float()).type_as(x)
 
 
 def rope_tables(head_dim: int, max_seq_len: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,6 +139,10 @@ class Transformer(nn.Module):
         s = tokens.shape[1]
         cos, sin = self.rope_cos[:s], self.rope_sin[:s]
         h = self.tok_embeddings(tokens)
+        if torch.is_autocast_enabled(h.device.type):
+            # The residual stream runs in the compute dtype (Megatron's default), as it does when FSDP casts the
+            # parameters; under autocast the embedding lookup would otherwise keep it in float32.
+            h = h.to(torch.get_autocast_dtype(h.device.type))
         for layer in self.layers:
             h = layer(h, cos, sin)
         return self.output(self.norm(h))
