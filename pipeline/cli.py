@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+import typing
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -96,9 +97,15 @@ def stages() -> None:
         table.add_column("meaning")
         for field, info in cls.Params.model_fields.items():
             default = "(required)" if info.default is PydanticUndefined else repr(info.default)
-            kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+            kind = _type_name(info.annotation)
             table.add_row(field, kind, default, info.description or "")
         console.print(table)
+
+
+def _type_name(annotation) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return " | ".join(map(str, typing.get_args(annotation)))
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
 @app.command()
@@ -158,3 +165,5 @@ def main() -> None:
             error.show()
             sys.exit(error.exit_code)
         raise
+if __name__ == "__main__":
+    main()

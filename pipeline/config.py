@@ -82,7 +82,12 @@ def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:
 
 
 def _one_line(error: ValidationError, prefix: str = "") -> str:
-    first = error.errors()[0]
+    errors = error.errors()
+    first = errors[0]
+    union = _union_alternatives(errors)
+    if union:
+        loc, alternatives = union
+        return f"{_loc(loc, prefix)}: expected {' or '.join(alternatives)}, got {first.get('input')!r}"
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -92,6 +97,17 @@ def _one_line(error: ValidationError, prefix: str = "") -> str:
     got = first.get("input")
     shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f", got {got!r}"
     return f"{_loc(first['loc'], prefix)}: {message}{shown}{extra}"
+
+
+def _union_alternatives(errors: list[dict]) -> tuple[tuple, list[str]] | None:
+    """A value that matched no member of a union reports one error per member, each loc ending in the member's type."""
+    if len(errors) < 2:
+        return None
+    locs = [e["loc"] for e in errors]
+    common = locs[0][:-1]
+    if not common or any(loc[:-1] != common for loc in locs):
+        return None
+    return common, [str(loc[-1]) for loc in locs]
 
 
 def _stage_spec(index: int, entry: Any) -> StageSpec:

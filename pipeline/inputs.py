@@ -66,7 +66,8 @@ def resolve(cfg: InputConfig) -> list[InputFile]:
     for spec in cfg.paths:
         fs, path = _filesystem(spec)
         if _GLOB.search(path):
-            root = posixpath.dirname(_GLOB.split(path, 1)[0].rstrip("/") + "x") or "/"
+            prefix = _GLOB.split(path, 1)[0]
+            root = (prefix if prefix.endswith("/") else posixpath.dirname(prefix)).rstrip("/") or "/"
             matches = [p for p in fs.glob(path) if fs.isfile(p)]
         elif fs.isdir(path):
             root = path.rstrip("/")

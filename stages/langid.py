@@ -37,7 +37,7 @@ def bundled_model_path() -> Path:
 
 def normalise(text: str, max_chars: int) -> str:
     """What the model expects: one line, single spaces, a bounded prefix."""
-    return _SPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars]
+    return _SPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars].rstrip()
 
 
 def load_model(model_path: str | None):

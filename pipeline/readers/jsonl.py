@@ -6,14 +6,16 @@ A decompression error ends the file; the records before it stay, and the error g
 """
 from __future__ import annotations
 
+import gzip
+import io
 import json
 from collections.abc import Iterator
 
-import fsspec
 import pyarrow as pa
+import zstandard
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.inputs import InputFile
+from curate.pipeline.inputs import InputFile, open_binary
 from curate.pipeline.readers.batching import BatchBuilder
 from curate.pipeline.readers.ledger import ReaderLedger
 from curate.pipeline.readers.records import carried_name
@@ -24,11 +26,21 @@ def _string(value) -> str | None:
     return value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False)
 
 
+def _lines(uri: str):
+    """The decompressed stream of a JSONL file, iterable by line."""
+    raw = open_binary(uri)
+    if uri.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)
+    if uri.endswith(".zst"):
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+    return raw
+
+
 def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     extras = [(field, carried_name(field)) for field in cfg.fields]
     batch = BatchBuilder(pa.schema(list(CORE) + [pa.field(name, pa.string()) for _, name in extras]))
     try:
-        with fsspec.open(file.uri, "rb", compression="infer") as stream:
+        with _lines(file.uri) as stream:
             for number, line in enumerate(stream):
                 if not line.strip():
                     continue
@@ -55,6 +67,6 @@ def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Itera
                 batch.add(row, len(line))
                 if batch.full:
                     yield from batch.flush()
-    except (OSError, EOFError, ValueError) as error:
+    except (OSError, EOFError, ValueError, zstandard.ZstdError) as error:
         ledger.error = f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}"
     yield from batch.flush()

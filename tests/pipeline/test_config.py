@@ -1,0 +1,125 @@
+"""The pipeline YAML: validation errors name the key path and what is allowed; the chain check names the stage."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from curate.pipeline import config
+from curate.pipeline.errors import ConfigError
+from curate.pipeline.inputs import InputFile
+from curate.pipeline.plan import build
+
+BASE = {"input": {"paths": ["x.warc.gz"], "dataset": "cc"}, "output": "out"}
+WARC = [InputFile("x.warc.gz", "x.warc.gz", 10, "warc")]
+JSONL = [InputFile("x.jsonl", "x.jsonl", 10, "jsonl")]
+
+
+def parse_error(raw: dict) -> str:
+    with pytest.raises(ConfigError) as caught:
+        config.parse(raw)
+    return str(caught.value)
+
+
+def test_unknown_stage_names_the_key_and_suggests():
+    message = parse_error({**BASE, "stages": [{"name": "extract"}, {"name": "langidd"}]})
+    assert message.startswith("stages[1].name: unknown stage 'langidd' (did you mean 'langid'?)")
+    assert "gopher_quality" in message
+
+
+def test_wrong_parameter_type_names_the_path():
+    message = parse_error({**BASE, "stages": [{"name": "langid", "max_chars": "many"}]})
+    assert message.startswith("stages[0] (langid).max_chars:")
+    assert "'many'" in message
+
+
+def test_unknown_parameter_and_literal_values_listed():
+    assert parse_error({**BASE, "stages": [{"name": "extract", "bakend": "x"}]}) == \
+        "stages[0] (extract).bakend: unknown key"
+    message = parse_error({**BASE, "stages": [{"name": "extract", "backend": "lxml"}]})
+    assert "'trafilatura'" in message and "'resiliparse'" in message
+
+
+def test_top_level_errors():
+    assert parse_error({"input": {"paths": ["a"], "dataset": "cc"}}) == "output: required key is missing"
+    assert parse_error({**BASE, "input": {"paths": [], "dataset": "cc"}}).startswith("input.paths:")
+    assert parse_error({**BASE, "input": {"paths": ["a"], "dataset": "c c"}}).startswith("input.dataset:")
+    assert parse_error({**BASE, "stages": [{"name": "langid"}, {"name": "langid"}]}).startswith(
+        "stages: id 'langid' appears twice")
+
+
+def test_chain_needs_extraction_before_text_stages_on_warc():
+    plan_config = config.parse({**BASE, "stages": [{"name": "langid"}]})
+    with pytest.raises(ConfigError) as caught:
+        build(plan_config, WARC)
+    assert str(caught.value).startswith("stages[0] (langid): requires column 'text'")
+    assert "extract" in str(caught.value)
+
+
+def test_chain_html_only_from_warc():
+    plan_config = config.parse({**BASE, "stages": [{"name": "extract"}]})
+    with pytest.raises(ConfigError, match="requires column 'html'"):
+        build(plan_config, JSONL)
+
+
+def test_chain_columns_accumulate():
+    plan = build(config.parse({**BASE, "stages": [{"name": "extract"}, {"name": "langid"},
+                                                  {"name": "gopher_quality", "keep_signals": True}]}), WARC)
+    assert [s.id for s in plan.stages] == ["extract", "langid", "gopher_quality"]
+    assert {"text", "lang", "lang_score", "gopher_quality_word_count"} <= set(plan.columns)
+    assert "html" not in plan.columns
+    explained = plan.explain()
+    assert "langid" in explained and "adds lang:string, lang_score:float" in explained
+
+
+def test_same_stage_twice_under_ids():
+    raw = {**BASE, "stages": [{"name": "extract"}, {"name": "langid", "id": "langid_loose", "threshold": 0.2},
+                              {"name": "langid", "id": "langid_strict", "threshold": 0.9}]}
+    plan = build(config.parse(raw), WARC)
+    assert [s.id for s in plan.stages] == ["extract", "langid_loose", "langid_strict"]
+
+
+def test_config_hash_ignores_output_and_engine_but_not_params():
+    a = config.parse({**BASE, "stages": [{"name": "langid"}]})
+    b = config.parse({**BASE, "output": "elsewhere", "engine": {"master": "spark://h:7077"},
+                      "stages": [{"name": "langid"}]})
+    c = config.parse({**BASE, "stages": [{"name": "langid", "threshold": 0.5}]})
+    assert a.content_hash() == b.content_hash() != c.content_hash()
+    assert config.parse(a.to_json()).content_hash() == a.content_hash()
+
+
+@pytest.mark.parametrize(
+    "yaml_text, expected",
+    [
+        ("input: {paths: [x], dataset: cc}\noutput: o\nstages: [{name: nope}]\n", "stages[0].name: unknown stage 'nope'"),
+        ("input: {paths: [x], dataset: cc}\noutput: o\nstages: [{name: langid, threshold: high}]\n",
+         "stages[0] (langid).threshold:"),
+        ("input: {paths: [x], dataset: cc}\noutput: o\nstages:\n - name: langid\n   bad: [\n",
+         "invalid YAML at line"),
+    ],
+)
+def test_cli_reports_one_line_and_exit_status_2(tmp_path: Path, yaml_text: str, expected: str):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(yaml_text)
+    result = subprocess.run([sys.executable, "-m", "curate.pipeline.cli", "explain", str(pipeline)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_missing_column_is_one_line(tmp_path: Path, shared_data: Path):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent(f"""
+        input: {{paths: ['{shared_data}/warc/sample-0000.warc.gz'], dataset: cc}}
+        output: {tmp_path}/out
+        stages: [{{name: gopher_quality}}]
+    """))
+    result = subprocess.run([sys.executable, "-m", "curate.pipeline.cli", "explain", str(pipeline)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "stages[0] (gopher_quality): requires column 'text'" in result.stderr
