@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -9,12 +10,6 @@ if TYPE_CHECKING:
 
 _STAGES: dict[str, type[Stage]] = {}
 
-# Modules that register the built-in stages when imported.
-_BUILTIN_MODULES = (
-    "curate.stages.extract",
-    "curate.stages.langid",
-    "curate.stages.quality",
-)
 
 
 def register(cls: type[Stage]) -> type[Stage]:
@@ -26,8 +21,11 @@ def register(cls: type[Stage]) -> type[Stage]:
 
 
 def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    """Import every module of `curate.stages` (and its subpackages): each registers its stages on import."""
+    import curate.stages as package
+
+    for module in pkgutil.walk_packages(package.__path__, "curate.stages."):
+        importlib.import_module(module.name)
 
 
 def stages() -> dict[str, type[Stage]]:
