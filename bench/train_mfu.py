@@ -4,7 +4,7 @@ Self-contained: writes synthetic token shards + manifest.json (docs/FORMAT.md) t
 (`curate.trainer.train.run`, one process, so no parallel wrappers) for each preset and prints one JSON line per preset,
 measured over the steps after warm-up (the first interval holds torch.compile). Example:
 
-    python bench/train_mfu.py --preset 350M --preset 1B --seq-len 2048 --micro-batch 16 --grad-accum 8
+    python bench/train_mfu.py --preset 350M --preset 1B --seq-len 2048 --micro-batch 16 --grad-accum 4
 
 Targets (issue 6, one H100/H200, seq 2048, bf16): MFU >= 60% (1B), >= 52% (350M), data-wait < 1% of step time.
 `--probe-attention` first times each SDPA backend, forward + backward, at the 1B attention shape.
@@ -154,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", action="append", help="tiny, 125M, 350M or 1B (repeatable; default 350M and 1B)")
     p.add_argument("--seq-len", type=int, default=2048)
     p.add_argument("--micro-batch", type=int, default=16)
-    p.add_argument("--grad-accum", type=int, default=8)
-    p.add_argument("--warmup-steps", type=int, default=3, help="not measured (compile, allocator warm-up)")
-    p.add_argument("--steps", type=int, default=9, help="measured optimizer steps")
+    p.add_argument("--grad-accum", type=int, default=4)
+    p.add_argument("--warmup-steps", type=int, default=6, help="not measured (compile, allocator warm-up)")
+    p.add_argument("--steps", type=int, default=12, help="measured optimizer steps")
     p.add_argument("--measure-every", type=int, default=3, help="log interval, in steps")
     p.add_argument("--vocab", type=int, default=32000)
     p.add_argument("--dtype", default="bf16", choices=["bf16", "float32"])

@@ -2,8 +2,7 @@
 
 Pure PyTorch, no knowledge of meshes or sharding: tensor parallelism is a plan applied from outside
 (`curate.trainer.parallel`), which works because attention infers its local head count from the projected width
-(`view(b, s, -1, head_dim)`) and never reads `n_heads` at run time; a plan that splits q/k/v or w1/w3 turns off their
-fused products (`fused = False`), which are the same arithmetic in one wider GEMM. Attention is `F.scaled_dot_product_attention`
+(`view(b, s, -1, head_dim)`) and never reads `n_heads` at run time. Attention is `F.scaled_dot_product_attention`
 (flash / cuDNN kernels on GPUs); grouped-query attention when `n_kv_heads < n_heads`.
 """
 
@@ -70,19 +69,12 @@ class Attention(nn.Module):
         self.wk = nn.Linear(args.dim, args.n_kv_heads * args.head_dim, bias=False)
         self.wv = nn.Linear(args.dim, args.n_kv_heads * args.head_dim, bias=False)
         self.wo = nn.Linear(args.n_heads * args.head_dim, args.dim, bias=False)
-        self.fused = True  # one product for q, k, v; a tensor-parallel plan, which splits each, turns it off
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, s, _ = x.shape
-        if self.fused:
-            # One wide product instead of three: a larger GEMM, and backward sums the input gradient inside it.
-            w = torch.cat([self.wq.weight, self.wk.weight, self.wv.weight])
-            q, k, v = F.linear(x, w).split([self.wq.out_features, self.wk.out_features, self.wv.out_features], -1)
-        else:
-            q, k, v = self.wq(x), self.wk(x), self.wv(x)
-        q = q.view(b, s, -1, self.head_dim)
-        k = k.view(b, s, -1, self.head_dim)
-        v = v.view(b, s, -1, self.head_dim)
+        q = self.wq(x).view(b, s, -1, self.head_dim)
+        k = self.wk(x).view(b, s, -1, self.head_dim)
+        v = self.wv(x).view(b, s, -1, self.head_dim)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         n_rep = q.shape[1] // k.shape[1]
@@ -100,14 +92,9 @@ class FeedForward(nn.Module):
         self.w1 = nn.Linear(dim, hidden, bias=False)
         self.w3 = nn.Linear(dim, hidden, bias=False)
         self.w2 = nn.Linear(hidden, dim, bias=False)
-        self.fused = True  # w1 and w3 as one product (off under tensor parallel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused:
-            gate, up = F.linear(x, torch.cat([self.w1.weight, self.w3.weight])).chunk(2, dim=-1)
-        else:
-            gate, up = self.w1(x), self.w3(x)
-        return self.w2(F.silu(gate) * up)
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
 class Block(nn.Module):

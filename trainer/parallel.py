@@ -87,7 +87,6 @@ def _tensor_parallel(model: Transformer, tp_mesh, sequence_parallel: bool) -> No
         top["norm"] = SequenceParallel()
     parallelize_module(model, tp_mesh, top)
     for block in model.layers:
-        block.attention.fused = block.feed_forward.fused = False  # each projection is split on its own
         plan = {
             "attention.wq": ColwiseParallel(),
             "attention.wk": ColwiseParallel(),
