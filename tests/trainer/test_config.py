@@ -44,3 +44,24 @@ def test_launch_returns_2_for_a_missing_manifest(tmp_path, capsys):
     path.write_text(yaml.safe_dump({"data": {"manifest": str(tmp_path / "nope.json")}}))
     assert launch.main(str(path)) == 2
     assert "data.manifest" in capsys.readouterr().err
+
+
+def test_example_configs_validate():
+    from pathlib import Path
+
+    examples = sorted((Path(__file__).resolve().parents[2] / "examples").glob("train*.yaml"))
+    assert {p.stem for p in examples} >= {"train_tiny", "train_125M", "train_350M", "train_1B"}
+    for p in examples:
+        cfg = config.load(p)
+        assert cfg.model.preset in config.PRESETS, p
+
+
+def test_trainer_imports_no_pipeline_stages_or_engines():
+    import subprocess
+    import sys
+
+    code = ("import sys, curate.trainer.launch, curate.trainer.train, curate.jobs.train; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('pyspark', 'apache_beam') "
+            "or m.startswith(('curate.stages', 'curate.pipeline'))]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
