@@ -11,8 +11,11 @@ Backends, one interface (texts -> {label: scores}):
 
 A document is scored in chunks of `chunk_chars` characters (cut at whitespace, at most `max_chunks`) and each label's
 score is the maximum over its chunks: one toxic paragraph in a long page counts, and the models see inputs of the
-length they were trained on. With no `thresholds` the stage only scores (filters on toxicity are known to remove
-text about minorities: see the bias stage); a label above its threshold rejects with rule `<label>`.
+length they were trained on. Only documents in the model's languages are scored (by the `lang` column, when there
+is one; `languages` changes that): the English models score clean German text as profane (0.6 on the demo crawl),
+and a threshold would then remove other languages wholesale. With no `thresholds` the stage only scores (filters on
+toxicity are known to remove text about minorities: see the bias stage); a label above its threshold rejects with
+rule `<label>`.
 """
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params, Stage, emit
 
+# The languages each model was trained on (Detoxify's README; alt-profanity-check: English tweets and comments).
+MODEL_LANGUAGES = {"profanity": ["en"], "original": ["en"], "unbiased": ["en"],
+                   "multilingual": ["en", "fr", "es", "it", "pt", "tr", "ru"]}
 DETOXIFY_LABELS = {
     "original": ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"],
     "unbiased": ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "sexual_explicit"],
@@ -43,6 +49,9 @@ class ToxicityParams(Params):
     model: Literal["original", "unbiased", "multilingual"] = Field("original", description="the Detoxify model")
     checkpoint: str | None = Field(None, description="a local Detoxify checkpoint file (offline use)")
     labels: list[str] | None = Field(None, description="labels to keep as tox_<label>; none = all of the model's")
+    languages: list[str] | Literal["all"] | None = Field(
+        None, description="score only documents whose `lang` is listed (others get null scores and are kept); "
+                          "none = the languages the model was trained on; all = every document")
     thresholds: dict[str, float] = Field(default_factory=dict,
                                          description="reject when a label's score is above its threshold")
     device: str | None = Field(None, description="torch device for detoxify; none = cuda when present, else cpu")
@@ -62,6 +71,11 @@ class ToxicityParams(Params):
         if missing:
             raise ValueError(f"thresholds name {', '.join(missing)}, which `labels` leaves out")
         return self
+
+    def scored_languages(self) -> set[str] | None:
+        if self.languages == "all":
+            return None
+        return set(self.languages or MODEL_LANGUAGES[self.backend if self.backend == "profanity" else self.model])
 
     def label_names(self) -> list[str]:
         if self.labels is not None:
@@ -159,6 +173,7 @@ class Toxicity(Stage):
 
     name = "toxicity"
     Params = ToxicityParams
+    optional = ("lang",)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {f"tox_{label}": pa.float32() for label in self.params.label_names()}
@@ -182,10 +197,19 @@ class Toxicity(Stage):
                 for label in self.params.label_names()}
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        scores = self.score(batch.column("text").to_pylist())
+        texts = batch.column("text").to_pylist()
+        scored = np.ones(len(texts), bool)
+        languages = self.params.scored_languages()
+        if languages is not None and "lang" in batch.schema.names:
+            scored = np.array([lang in languages for lang in batch.column("lang").to_pylist()], bool)
+        chosen = np.flatnonzero(scored)
+        values = self.score([texts[i] for i in chosen])
+        scores = {label: np.full(len(texts), np.nan) for label in values}
+        for label, part in values.items():
+            scores[label][chosen] = part
         reasons: list[str | None] = [None] * batch.num_rows
         for label, threshold in self.params.thresholds.items():
-            for i in np.flatnonzero(scores[label] > threshold).tolist():
+            for i in np.flatnonzero(scores[label] > threshold).tolist():  # NaN (not scored) is never above
                 reasons[i] = reasons[i] or label
-        return emit(batch, reasons, **{f"tox_{label}": pa.array(values.astype(np.float32))
-                                       for label, values in scores.items()})
+        return emit(batch, reasons, **{f"tox_{label}": pa.array(v.astype(np.float32), mask=np.isnan(v))
+                                       for label, v in scores.items()})

@@ -145,3 +145,14 @@ def test_detoxify_offline_failures_are_one_clear_line(tiny, tmp_path, monkeypatc
     monkeypatch.setattr(detoxify, "Detoxify", offline)
     with pytest.raises(CurateError, match=r"cannot load Detoxify model 'original' \(URLError.*set toxicity.checkpoint"):
         stage(backend="detoxify")
+
+
+def test_only_the_models_languages_are_scored():
+    german = "Die neue Bahnlinie berichtete über den Spielplan der nächsten Saison, damit alle teilnehmen können."
+    batch = pa.RecordBatch.from_pydict({"text": pa.array([german, PROFANE, german]),
+                                        "lang": pa.array(["de", "en", None])})
+    out = stage(thresholds={"profanity": 0.5}).process(batch).to_pydict()
+    assert out["tox_profanity"][0] is None and out["tox_profanity"][2] is None and out["tox_profanity"][1] > 0.9
+    assert out["reject_reason"] == [None, "profanity", None]
+    every = stage(languages="all").process(batch).to_pydict()["tox_profanity"]
+    assert None not in every
