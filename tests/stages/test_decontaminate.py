@@ -172,5 +172,3 @@ def test_every_planted_gsm8k_question_found_and_no_clean_page_flagged(tmp_path, 
     out = run(s, planted)
     assert out["reject_reason"] == ["gsm8k"] * len(questions)
     assert min(out["decontaminate_ngrams"]) >= 1
-
-
