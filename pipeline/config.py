@@ -48,8 +48,12 @@ class StageSpec(BaseModel):
     on_error: Literal["reject", "fail"] = "reject"
     params: Any
 
+    @property
+    def stage_class(self) -> type[Stage]:
+        return registry.get(self.name)
+
     def build(self) -> Stage:
-        return registry.get(self.name)(self.params, self.id)
+        return self.stage_class(self.params, self.id)
 
 
 class PipelineConfig(_Strict):

@@ -23,7 +23,20 @@ STATS = "stats.json"
 DOCUMENTS = "documents"
 REJECTS = "ledger/rejects"
 READER = "ledger/reader"
-PHASE_A = "ledger/phase-a.json"
+PASSES = "ledger/passes.json"
+
+
+def pass_dir(index: int) -> str:
+    """Where the commit records of pass `index` live: the reader ledger for pass 0."""
+    return READER if index == 0 else f"ledger/pass-{index}"
+
+
+def pass_record(index: int, key: str) -> str:
+    return f"{pass_dir(index)}/{key}.json"
+
+
+def decisions_manifest(stage_id: str) -> str:
+    return f"ledger/decisions-{stage_id}.json"
 
 
 def now() -> str:
@@ -79,12 +92,13 @@ class Output:
     def is_empty(self) -> bool:
         return not self.fs.exists(self.root) or not self.fs.ls(self.root)
 
-    def committed(self) -> dict[str, dict]:
-        """The commit record of every input file finished so far, by file key."""
-        if not self.fs.exists(self.path(READER)):
+    def committed(self, index: int = 0) -> dict[str, dict]:
+        """The commit record of every input file that finished pass `index`, by file key."""
+        directory = self.path(pass_dir(index))
+        if not self.fs.exists(directory):
             return {}
         records = {}
-        for path in self.fs.ls(self.path(READER), detail=False):
+        for path in self.fs.ls(directory, detail=False):
             if path.endswith(".json"):
                 with self.fs.open(path, "rb") as f:
                     record = json.load(f)

@@ -42,21 +42,35 @@ class Plan:
             f"dataset {self.config.input.dataset!r}",
             f"output  {self.config.output}",
             f"engine  {self.config.engine.name} ({self.config.engine.master or 'embedded local[*]'})",
-            "",
-            "phase A  (per input file, fused in one task: read -> map stages -> write documents + ledgers)",
-            f"  read            adds {', '.join(_IDENTITY + _FILLED[self.formats[0]])}",
         ]
-        for stage in self.stages:
-            parts = [f"requires {', '.join(stage.requires) or '-'}"]
-            if stage.adds:
-                parts.append("adds " + ", ".join(f"{k}:{v}" for k, v in stage.adds.items()))
-            if stage.modifies:
-                parts.append("modifies " + ", ".join(stage.modifies))
-            label = stage.id if stage.id == stage.name else f"{stage.id} ({stage.name})"
-            lines.append(f"  {label:<15} {'; '.join(parts)}")
+        by_id = {stage.id: stage for stage in self.stages}
+        from curate.pipeline.passes import passes
+
+        for step in passes(self.config):
+            if step.applies is not None:
+                lines += ["", f"phase B  global stage {step.applies.id}: its plan over every document's keys -> "
+                              "a decision table by uid",
+                          f"pass {step.index} (phase C, per input file: apply {step.applies.id}'s decisions -> map stages"
+                          f" -> {'work/ + keys' if step.feeds else 'documents/'})"]
+                lines.append(self._stage_line(by_id[step.applies.id]))
+            else:
+                lines += ["", f"pass 0 (phase A, per input file, fused in one task: read -> map stages -> "
+                              f"{'work/ + keys of ' + step.feeds.id if step.feeds else 'documents/ + ledgers'})",
+                          f"  read            adds {', '.join(_IDENTITY + _FILLED[self.formats[0]])}"]
+            lines += [self._stage_line(by_id[spec.id]) for spec in step.maps]
         lines += ["", f"documents/ columns: {', '.join(self.columns)}"]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+    @staticmethod
+    def _stage_line(stage: StagePlan) -> str:
+        parts = [f"requires {', '.join(stage.requires) or '-'}"]
+        if stage.adds:
+            parts.append("adds " + ", ".join(f"{k}:{v}" for k, v in stage.adds.items()))
+        if stage.modifies:
+            parts.append("modifies " + ", ".join(stage.modifies))
+        label = stage.id if stage.id == stage.name else f"{stage.id} ({stage.name})"
+        return f"  {label:<15} {'; '.join(parts)}"
 
 
 def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:

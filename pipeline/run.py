@@ -1,4 +1,4 @@
-"""One pipeline run, engine-neutral: list inputs, check the plan, guard the output, run the phases, commit."""
+"""One pipeline run, engine-neutral: list inputs, check the plan, guard the output, run the passes, commit."""
 from __future__ import annotations
 
 import time
@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from curate.pipeline import output as layout
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import CurateError
-from curate.pipeline.inputs import resolve
+from curate.pipeline.inputs import InputFile, resolve
 from curate.pipeline.output import Output, now, refuse_inside_input
+from curate.pipeline.passes import passes
 from curate.pipeline.plan import Plan, build
 from curate.pipeline.stats import compute
 
@@ -36,23 +37,17 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     resuming = output.prepare(config.content_hash(), listing, resume, overwrite)
     if resuming and output.exists(layout.MANIFEST):
         return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(plan.inputs))
-    done = output.committed() if resuming else {}
-    todo = [f for f in plan.inputs if f.key not in done]
+    resumed = len(output.committed(0)) if resuming else 0
     from curate.pipeline.spark import SparkEngine
 
     try:
         with SparkEngine(config.engine, progress) as engine:
-            engine.run_phase_a(config, todo, output)
+            records, decisions = _run_passes(config, plan.inputs, output, engine, resuming)
+    except CurateError:
+        raise
     except Exception as error:
-        if isinstance(error, CurateError):
-            raise
         raise CurateError(f"the {config.engine.name} job failed: {_last_line(error)}") from error
-    committed = output.committed()
-    missing = [f.rel for f in plan.inputs if f.key not in committed]
-    if missing:
-        raise CurateError(f"{len(missing)} input file(s) were not committed (first: {missing[0]}); rerun with --resume")
-    records = [committed[f.key] for f in plan.inputs]
-    output.write_json(layout.PHASE_A, {"files": records})
+    output.write_json(layout.PASSES, {"passes": records, "decisions": decisions})
     stats = compute(output, records)
     stats["seconds"] = round(time.time() - started, 2)
     output.write_json(layout.STATS, stats)
@@ -62,12 +57,44 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
         "config": config.to_json(),
         "config_hash": config.content_hash(),
         "inputs": listing,
-        "phases": {"A": layout.PHASE_A},
-        "documents": [path for r in records for path in r["documents"]],
-        "rejects": [path for r in records for path in r["rejects"]],
+        "phases": {"passes": layout.PASSES, "decisions": {k: v["manifest"] for k, v in decisions.items()}},
+        "documents": [path for r in records[-1] for path in r["rows"]],
+        "rejects": [path for step in records for r in step for path in r["rejects"]],
         "stats": layout.STATS,
     })
-    return RunResult(output, stats, time.time() - started, len(done))
+    return RunResult(output, stats, time.time() - started, resumed)
+
+
+def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output, engine, resuming: bool):
+    """Every pass in order, each global stage's plan between two; returns the records of each pass and the
+    decision listings. Finished work (per file for passes, whole for a global stage) is kept on resume."""
+    records: list[list[dict]] = []
+    decisions: dict[str, dict] = {}
+    previous: dict[str, dict] = {}
+    listing: dict[str, list[str]] = {}
+    for step in passes(config):
+        if step.applies is not None:
+            manifest = layout.decisions_manifest(step.applies.id)
+            if resuming and output.exists(manifest):
+                listing = output.read_json(manifest)["files"]
+            else:
+                started = time.time()
+                key_files = [path for record in previous.values() for path in record["keys"]]
+                listing = engine.run_global(config, passes(config)[step.index - 1], key_files, output)
+                output.write_json(manifest, {"stage": step.applies.id, "files": listing,
+                                             "seconds": round(time.time() - started, 2)})
+            decisions[step.applies.id] = {"manifest": manifest, "files": listing}
+        done = output.committed(step.index) if resuming else {}
+        todo = [f for f in inputs if f.key not in done]
+        engine.run_pass(config, step, todo, output, previous, listing)
+        committed = output.committed(step.index)
+        missing = [f.rel for f in inputs if f.key not in committed]
+        if missing:
+            raise CurateError(f"{len(missing)} input file(s) did not finish pass {step.index} "
+                              f"(first: {missing[0]}); rerun with --resume")
+        previous = {f.key: committed[f.key] for f in inputs}
+        records.append([previous[f.key] for f in inputs])
+    return records, decisions
 
 
 def _last_line(error: Exception) -> str:

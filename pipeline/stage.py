@@ -61,3 +61,28 @@ def emit(batch: pa.RecordBatch, reasons: Sequence[str | None] | pa.Array, **colu
         out = out.set_column(index, name, array) if index >= 0 else out.append_column(name, array)
     reasons = reasons if isinstance(reasons, pa.Array) else pa.array(reasons, pa.string())
     return out.append_column(REJECT, reasons)
+
+
+class GlobalStage(Stage):
+    """A stage that decides over the whole corpus (dedup clustering, balancing): phase B of a run.
+
+    Its pure core is split in two. `keys(batch)` runs inside the per-file task of the pass before it and returns the
+    small columns the decision needs (never text): `uid` plus stage-specific keys such as band hashes or a domain.
+    The engine then runs the stage's plan (one per engine, in the engine's own operators) over all files' keys and
+    produces a decision table keyed by `uid`: a `reject_reason` (null = kept) and the stage's added columns. Rows
+    absent from the table are kept, with the `defaults()` of the added columns.
+    """
+
+    def key_schema(self) -> pa.Schema:
+        """The schema `keys` returns (`uid` first)."""
+        raise NotImplementedError
+
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        raise NotImplementedError
+
+    def defaults(self) -> dict[str, Any]:
+        """The value of each added column for a document the decision table does not name."""
+        return {name: None for name in self.adds()}
+
+    def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        raise TypeError(f"{self.name} is a global stage: the engine runs it between passes")

@@ -94,9 +94,9 @@ def test_resume_redoes_only_uncommitted_files_and_gives_the_same_output(demo_run
     assert rejects(output) == rejects(reference)
     assert result.stats["input"] == 218
     # the orphaned files of the lost attempt are still there but listed nowhere
-    assert (output / lost["documents"][0]).exists()
+    assert (output / lost["rows"][0]).exists()
     manifest = json.loads((output / MANIFEST).read_text())
-    assert lost["documents"][0] not in manifest["documents"]
+    assert lost["rows"][0] not in manifest["documents"]
 
 
 def test_resume_refuses_a_changed_config(demo_run, crawl, tmp_path):

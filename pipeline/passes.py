@@ -1,0 +1,231 @@
+"""Per-file passes, engine-neutral: what one task does to one input file, written and committed by that task.
+
+A pipeline is cut at its global stages into passes. Pass 0 reads the input file (phase A); pass k > 0 reads the rows
+pass k-1 kept for that file, applies the decisions of global stage k (phase C: a join on `uid`), and runs the map
+stages up to the next global stage. A pass followed by a global stage writes its kept rows to `work/` and that
+stage's keys beside them; the last pass writes `documents/`. Every pass writes its rejects to `ledger/rejects/` and
+commits last, with a record listing the attempt-unique files it wrote. Spark and Beam both call `run_pass`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.pipeline.chain import BoundStage, StageCounts, split
+from curate.pipeline.config import PipelineConfig, StageSpec
+from curate.pipeline.inputs import InputFile
+from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
+from curate.pipeline.readers import read
+from curate.pipeline.readers.ledger import ReaderLedger
+from curate.pipeline.schema import REJECT, REJECTS as REJECTS_SCHEMA
+from curate.pipeline.stage import GlobalStage
+
+# Stage instances live as long as the worker process: models load once, not once per file.
+_WORKER_STAGES: dict[tuple[str, str], BoundStage] = {}
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass: the global stage whose decisions it applies first (none for pass 0), its map stages, and the
+    global stage whose keys it writes (none for the last pass)."""
+
+    index: int
+    applies: StageSpec | None
+    maps: tuple[StageSpec, ...]
+    feeds: StageSpec | None
+    keeps_html: bool = False  # a later stage still needs the page (e.g. extraction after URL dedup)
+
+    @property
+    def last(self) -> bool:
+        return self.feeds is None
+
+
+def passes(config: PipelineConfig) -> list[Pass]:
+    """The pipeline cut at its global stages."""
+    out, applies, maps = [], None, []
+    for spec in config.stages:
+        if issubclass(spec.stage_class, GlobalStage):
+            out.append(Pass(len(out), applies, tuple(maps), spec))
+            applies, maps = spec, []
+        else:
+            maps.append(spec)
+    out.append(Pass(len(out), applies, tuple(maps), None))
+    needs = [spec.build().requires for spec in config.stages]
+    needs_html = [any("html" in n for n in needs[i:]) for i in range(len(needs) + 1)]
+    position, marked = 0, []
+    for step in out:
+        position += len(step.maps) + (1 if step.feeds is not None else 0)
+        marked.append(dataclasses.replace(step, keeps_html=needs_html[position]))
+    return marked
+
+
+def worker_stage(config: PipelineConfig, spec: StageSpec) -> BoundStage:
+    key = (config.content_hash(), spec.id)
+    if key not in _WORKER_STAGES:
+        _WORKER_STAGES[key] = BoundStage.of(spec)
+    return _WORKER_STAGES[key]
+
+
+@dataclass
+class _Sink:
+    """A Parquet file opened on its first batch; later batches are cast to the first one's schema."""
+
+    output: Output
+    name: str
+    writer: pq.ParquetWriter | None = None
+    stream: object = None
+    rows: int = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        if self.writer is None:
+            self.stream = self.output.open_write(self.name)
+            self.writer = pq.ParquetWriter(self.stream, batch.schema, compression="zstd")
+        elif batch.schema != self.writer.schema:
+            batch = batch.cast(self.writer.schema)
+        self.writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def close(self) -> list[str]:
+        if self.writer is None:
+            return []
+        self.writer.close()
+        self.stream.close()
+        return [self.name]
+
+
+def _slim(rejected: pa.RecordBatch, keep_text: bool) -> pa.RecordBatch:
+    columns = [rejected.column(name) for name in REJECTS_SCHEMA.names]
+    schema = REJECTS_SCHEMA
+    if keep_text:
+        text = rejected.column("text") if "text" in rejected.schema.names else pa.nulls(rejected.num_rows, pa.string())
+        columns.append(text.cast(pa.string()))
+        schema = schema.append(pa.field("text", pa.string()))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+@dataclass
+class Decisions:
+    """The decision table of one global stage for one file: `uid` → reason and added columns."""
+
+    stage: GlobalStage
+    table: pa.Table
+
+    @classmethod
+    def load(cls, stage: GlobalStage, output: Output, paths: list[str]) -> Decisions:
+        tables = []
+        for path in paths:
+            with output.fs.open(output.path(path), "rb") as f:
+                tables.append(pq.read_table(f))
+        columns = ["uid", REJECT, *stage.adds()]
+        table = pa.concat_tables([t.select(columns) for t in tables]) if tables else None
+        if table is None:
+            schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field(REJECT, pa.string()),
+                                *(pa.field(k, v) for k, v in stage.adds().items())])
+            table = schema.empty_table()
+        return cls(stage, table)
+
+    def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """`batch` with the stage's added columns (defaults where undecided) and its prefixed reasons."""
+        index = pc.index_in(batch.column("uid"), value_set=self.table.column("uid").combine_chunks())
+        found = pc.is_valid(index)
+        out = batch
+        defaults = self.stage.defaults()
+        for name, dtype in [*self.stage.adds().items(), (REJECT, pa.string())]:
+            decided = self.table.column(name).combine_chunks().cast(dtype).take(pc.fill_null(index, 0)) \
+                if len(self.table) else pa.nulls(batch.num_rows, dtype)
+            default = None if name == REJECT else defaults.get(name)
+            values = pc.if_else(found, decided, pa.scalar(default, dtype))
+            if name == REJECT:
+                values = pc.binary_join_element_wise(pa.scalar(self.stage.id), values, ":")
+            out = out.append_column(name, values)
+        return out
+
+
+@dataclass
+class _Source:
+    """Where a pass's rows come from: the input file (pass 0) or the rows the previous pass kept."""
+
+    file: InputFile
+    previous_rows: list[str] = field(default_factory=list)
+
+    def batches(self, config: PipelineConfig, output: Output, ledger: ReaderLedger | None):
+        if ledger is not None:
+            yield from read(self.file, config.input, ledger)
+            return
+        for path in self.previous_rows:
+            with output.fs.open(output.path(path), "rb") as f:
+                for batch in pq.ParquetFile(f).iter_batches():
+                    yield batch.append_column(REJECT, pa.nulls(batch.num_rows, pa.string()))
+
+
+def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output,
+             previous: dict | None = None, decisions: list[str] | None = None) -> dict:
+    """Run one pass over one input file and commit it; returns the commit record.
+
+    `previous` is the file's record of the pass before (pass k > 0); `decisions` the files of the decision table for
+    this input file of the global stage this pass applies.
+    """
+    started = time.time()
+    attempt = attempt_id()
+    ledger = ReaderLedger(file.rel) if step.index == 0 else None
+    source = _Source(file, previous["rows"] if previous else [])
+    maps = [worker_stage(config, spec) for spec in step.maps]
+    counts = [StageCounts(bound.stage.id) for bound in maps]
+    applied = None
+    if step.applies is not None:
+        applied = Decisions.load(step.applies.build(), output, decisions or [])
+        counts.insert(0, StageCounts(step.applies.id))
+    feeds = step.feeds.build() if step.feeds is not None else None
+    tag = f"{file.key}-p{step.index}-{attempt}"
+    rows = _Sink(output, f"work/pass-{step.index}/rows/part-{tag}.parquet" if feeds else
+                 f"{DOCUMENTS}/part-{tag}.parquet")
+    keys = _Sink(output, f"work/pass-{step.index}/keys/part-{tag}.parquet")
+    rejects = _Sink(output, f"{REJECTS}/part-{tag}.parquet")
+    try:
+        for batch in source.batches(config, output, ledger):
+            kept, rejected = split(batch)
+            rejects.write(_slim(rejected, config.write_rejects))
+            if applied is not None and kept.num_rows:
+                counts[0].rows_in += kept.num_rows
+                kept, rejected = split(applied.apply(kept))
+                counts[0].rows_out += kept.num_rows
+                rejects.write(_slim(rejected, config.write_rejects))
+            for bound, count in zip(maps, counts[1:] if applied is not None else counts):
+                if kept.num_rows == 0:
+                    break
+                kept, rejected = split(bound.run(kept, count))
+                rejects.write(_slim(rejected, config.write_rejects))
+            if not step.keeps_html and "html" in kept.schema.names:
+                kept = kept.drop_columns(["html"])
+            rows.write(kept)
+            if feeds is not None and kept.num_rows:
+                keys.write(_with_file(feeds.keys(kept), file.key))
+    finally:
+        written_rows, written_keys, written_rejects = rows.close(), keys.close(), rejects.close()
+    record = {
+        "key": file.key,
+        "file": file.rel,
+        "pass": step.index,
+        "attempt": attempt,
+        "reader": ledger.to_json() if ledger else None,
+        "rows": written_rows,
+        "keys": written_keys,
+        "rejects": written_rejects,
+        "kept": rows.rows,
+        "rejected": rejects.rows,
+        "stages": [c.to_json() for c in counts],
+        "seconds": round(time.time() - started, 3),
+    }
+    output.write_json(pass_record(step.index, file.key), record)
+    return record
+
+
+def _with_file(keys: pa.RecordBatch, file_key: str) -> pa.RecordBatch:
+    return keys.append_column("file_key", pa.array([file_key] * keys.num_rows, pa.string()))

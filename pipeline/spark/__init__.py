@@ -1,0 +1,138 @@
+"""The Spark engine: per-file passes as a DataFrame of input files -> mapInArrow, global stages as DataFrame plans.
+
+HTML and text never enter the JVM: each Python task reads its file (or the rows the previous pass kept), runs the
+fused map stages, writes its own output and ledgers, and returns only the file's key. A global stage's plan lives
+in `curate.pipeline.spark.<stage name>` and turns the keys of all files into a decision table keyed by `uid`.
+Embedded `local[*]` by default; any master URL (spark://, yarn, k8s://) runs the same plan on a cluster.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import posixpath
+import sys
+from collections.abc import Callable, Iterator
+from importlib import resources
+
+import pyarrow as pa
+
+from curate.pipeline.config import EngineConfig, PipelineConfig, parse
+from curate.pipeline.errors import CurateError
+from curate.pipeline.inputs import InputFile
+from curate.pipeline.output import Output
+from curate.pipeline.passes import Pass, passes, run_pass
+
+_TASKS_SCHEMA = "index long, task string"
+_RESULT_SCHEMA = "key string"
+
+
+def session(engine: EngineConfig):
+    """The active SparkSession (tests share one), or a new one for this run; second value: whether we own it."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
+    master = engine.master or "local[*]"
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    log4j = resources.files("curate.pipeline").joinpath("log4j2.properties")
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("curate")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
+        .config("spark.python.worker.reuse", "true")
+    )
+    for key, value in engine.conf.items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as error:  # the JVM did not start: almost always a missing or wrong Java
+        if "JAVA_HOME" in str(error) or "Java gateway" in str(error):
+            raise CurateError("Spark could not start a JVM: install Java 17 (e.g. `apt-get install openjdk-17-jre`) "
+                              "or set JAVA_HOME") from None
+        raise
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark, True
+
+
+def _pass_task(raw_config: dict, index: int, output_uri: str) -> Callable[[Iterator[pa.RecordBatch]],
+                                                                           Iterator[pa.RecordBatch]]:
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        config, output = parse(raw_config), Output(output_uri)
+        step = passes(config)[index]
+        for batch in batches:
+            for spec in batch.column("task").to_pylist():
+                task = json.loads(spec)
+                record = run_pass(config, step, InputFile(**task["file"]), output, task["previous"],
+                                  task["decisions"])
+                yield pa.RecordBatch.from_pydict({"key": [record["key"]]})
+
+    return run
+
+
+class SparkEngine:
+    """One SparkSession for a whole run (or the caller's active session), stopped at the end if the run made it."""
+
+    name = "spark"
+
+    def __init__(self, engine: EngineConfig, progress=None):
+        self.engine, self.progress = engine, progress
+        self.spark, self.owned = None, False
+
+    def __enter__(self) -> SparkEngine:
+        self.spark, self.owned = session(self.engine)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.owned:
+            self.spark.stop()
+
+    def run_pass(self, config: PipelineConfig, step: Pass, files: list[InputFile], output: Output,
+                 previous: dict[str, dict], decisions: dict[str, list[str]]) -> None:
+        """One pass over `files`, one task per file; each file commits its own record in `output`."""
+        if not files:
+            return
+        sc = self.spark.sparkContext
+        rows = [(i, json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
+                                "decisions": decisions.get(f.key, [])})) for i, f in enumerate(files)]
+        frame = self.spark.createDataFrame(sc.parallelize(rows, len(rows)), _TASKS_SCHEMA)
+        group = f"curate-pass-{step.index}"
+        sc.setJobGroup(group, f"pass {step.index}: {len(files)} input files")
+        job = frame.mapInArrow(_pass_task(config.to_json(), step.index, output.uri), _RESULT_SCHEMA)
+        label = "read + map stages" if step.index == 0 else f"apply {step.applies.id} + map stages"
+        if self.progress is None:
+            job.collect()
+            return
+        with self.progress.track_spark(sc, group, label, len(files)):
+            job.collect()
+
+    def run_global(self, config: PipelineConfig, step: Pass, key_files: list[str], output: Output) -> dict[str, list[str]]:
+        """Phase B of the global stage `step.feeds`: its plan over every file's keys, written per input file."""
+        spec = step.feeds
+        stage = spec.build()
+        target = f"work/decisions/{spec.id}"
+        if not key_files:
+            return {}
+        try:
+            plan = importlib.import_module(f"curate.pipeline.spark.{spec.name}").plan
+        except ModuleNotFoundError:
+            raise CurateError(f"stage {spec.name!r} has no Spark plan (curate.pipeline.spark.{spec.name})") from None
+        sc = self.spark.sparkContext
+        sc.setCheckpointDir(output.uri_of("work", "checkpoints", spec.id))
+        sc.setJobGroup(f"curate-{spec.id}", f"global stage {spec.id}")
+        keys = self.spark.read.parquet(*[output.uri_of(path) for path in key_files])
+        decisions = plan(stage, keys)
+        columns = ["uid", "file_key", "reject_reason", *stage.adds()]
+        decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
+            .partitionBy("file_key").parquet(output.uri_of(target))
+        listing: dict[str, list[str]] = {}
+        for path in output.fs.find(output.path(target)):
+            relative = posixpath.relpath(path, output.root)
+            parent = posixpath.basename(posixpath.dirname(relative))
+            if relative.endswith(".parquet") and parent.startswith("file_key="):
+                listing.setdefault(parent.removeprefix("file_key="), []).append(relative)
+        return listing

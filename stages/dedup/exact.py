@@ -1,0 +1,76 @@
+"""exact_dedup: documents whose normalised text (or URL) is the same as another's; one of each group is kept.
+
+A global stage. Keys (computed per file, never text): `uid`, a 64-bit hash of the normalised text or URL, the `id`
+(for the `min_id` keep policy) and the text length (for `longest`). The engine's plan groups by hash and rejects
+every member but the one the keep policy picks (`exact_dedup:duplicate`); members of a group carry its
+representative as `dup_cluster` and the group's size as `dup_cluster_size`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit, parse_qsl, urlencode
+
+import pyarrow as pa
+import xxhash
+from pydantic import Field
+
+from curate.pipeline.registry import register
+from curate.pipeline.stage import GlobalStage, Params
+
+_SPACE = re.compile(r"\s+")
+_TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, lower case, whitespace collapsed: copies that differ only in layout or case are the same text."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def normalise_url(url: str) -> str:
+    """Lower-case scheme and host, no default port, `www.`, fragment or tracking parameters, no trailing slash."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                             if not _TRACKING.match(k)))
+    return urlunsplit(("", host + port, parts.path.rstrip("/") or "/", query, ""))
+
+
+class ExactDedupParams(Params):
+    on: Literal["text", "url"] = Field("text", description="what makes two documents the same")
+    keep: Literal["min_id", "longest"] = Field("min_id", description="which member of a group is kept")
+
+
+@register
+class ExactDedup(GlobalStage):
+    """Exact deduplication on normalised text or URL, decided over the whole corpus."""
+
+    name = "exact_dedup"
+    Params = ExactDedupParams
+
+    @property
+    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.params.on,)
+
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"dup_cluster": pa.binary(16), "dup_cluster_size": pa.int64()}
+
+    def defaults(self) -> dict[str, Any]:
+        return {"dup_cluster": None, "dup_cluster_size": 1}
+
+    def key_schema(self) -> pa.Schema:
+        return pa.schema([("uid", pa.binary(16)), ("id", pa.string()), ("hash", pa.int64()), ("length", pa.int64())])
+
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        values = batch.column(self.params.on).to_pylist()
+        normalise = normalise_text if self.params.on == "text" else normalise_url
+        hashes = [xxhash.xxh3_64_intdigest(normalise(v).encode()) - (1 << 63) if v else None for v in values]
+        texts = batch.column("text").to_pylist() if "text" in batch.schema.names else [None] * len(values)
+        lengths = [len(t) if t else 0 for t in texts]
+        return pa.RecordBatch.from_arrays(
+            [batch.column("uid"), batch.column("id"), pa.array(hashes, pa.int64()), pa.array(lengths, pa.int64())],
+            schema=self.key_schema(),
+        )

@@ -1,0 +1,90 @@
+"""Global stages on Spark: passes around a decision table keyed by uid, applied per input file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.pipeline import config as pipeline_config
+from curate.pipeline.demo import generate_crawl
+from curate.pipeline.output import MANIFEST
+from curate.pipeline.passes import passes
+from curate.pipeline.run import run
+from curate.stages.dedup.exact import normalise_text, normalise_url
+
+
+def documents(output: Path) -> pa.Table:
+    manifest = json.loads((output / MANIFEST).read_text())
+    return pa.concat_tables([pq.read_table(output / p) for p in manifest["documents"]])
+
+
+def jsonl_input(directory: Path, files: dict[str, list[str]]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, texts in files.items():
+        (directory / name).write_text("".join(json.dumps({"text": t, "url": f"https://x/{name}/{i}"}) + "\n"
+                                              for i, t in enumerate(texts)))
+
+
+def config_for(inputs: Path, output: Path, stages: list[dict]):
+    return pipeline_config.parse({"input": {"paths": [str(inputs)], "dataset": "t"}, "output": str(output),
+                                  "stages": stages})
+
+
+def test_pipeline_is_cut_at_global_stages():
+    config = config_for(Path("in"), Path("out"), [{"name": "extract"}, {"name": "exact_dedup", "on": "url"},
+                                                  {"name": "langid"}, {"name": "exact_dedup", "id": "text_dedup"},
+                                                  {"name": "gopher_quality"}])
+    steps = passes(config)
+    assert [(s.applies and s.applies.id, [m.id for m in s.maps], s.feeds and s.feeds.id) for s in steps] == [
+        (None, ["extract"], "exact_dedup"), ("exact_dedup", ["langid"], "text_dedup"),
+        ("text_dedup", ["gopher_quality"], None)]
+    url_first = passes(config_for(Path("in"), Path("out"), [{"name": "exact_dedup", "on": "url"},
+                                                           {"name": "extract"}]))
+    assert url_first[0].keeps_html and not url_first[1].keeps_html
+
+
+def test_normalisation():
+    assert normalise_text("  Hello\n\nWORLD  ") == normalise_text("hello world") == "hello world"
+    assert normalise_url("HTTPS://www.Example.com:443/a/?utm_source=x&b=2#top") == "//example.com/a?b=2"
+    assert normalise_url("http://example.com") == normalise_url("https://example.com/")
+
+
+def test_exact_dedup_across_files_keeps_min_id(spark, tmp_path):
+    jsonl_input(tmp_path / "in", {
+        "a.jsonl": ["same text here", "unique one", "Same   TEXT here"],
+        "b.jsonl": ["same text here", "unique two", "pair text", "pair text"],
+    })
+    result = run(config_for(tmp_path / "in", tmp_path / "out", [{"name": "exact_dedup"}]))
+    stats = result.stats
+    assert stats["input"] == 7 and stats["kept"] == 4
+    assert stats["rejected"] == {"exact_dedup:duplicate": 3}
+    table = documents(tmp_path / "out")
+    kept = dict(zip(table.column("id").to_pylist(), table.column("dup_cluster_size").to_pylist()))
+    assert kept == {"t/a.jsonl:0": 3, "t/a.jsonl:1": 1, "t/b.jsonl:1": 1, "t/b.jsonl:2": 2}
+    clusters = dict(zip(table.column("id").to_pylist(), table.column("dup_cluster").to_pylist()))
+    assert clusters["t/a.jsonl:1"] is None and len(clusters["t/a.jsonl:0"]) == 16
+
+
+def test_exact_dedup_longest_and_url(spark, tmp_path):
+    jsonl_input(tmp_path / "in", {"a.jsonl": ["short", "a much longer text"]})
+    lines = (tmp_path / "in" / "a.jsonl").read_text().splitlines()
+    same_url = [json.dumps({**json.loads(line), "url": "https://x/page"}) for line in lines]
+    (tmp_path / "in" / "a.jsonl").write_text("\n".join(same_url) + "\n")
+    run(config_for(tmp_path / "in", tmp_path / "out", [{"name": "exact_dedup", "on": "url", "keep": "longest"}]))
+    assert documents(tmp_path / "out").column("text").to_pylist() == ["a much longer text"]
+
+
+def test_demo_copies_removed_and_counts_balance(spark, tmp_path):
+    generate_crawl(tmp_path / "crawl")
+    result = run(config_for(tmp_path / "crawl", tmp_path / "out",
+                            [{"name": "extract"}, {"name": "exact_dedup"}, {"name": "gopher_quality"}]))
+    stats = result.stats
+    assert stats["input"] == stats["kept"] + sum(stats["rejected"].values()) == 218
+    assert stats["rejected"]["exact_dedup:duplicate"] >= 20  # the crawl mirrors 20 articles verbatim
+    names = [s["name"] for s in stats["stages"]]
+    assert names == ["read", "extract", "exact_dedup", "gopher_quality"]
+    texts = documents(tmp_path / "out").column("text").to_pylist()
+    assert len(texts) == len({normalise_text(t) for t in texts})
