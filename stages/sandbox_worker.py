@@ -6,12 +6,16 @@ MemoryError here instead of taking the worker down, and the parent kills it when
 from __future__ import annotations
 
 import json
+import os
 import resource
+import signal
 import struct
 import sys
 import time
 
 OK, EMPTY, ERROR = 0, 1, 2
+REQUEST = struct.Struct("<I")  # payload length, then the page as UTF-8
+RESPONSE = struct.Struct("<BdI")  # status, CPU seconds, body length, then the text (OK) or the exception name (ERROR)
 
 
 def _extractor(backend: str):
@@ -42,6 +46,18 @@ def _cap_memory(extra_bytes: int) -> None:
         pass  # not Linux: the time limit still holds
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed when the worker dies, so a child stuck in a parse never outlives it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
+
+
 def _read_exact(stream, n: int) -> bytes | None:
     data = stream.read(n)
     return data if data and len(data) == n else None
@@ -49,14 +65,15 @@ def _read_exact(stream, n: int) -> bytes | None:
 
 def main() -> None:
     options = json.loads(sys.argv[1])
+    _die_with_parent(options.get("parent", os.getppid()))
     extract = _extractor(options["backend"])
     _cap_memory(options["memory_bytes"])
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
-        header = _read_exact(stdin, 4)
+        header = _read_exact(stdin, REQUEST.size)
         if header is None:
             return
-        payload = _read_exact(stdin, struct.unpack("<I", header)[0]) or b""
+        payload = _read_exact(stdin, REQUEST.unpack(header)[0]) or b""
         started = time.process_time()
         try:
             text = extract(payload.decode("utf-8"))
@@ -64,7 +81,7 @@ def main() -> None:
         except Exception as error:  # MemoryError included: report it, the parent decides
             status, body = ERROR, type(error).__name__.encode()
         cpu = time.process_time() - started
-        stdout.write(struct.pack("<BdI", status, cpu, len(body)) + body)
+        stdout.write(RESPONSE.pack(status, cpu, len(body)) + body)
         stdout.flush()
 
 
