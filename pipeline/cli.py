@@ -132,6 +132,11 @@ def report(output: Annotated[str, typer.Argument(help="a run's output directory"
     stats = out.read_json(STATS)
     console.print(funnel_table(stats))
     console.print(reasons_table(stats))
+    manifest = out.read_json(MANIFEST)
+    if "bias" in manifest:
+        from curate.stages.bias import format_report
+
+        console.print(format_report(out.read_json(manifest["bias"])), highlight=False)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -20,6 +20,7 @@ from curate.pipeline.errors import CurateError
 RUN = "run.json"
 MANIFEST = "manifest.json"
 STATS = "stats.json"
+BIAS = "bias.json"
 DOCUMENTS = "documents"
 REJECTS = "ledger/rejects"
 READER = "ledger/reader"

@@ -188,27 +188,40 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
                  f"{DOCUMENTS}/part-{tag}.parquet")
     keys = _Sink(output, f"work/pass-{step.index}/keys/part-{tag}.parquet")
     rejects = _Sink(output, f"{REJECTS}/part-{tag}.parquet")
+    shards = _shard_sink(config, output, tag) if step.last else None
+    bias = _BiasTotals() if any(spec.name == "bias" for spec in config.stages) else None
+
+    def reject(rejected: pa.RecordBatch) -> None:
+        if bias is not None and rejected.num_rows:
+            bias.add("rejected", rejected)
+        rejects.write(_slim(rejected, config.write_rejects))
+
     try:
         for batch in source.batches(config, output, ledger):
             kept, rejected = split(batch)
-            rejects.write(_slim(rejected, config.write_rejects))
+            reject(rejected)
             if applied is not None and kept.num_rows:
                 counts[0].rows_in += kept.num_rows
                 kept, rejected = split(applied.apply(kept))
                 counts[0].rows_out += kept.num_rows
-                rejects.write(_slim(rejected, config.write_rejects))
+                reject(rejected)
             for bound, count in zip(maps, counts[1:] if applied is not None else counts):
                 if kept.num_rows == 0:
                     break
                 kept, rejected = split(bound.run(kept, count))
-                rejects.write(_slim(rejected, config.write_rejects))
+                reject(rejected)
             if not step.keeps_html and "html" in kept.schema.names:
                 kept = kept.drop_columns(["html"])
+            if bias is not None and step.last and kept.num_rows:
+                bias.add("kept", kept)
+            if shards is not None:
+                kept = shards.write(kept)  # the token columns go to shards, the rest to documents
             rows.write(kept)
             if feeds is not None and kept.num_rows:
                 keys.write(_with_file(feeds.keys(kept), file.key))
     finally:
         written_rows, written_keys, written_rejects = rows.close(), keys.close(), rejects.close()
+        written_shards = shards.close() if shards is not None else []
     record = {
         "key": file.key,
         "file": file.rel,
@@ -221,6 +234,8 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
         "kept": rows.rows,
         "rejected": rejects.rows,
         "stages": [c.to_json() for c in counts],
+        "shards": written_shards,
+        "bias": bias.totals if bias is not None else None,
         "seconds": round(time.time() - started, 3),
     }
     output.write_json(pass_record(step.index, file.key), record)
@@ -229,3 +244,25 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
 
 def _with_file(keys: pa.RecordBatch, file_key: str) -> pa.RecordBatch:
     return keys.append_column("file_key", pa.array([file_key] * keys.num_rows, pa.string()))
+
+
+def _shard_sink(config: PipelineConfig, output: Output, tag: str):
+    """With a stage that adds `tokens`, the last pass writes token shards per domain (see docs/FORMAT.md)."""
+    if not any("tokens" in spec.build().adds() for spec in config.stages):
+        return None
+    from curate.pipeline.shards import ShardSink
+
+    return ShardSink(config, output, tag)
+
+
+class _BiasTotals:
+    """Additive bias totals of one file: documents rejected after the bias stage, and documents kept at the end."""
+
+    def __init__(self):
+        from curate.stages.bias import bias_sums, merge_sums
+
+        self._sums, self._merge = bias_sums, merge_sums
+        self.totals: dict[str, dict] = {"kept": self._sums(pa.table({})), "rejected": self._sums(pa.table({}))}
+
+    def add(self, side: str, batch: pa.RecordBatch) -> None:
+        self.totals[side] = self._merge(self.totals[side], self._sums(pa.Table.from_batches([batch])))

@@ -51,6 +51,7 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     stats = compute(output, records)
     stats["seconds"] = round(time.time() - started, 2)
     output.write_json(layout.STATS, stats)
+    sections = _report_sections(config, output, records)
     output.write_json(layout.MANIFEST, {
         "format_version": FORMAT_VERSION,
         "created": now(),
@@ -61,6 +62,7 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
         "documents": [path for r in records[-1] for path in r["rows"]],
         "rejects": [path for step in records for r in step for path in r["rejects"]],
         "stats": layout.STATS,
+        **sections,
     })
     return RunResult(output, stats, time.time() - started, resumed)
 
@@ -95,6 +97,29 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
         previous = {f.key: committed[f.key] for f in inputs}
         records.append([previous[f.key] for f in inputs])
     return records, decisions
+
+
+def _report_sections(config: PipelineConfig, output: Output, records: list[list[dict]]) -> dict:
+    """Manifest sections of optional outputs: the bias report, and the token shards with their mixture."""
+    sections: dict = {}
+    if any(spec.name == "bias" for spec in config.stages):
+        import pyarrow as pa
+
+        from curate.stages.bias import bias_sums, merge_sums, report_from_sums
+
+        before = after = bias_sums(pa.table({}))
+        for record in (r for step in records for r in step):
+            before = merge_sums(before, record["bias"]["rejected"])
+        for record in records[-1]:
+            before = merge_sums(before, record["bias"]["kept"])
+            after = merge_sums(after, record["bias"]["kept"])
+        output.write_json(layout.BIAS, report_from_sums(before, after))
+        sections["bias"] = layout.BIAS
+    if any(record["shards"] for record in records[-1]):
+        from curate.pipeline.shards import manifest_section
+
+        sections.update(manifest_section(config, output, records[-1]))
+    return sections
 
 
 def _last_line(error: Exception) -> str:

@@ -88,3 +88,22 @@ def test_demo_copies_removed_and_counts_balance(spark, tmp_path):
     assert names == ["read", "extract", "exact_dedup", "gopher_quality"]
     texts = documents(tmp_path / "out").column("text").to_pylist()
     assert len(texts) == len({normalise_text(t) for t in texts})
+
+
+def test_safety_stages_and_the_bias_report_on_spark(spark, tmp_path, shared_data):
+    questions = [json.loads(line)["question"] for line in
+                 (shared_data / "benchmarks" / "gsm8k-test.jsonl").read_text().splitlines()[:3]]
+    clean = ["The women of the village met the men from the harbour to talk about the new school and the library.",
+             "Our gardeners plant tomatoes in spring and harvest them in late summer when the sun is strong."] * 5
+    planted = [f"Homework help. {q} Try it yourself before you look at the answer." for q in questions]
+    jsonl_input(tmp_path / "in", {"a.jsonl": clean + planted})
+    stages = [{"name": "langid", "threshold": 0.3}, {"name": "bias"}, {"name": "toxicity"},
+              {"name": "decontaminate", "benchmarks": [{"name": "gsm8k", "path": str(
+                  shared_data / "benchmarks" / "gsm8k-test.jsonl"), "layout": "gsm8k"}]},
+              {"name": "exact_dedup"}]
+    result = run(config_for(tmp_path / "in", tmp_path / "out", stages))
+    assert result.stats["rejected"] == {"decontaminate:gsm8k": 3, "exact_dedup:duplicate": 8}
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    report = json.loads((tmp_path / "out" / manifest["bias"]).read_text())
+    assert report["documents"]["before"] == 13 and report["documents"]["after"] == 2
+    assert report["axes"]["gender"]  # the clean texts mention women and men
