@@ -6,11 +6,9 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-import fsspec
-from fsspec.core import url_to_fs
-
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
+from curate.pipeline.filesystems import filesystem, scheme_of, uri
 
 _SUFFIXES = {
     "wet": (".wet", ".wet.gz", ".warc.wet.gz"),
@@ -48,23 +46,12 @@ def format_of(path: str) -> str | None:
     return None
 
 
-def _with_protocol(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return path if protocol in ("file", "local") else f"{protocol}://{path}"
-
-
-def _filesystem(spec: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    try:
-        return url_to_fs(spec)
-    except (ImportError, ValueError) as error:
-        raise CurateError(f"cannot open input {spec!r}: {error}") from None
-
-
 def resolve(cfg: InputConfig) -> list[InputFile]:
     """Every input file, sorted by relative path. Errors name the path that matched nothing."""
     files: dict[str, InputFile] = {}
     for spec in cfg.paths:
-        fs, path = _filesystem(spec)
+        fs, path = filesystem(spec)
+        scheme = scheme_of(spec)
         if _GLOB.search(path):
             prefix = _GLOB.split(path, 1)[0]
             root = (prefix if prefix.endswith("/") else posixpath.dirname(prefix)).rstrip("/") or "/"
@@ -83,16 +70,11 @@ def resolve(cfg: InputConfig) -> list[InputFile]:
             if fmt is None:
                 continue
             rel = posixpath.relpath(match, root) if root not in ("", "/") else match.lstrip("/")
-            if rel in files and files[rel].uri != _with_protocol(fs, match):
+            if rel in files and files[rel].uri != uri(scheme, match):
                 raise CurateError(f"two input files have the same relative name {rel!r}: give them distinct names")
-            files[rel] = InputFile(_with_protocol(fs, match), rel, int(fs.size(match) or 0), fmt)
+            files[rel] = InputFile(uri(scheme, match), rel, int(fs.size(match) or 0), fmt)
             kept += 1
         if kept == 0:
             known = ", ".join(s for group in _SUFFIXES.values() for s in group)
             raise CurateError(f"input path {spec!r} holds no input files (recognised endings: {known})")
     return [files[rel] for rel in sorted(files)]
-
-
-def open_binary(uri: str):
-    """A readable binary stream of an input file, local or remote (no decompression)."""
-    return fsspec.open(uri, "rb").open()

@@ -13,9 +13,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from fsspec.core import url_to_fs
-
 from curate.pipeline.errors import CurateError
+from curate.pipeline.filesystems import filesystem, scheme_of, uri
 
 RUN = "run.json"
 MANIFEST = "manifest.json"
@@ -53,15 +52,15 @@ class Output:
 
     def __init__(self, uri: str):
         self.uri = uri
-        self.fs, root = url_to_fs(uri)
+        self.fs, root = filesystem(uri)
         self.root = root.rstrip("/") or "/"
-        self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+        self.local = scheme_of(uri) in ("", "file")
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
 
     def uri_of(self, *parts: str) -> str:
-        return self.path(*parts) if self.local else self.fs.unstrip_protocol(self.path(*parts))
+        return uri(scheme_of(self.uri), self.path(*parts))
 
     def exists(self, *parts: str) -> bool:
         return self.fs.exists(self.path(*parts))
@@ -136,10 +135,10 @@ class Output:
 
 def refuse_inside_input(output: str, input_paths: list[str]) -> None:
     """An output inside an input would be read back as input by the next run: refuse it."""
-    out_fs, out_path = url_to_fs(output)
+    out_fs, out_path = filesystem(output)
     out_path = out_path.rstrip("/")
     for spec in input_paths:
-        in_fs, in_path = url_to_fs(spec)
+        in_fs, in_path = filesystem(spec)
         if type(in_fs) is not type(out_fs):
             continue
         root = in_path.split("*")[0].rstrip("/")

@@ -15,7 +15,8 @@ import pyarrow as pa
 import zstandard
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.inputs import InputFile, open_binary
+from curate.pipeline.filesystems import open_binary
+from curate.pipeline.inputs import InputFile
 from curate.pipeline.readers.batching import BatchBuilder
 from curate.pipeline.readers.ledger import ReaderLedger
 from curate.pipeline.readers.records import carried_name

@@ -8,7 +8,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.inputs import InputFile, open_binary
+from curate.pipeline.filesystems import open_binary
+from curate.pipeline.inputs import InputFile
 from curate.pipeline.readers.ledger import ReaderLedger
 from curate.pipeline.readers.records import carried_name
 from curate.pipeline.schema import CORE, MAX_BATCH_ROWS, REJECT, uid_of

@@ -13,7 +13,8 @@ import pyarrow as pa
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.inputs import InputFile, open_binary
+from curate.pipeline.filesystems import open_binary
+from curate.pipeline.inputs import InputFile
 from curate.pipeline.readers.batching import BatchBuilder
 from curate.pipeline.readers.ledger import ReaderLedger
 from curate.pipeline.schema import CORE
