@@ -3,28 +3,24 @@
 Before parsing, cheap checks reject what should never be parsed: a declared non-HTML type (`content_type:<mime>`,
 for inputs whose reader did not check it), bytes that are not text (`binary`, `binary:<format>`), and caps
 (`too_large`, `too_many_tags`). The page is decoded (`decode_html`: BOM, valid UTF-8, the HTTP charset, the meta
-charset, then detection) and parsed in a child process with a time and memory limit. Other rules: `no_html`,
+charset, then detection) and parsed in a child process with a time and memory limit; both happen in the child
+(`stages.sandbox_worker`), so the page crosses the pipe once, as the bytes it came as. Other rules: `no_html`,
 `no_text` (nothing extracted), `timeout`, `memory`, `crashed[:<signal>]`, `error:<Exception>`.
 """
 from __future__ import annotations
 
-import codecs
-import re
 from typing import Literal
 
 import pyarrow as pa
 from pydantic import Field
-from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
 
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params, Stage, emit
 from curate.stages.sandbox import Sandbox
+from curate.stages.sandbox_worker import BOMS
 
 # The types worth parsing; a missing type (JSONL/Parquet inputs) counts as HTML. Same set as the WARC reader's.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+xhtml"})
-_HEADER_CHARSET = re.compile(rb"charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.I)
-_META_CHARSET = re.compile(rb"<meta\s[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.I)
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # Bytes that never occur in text (WHATWG's "binary data bytes"): none in the first 4 KB of 990 real pages.
 _CONTROL = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 _MAGIC = ((b"%PDF-", "pdf"), (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpeg"), (b"PK\x03\x04", "zip"),
@@ -40,7 +36,7 @@ def mime_of(content_type: str | None) -> str | None:
 def sniff_binary(html: bytes) -> str | None:
     """`binary:<format>` for a known binary signature, `binary` when the first 4 KB hold a NUL or >1% control bytes."""
     head = html[:_SNIFF_BYTES]
-    if head.startswith(_BOMS[1][0]) or head.startswith(_BOMS[2][0]):
+    if head.startswith(BOMS[1][0]) or head.startswith(BOMS[2][0]):
         return None  # UTF-16 text is full of NULs
     stripped = head.lstrip()
     for magic, name in _MAGIC:
@@ -48,48 +44,6 @@ def sniff_binary(html: bytes) -> str | None:
             return f"binary:{name}"
     controls = len(head) - len(head.translate(None, _CONTROL))
     return "binary" if b"\x00" in head or controls > len(head) // 100 else None
-
-
-def _codec(label: bytes | None) -> str | None:
-    """The Python codec for a charset label, mapped as browsers do (WHATWG: latin-1 means windows-1252, …)."""
-    if not label:
-        return None
-    codec = map_encoding_to_html5(label.decode("ascii", "replace"), fallback_utf8=False)
-    return "utf-8" if codec and codec.startswith("utf-16") else codec  # WHATWG: utf-16 without a BOM means utf-8
-
-
-def decode_html(html: bytes, content_type: str | None) -> str:
-    """The page as text: BOM, else valid UTF-8, else the HTTP then the meta charset if it decodes, else detection.
-
-    Valid UTF-8 with non-ASCII bytes wins over a declared single-byte charset: it is almost never an accident, while
-    UTF-8 pages labelled latin-1 are common. Labels are mapped as browsers map them (latin-1 → windows-1252,
-    gb2312 → gbk). Detection (uchardet) drops the bytes its guess cannot decode.
-    """
-    for bom, codec in _BOMS:
-        if html.startswith(bom):
-            return html[len(bom):].decode(codec, errors="replace")
-    header = _HEADER_CHARSET.search((content_type or "").encode("latin-1", "replace"))
-    meta = _META_CHARSET.search(html[:_SNIFF_BYTES])
-    declared = [c for c in (_codec(header and header.group(1)), _codec(meta and meta.group(1))) if c]
-    if html.isascii():
-        for codec in declared:
-            if codec.startswith("iso2022"):  # 7-bit encodings: ASCII bytes that are not ASCII text
-                try:
-                    return html.decode(codec)
-                except UnicodeDecodeError:
-                    pass
-        return html.decode("ascii")
-    try:
-        return html.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    for codec in declared:
-        if codec != "utf-8":
-            try:
-                return html.decode(codec)
-            except (UnicodeDecodeError, LookupError):
-                pass
-    return bytes_to_str(html, detect_encoding(html))
 
 
 class ExtractParams(Params):
@@ -142,7 +96,7 @@ class Extract(Stage):
         for html, content_type in zip(pages, types):
             text, rule = None, self.check(html, content_type)
             if rule is None:
-                text, rule = self.sandbox.extract(decode_html(html, content_type))
+                text, rule = self.sandbox.extract(html, content_type)
             texts.append(text)
             reasons.append(rule)
         self.subprocess_cpu_seconds = self.sandbox.cpu_seconds

@@ -106,14 +106,19 @@ class Sandbox:
                         raise _Crashed
                     received += chunk
 
-    def extract(self, html: str, timeout: float | None = None) -> tuple[str | None, str | None]:
-        """(text, None) on success, (None, rule) otherwise: `no_text`, `timeout`, `memory`, `crashed[:<signal>]`
-        or `error:<Exception>`. `timeout` bounds the whole round trip."""
+    def extract(self, html: bytes, content_type: str | None = None,
+                timeout: float | None = None) -> tuple[str | None, str | None]:
+        """The text of a page as it came (bytes, decoded in the child by `decode_html` with `content_type`).
+
+        (text, None) on success, (None, rule) otherwise: `no_text`, `timeout`, `memory`, `crashed[:<signal>]` or
+        `error:<Exception>`. `timeout` bounds the whole round trip.
+        """
         deadline = time.monotonic() + (timeout or self.timeout)
         process = self._start()
-        payload = html.encode("utf-8", errors="replace")
+        declared = (content_type or "").encode("latin-1", errors="replace")
+        request = b"".join((REQUEST.pack(len(declared), len(html)), declared, html))
         try:
-            response = self._round_trip(process, REQUEST.pack(len(payload)) + payload, deadline)
+            response = self._round_trip(process, request, deadline)
         except _Crashed:
             return None, self._crash_rule()
         if response is None:
@@ -134,4 +139,4 @@ class Sandbox:
 
     def warm(self) -> None:
         """Start the child and wait for its imports, so the first page's time limit measures the page alone."""
-        self.extract("<html><body><p>warm up</p></body></html>", timeout=120.0)
+        self.extract(b"<html><body><p>warm up</p></body></html>", timeout=120.0)

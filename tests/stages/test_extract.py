@@ -10,8 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from curate.stages.extract import Extract, ExtractParams, decode_html, sniff_binary
+from curate.stages.extract import Extract, ExtractParams, sniff_binary
 from curate.stages.sandbox import Sandbox
+from curate.stages.sandbox_worker import decode_html
 
 WARC = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "warc"
 
@@ -58,6 +59,13 @@ def test_charset_from_header_then_from_bytes():
     assert "値段別カテゴリ" in decode_html(japanese.encode("euc-jp"), None)
     # a wrong declared charset that fails to decode falls back to detection
     assert decode_html("naïve café".encode("utf-8"), "text/html; charset=ascii") == "naïve café"
+
+
+def test_the_stage_decodes_with_the_http_charset_in_the_child():
+    page = ARTICLE.replace("Gardens in winter", "Gärten im Winter: Straßen, Frost und Schnee")
+    out = run_extract([page.encode("cp1252")] * 2, ["text/html; charset=windows-1252", "text/html"])
+    assert out.column("reject_reason").to_pylist() == [None, None]
+    assert all("Gärten im Winter: Straßen" in text for text in out.column("text").to_pylist())
 
 
 def test_charset_labels_mean_what_browsers_take_them_to_mean():
@@ -138,9 +146,9 @@ def test_timeout_kills_the_child_and_the_next_page_works():
     try:
         sandbox.warm()
         first = sandbox.process.pid
-        assert sandbox.extract(ARTICLE, timeout=1e-4) == (None, "timeout")
+        assert sandbox.extract(ARTICLE.encode(), timeout=1e-4) == (None, "timeout")
         assert sandbox.process is None  # killed
-        text, rule = sandbox.extract(ARTICLE, timeout=60)
+        text, rule = sandbox.extract(ARTICLE.encode(), timeout=60)
         assert rule is None and "frost" in text
         assert sandbox.process.pid != first
     finally:
@@ -151,10 +159,10 @@ def test_memory_limit_rejects_the_page_not_the_worker():
     sandbox = Sandbox("trafilatura", timeout=60.0, memory_bytes=16 << 20)
     try:
         sandbox.warm()
-        huge = "<html><body>" + "<div><p>word " * 400_000 + "</body></html>"
+        huge = b"<html><body>" + b"<div><p>word " * 400_000 + b"</body></html>"
         text, rule = sandbox.extract(huge, timeout=60)
         assert text is None and (rule in ("memory", "error:MemoryError") or rule.startswith("crashed")), rule
-        text, rule = sandbox.extract(ARTICLE, timeout=60)
+        text, rule = sandbox.extract(ARTICLE.encode(), timeout=60)
         assert rule is None and "frost" in text
     finally:
         sandbox.close()
@@ -175,9 +183,9 @@ def test_a_stuck_child_cannot_block_the_write_of_a_big_page():
     try:
         sandbox.warm()
         os.kill(sandbox.process.pid, signal.SIGSTOP)  # stuck: reads nothing, so the 4 MB cannot fit in the pipe
-        page = "<html><body>" + "<p>many words here</p>" * 200_000 + "</body></html>"
+        page = b"<html><body>" + b"<p>many words here</p>" * 200_000 + b"</body></html>"
         assert _finishes(lambda: sandbox.extract(page)) == (None, "timeout")
-        assert sandbox.extract(ARTICLE, timeout=60)[1] is None  # a fresh child
+        assert sandbox.extract(ARTICLE.encode(), timeout=60)[1] is None  # a fresh child
     finally:
         sandbox.close()
 
@@ -187,11 +195,11 @@ def test_a_child_that_dies_is_a_crash_with_its_signal_and_is_replaced():
     try:
         sandbox.warm()
         # resiliparse's main-content pass is quadratic in nesting depth: this page takes seconds
-        slow = "<html><body>" + "<div>" * 20_000 + "deep " * 10 + "</div>" * 20_000 + "</body></html>"
+        slow = b"<html><body>" + b"<div>" * 20_000 + b"deep " * 10 + b"</div>" * 20_000 + b"</body></html>"
         # killed mid-page, as the kernel's OOM killer would
         threading.Timer(0.5, os.kill, (sandbox.process.pid, signal.SIGKILL)).start()
         assert sandbox.extract(slow) == (None, "crashed:SIGKILL")
-        text, rule = sandbox.extract(ARTICLE)
+        text, rule = sandbox.extract(ARTICLE.encode())
         assert rule is None and "frost" in text
     finally:
         sandbox.close()
@@ -204,7 +212,7 @@ def test_pipes_above_descriptor_1024_work():
     try:
         sandbox.warm()
         assert sandbox.process.stdout.fileno() > 1024
-        text, rule = sandbox.extract(ARTICLE)
+        text, rule = sandbox.extract(ARTICLE.encode())
         assert rule is None and "frost" in text
     finally:
         sandbox.close()
