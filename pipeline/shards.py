@@ -1,0 +1,246 @@
+"""Token shards per domain, written by the last pass, and the manifest sections that describe them (docs/FORMAT.md).
+
+`ShardSink` takes each batch of kept documents of one input file, moves the `tokens` column into Parquet shards under
+`shards/<domain>/` (columns `id, uid, domain, split, n_tokens, tokens`), and returns the batch without it for
+`documents/`. A shard closes at the first document that takes it to the tokenize stage's `shard_tokens`; its name
+carries the task's attempt tag, its sha256 is taken as it is written. `split` is a seeded hash of the dedup cluster
+(`dup_cluster`, else the uid), so near-duplicates never straddle train and validation. Without a `domain` column the
+domain is the dataset (`source`).
+
+`manifest_section` runs once at the end: it copies the tokenizer into `tokenizer/`, lists the shards, sums the domains
+and splits, and takes each domain's weight and epoch cap from the balance stage's decision (without one: the
+natural mixture of training tokens, capped at `DEFAULT_MAX_EPOCHS`), writing the achieved-versus-target report to
+`balance.json`.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.pipeline.config import PipelineConfig, StageSpec
+from curate.pipeline.output import Output
+from curate.stages.balance import summary_path, uid_hash, unit_interval
+from curate.stages.tokenize import load_tokenizer, token_dtype
+
+DEFAULT_MAX_EPOCHS = 4.0
+BALANCE_REPORT = "balance.json"
+TOKENIZER_FILE = "tokenizer/tokenizer.json"
+SPLIT_SALT = 0x73706C6974  # "split": independent of the down-sampling hash
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def tokenize_spec(config: PipelineConfig) -> StageSpec:
+    """The stage whose `tokens` the shards hold (the last one that adds them)."""
+    return [spec for spec in config.stages if "tokens" in spec.build().adds()][-1]
+
+
+def shard_schema(dtype: str) -> pa.Schema:
+    return pa.schema([("id", pa.string()), ("uid", pa.binary(16)), ("domain", pa.string()), ("split", pa.string()),
+                      ("n_tokens", pa.int32()), ("tokens", pa.list_(pa.uint16() if dtype == "uint16" else pa.int32()))])
+
+
+def splits(batch: pa.RecordBatch, fraction: float, seed: int) -> pa.Array:
+    """`train` or `validation` per row, by a seeded hash of the dedup cluster (or the uid for singletons)."""
+    key = batch.column("uid")
+    if "dup_cluster" in batch.schema.names:
+        key = pc.coalesce(batch.column("dup_cluster").cast(pa.binary(16)), key)
+    held_out = unit_interval(uid_hash(key, seed, SPLIT_SALT)) < fraction
+    return pa.array(np.where(held_out, "validation", "train"), pa.string())
+
+
+class _HashingFile:
+    """A writable file that keeps the sha256 of what passes through it."""
+
+    def __init__(self, raw):
+        self.raw, self.sha256, self.closed, self.position = raw, hashlib.sha256(), False, 0
+
+    def write(self, data) -> int:
+        self.sha256.update(data)
+        self.position += len(data)
+        return self.raw.write(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.raw.close()
+            self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+
+@dataclass
+class _Shard:
+    path: str
+    domain: str
+    stream: _HashingFile
+    writer: pq.ParquetWriter
+    rows: int = 0
+    tokens: int = 0
+    split_counts: dict = field(default_factory=lambda: {"train": [0, 0], "validation": [0, 0]})
+
+    def write(self, rows: pa.RecordBatch) -> None:
+        self.writer.write_batch(rows)
+        n_tokens = rows.column("n_tokens").to_numpy()
+        held_out = pc.equal(rows.column("split"), "validation").to_numpy(zero_copy_only=False)
+        self.rows += rows.num_rows
+        self.tokens += int(n_tokens.sum())
+        for name, mask in (("train", ~held_out), ("validation", held_out)):
+            self.split_counts[name][0] += int(mask.sum())
+            self.split_counts[name][1] += int(n_tokens[mask].sum())
+
+    def close(self) -> dict:
+        self.writer.close()
+        self.stream.close()
+        return {"path": self.path, "domain": self.domain, "rows": self.rows, "tokens": self.tokens,
+                "sha256": self.stream.sha256.hexdigest(),
+                "splits": {k: {"documents": d, "tokens": t} for k, (d, t) in self.split_counts.items()}}
+
+
+class ShardSink:
+    """The token shards of one input file's last pass: one open shard per domain, closed at `shard_tokens`."""
+
+    def __init__(self, config: PipelineConfig, output: Output, tag: str):
+        self.output, self.tag = output, tag
+        self.params = tokenize_spec(config).params
+        _, _, vocab_size, _ = load_tokenizer(self.params.tokenizer, self.params.eos_token)
+        self.schema = shard_schema(token_dtype(vocab_size))
+        self.open: dict[str, _Shard] = {}
+        self.count: dict[str, int] = {}
+        self.entries: list[dict] = []
+
+    def write(self, kept: pa.RecordBatch) -> pa.RecordBatch:
+        """Write `kept`'s tokens to the shards; returns `kept` without them (for documents/)."""
+        if "tokens" not in kept.schema.names:
+            return kept
+        if kept.num_rows:
+            domain = kept.column("domain" if "domain" in kept.schema.names else "source").cast(pa.string())
+            rows = pa.RecordBatch.from_arrays(
+                [kept.column("id"), kept.column("uid"), domain,
+                 splits(kept, self.params.validation_fraction, self.params.seed),
+                 kept.column("n_tokens").cast(pa.int32()), kept.column("tokens").cast(self.schema.field("tokens").type)],
+                schema=self.schema)
+            for name in sorted(pc.unique(domain).to_pylist()):
+                self._append(name, rows.filter(pc.equal(domain, name)))
+        return kept.drop_columns(["tokens"])
+
+    def _append(self, domain: str, rows: pa.RecordBatch) -> None:
+        target = self.params.shard_tokens
+        while rows.num_rows:
+            shard = self.open.get(domain) or self._new(domain)
+            reached = np.cumsum(rows.column("n_tokens").to_numpy()) + shard.tokens >= target
+            take = int(np.argmax(reached)) + 1 if reached.any() else rows.num_rows
+            shard.write(rows.slice(0, take))
+            rows = rows.slice(take)
+            if shard.tokens >= target:
+                self.entries.append(self.open.pop(domain).close())
+
+    def _new(self, domain: str) -> _Shard:
+        folder = _UNSAFE.sub("_", domain) or "_"
+        number = self.count.get(domain, 0)
+        self.count[domain] = number + 1
+        path = f"shards/{folder}/part-{self.tag}-{number:05d}.parquet"
+        stream = _HashingFile(self.output.open_write(path))
+        writer = pq.ParquetWriter(stream, self.schema, compression="zstd")
+        self.open[domain] = _Shard(path, domain, stream, writer)
+        return self.open[domain]
+
+    def close(self) -> list[dict]:
+        """Close the open shards; the entries of every shard this file wrote, with their per-split counts."""
+        for domain in sorted(self.open):
+            self.entries.append(self.open[domain].close())
+        self.open.clear()
+        return self.entries
+
+
+def _balance_summary(config: PipelineConfig, output: Output) -> tuple[str, dict] | None:
+    specs = [spec for spec in config.stages if spec.name == "balance"]
+    if not specs or not output.exists(summary_path(specs[-1].id)):
+        return None
+    return specs[-1].id, output.read_json(summary_path(specs[-1].id))
+
+
+def manifest_section(config: PipelineConfig, output: Output, records: list[dict]) -> dict:
+    """`tokenizer`, `shards`, `domains`, `splits` (and `balance`) of manifest.json, from the last pass's records."""
+    spec = tokenize_spec(config)
+    tokenizer_path = spec.params.tokenizer
+    _, eos_id, vocab_size, sha256 = load_tokenizer(tokenizer_path, spec.params.eos_token)
+    with open(tokenizer_path, "rb") as f:
+        data = f.read()
+    output.fs.makedirs(output.path("tokenizer"), exist_ok=True)
+    output.fs.pipe_file(output.path(TOKENIZER_FILE), data)
+
+    entries = sorted((e for record in records for e in record["shards"]), key=lambda e: e["domain"])  # stable
+    domains: dict[str, dict] = {}
+    split_totals = {"train": {"documents": 0, "tokens": 0}, "validation": {"documents": 0, "tokens": 0}}
+    train_tokens: dict[str, int] = {}
+    for e in entries:
+        d = domains.setdefault(e["domain"], {"documents": 0, "tokens": 0})
+        d["documents"] += e["rows"]
+        d["tokens"] += e["tokens"]
+        train_tokens[e["domain"]] = train_tokens.get(e["domain"], 0) + e["splits"]["train"]["tokens"]
+        for name, counts in e["splits"].items():
+            split_totals[name]["documents"] += counts["documents"]
+            split_totals[name]["tokens"] += counts["tokens"]
+
+    sections: dict = {}
+    balance = _balance_summary(config, output)
+    if balance is None:
+        total = sum(train_tokens.values()) or 1
+        for name, d in domains.items():
+            d.update(weight=train_tokens[name] / total, max_epochs=DEFAULT_MAX_EPOCHS)
+    else:
+        stage_id, summary = balance
+        decided = summary["domains"]
+        total = sum(decided[name]["weight"] for name in domains if name in decided) or 1.0
+        for name, d in domains.items():
+            info = decided.get(name, {"weight": 0.0, "target": 0.0, "max_epochs": DEFAULT_MAX_EPOCHS})
+            d.update(weight=info["weight"] / total, max_epochs=info["max_epochs"], target=info["target"])
+        output.write_json(BALANCE_REPORT, balance_report(stage_id, summary, domains, train_tokens))
+        sections["balance"] = BALANCE_REPORT
+
+    sections.update({
+        "tokenizer": {"file": TOKENIZER_FILE, "sha256": sha256, "vocab_size": vocab_size, "eos_id": eos_id,
+                      "dtype": token_dtype(vocab_size)},
+        "shards": [{k: e[k] for k in ("path", "domain", "rows", "tokens", "sha256")} for e in entries],
+        "domains": domains,
+        "splits": split_totals,
+    })
+    return sections
+
+
+def balance_report(stage_id: str, summary: dict, domains: dict[str, dict], train_tokens: dict[str, int]) -> dict:
+    """Achieved versus target shares, per domain, with what the caps allow in training tokens.
+
+    `max_training_tokens` is the longest run (in tokens) the manifest's weights support before a domain would pass its
+    `max_epochs`; the trainer refuses to go past it.
+    """
+    decided = summary["domains"]
+    rows, limits = {}, []
+    for name in sorted(set(decided) | set(domains)):
+        d, info = domains.get(name), decided.get(name, {})
+        weight = d["weight"] if d else 0.0
+        train = train_tokens.get(name, 0)
+        if weight > 0 and train:
+            limits.append(d["max_epochs"] * train / weight)
+        rows[name] = {"target": info.get("target", 0.0), "achieved": round(weight, 6),
+                      "available": info.get("available", 0), "kept": info.get("keep", 0),
+                      "documents": d["documents"] if d else 0, "tokens": d["tokens"] if d else 0,
+                      "train_tokens": train, "max_epochs": d["max_epochs"] if d else info.get("max_epochs")}
+    notes = list(summary["notes"])
+    notes += [f"{name}: weighted {info['weight']:.4f} but no shards were written"
+              for name, info in decided.items() if info["weight"] > 0 and name not in domains]
+    return {"stage": stage_id, "by": summary["by"], "mode": summary["mode"], "temperature": summary["temperature"],
+            "budget": summary["budget"], "feasible": not notes, "notes": notes,
+            "max_training_tokens": int(min(limits)) if limits else 0, "domains": rows}

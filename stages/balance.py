@@ -1,0 +1,177 @@
+"""balance: the domain mixture — target shares by tokens (or characters), epoch caps, deterministic down-sampling.
+
+A global stage. The pipeline decides the mixture and the trainer applies it (DESIGN.md, "Shards and what the trainer
+owns"): the decision is a weight and an epoch cap per domain, written to the manifest; the only thing done to the
+documents is down-sampling (`downsample`, and `unweighted` for a domain whose weight is 0). Documents are never
+repeated physically: where a domain is short, the trainer repeats it, at most `max_epochs` times.
+
+The decision, for a training budget of N units (tokens, or characters before tokenisation; default: the corpus size),
+with n_d the units domain d has:
+- target shares t_d: `weights` (normalised), or `temperature` T with t_d ∝ n_d^(1/T) (T = 1 is the natural mixture,
+  a larger T flattens it toward uniform: the sampling used for many languages, e.g. XLM-R's α = 1/T = 0.3);
+- a domain can supply at most E_d · n_d units (E_d its `max_epochs`), a share of at most c_d = E_d n_d / N. Where a
+  target exceeds its cap the domain is held at the cap and the others share the rest in proportion to their targets
+  (water-filling). The target is then infeasible at that budget, and the summary says so and shows what is achieved;
+  where even every domain at its cap cannot fill N, the budget shrinks to Σ E_d n_d;
+- a domain with more than w_d N units keeps w_d N of them: whole documents, chosen by a seeded hash of `uid` (the same
+  seed and input keep the same documents on every engine). The cut is made on 2^16 hash buckets per domain, so it
+  lands within one bucket (1/65,536 of the domain, or one document on small data) of w_d N.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, model_validator
+
+from curate.pipeline.registry import register
+from curate.pipeline.stage import GlobalStage, Params
+
+BUCKET_BITS = 16
+DOWNSAMPLE_SALT = 0x62616C616E6365  # "balance": independent of the train/validation split's hash
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def uid_hash(uids: pa.Array, seed: int, salt: int = 0) -> np.ndarray:
+    """A seeded 64-bit hash (uint64) of each 16-byte uid, vectorised: the same on every machine and engine."""
+    uids = uids.combine_chunks() if isinstance(uids, pa.ChunkedArray) else uids
+    if uids.null_count:
+        raise ValueError("uid_hash: null uids")
+    words = np.frombuffer(uids.buffers()[1], dtype="<u8")[2 * uids.offset: 2 * (uids.offset + len(uids))]
+    lo, hi = words[0::2], words[1::2]
+    with np.errstate(over="ignore"):
+        key = _mix(np.array([(seed * 0x100000001B3 + salt) & ((1 << 64) - 1)], dtype=np.uint64))[0]
+        return _mix(lo ^ _mix(hi ^ key))
+
+
+def unit_interval(hashes: np.ndarray) -> np.ndarray:
+    """uint64 hashes as floats in [0, 1)."""
+    return (hashes >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+class BalanceParams(Params):
+    weights: dict[str, float] | None = Field(
+        None, description="target share of each domain (normalised); domains not named get 0 and are dropped")
+    temperature: float | None = Field(None, gt=0, description="instead of weights: shares ∝ n^(1/T)")
+    by: Literal["tokens", "characters"] = Field(
+        "tokens", description="what shares count: tokens (needs n_tokens: tokenize first) or characters of text")
+    max_epochs: float | dict[str, float] = Field(
+        4.0, description="how often the trainer may repeat a domain; one number, or per domain with 'default'")
+    budget: int | None = Field(None, gt=0, description="training units the mixture must supply; none = the corpus")
+    seed: int = Field(0, description="seed of the down-sampling hash")
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> BalanceParams:
+        if (self.weights is None) == (self.temperature is None):
+            raise ValueError("give exactly one of weights and temperature")
+        if self.weights is not None and (any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0):
+            raise ValueError("weights must be >= 0 with a positive sum")
+        caps = self.max_epochs.values() if isinstance(self.max_epochs, dict) else [self.max_epochs]
+        if any(c < 1 for c in caps):
+            raise ValueError("max_epochs must be >= 1 (a domain is always seen once)")
+        return self
+
+    def cap(self, domain: str) -> float:
+        if isinstance(self.max_epochs, dict):
+            return float(self.max_epochs.get(domain, self.max_epochs.get("default", 4.0)))
+        return float(self.max_epochs)
+
+
+def summary_path(stage_id: str) -> str:
+    """Where the plan leaves the decided mixture for the manifest (relative to the output root)."""
+    return f"work/balance/{stage_id}.json"
+
+
+def _water_fill(target: dict[str, float], cap: dict[str, float]) -> dict[str, float]:
+    """Shares as close to `target` as the caps allow: capped domains at their cap, the rest scaled up together."""
+    weight = {d: 0.0 for d in target}
+    free = {d for d, t in target.items() if t > 0}
+    mass = 1.0
+    while free:
+        total = sum(target[d] for d in free)
+        over = {d for d in free if target[d] / total * mass > cap[d] + 1e-15}
+        if not over:
+            for d in free:
+                weight[d] = target[d] / total * mass
+            break
+        for d in over:
+            weight[d] = cap[d]
+            mass -= cap[d]
+        free -= over
+    return weight
+
+
+def decide(available: dict[str, int], params: BalanceParams) -> dict:
+    """The mixture for domains with `available` units: targets, weights, caps and how much of each domain to keep.
+
+    Pure: the engines' plans collect the per-domain totals (one row per domain) and call this.
+    """
+    domains = sorted(set(available) | set(params.weights or {}))
+    n = {d: int(available.get(d, 0)) for d in domains}
+    if params.weights is not None:
+        raw = {d: float(params.weights.get(d, 0.0)) for d in domains}
+    else:
+        raw = {d: float(n[d]) ** (1.0 / params.temperature) if n[d] > 0 else 0.0 for d in domains}
+    total_raw = sum(raw.values()) or 1.0
+    target = {d: raw[d] / total_raw for d in domains}
+    budget = params.budget or sum(n[d] for d in domains if target[d] > 0)
+    notes: list[str] = []
+    if budget <= 0:
+        notes.append("no weighted domain has any documents")
+        budget = 1
+    supply = {d: params.cap(d) * n[d] for d in domains}
+    if sum(supply[d] for d in domains if target[d] > 0) < budget:
+        reduced = int(sum(supply[d] for d in domains if target[d] > 0))
+        notes.append(f"the budget of {budget:,} {params.by} exceeds what the domains can supply at their caps; "
+                     f"budget reduced to {reduced:,}")
+        budget = max(reduced, 1)
+    weight = _water_fill(target, {d: supply[d] / budget for d in domains})
+    for d in domains:
+        if target[d] > 0 and n[d] == 0:
+            notes.append(f"{d}: target {target[d]:.4f} but no documents")
+        elif weight[d] < target[d] - 1e-9:
+            notes.append(f"{d}: target {target[d]:.4f} needs {target[d] * budget / n[d]:.2f} epochs of its "
+                         f"{n[d]:,} {params.by}, above its cap of {params.cap(d):g}; achieved {weight[d]:.4f}")
+    out = {}
+    for d in domains:
+        keep = min(n[d], int(round(weight[d] * budget))) if weight[d] > 0 else 0
+        out[d] = {"available": n[d], "target": round(target[d], 6), "weight": weight[d], "max_epochs": params.cap(d),
+                  "keep": keep, "epochs": weight[d] * budget / keep if keep else 0.0}
+    return {"by": params.by, "mode": "weights" if params.weights is not None else "temperature",
+            "temperature": params.temperature, "budget": budget, "feasible": not notes, "notes": notes,
+            "domains": out}
+
+
+@register
+class Balance(GlobalStage):
+    """Domain mixture: target shares (or temperature), epoch caps, hash-based down-sampling; weights to the manifest."""
+
+    name = "balance"
+    Params = BalanceParams
+
+    @property
+    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("domain", "n_tokens" if self.params.by == "tokens" else "text")
+
+    def key_schema(self) -> pa.Schema:
+        return pa.schema([("uid", pa.binary(16)), ("domain", pa.string()), ("amount", pa.int64()),
+                          ("bucket", pa.int32())])
+
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if self.params.by == "tokens":
+            amount = batch.column("n_tokens").cast(pa.int64())
+        else:
+            amount = pc.fill_null(pc.utf8_length(batch.column("text")), 0).cast(pa.int64())
+        hashes = uid_hash(batch.column("uid"), self.params.seed, DOWNSAMPLE_SALT)
+        bucket = (hashes >> np.uint64(64 - BUCKET_BITS)).astype(np.int32)
+        return pa.RecordBatch.from_arrays([batch.column("uid"), batch.column("domain"), amount, pa.array(bucket)],
+                                          schema=self.key_schema())
