@@ -113,6 +113,8 @@ class Sandbox:
         (text, None) on success, (None, rule) otherwise: `no_text`, `timeout`, `memory`, `crashed[:<signal>]` or
         `error:<Exception>`. `timeout` bounds the whole round trip.
         """
+        if timeout is None and (self.process is None or self.process.poll() is not None):
+            self.warm()  # a fresh child's imports (seconds on a busy machine) must not eat this page's limit
         deadline = time.monotonic() + (timeout or self.timeout)
         process = self._start()
         declared = (content_type or "").encode("latin-1", errors="replace")
