@@ -1,0 +1,117 @@
+"""minhash_dedup: near-duplicate documents (MinHash LSH), clustered over the whole corpus; one per cluster is kept.
+
+A global stage. Keys, computed per file by the pure core (:class:`curate.filters.minhash.MinHasher`; never text):
+`uid`, one 64-bit key per LSH band (`bands`, a list; null for a text without shingles), what the keep policy needs
+(`id`, and `rank`: the text length for `longest`, the column's value for `highest:<column>`), and with `verify` an
+8-bit sketch of the signature (`sketch`, num_perm bytes) that checks each candidate edge's estimated Jaccard.
+
+The engine's plan (Spark: `curate.pipeline.spark.minhash_dedup`) groups band keys into buckets, links each bucket's
+members to its smallest uid (a star: never all pairs of a bucket), drops edges whose estimated Jaccard is below
+`threshold` (with `verify`), finds connected components with a distributed algorithm, and rejects every member of a
+component but the one the keep policy picks (`minhash_dedup:duplicate`). Members carry the kept document's uid as
+`dup_cluster`, and the component's size as `dup_cluster_size`.
+
+Defaults are FineWeb's: 5-word shingles, 112 hashes as 14 bands x 8 rows (a pair at Jaccard 0.8 shares a band with
+probability 0.92, at 0.7 with 0.56); verification at 0.8 keeps the 0.7-0.8 pairs the bands let through apart.
+Setting `bands` and `rows` to null derives them from `threshold` (:func:`curate.filters.minhash.bands_for`).
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, model_validator
+
+from curate.filters.minhash import MinHasher, bands_for
+from curate.pipeline.registry import register
+from curate.pipeline.stage import GlobalStage, Params
+
+
+class MinHashDedupParams(Params):
+    shingle: Literal["word", "char"] = Field("word", description="shingles of words (language-aware) or characters")
+    ngram: int = Field(5, ge=1, le=64, description="words (or characters) per shingle")
+    num_perm: int = Field(112, ge=2, le=1024, description="hash functions in a signature")
+    bands: int | None = Field(14, ge=1, description="LSH bands (null with rows: derived from threshold)")
+    rows: int | None = Field(8, ge=1, description="signature entries per band")
+    threshold: float = Field(0.8, gt=0, lt=1, description="Jaccard similarity that makes a near-duplicate")
+    verify: bool = Field(True, description="drop candidate edges whose estimated Jaccard is below threshold")
+    keep: str = Field("min_id", pattern=r"^(min_id|longest|highest:.+)$",
+                      description="which member of a cluster is kept: min_id, longest or highest:<column>")
+    salts: int = Field(16, ge=1, le=4096, description="sub-buckets a band bucket is spread over (hot buckets)")
+    max_rounds: int = Field(40, ge=1, description="connected-components rounds before the run fails")
+
+    @model_validator(mode="after")
+    def _bands(self):
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither (then they are derived from threshold)")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+        return self
+
+
+@register
+class MinHashDedup(GlobalStage):
+    """Near-duplicate removal: MinHash LSH, connected components on the engine, one document kept per cluster."""
+
+    name = "minhash_dedup"
+    Params = MinHashDedupParams
+
+    @property
+    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+        column = self.keep_column
+        return ("text",) if column is None else ("text", column)
+
+    @property
+    def keep_column(self) -> str | None:
+        """The column `highest:<column>` ranks by."""
+        keep = self.params.keep
+        return keep.split(":", 1)[1] if keep.startswith("highest:") else None
+
+    @cached_property
+    def hasher(self) -> MinHasher:
+        p = self.params
+        bands, rows = (p.bands, p.rows) if p.bands is not None else bands_for(p.threshold, p.num_perm)
+        return MinHasher(num_perm=p.num_perm, bands=bands, rows=rows, ngram=p.ngram, shingle=p.shingle)
+
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"dup_cluster": pa.binary(16), "dup_cluster_size": pa.int64()}
+
+    def defaults(self) -> dict[str, Any]:
+        return {"dup_cluster": None, "dup_cluster_size": 1}
+
+    def key_schema(self) -> pa.Schema:
+        fields = [("uid", pa.binary(16)), ("id", pa.string()), ("rank", pa.float64()), ("bands", pa.list_(pa.int64()))]
+        if self.params.verify:
+            fields.append(("sketch", pa.list_(pa.int8())))
+        return pa.schema(fields)
+
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        hasher = self.hasher
+        texts = batch.column("text")
+        shingles = hasher.shingles(texts)
+        signatures = hasher.signatures_of(shingles)
+        has = shingles.counts > 0
+        mask = pa.array(~has)
+        columns = [batch.column("uid"), batch.column("id"), self._rank(batch),
+                   _lists(hasher.band_hashes(signatures), mask)]
+        if self.params.verify:
+            columns.append(_lists(hasher.sketches(signatures), mask))
+        return pa.RecordBatch.from_arrays(columns, schema=self.key_schema())
+
+    def _rank(self, batch: pa.RecordBatch) -> pa.Array:
+        keep = self.params.keep
+        if keep == "longest":
+            return pc.utf8_length(batch.column("text")).cast(pa.float64())
+        if keep == "min_id":
+            return pa.nulls(batch.num_rows, pa.float64())
+        return batch.column(self.keep_column).cast(pa.float64())
+
+
+def _lists(matrix: np.ndarray, mask: pa.Array) -> pa.Array:
+    """A (n, k) matrix as a list array of n rows, null where `mask`."""
+    n, k = matrix.shape
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1)), mask=mask)
