@@ -1,6 +1,7 @@
 """The `curate` command line: run, explain, stages, demo, report, train."""
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 import typing
@@ -25,10 +26,11 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show tr
     _state["verbose"] = verbose
 
 
-def _config(pipeline: Path, input: list[str] | None, output: str | None, master: str | None):
+def _config(pipeline: Path, input: list[str] | None, output: str | None, master: str | None,
+            engine: str | None = None):
     from curate.pipeline import config
 
-    overrides = {"input.paths": input or None, "output": output, "engine.master": master}
+    overrides = {"input.paths": input or None, "output": output, "engine.master": master, "engine.name": engine}
     return config.load(pipeline, overrides)
 
 
@@ -37,7 +39,7 @@ def run(
     pipeline: Annotated[Path, typer.Argument(help="pipeline YAML")],
     input: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="input paths (replace the YAML's)")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="output directory or URI")] = None,
-    engine: Annotated[str, typer.Option(help="engine: spark")] = "spark",
+    engine: Annotated[Optional[str], typer.Option(help="spark or beam (default: the YAML's engine.name)")] = None,
     master: Annotated[Optional[str], typer.Option(help="Spark master URL (spark://, yarn, k8s://)")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted run in the same output")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier run's output")] = False,
@@ -46,11 +48,9 @@ def run(
     from curate.pipeline.progress import RunProgress
     from curate.pipeline.run import run as run_pipeline
 
-    if engine != "spark":
-        raise CurateError(f"--engine {engine!r}: only 'spark' is available")
     if resume and overwrite:
         raise CurateError("--resume and --overwrite exclude each other")
-    config = _config(pipeline, input, output, master)
+    config = _config(pipeline, input, output, master, engine)
     result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=RunProgress(errors))
     _show_result(result)
 
@@ -151,6 +151,8 @@ def train(
 
 
 def main() -> None:
+    # Libraries log warnings about optional extras they lack (Beam's GCP clients); curate reports what matters.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     try:
         app(standalone_mode=False)
     except CurateError as error:

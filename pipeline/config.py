@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curate.pipeline import registry
 from curate.pipeline.errors import ConfigError
@@ -34,9 +34,18 @@ class InputConfig(_Strict):
 
 
 class EngineConfig(_Strict):
-    name: Literal["spark"] = "spark"
+    name: Literal["spark", "beam"] = "spark"
     master: str | None = Field(None, description="Spark master URL; none = embedded local[*]")
-    conf: dict[str, str] = Field(default_factory=dict, description="extra Spark configuration")
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark configuration (spark.*), or Beam pipeline options (runner, project, region, …)",
+    )
+
+    @model_validator(mode="after")
+    def _master_is_spark(self) -> EngineConfig:
+        if self.name == "beam" and self.master:
+            raise ValueError("master is a Spark setting; for Beam set conf.runner (e.g. DataflowRunner, FlinkRunner)")
+        return self
 
 
 class StageSpec(BaseModel):

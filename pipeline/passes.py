@@ -9,6 +9,7 @@ commits last, with a record listing the attempt-unique files it wrote. Spark and
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import time
 from dataclasses import dataclass, field
 
@@ -144,7 +145,8 @@ class Decisions:
             values = pc.if_else(found, decided, pa.scalar(default, dtype))
             if name == REJECT:
                 values = pc.binary_join_element_wise(pa.scalar(self.stage.id), values, ":")
-            out = out.append_column(name, values)
+            position = out.schema.get_field_index(name)  # a second stage of the same kind replaces the first's
+            out = out.set_column(position, name, values) if position >= 0 else out.append_column(name, values)
         return out
 
 
@@ -266,3 +268,16 @@ class _BiasTotals:
 
     def add(self, side: str, batch: pa.RecordBatch) -> None:
         self.totals[side] = self._merge(self.totals[side], self._sums(pa.Table.from_batches([batch])))
+
+
+def decision_listing(output: Output, target: str) -> dict[str, list[str]]:
+    """The files of a decision table written under `target` as `file_key=<key>/…parquet`, by file key."""
+    listing: dict[str, list[str]] = {}
+    if not output.fs.exists(output.path(target)):
+        return listing
+    for path in sorted(output.fs.find(output.path(target))):
+        relative = posixpath.relpath(path, output.root)
+        parent = posixpath.basename(posixpath.dirname(relative))
+        if relative.endswith(".parquet") and parent.startswith("file_key="):
+            listing.setdefault(parent.removeprefix("file_key="), []).append(relative)
+    return listing

@@ -101,6 +101,8 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
         for column in stage.requires:
             computed_on.setdefault(column, []).extend(c for c in adds if c not in stage.modifies)
         for column in adds:
+            if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in stage.modifies:
+                warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id
         stages.append(StagePlan(spec.id, spec.name, stage.requires, adds, stage.modifies))
     columns = [c for c in provided if c != "html"]

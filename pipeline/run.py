@@ -38,10 +38,8 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     if resuming and output.exists(layout.MANIFEST):
         return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(plan.inputs))
     resumed = len(output.committed(0)) if resuming else 0
-    from curate.pipeline.spark import SparkEngine
-
     try:
-        with SparkEngine(config.engine, progress) as engine:
+        with _engine(config, progress) as engine:
             records, decisions = _run_passes(config, plan.inputs, output, engine, resuming)
     except CurateError:
         raise
@@ -65,6 +63,16 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
         **sections,
     })
     return RunResult(output, stats, time.time() - started, resumed)
+
+
+def _engine(config: PipelineConfig, progress):
+    if config.engine.name == "beam":
+        from curate.pipeline.beam import BeamEngine
+
+        return BeamEngine(config.engine, progress)
+    from curate.pipeline.spark import SparkEngine
+
+    return SparkEngine(config.engine, progress)
 
 
 def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output, engine, resuming: bool):

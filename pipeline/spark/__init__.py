@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import posixpath
 import sys
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -21,7 +20,7 @@ from curate.pipeline.config import EngineConfig, PipelineConfig, parse
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
-from curate.pipeline.passes import Pass, passes, run_pass
+from curate.pipeline.passes import Pass, decision_listing, passes, run_pass
 
 _TASKS_SCHEMA = "index long, task string"
 _RESULT_SCHEMA = "key string"
@@ -129,10 +128,4 @@ class SparkEngine:
         columns = ["uid", "file_key", "reject_reason", *stage.adds()]
         decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
             .partitionBy("file_key").parquet(output.uri_of(target))
-        listing: dict[str, list[str]] = {}
-        for path in output.fs.find(output.path(target)):
-            relative = posixpath.relpath(path, output.root)
-            parent = posixpath.basename(posixpath.dirname(relative))
-            if relative.endswith(".parquet") and parent.startswith("file_key="):
-                listing.setdefault(parent.removeprefix("file_key="), []).append(relative)
-        return listing
+        return decision_listing(output, target)

@@ -1,0 +1,157 @@
+"""The Beam engine: the same passes and global stages as Spark, as Beam pipelines.
+
+A pass reads as a sentence: input files | Reshuffle | run the pass on each file. Each file's task is the
+engine-neutral `run_pass` (reader, map stages over Arrow batches, writers, commit), so no stage knows which engine
+runs it. A global stage's plan lives in `curate.pipeline.beam.<stage name>`: keys rows in, decision rows out, in
+Beam's own transforms (GroupByKey, CombinePerKey, CoGroupByKey). Locally the Python SDK's in-process FnApiRunner
+runs it (never the Prism runner, which downloads a binary); `conf: {runner: DataflowRunner, project: …}` or
+`FlinkRunner` run it remotely.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import os
+import sys
+import tempfile
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from curate.pipeline.config import EngineConfig, PipelineConfig, parse
+from curate.pipeline.errors import CurateError
+from curate.pipeline.inputs import InputFile
+from curate.pipeline.output import Output, attempt_id
+from curate.pipeline.passes import Pass, decision_listing, passes, run_pass
+
+
+class RunPass(beam.DoFn):
+    """One input file through one pass; the config is parsed once per worker."""
+
+    def __init__(self, raw_config: dict, index: int, output_uri: str):
+        self.raw_config, self.index, self.output_uri = raw_config, index, output_uri
+
+    def setup(self) -> None:
+        self.config = parse(self.raw_config)
+        self.step = passes(self.config)[self.index]
+        self.output = Output(self.output_uri)
+
+    def process(self, spec: str):
+        task = json.loads(spec)
+        record = run_pass(self.config, self.step, InputFile(**task["file"]), self.output, task["previous"],
+                          task["decisions"])
+        yield record["key"]
+
+
+def read_keys(path_and_root: tuple[str, str]):
+    """Every row of one keys file, as a dict."""
+    path, root = path_and_root
+    output = Output(root)
+    with output.fs.open(output.path(path), "rb") as f:
+        yield from pq.read_table(f).to_pylist()
+
+
+class WriteDecisions(beam.DoFn):
+    """The decision rows of one input file, as one Parquet file under `<target>/file_key=<key>/`."""
+
+    def __init__(self, output_uri: str, target: str, schema: pa.Schema):
+        self.output_uri, self.target, self.schema = output_uri, target, schema
+
+    def process(self, item):
+        file_key, rows = item
+        table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["uid"]), schema=self.schema)
+        output = Output(self.output_uri)
+        with output.open_write(f"{self.target}/file_key={file_key}/part-{attempt_id()}.parquet") as f:
+            pq.write_table(table, f)
+        yield file_key
+
+
+@contextlib.contextmanager
+def _worker_logs_to_file():
+    """The local runner's worker processes log every step to stderr; send that to a file, shown on failure."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.NamedTemporaryFile("w+", prefix="curate-beam-", suffix=".log", delete=False) as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        except Exception as error:
+            os.dup2(saved, 2)
+            raise CurateError(f"the Beam pipeline failed: {_last_line(error)} (worker log: {log.name})") from error
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    os.unlink(log.name)
+
+
+def _last_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(error).__name__)[:500]
+
+
+class BeamEngine:
+    name = "beam"
+
+    def __init__(self, engine: EngineConfig, progress=None):
+        self.engine, self.progress = engine, progress
+
+    def __enter__(self) -> BeamEngine:
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def _pipeline(self) -> beam.Pipeline:
+        args = [f"--{key}={value}" for key, value in self.engine.conf.items()]
+        options = PipelineOptions(args)
+        if "runner" in self.engine.conf:
+            return beam.Pipeline(options=options)
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+        # In-process by default: one worker per core in separate processes, never the Prism download.
+        options = PipelineOptions(args + [f"--direct_num_workers={os.cpu_count() or 1}",
+                                          "--direct_running_mode=multi_processing",
+                                          "--default_sdk_harness_log_level=ERROR"])
+        return beam.Pipeline(runner=FnApiRunner(), options=options)
+
+    def run_pass(self, config: PipelineConfig, step: Pass, files: list[InputFile], output: Output,
+                 previous: dict[str, dict], decisions: dict[str, list[str]]) -> None:
+        if not files:
+            return
+        tasks = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
+                             "decisions": decisions.get(f.key, [])}) for f in files]
+        with _worker_logs_to_file(), self._pipeline() as p:
+            _ = (p
+                 | "Input files" >> beam.Create(tasks)
+                 | "One file per worker" >> beam.Reshuffle()
+                 | f"Pass {step.index}" >> beam.ParDo(RunPass(config.to_json(), step.index, output.uri)))
+
+    def run_global(self, config: PipelineConfig, step: Pass, key_files: list[str], output: Output) -> dict[str, list[str]]:
+        spec = step.feeds
+        stage = spec.build()
+        target = f"work/decisions/{spec.id}"
+        if not key_files:
+            return {}
+        try:
+            plan = importlib.import_module(f"curate.pipeline.beam.{spec.name}").plan
+        except ModuleNotFoundError:
+            raise CurateError(f"stage {spec.name!r} has no Beam plan (curate.pipeline.beam.{spec.name})") from None
+        if output.exists(target):
+            output.fs.rm(output.path(target), recursive=True)
+        schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field("file_key", pa.string()),
+                            pa.field("reject_reason", pa.string()),
+                            *(pa.field(k, v) for k, v in stage.adds().items())])
+        with _worker_logs_to_file(), self._pipeline() as p:
+            keys = (p
+                    | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
+                    | "Read keys" >> beam.FlatMap(read_keys))
+            _ = (plan(stage, keys)
+                 | "By input file" >> beam.Map(lambda row: (row["file_key"], row))
+                 | "Group by file" >> beam.GroupByKey()
+                 | "Write decisions" >> beam.ParDo(WriteDecisions(output.uri, target, schema)))
+        return decision_listing(output, target)
