@@ -35,6 +35,9 @@ REJECTS = pa.schema(
     ]
 )
 
+# Media types that are HTML pages: what the reader hands to extraction.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+xhtml"})
+
 # Batches are capped by bytes as well as rows: 10k HTML pages can overflow a 2 GiB Arrow string array.
 MAX_BATCH_BYTES = 64 << 20
 MAX_BATCH_ROWS = 4096

@@ -15,12 +15,12 @@ import pyarrow as pa
 from pydantic import Field
 
 from curate.pipeline.registry import register
+from curate.pipeline.schema import HTML_TYPES
 from curate.pipeline.stage import Params, Stage, emit
 from curate.stages.sandbox import Sandbox
 from curate.stages.sandbox_worker import BOMS
 
 # The types worth parsing; a missing type (JSONL/Parquet inputs) counts as HTML. Same set as the WARC reader's.
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+xhtml"})
 # Bytes that never occur in text (WHATWG's "binary data bytes"): none in the first 4 KB of 990 real pages.
 _CONTROL = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
 _MAGIC = ((b"%PDF-", "pdf"), (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"\xff\xd8\xff", "jpeg"), (b"PK\x03\x04", "zip"),

@@ -17,9 +17,8 @@ from curate.pipeline.filesystems import open_binary
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.readers.batching import BatchBuilder
 from curate.pipeline.readers.ledger import ReaderLedger
-from curate.pipeline.schema import CORE
+from curate.pipeline.schema import CORE, HTML_TYPES
 
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+xhtml"})
 # A record larger than this is rejected unread (read:too_large): a page this big is never worth parsing.
 MAX_RECORD_BYTES = 64 << 20
 
