@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -70,6 +71,8 @@ class PipelineConfig(_Strict):
     output: str
     engine: EngineConfig = EngineConfig()
     write_rejects: bool = Field(False, description="also keep the text of rejected records")
+    plugins: list[str] = Field(default_factory=list,
+                               description="modules to import first: they register their own stages")
     stages: list[StageSpec] = Field(default_factory=list)
 
     def content_hash(self) -> str:
@@ -150,11 +153,23 @@ def _stage_spec(index: int, entry: Any) -> StageSpec:
     return StageSpec(name=name, id=stage_id, on_error=on_error, params=params)
 
 
+def _import_plugins(modules: Any) -> None:
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise ConfigError(f"plugins: expected a list of module names, got {modules!r}")
+    for index, module in enumerate(modules):
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(f"plugins[{index}]: cannot import {module!r} ({error}); it must be importable "
+                              "on the driver and on every worker") from None
+
+
 def parse(raw: Any) -> PipelineConfig:
     """Validate a loaded YAML document into a PipelineConfig, raising ConfigError with the key path."""
     if not isinstance(raw, dict):
         raise ConfigError("the pipeline file must be a mapping with input, output and stages")
     raw = dict(raw)
+    _import_plugins(raw.get("plugins", []))
     entries = raw.pop("stages", [])
     if not isinstance(entries, list):
         raise ConfigError(f"stages: expected a list of stages, got {type(entries).__name__}")

@@ -123,3 +123,21 @@ def test_cli_missing_column_is_one_line(tmp_path: Path, shared_data: Path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "stages[0] (gopher_quality): requires column 'text'" in result.stderr
+
+
+def test_plugins_register_their_stages(tmp_path, monkeypatch):
+    (tmp_path / "my_stages.py").write_text(
+        "from curate.pipeline.registry import register\n"
+        "from curate.pipeline.stage import Stage, emit\n"
+        "@register\n"
+        "class Upper(Stage):\n"
+        "    '''Upper-cases text.'''\n"
+        "    name = 'my_upper'\n"
+        "    modifies = ('text',)\n"
+        "    def process(self, batch):\n"
+        "        return emit(batch, [None] * batch.num_rows, text=[t.upper() for t in batch.column('text').to_pylist()])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    parsed = config.parse({**BASE, "plugins": ["my_stages"], "stages": [{"name": "my_upper"}]})
+    assert parsed.stages[0].stage_class.__name__ == "Upper"
+    assert parse_error({**BASE, "plugins": ["no_such_module_x"]}).startswith("plugins[0]: cannot import")
