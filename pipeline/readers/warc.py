@@ -1,8 +1,9 @@
 """WARC reader (fastwarc): every `response` (and WET `conversion`) record is one input document.
 
 Non-HTML responses are rejected here with `read:content_type:<mime>`, non-200 responses with `read:http_status:<code>`.
-A record whose block is shorter than its Content-Length marks a truncated file: it is rejected with `read:truncated`
-and the break is the file's error in the reader ledger. WARC/1.0, 1.1 and 0.18 (malformed dates kept verbatim).
+A record whose block is shorter than its Content-Length, or whose block breaks off unreadable (corrupt gzip), marks a
+truncated file: it is rejected with `read:truncated` and the break is the file's error in the reader ledger, so every
+record seen is a row. WARC/1.0, 1.1 and 0.18 (malformed dates kept verbatim).
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def parse_http(block: bytes) -> tuple[int, dict[str, str], bytes]:
         raise HttpError("http:no_header_end")
     head = block[:end].decode("latin-1").splitlines()
     status = head[0].split() if head else []
-    if len(status) < 2 or not status[0].upper().startswith("HTTP/") or not status[1].isdigit():
+    # three ASCII digits: str.isdigit() also accepts '²' and 5,000-digit numbers, which int() refuses
+    if len(status) < 2 or not status[0].upper().startswith("HTTP/") or not (
+            len(status[1]) == 3 and status[1].isascii() and status[1].isdigit()):
         raise HttpError("http:bad_status_line")
     headers: dict[str, str] = {}
     for line in head[1:]:
@@ -96,7 +99,13 @@ def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterat
         try:
             for record in ArchiveIterator(stream, record_types=wanted, parse_http=False, quirks_mode=True):
                 ledger.records_seen += 1
-                row = _row(record, file, cfg.dataset)
+                row = _header_row(record, file, cfg.dataset)
+                try:
+                    _read_block(record, row)
+                except (OSError, ValueError):  # the stream broke inside this block: the record is a row, the file ends
+                    row["reject_reason"] = "read:truncated"
+                    batch.add(row, 0)
+                    raise
                 if row.get("reject_reason") == "read:truncated":
                     ledger.error = f"truncated: record at offset {row['offset']} ends before its Content-Length"
                 if row.get("reject_reason") is None:
@@ -109,10 +118,11 @@ def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterat
     yield from batch.flush()
 
 
-def _row(record, file: InputFile, dataset: str) -> dict:
+def _header_row(record, file: InputFile, dataset: str) -> dict:
+    """The row of a record from its WARC headers alone."""
     headers = record.headers
     record_id = (record.record_id or "").strip("<> ")
-    row = {
+    return {
         "id": f"{dataset}/{record_id}" if record_id else f"{dataset}/{file.rel}:{record.stream_pos}",
         "source": dataset,
         "file": file.rel,
@@ -120,22 +130,26 @@ def _row(record, file: InputFile, dataset: str) -> dict:
         "url": headers.get("WARC-Target-URI") or None,
         "date": headers.get("WARC-Date") or None,
     }
+
+
+def _read_block(record, row: dict) -> None:
+    """Read the record's block into `row`: the page, the WET text, or a reject reason."""
     if record.content_length > MAX_RECORD_BYTES:
         row["reject_reason"] = f"read:too_large:{record.content_length}"
-        return row
+        return
     block = record.reader.read()
     if len(block) < record.content_length:
         row["reject_reason"] = "read:truncated"
-        return row
+        return
     if record.record_type == WarcRecordType.conversion:  # WET: the block is the extracted text
         row["content_type"] = "text/plain"
         row["text"] = block.decode("utf-8", errors="replace")
-        return row
+        return
     try:
         status, http, body = parse_http(block)
     except HttpError as error:
         row["reject_reason"] = f"read:{error}"
-        return row
+        return
     declared = http.get("content-type")
     mime = mime_of(declared) or ("text/html" if _looks_like_html(body) else "unknown")
     row["content_type"] = declared or mime
@@ -145,4 +159,3 @@ def _row(record, file: InputFile, dataset: str) -> dict:
         row["reject_reason"] = f"read:content_type:{mime}"
     else:
         row["html"] = body
-    return row
