@@ -1,7 +1,10 @@
 """JSONL reader (plain, .gz, .zst): one JSON object per line; the offset is the line number.
 
-Bad lines are rejected, not dropped: `read:invalid_json`, `read:not_an_object`, `read:no_text`. The fields listed in
-`input.fields` travel as string columns (non-string values JSON-encoded): JSON lines have no schema to keep.
+Bad lines are rejected, not dropped: `read:invalid_json` (nesting too deep for the parser included),
+`read:not_an_object`, `read:no_text`, `read:invalid_unicode` (a lone surrogate escape such as "\\ud800", which no
+UTF-8 column can hold), `read:too_large:<bytes>` (a line over MAX_LINE_BYTES, skipped without being held in memory:
+a gzip bomb without newlines is one such line). The fields listed in `input.fields` travel as string columns
+(non-string values JSON-encoded): JSON lines have no schema to keep.
 A decompression error ends the file; the records before it stay, and the error goes in the reader ledger.
 """
 from __future__ import annotations
@@ -22,6 +25,10 @@ from curate.pipeline.readers.ledger import ReaderLedger
 from curate.pipeline.readers.records import carried_name
 from curate.pipeline.schema import CORE
 
+# A line longer than this is rejected unparsed (read:too_large), as the WARC reader does with records.
+MAX_LINE_BYTES = 64 << 20
+_SKIP_CHUNK = 1 << 20
+
 
 def _string(value) -> str | None:
     return value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False)
@@ -37,22 +44,56 @@ def _lines(uri: str):
     return raw
 
 
+def _numbered_lines(stream):
+    """(line number, line or None when over MAX_LINE_BYTES, its size): at most MAX_LINE_BYTES + 1 bytes held."""
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        size = len(line)
+        if size > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            line = None
+            while True:
+                rest = stream.readline(_SKIP_CHUNK)
+                size += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield number, line, size
+        number += 1
+
+
+def _encodable(row: dict) -> bool:
+    """False when a string holds a lone surrogate (from a JSON escape): Arrow's UTF-8 columns cannot hold it."""
+    try:
+        for value in row.values():
+            if isinstance(value, str) and not value.isascii():
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     extras = [(field, carried_name(field)) for field in cfg.fields]
     batch = BatchBuilder(pa.schema(list(CORE) + [pa.field(name, pa.string()) for _, name in extras]))
     try:
         with _lines(file.uri) as stream:
-            for number, line in enumerate(stream):
-                if not line.strip():
+            for number, line, size in _numbered_lines(stream):
+                if line is not None and not line.strip():
                     continue
                 ledger.records_seen += 1
                 row = {"id": f"{cfg.dataset}/{file.rel}:{number}", "source": cfg.dataset, "file": file.rel,
                        "offset": number}
-                try:
-                    record = json.loads(line)
-                except ValueError:
+                if line is None:
                     record = None
-                    row["reject_reason"] = "read:invalid_json"
+                    row["reject_reason"] = f"read:too_large:{size}"
+                else:
+                    try:
+                        record = json.loads(line)
+                    except (ValueError, RecursionError):
+                        record = None
+                        row["reject_reason"] = "read:invalid_json"
                 if record is not None and not isinstance(record, dict):
                     row["reject_reason"] = "read:not_an_object"
                 elif isinstance(record, dict):
@@ -60,12 +101,19 @@ def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Itera
                     if not isinstance(text, str):
                         row["reject_reason"] = "read:no_text"
                     row["text"] = text if isinstance(text, str) else None
-                    row["url"] = _string(record.get("url"))
-                    for field, name in extras:
-                        row[name] = _string(record.get(field))
+                    try:
+                        row["url"] = _string(record.get("url"))
+                        for field, name in extras:
+                            row[name] = _string(record.get(field))
+                    except RecursionError:  # a field nested too deep to encode again
+                        row = {key: row[key] for key in ("id", "source", "file", "offset")}
+                        row["reject_reason"] = "read:invalid_json"
+                    if not _encodable(row):
+                        row = {key: row[key] for key in ("id", "source", "file", "offset")}
+                        row["reject_reason"] = "read:invalid_unicode"
                 if row.get("reject_reason") is None:
                     ledger.records_yielded += 1
-                batch.add(row, len(line))
+                batch.add(row, size if line is not None else 0)
                 if batch.full:
                     yield from batch.flush()
     except (OSError, EOFError, ValueError, zstandard.ZstdError) as error:
