@@ -125,7 +125,8 @@ class ShardSink:
         if "tokens" not in kept.schema.names:
             return kept
         if kept.num_rows:
-            domain = kept.column("domain" if "domain" in kept.schema.names else "source").cast(pa.string())
+            domain = pc.fill_null(kept.column("domain" if "domain" in kept.schema.names else "source")
+                                  .cast(pa.string()), "other")
             rows = pa.RecordBatch.from_arrays(
                 [kept.column("id"), kept.column("uid"), domain,
                  splits(kept, self.params.validation_fraction, self.params.seed),

@@ -14,8 +14,10 @@ with n_d the units domain d has:
   (water-filling). The target is then infeasible at that budget, and the summary says so and shows what is achieved;
   where even every domain at its cap cannot fill N, the budget shrinks to Σ E_d n_d;
 - a domain with more than w_d N units keeps w_d N of them: whole documents, chosen by a seeded hash of `uid` (the same
-  seed and input keep the same documents on every engine). The cut is made on 2^16 hash buckets per domain, so it
-  lands within one bucket (1/65,536 of the domain, or one document on small data) of w_d N.
+  seed and input keep the same documents on every engine). The cut is made on 2^12 hash buckets per domain, so it
+  lands within one bucket (1/4,096 of the domain, or one document on small data) of w_d N.
+The engines aggregate the keys into a histogram of units per (domain, bucket), at most 4,096 rows per domain, and
+call `decide` and `cuts` on it; each document is then kept or rejected by its bucket alone.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from pydantic import Field, model_validator
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
 
-BUCKET_BITS = 16
+BUCKET_BITS = 12
 DOWNSAMPLE_SALT = 0x62616C616E6365  # "balance": independent of the train/validation split's hash
 
 
@@ -149,6 +151,27 @@ def decide(available: dict[str, int], params: BalanceParams) -> dict:
     return {"by": params.by, "mode": "weights" if params.weights is not None else "temperature",
             "temperature": params.temperature, "budget": budget, "feasible": not notes, "notes": notes,
             "domains": out}
+
+
+def cuts(histogram: dict[str, dict[int, int]], summary: dict) -> dict[str, tuple[int, str]]:
+    """Per domain to cut: the last hash bucket kept (-1: none) and the reason of the rejected documents.
+
+    A bucket is kept while its midpoint lies within the domain's `keep`: the cut rounds to the nearest bucket edge.
+    """
+    out = {}
+    for domain, info in summary["domains"].items():
+        if info["keep"] >= info["available"]:
+            continue
+        if info["keep"] == 0:
+            out[domain] = (-1, "unweighted" if info["weight"] == 0 else "downsample")
+            continue
+        last, before = -1, 0
+        for bucket, amount in sorted(histogram.get(domain, {}).items()):
+            if before + amount / 2 >= info["keep"]:
+                break
+            last, before = bucket, before + amount
+        out[domain] = (last, "downsample")
+    return out
 
 
 @register

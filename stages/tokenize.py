@@ -58,7 +58,7 @@ def token_dtype(vocab_size: int) -> str:
 
 def encode(tokenizer, eos_id: int, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(offsets int32 of len n + 1, token values int32) of `texts`, each followed by one EOS."""
-    ids = [e.ids for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
+    ids = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
     lengths = np.fromiter(map(len, ids), np.int64, len(ids))
     flat = np.fromiter(chain.from_iterable(ids), np.int32, int(lengths.sum()))
     ends = np.cumsum(lengths)

@@ -1,40 +1,29 @@
-"""Spark plan of `balance`: per-domain totals -> the mixture (pure core) -> hash-bucket cuts -> down-sampled uids.
+"""Spark plan of `balance`: a units histogram per (domain, hash bucket) -> the mixture and the cuts (pure core) ->
+the rejected uids.
 
-Only one row per domain reaches the driver (the totals `decide` needs); the cut of a down-sampled domain is found on
-its 2^16-bucket histogram with a window per domain, and applied to the keys by a broadcast join.
+What reaches the driver is bounded by the number of domains, not documents: at most 4,096 histogram rows per domain.
+Each document is then decided by its domain and bucket alone, through a broadcast join.
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from curate.pipeline.output import Output
-from curate.stages.balance import Balance, decide, summary_path
+from curate.stages.balance import Balance, cuts, decide, summary_path
 
 
 def plan(stage: Balance, keys: DataFrame) -> DataFrame:
-    spark = keys.sparkSession
-    totals = keys.groupBy("domain").agg(F.sum("amount").alias("amount")).collect()
-    summary = decide({row["domain"]: int(row["amount"] or 0) for row in totals}, stage.params)
+    histogram: dict[str, dict[int, int]] = {}
+    for row in keys.groupBy("domain", "bucket").agg(F.sum("amount").alias("amount")).collect():
+        histogram.setdefault(row["domain"], {})[row["bucket"]] = int(row["amount"] or 0)
+    summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, stage.params)
     _output_of(keys).write_json(summary_path(stage.id), summary)
-
-    domains = summary["domains"]
-    cut_domains = [(d, info["keep"]) for d, info in domains.items() if 0 < info["keep"] < info["available"]]
-    unweighted = [d for d, info in domains.items() if info["keep"] == 0 and info["available"] > 0]
-    budget = F.broadcast(spark.createDataFrame(cut_domains, "domain string, keep long"))
-
-    # Keep a bucket while its midpoint lies within the domain's budget: the cut rounds to the nearest bucket edge.
-    by_bucket = Window.partitionBy("domain").orderBy("bucket")
-    last_kept = (keys.join(budget, "domain").groupBy("domain", "bucket", "keep").agg(F.sum("amount").alias("amount"))
-                 .withColumn("before", F.sum("amount").over(by_bucket) - F.col("amount"))
-                 .where(F.col("before") + F.col("amount") / 2 < F.col("keep"))
-                 .groupBy("domain").agg(F.max("bucket").alias("last")))
-    downsampled = (keys.join(budget, "domain").join(F.broadcast(last_kept), "domain", "left")
-                   .where(F.col("last").isNull() | (F.col("bucket") > F.col("last")))
-                   .select("uid", "file_key", F.lit("downsample").alias("reject_reason")))
-    dropped = (keys.where(F.col("domain").isin(unweighted))
-               .select("uid", "file_key", F.lit("unweighted").alias("reject_reason")))
-    return downsampled.unionByName(dropped)
+    cut = F.broadcast(keys.sparkSession.createDataFrame(
+        [(d, last, reason) for d, (last, reason) in sorted(cuts(histogram, summary).items())],
+        "domain string, last int, reason string"))
+    return (keys.join(cut, "domain").where(F.col("bucket") > F.col("last"))
+            .select("uid", "file_key", F.col("reason").alias("reject_reason")))
 
 
 def _output_of(keys: DataFrame) -> Output:

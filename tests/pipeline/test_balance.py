@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from curate.pipeline.shards import balance_report
-from curate.stages.balance import Balance, BalanceParams, decide, uid_hash
+from curate.stages.balance import Balance, BalanceParams, cuts, decide, uid_hash
 from curate.trainer.data import blend_index
 
 SKEWED = {"web": 900_000, "wiki": 90_000, "code": 10_000}  # tokens: 90% / 9% / 1%
@@ -112,7 +112,7 @@ def test_keys_carry_no_text_and_the_hash_is_seeded_and_stable():
     h0, h1 = uid_hash(uids, 0), uid_hash(uids, 1)
     assert (h0 != h1).all() and (uid_hash(uids.slice(50), 0) == h0[50:]).all()
     buckets = by_chars.column("bucket").to_numpy()
-    assert buckets.min() >= 0 and buckets.max() < 65536 and len(set(buckets)) > 190
+    assert buckets.min() >= 0 and buckets.max() < 4096 and len(set(buckets)) > 180
     uid = bytes(range(16))
     assert int(uid_hash(pa.array([uid], pa.binary(16)), 7, 99)[0]) == reference_hash(uid, 7, 99)
 
@@ -130,3 +130,12 @@ def reference_hash(uid: bytes, seed: int, salt: int) -> int:
     lo, hi = int.from_bytes(uid[:8], "little"), int.from_bytes(uid[8:], "little")
     key = mix((seed * 0x100000001B3 + salt) & mask)
     return mix(lo ^ mix(hi ^ key))
+
+
+def test_cuts_round_to_the_nearest_bucket_and_name_the_reason():
+    summary = decide({"web": 100, "wiki": 10, "spam": 5}, BalanceParams(weights={"web": 0.5, "wiki": 0.5},
+                                                                       max_epochs=10, budget=40))
+    assert {d: i["keep"] for d, i in summary["domains"].items()} == {"web": 20, "wiki": 10, "spam": 0}
+    histogram = {"web": {3: 8, 9: 8, 17: 7, 40: 77}, "wiki": {5: 10}, "spam": {1: 5}}
+    # web: 8 + 8 = 16, the next bucket's midpoint (16 + 3.5) is within 20: kept; the one after is not
+    assert cuts(histogram, summary) == {"web": (17, "downsample"), "spam": (-1, "unweighted")}

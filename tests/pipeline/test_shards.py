@@ -234,3 +234,9 @@ def test_shard_sink_cuts_by_token_target_per_domain(tokenizer_file, tmp_path):
     assert section["splits"]["validation"] == {"documents": 0, "tokens": 0}
     assert [e["path"] for e in section["shards"]] == sorted((e["path"] for e in entries),
                                                              key=lambda p: p.split("/")[1])
+
+
+def test_the_example_pipeline_validates():
+    example = Path(__file__).resolve().parents[2] / "examples" / "shards.yaml"
+    config = pipeline_config.load(example)
+    assert [s.name for s in config.stages][-3:] == ["domain", "tokenize", "balance"]
