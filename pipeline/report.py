@@ -36,7 +36,8 @@ TOP_REASONS = 8
 # Signals whose threshold parameter is not `min_<signal>` / `max_<signal>`.
 _THRESHOLD_STEMS = {"word_count": "words", "stop_word_count": "stop_words", "kept_sentences": "sentences"}
 _KEPT, _REJECTED = "#3b7dd8", "#d9534f"
-_PALETTE = ["#d9534f", "#f0ad4e", "#9b59b6", "#5bc0de", "#8e6c3a", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+_PALETTE = ["#d9534f", "#f0ad4e", "#9b59b6", "#5bc0de", "#8e6c3a", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+            "#2ca02c", "#ff7f0e", "#8c564b", "#c49c94", "#98df8a"]
 
 
 @dataclass
