@@ -8,6 +8,7 @@ record seen is a row. WARC/1.0, 1.1 and 0.18 (malformed dates kept verbatim).
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -95,11 +96,12 @@ def _looks_like_html(body: bytes) -> bool:
 def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     batch = BatchBuilder(CORE)
     wanted = WarcRecordType.response | WarcRecordType.conversion
+    positions: Counter[int] = Counter()
     with open_binary(file.uri) as stream:
         try:
             for record in ArchiveIterator(stream, record_types=wanted, parse_http=False, quirks_mode=True):
                 ledger.records_seen += 1
-                row = _header_row(record, file, cfg.dataset)
+                row = _header_row(record, file, cfg.dataset, positions)
                 try:
                     _read_block(record, row)
                 except (OSError, ValueError):  # the stream broke inside this block: the record is a row, the file ends
@@ -118,12 +120,19 @@ def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterat
     yield from batch.flush()
 
 
-def _header_row(record, file: InputFile, dataset: str) -> dict:
-    """The row of a record from its WARC headers alone."""
+def _header_row(record, file: InputFile, dataset: str, positions: Counter[int]) -> dict:
+    """The row of a record from its WARC headers alone.
+
+    Without a WARC-Record-ID the id is the record's offset, which is the offset of its gzip member: in a file gzipped
+    whole, every record starts in member 0, so a repeated offset gets `.<n>` (its rank among records there).
+    """
     headers = record.headers
     record_id = (record.record_id or "").strip("<> ")
+    repeat = positions[record.stream_pos]
+    positions[record.stream_pos] += 1
+    fallback = f"{dataset}/{file.rel}:{record.stream_pos}" + (f".{repeat}" if repeat else "")
     return {
-        "id": f"{dataset}/{record_id}" if record_id else f"{dataset}/{file.rel}:{record.stream_pos}",
+        "id": f"{dataset}/{record_id}" if record_id else fallback,
         "source": dataset,
         "file": file.rel,
         "offset": record.stream_pos,
