@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -116,6 +117,6 @@ def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Itera
                 batch.add(row, size if line is not None else 0)
                 if batch.full:
                     yield from batch.flush()
-    except (OSError, EOFError, ValueError, zstandard.ZstdError) as error:
+    except (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError) as error:
         ledger.error = f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}"
     yield from batch.flush()
