@@ -7,6 +7,7 @@ the run had `write_rejects: true`.
 """
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -39,12 +40,20 @@ def parse_where(text: str, schema: pa.Schema) -> pc.Expression:
                               "joined by `and`")
         name, op, raw = match.groups()
         if name not in schema.names:
-            raise CurateError(f"--where: no column {name!r}; columns: {', '.join(schema.names)}")
+            raise CurateError(f"--where: {_no_column(name, schema.names)}")
         clause = getattr(pc, _OPS[op])(pc.field(name), pa.scalar(_value(raw, schema.field(name).type)))
         expression = clause if expression is None else expression & clause
     if expression is None:
         raise CurateError("--where: empty filter")
     return expression
+
+
+def _no_column(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"no column {name!r} (did you mean {close[0]!r}?)"
+    shown = ", ".join(names[:15]) + (f", … ({len(names)} in all)" if len(names) > 15 else "")
+    return f"no column {name!r}; columns: {shown}"
 
 
 def _value(raw: str, kind: pa.DataType) -> Any:
@@ -131,7 +140,7 @@ def inspect_documents(output_uri: str, n: int = 10, where: str | None = None, re
     if columns and schema is not None:
         missing = [c for c in columns if c not in schema.names]
         if missing:
-            raise CurateError(f"--columns: no column {missing[0]!r}; columns: {', '.join(schema.names)}")
+            raise CurateError(f"--columns: {_no_column(missing[0], schema.names)}")
     title = f"{table.num_rows} {kind}" + (f" where {where}" if where else "") + f" — {output_uri}"
     view = Table(title=title, title_justify="left", show_lines=True)
     names = [c for c in shown if c in table.column_names]

@@ -97,8 +97,10 @@ def test_shard_tokens_decode_to_the_documents(output):
 
 
 def test_mistakes_are_one_line_errors(output):
-    with pytest.raises(CurateError, match="no column 'lnag'; columns: id, uid"):
-        inspect_documents(str(output), where="lnag == de")
+    with pytest.raises(CurateError, match=r"no column 'domian' \(did you mean 'domain'\?\)"):
+        inspect_documents(str(output), where="domian == wiki")
+    with pytest.raises(CurateError, match="no column 'zzz'; columns: id, uid, source"):
+        inspect_documents(str(output), columns=["zzz"])
     with pytest.raises(CurateError, match="cannot read 'lang ~ de'"):
         inspect_documents(str(output), where="lang ~ de")
     with pytest.raises(CurateError, match=r"no shard 'math'.*\(web, wiki\)"):
