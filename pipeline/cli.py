@@ -53,6 +53,20 @@ def run(
     config = _config(pipeline, input, output, master, engine)
     result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=RunProgress(errors))
     _show_result(result)
+    _write_report(result.output.uri)
+
+
+def _write_report(output: str) -> None:
+    """The run report after every run; the run's output is complete without it, so a failure only warns."""
+    from curate.pipeline.report import write_report
+
+    try:
+        console.print(f"report: {write_report(output)}")
+    except Exception as error:  # noqa: BLE001 (a plotting bug must not turn a finished run into a failed one)
+        if _state["verbose"]:
+            traceback.print_exc()
+        errors.print(f"[yellow]curate: warning:[/] no report written ({type(error).__name__}: {error}); "
+                     f"retry with `curate report {output}`", highlight=False, soft_wrap=True)
 
 
 def _show_result(result) -> None:
@@ -121,22 +135,39 @@ def demo(
 
 
 @app.command()
-def report(output: Annotated[str, typer.Argument(help="a run's output directory")]) -> None:
-    """Show the funnel and reject reasons of a finished run."""
+def report(output: Annotated[str, typer.Argument(help="a run's output directory or URI")]) -> None:
+    """Write the run report (report/report.html with its plots) of a finished run, and show the funnel."""
     from curate.pipeline.funnel import funnel_table, reasons_table
-    from curate.pipeline.output import MANIFEST, STATS, Output
+    from curate.pipeline.output import STATS, Output
+    from curate.pipeline.report import write_report
 
-    out = Output(output)
-    if not out.exists(MANIFEST):
-        raise CurateError(f"{output!r} holds no finished run ({MANIFEST} is missing)")
-    stats = out.read_json(STATS)
+    page = write_report(output)  # refuses an output without manifest.json, in one line
+    stats = Output(output).read_json(STATS)
     console.print(funnel_table(stats))
-    console.print(reasons_table(stats))
-    manifest = out.read_json(MANIFEST)
-    if "bias" in manifest:
-        from curate.stages.bias import format_report
+    if stats["rejected"]:
+        console.print(reasons_table(stats))
+    console.print(f"report: {page}")
 
-        console.print(format_report(out.read_json(manifest["bias"])), highlight=False)
+
+@app.command()
+def inspect(
+    output: Annotated[str, typer.Argument(help="a run's output directory or URI")],
+    n: Annotated[int, typer.Option("-n", help="rows to show")] = 10,
+    where: Annotated[Optional[str], typer.Option(help="filter, e.g. \"lang == de and n_tokens > 100\"")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="comma-separated columns to show beside id and text")] = None,
+    rejected: Annotated[bool, typer.Option("--rejected", help="rejected records instead of kept documents")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="rejected records whose reason starts with this")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="a shard path from the manifest, or a domain")] = None,
+    decode: Annotated[bool, typer.Option(help="with --shard: decode the tokens")] = True,
+) -> None:
+    """Show a few documents of a finished run (kept, or rejected with reasons) or of a token shard, decoded."""
+    from curate.pipeline.inspect import inspect_documents, inspect_shard
+
+    if shard is not None:
+        console.print(inspect_shard(output, shard, n, decode=decode))
+    else:
+        chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+        console.print(inspect_documents(output, n, where=where, rejected=rejected, reason=reason, columns=chosen))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

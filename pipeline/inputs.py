@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -50,31 +51,42 @@ def resolve(cfg: InputConfig) -> list[InputFile]:
     """Every input file, sorted by relative path. Errors name the path that matched nothing."""
     files: dict[str, InputFile] = {}
     for spec in cfg.paths:
-        fs, path = filesystem(spec)
-        scheme = scheme_of(spec)
-        if _GLOB.search(path):
-            prefix = _GLOB.split(path, 1)[0]
-            root = (prefix if prefix.endswith("/") else posixpath.dirname(prefix)).rstrip("/") or "/"
-            matches = [p for p in fs.glob(path) if fs.isfile(p)]
-        elif fs.isdir(path):
-            root = path.rstrip("/")
-            matches = fs.find(path)
-        elif fs.exists(path):
-            root = posixpath.dirname(path.rstrip("/"))
-            matches = [path]
-        else:
-            raise CurateError(f"input path {spec!r} does not exist")
-        kept = 0
-        for match in sorted(matches):
-            fmt = format_of(match) if cfg.format == "auto" else cfg.format
-            if fmt is None:
-                continue
-            rel = posixpath.relpath(match, root) if root not in ("", "/") else match.lstrip("/")
-            if rel in files and files[rel].uri != uri(scheme, match):
-                raise CurateError(f"two input files have the same relative name {rel!r}: give them distinct names")
-            files[rel] = InputFile(uri(scheme, match), rel, int(fs.size(match) or 0), fmt)
-            kept += 1
-        if kept == 0:
-            known = ", ".join(s for group in _SUFFIXES.values() for s in group)
-            raise CurateError(f"input path {spec!r} holds no input files (recognised endings: {known})")
+        try:
+            _resolve_one(spec, cfg, files)
+        except OSError as error:  # unreachable host, refused credentials, a folder we may not list
+            reason = error.strerror or str(error) or type(error).__name__
+            raise CurateError(f"input path {spec!r} cannot be read: {reason}") from error
     return [files[rel] for rel in sorted(files)]
+
+
+def _resolve_one(spec: str, cfg: InputConfig, files: dict[str, InputFile]) -> None:
+    fs, path = filesystem(spec)
+    scheme = scheme_of(spec)
+    if _GLOB.search(path):
+        prefix = _GLOB.split(path, 1)[0]
+        root = (prefix if prefix.endswith("/") else posixpath.dirname(prefix)).rstrip("/") or "/"
+        matches = [p for p in fs.glob(path) if fs.isfile(p)]
+    elif fs.isdir(path):
+        root = path.rstrip("/")
+        matches = fs.find(path)
+    elif fs.exists(path):
+        root = posixpath.dirname(path.rstrip("/"))
+        matches = [path]
+    else:
+        raise CurateError(f"input path {spec!r} does not exist")
+    kept = 0
+    for match in sorted(matches):
+        fmt = format_of(match) if cfg.format == "auto" else cfg.format
+        if fmt is None:
+            continue
+        if scheme in ("", "file") and not os.access(match, os.R_OK):
+            raise CurateError(f"input file {match!r} is not readable (permission denied): "
+                              "fix its permissions or leave it out of input.paths")
+        rel = posixpath.relpath(match, root) if root not in ("", "/") else match.lstrip("/")
+        if rel in files and files[rel].uri != uri(scheme, match):
+            raise CurateError(f"two input files have the same relative name {rel!r}: give them distinct names")
+        files[rel] = InputFile(uri(scheme, match), rel, int(fs.size(match) or 0), fmt)
+        kept += 1
+    if kept == 0:
+        known = ", ".join(s for group in _SUFFIXES.values() for s in group)
+        raise CurateError(f"input path {spec!r} holds no input files (recognised endings: {known})")

@@ -1,6 +1,8 @@
 """The checked plan: which columns each stage needs and gets, validated before anything runs."""
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -86,6 +88,7 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
     stages, warnings = [], []
     for index, spec in enumerate(config.stages):
         stage = spec.build()
+        _check_files(index, spec.id, stage)
         for column in stage.requires:
             if column not in provided:
                 hint = " (for WARC input, add an `extract` stage before it)" if column == "text" else ""
@@ -107,3 +110,14 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
         stages.append(StagePlan(spec.id, spec.name, stage.requires, adds, stage.modifies))
     columns = [c for c in provided if c != "html"]
     return Plan(config, inputs, stages, columns, warnings)
+
+
+def _check_files(index: int, stage_id: str, stage) -> None:
+    """Every local file a stage's parameters name exists, checked before an engine starts (a worker would fail
+    later, wrapped in the engine's error)."""
+    for param in stage.files:
+        value = getattr(stage.params, param)
+        for path in value if isinstance(value, list) else [value]:
+            if path and "://" not in path and not os.path.isfile(path):
+                raise ConfigError(f"stages[{index}] ({stage_id}).{param}: no file {path!r} "
+                                  "(relative paths are read from the folder curate runs in)")

@@ -1,6 +1,7 @@
 """One pipeline run, engine-neutral: list inputs, check the plan, guard the output, run the passes, commit."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -134,4 +135,6 @@ def _last_line(error: Exception) -> str:
     """The Python exception that ended a Spark task, not the JVM's stack around it."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     python = [line for line in lines if "Error:" in line or "Exception:" in line]
-    return (python[-1] if python else lines[-1] if lines else type(error).__name__)[:500]
+    line = (python[-1] if python else lines[-1] if lines else type(error).__name__)[:500]
+    # A worker's own CurateError reaches the user as itself, not as a wrapped exception name.
+    return re.sub(r"^curate\.pipeline\.errors\.\w+: ", "", line)

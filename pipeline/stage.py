@@ -30,6 +30,8 @@ class Stage:
     # Columns read when present (e.g. `lang` for language-aware rules); never a config error when missing.
     optional: ClassVar[tuple[str, ...]] = ()
     modifies: ClassVar[tuple[str, ...]] = ()
+    # Parameters naming local files (a path or a list of paths) that must exist before anything runs.
+    files: ClassVar[tuple[str, ...]] = ()
     # CPU spent in helper processes (an extraction sandbox) so far; the framework adds its growth to the stage's time.
     subprocess_cpu_seconds: float = 0.0
 

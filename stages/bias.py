@@ -168,6 +168,7 @@ class Bias(Stage):
     """Identity-term mention counts per document (gender, orientation, religion, race, disability, nationality)."""
 
     name = "bias"
+    files = ("lexicon_paths",)
     Params = BiasParams
     optional = ("lang",)
 

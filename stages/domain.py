@@ -140,6 +140,7 @@ class Domain(Stage):
     """Domain labels from URL rules, an existing column, or a fastText classifier."""
 
     name = "domain"
+    files = ("rules_file", "classifier")
     Params = DomainParams
 
     @property

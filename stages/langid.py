@@ -71,6 +71,7 @@ class Langid(Stage):
 
     name = "langid"
     Params = LangidParams
+    files = ("model_path",)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"lang": pa.string(), "lang_score": pa.float32()}

@@ -100,6 +100,7 @@ class C4(HeuristicStage):
     """C4 rules (Raffel et al. 2020, §2.2): drops lines (no end mark, short, javascript, policy), then pages."""
 
     name = "c4_quality"
+    files = ("bad_words_path",)
     module = c4
     modifies = ("text",)
     Params = _params_of(c4, bad_words_path=(str | None, Field(None, description="file of bad words, one a line")))

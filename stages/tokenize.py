@@ -72,6 +72,7 @@ class Tokenize(Stage):
     """Tokenization with a local tokenizer.json; one EOS per document; feeds the token shards."""
 
     name = "tokenize"
+    files = ("tokenizer",)
     Params = TokenizeParams
 
     def adds(self) -> dict[str, pa.DataType]:

@@ -172,6 +172,7 @@ class Toxicity(Stage):
     """Toxicity scores (alt-profanity-check offline, or Detoxify); per-label thresholds reject."""
 
     name = "toxicity"
+    files = ("checkpoint",)
     Params = ToxicityParams
     optional = ("lang",)
 

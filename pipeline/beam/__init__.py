@@ -14,6 +14,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 
@@ -90,7 +91,8 @@ def _worker_logs_to_file():
 
 def _last_line(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return (lines[-1] if lines else type(error).__name__)[:500]
+    line = (lines[-1] if lines else type(error).__name__)[:500]
+    return re.sub(r"^curate\.pipeline\.errors\.\w+: ", "", line)
 
 
 class BeamEngine:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -34,6 +35,7 @@ def session(engine: EngineConfig):
     if active is not None:
         return active, False
     master = engine.master or "local[*]"
+    _require_java()
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -54,8 +56,19 @@ def session(engine: EngineConfig):
             raise CurateError("Spark could not start a JVM: install Java 17 (e.g. `apt-get install openjdk-17-jre`) "
                               "or set JAVA_HOME") from None
         raise
-    spark.sparkContext.setLogLevel("ERROR")
+    spark.sparkContext.setLogLevel("FATAL")  # failures reach the user as one line; --verbose for the rest
     return spark, True
+
+
+def _require_java() -> None:
+    """Fail in one line before spark-class does (it prints its own errors): the JVM comes from JAVA_HOME, else PATH."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if java and os.access(java, os.X_OK):
+        return
+    where = f"JAVA_HOME ({home}) has no bin/java" if home else "there is no `java` on PATH and JAVA_HOME is not set"
+    raise CurateError(f"Spark needs Java 17 or later, but {where}: install it (e.g. `apt-get install "
+                      "openjdk-17-jre-headless`) and set JAVA_HOME to its folder, or run with --engine beam")
 
 
 def _pass_task(raw_config: dict, index: int, output_uri: str) -> Callable[[Iterator[pa.RecordBatch]],

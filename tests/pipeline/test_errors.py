@@ -63,8 +63,6 @@ def test_missing_input_path(tmp_path):
     assert one_line_error(curate("run", str(path))) == f"input path {str(tmp_path / 'no-such-crawl')!r} does not exist"
 
 
-@pytest.mark.xfail(strict=True, reason="inputs.resolve lets the fsspec/aiohttp OSError through as a traceback "
-                                       "(fix: catch OSError there and raise CurateError naming the path)")
 def test_unreachable_input_uri(tmp_path):
     path = pipeline(tmp_path, inputs="http://127.0.0.1:9/crawl.jsonl")
     message = one_line_error(curate("run", str(path)))
@@ -72,8 +70,6 @@ def test_unreachable_input_uri(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-@pytest.mark.xfail(strict=True, reason="a file the user may not read becomes a file error in the ledger and the "
-                                       "run succeeds (fix: inputs.resolve checks os.access for local files)")
 def test_unreadable_input_file(tmp_path):
     path = pipeline(tmp_path)
     (tmp_path / "in" / "a.jsonl").chmod(0)
@@ -88,9 +84,6 @@ def test_output_inside_the_input(tmp_path):
         "write the output somewhere else")
 
 
-@pytest.mark.xfail(strict=True, reason="the model is first opened in a worker: the message arrives wrapped as "
-                                       "'the beam job failed: curate.pipeline.errors.CurateError: ...' "
-                                       "(fix: check model files when the plan is built)")
 def test_missing_model_file(tmp_path):
     model = tmp_path / "models" / "lid.176.bin"
     path = pipeline(tmp_path, stages=[{"name": "langid", "model_path": str(model)}])
@@ -113,9 +106,6 @@ def _path_without_java(tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("java", ["JAVA_HOME elsewhere", "no java on PATH"])
-@pytest.mark.xfail(strict=True, reason="spark-class prints its own lines ('/nonexistent/bin/java: No such file', "
-                                       "'CMD: bad array subscript') before curate's; fix: check for java before "
-                                       "starting Spark (pipeline/spark/__init__.py session())")
 def test_missing_java(tmp_path, java):
     path = pipeline(tmp_path, engine="spark")
     if java == "JAVA_HOME elsewhere":
