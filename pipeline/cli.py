@@ -78,6 +78,7 @@ def _show_result(result) -> None:
         console.print(reasons_table(stats))
     for file, error in stats.get("file_errors", {}).items():
         console.print(f"[yellow]file error[/] {file}: {error}")
+    _show_sections(result.output)
     rate = stats["input"] / result.seconds if result.seconds else 0.0
     resumed = f", {result.resumed_files} file(s) resumed" if result.resumed_files else ""
     console.print(f"{stats['input']:,} documents in {result.seconds:.1f} s ({rate:.1f} docs/s){resumed}; "
@@ -142,11 +143,31 @@ def report(output: Annotated[str, typer.Argument(help="a run's output directory 
     from curate.pipeline.report import write_report
 
     page = write_report(output)  # refuses an output without manifest.json, in one line
-    stats = Output(output).read_json(STATS)
+    out = Output(output)
+    stats = out.read_json(STATS)
     console.print(funnel_table(stats))
     if stats["rejected"]:
         console.print(reasons_table(stats))
+    _show_sections(out)
     console.print(f"report: {page}")
+
+
+def _show_sections(out) -> None:
+    """The bias report and the domain mixture of a finished run, where it has them."""
+    from curate.pipeline.funnel import mixture_table
+    from curate.pipeline.output import MANIFEST
+
+    manifest = out.read_json(MANIFEST)
+    if "bias" in manifest:
+        from curate.stages.bias import format_report
+
+        console.print(format_report(out.read_json(manifest["bias"])), highlight=False)
+    if "balance" in manifest:
+        balance = out.read_json(manifest["balance"])
+        console.print(mixture_table(balance))
+        for note in balance["notes"] or ["target met"]:
+            console.print(f"  {note}")
+        console.print(f"  the weights support up to {balance['max_training_tokens']:,} training tokens")
 
 
 @app.command()
@@ -168,6 +189,40 @@ def inspect(
     else:
         chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
         console.print(inspect_documents(output, n, where=where, rejected=rejected, reason=reason, columns=chosen))
+
+
+tokenizer_app = typer.Typer(no_args_is_help=True, help="Tokenizers for the tokenize stage.")
+export_app = typer.Typer(no_args_is_help=True, help="Export a run's shards for other trainers.")
+app.add_typer(tokenizer_app, name="tokenizer")
+app.add_typer(export_app, name="export")
+
+
+@tokenizer_app.command("train")
+def tokenizer_train(
+    output: Annotated[str, typer.Argument(help="a run's output directory: its documents are the sample")],
+    vocab_size: Annotated[int, typer.Option(help="vocabulary size")] = 32_000,
+    sample: Annotated[int, typer.Option(help="documents to train on")] = 100_000,
+    seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
+    out: Annotated[Optional[str], typer.Option(help="where to write tokenizer.json (default OUTPUT/tokenizer.json)")] = None,
+) -> None:
+    """Train a byte-level BPE tokenizer on a sample of a run's documents."""
+    from curate.pipeline.tokenizer_train import train_tokenizer
+
+    console.print(f"tokenizer: {train_tokenizer(output, vocab_size, sample, out, seed)}")
+
+
+@export_app.command("megatron")
+def export_megatron(
+    output: Annotated[str, typer.Argument(help="a run's output directory with token shards")],
+    target: Annotated[str, typer.Argument(help="where the .bin/.idx files go")],
+) -> None:
+    """Write Megatron-LM indexed datasets (MMIDIDX v1 .bin/.idx) per domain, and the --data-path line."""
+    from curate.pipeline.export_megatron import export_megatron as export
+
+    written = export(output, target)
+    for path in written[:-1]:
+        console.print(f"wrote {path}")
+    console.print(written[-1].read_text(), highlight=False)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

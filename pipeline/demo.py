@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
+import yaml
+
 from curate.pipeline import config as pipeline_config
 
 _BANK = {
@@ -186,12 +188,26 @@ def generate_crawl(directory: Path, files: int = 4, seed: int = 7) -> list[Path]
     return paths
 
 
+def demo_texts(seed: int = 11, sentences: int = 4000) -> list[str]:
+    """Sentences in the crawl's languages, to train the demo's tokenizer on."""
+    rng = random.Random(seed)
+    return [_sentence(rng, _BANK[lang]) for _ in range(sentences // len(_BANK)) for lang in _BANK]
+
+
 def run_demo(workdir: Path, progress, console):
     from curate.pipeline.run import run
+    from curate.pipeline.tokenizer_train import train_bpe
 
     crawl = workdir / "crawl"
     paths = generate_crawl(crawl)
-    console.print(f"sample crawl: {len(paths)} WARC files in {crawl}")
-    example = resources.files("curate.pipeline").joinpath("demo.yaml")
-    config = pipeline_config.load(Path(str(example)), {"input.paths": [str(crawl)], "output": str(workdir / "output")})
-    return run(config, overwrite=True, progress=progress)
+    tokenizer = workdir / "tokenizer.json"
+    train_bpe(demo_texts(), vocab_size=2048).save(str(tokenizer))
+    console.print(f"sample crawl: {len(paths)} WARC files in {crawl}; tokenizer: {tokenizer}")
+    example = Path(str(resources.files("curate.pipeline").joinpath("demo.yaml")))
+    raw = yaml.safe_load(example.read_text(encoding="utf-8"))
+    raw["input"]["paths"] = [str(crawl)]
+    raw["output"] = str(workdir / "output")
+    for stage in raw["stages"]:
+        if stage["name"] == "tokenize":
+            stage["tokenizer"] = str(tokenizer)
+    return run(pipeline_config.parse(raw), overwrite=True, progress=progress)
