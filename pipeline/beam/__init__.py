@@ -152,7 +152,7 @@ class BeamEngine:
             keys = (p
                     | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
                     | "Read keys" >> beam.FlatMap(read_keys))
-            _ = (plan(stage, keys)
+            _ = (plan(stage, keys, output)
                  | "By input file" >> beam.Map(lambda row: (row["file_key"], row))
                  | "Group by file" >> beam.GroupByKey()
                  | "Write decisions" >> beam.ParDo(WriteDecisions(output.uri, target, schema)))

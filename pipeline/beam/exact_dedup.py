@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
+from curate.pipeline.output import Output
 from curate.stages.dedup.exact import ExactDedup
 
 
@@ -24,7 +25,7 @@ def _decide(item, keep: str):
                "dup_cluster": winner, "dup_cluster_size": size}
 
 
-def plan(stage: ExactDedup, keys):
+def plan(stage: ExactDedup, keys, output: Output):
     keep = stage.params.keep
     by_hash = (keys
                | "Has a hash" >> beam.Filter(lambda row: row["hash"] is not None)

@@ -2,7 +2,8 @@
 
 HTML and text never enter the JVM: each Python task reads its file (or the rows the previous pass kept), runs the
 fused map stages, writes its own output and ledgers, and returns only the file's key. A global stage's plan lives
-in `curate.pipeline.spark.<stage name>` and turns the keys of all files into a decision table keyed by `uid`.
+in `curate.pipeline.spark.<stage name>`: `plan(stage, keys, output)` turns the keys of all files into a decision
+table keyed by `uid` (`output` is the run's root, for what a plan reports beside its decisions).
 Embedded `local[*]` by default; any master URL (spark://, yarn, k8s://) runs the same plan on a cluster.
 """
 from __future__ import annotations
@@ -137,7 +138,7 @@ class SparkEngine:
         sc.setCheckpointDir(output.uri_of("work", "checkpoints", spec.id))
         sc.setJobGroup(f"curate-{spec.id}", f"global stage {spec.id}")
         keys = self.spark.read.parquet(*[output.uri_of(path) for path in key_files])
-        decisions = plan(stage, keys)
+        decisions = plan(stage, keys, output)
         columns = ["uid", "file_key", "reject_reason", *stage.adds()]
         decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
             .partitionBy("file_key").parquet(output.uri_of(target))

@@ -13,26 +13,15 @@ from curate.pipeline.output import Output
 from curate.stages.balance import Balance, cuts, decide, summary_path
 
 
-def plan(stage: Balance, keys: DataFrame) -> DataFrame:
+def plan(stage: Balance, keys: DataFrame, output: Output) -> DataFrame:
     histogram: dict[str, dict[int, int]] = {}
     for row in keys.groupBy("domain", "bucket").agg(F.sum("amount").alias("amount")).collect():
         histogram.setdefault(row["domain"], {})[row["bucket"]] = int(row["amount"] or 0)
     summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, stage.params)
-    _output_of(keys).write_json(summary_path(stage.id), summary)
+    output.write_json(summary_path(stage.id), summary)
     cut = F.broadcast(keys.sparkSession.createDataFrame(
         [(d, last, reason) for d, (last, reason) in sorted(cuts(histogram, summary).items())],
         "domain string, last int, reason string"))
     return (keys.join(cut, "domain").where(F.col("bucket") > F.col("last"))
             .select("uid", "file_key", F.col("reason").alias("reject_reason")))
 
-
-def _output_of(keys: DataFrame) -> Output:
-    """The run's output root, from where the keys were read (OUTPUT/work/pass-<k>/keys/...).
-
-    The engine passes a global stage's plan only its keys; the mixture summary must still reach the manifest.
-    """
-    path = sorted(keys.inputFiles())[0]
-    root, marker, _ = path.rpartition("/work/pass-")
-    if not marker:
-        raise RuntimeError(f"balance: cannot find the output root from the keys path {path!r}")
-    return Output(root)

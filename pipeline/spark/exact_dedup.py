@@ -4,10 +4,11 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from curate.pipeline.output import Output
 from curate.stages.dedup.exact import ExactDedup
 
 
-def plan(stage: ExactDedup, keys: DataFrame) -> DataFrame:
+def plan(stage: ExactDedup, keys: DataFrame, output: Output) -> DataFrame:
     keys = keys.where(F.col("hash").isNotNull())
     # The keep policy as an ordering: the smallest struct wins (longest first, then the smallest id).
     order = [F.col("id")] if stage.params.keep == "min_id" else [-F.col("length"), F.col("id")]

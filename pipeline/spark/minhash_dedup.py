@@ -19,10 +19,11 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from curate.pipeline.spark.components import connected_components
+from curate.pipeline.output import Output
 from curate.stages.dedup.minhash import MinHashDedup
 
 
-def plan(stage: MinHashDedup, keys: DataFrame) -> DataFrame:
+def plan(stage: MinHashDedup, keys: DataFrame, output: Output) -> DataFrame:
     params = stage.params
     keys = keys.where(F.col("bands").isNotNull())
     rows = keys.select("uid", F.explode("bands").alias("bucket"))
