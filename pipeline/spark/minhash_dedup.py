@@ -18,8 +18,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from curate.pipeline.spark.components import connected_components
 from curate.pipeline.output import Output
+from curate.pipeline.spark.components import connected_components
 from curate.stages.dedup.minhash import MinHashDedup
 
 
