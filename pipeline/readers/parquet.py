@@ -36,17 +36,14 @@ def read_parquet(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Ite
 def _documents(table: pa.RecordBatch, file: InputFile, cfg: InputConfig, start: int) -> pa.RecordBatch:
     n = table.num_rows
     ids = [f"{cfg.dataset}/{file.rel}:{start + i}" for i in range(n)]
-    text = table.column(cfg.text_field)
-    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
-        text = pa.nulls(n, pa.string())
-    text = text.cast(pa.string())
+    text = _string_or_nulls(table.column(cfg.text_field))
     columns = {
         "id": pa.array(ids, pa.string()),
         "uid": pa.array([uid_of(i) for i in ids], pa.binary(16)),
         "source": pa.array([cfg.dataset] * n, pa.string()),
         "file": pa.array([file.rel] * n, pa.string()),
         "offset": pa.array(range(start, start + n), pa.int64()),
-        "url": table.column("url").cast(pa.string()) if "url" in table.schema.names else pa.nulls(n, pa.string()),
+        "url": _url(table.column("url")) if "url" in table.schema.names else pa.nulls(n, pa.string()),
         "date": pa.nulls(n, pa.string()),
         "content_type": pa.nulls(n, pa.string()),
         "text": text,
@@ -62,3 +59,20 @@ def _documents(table: pa.RecordBatch, file: InputFile, cfg: InputConfig, start: 
     arrays.append(reasons)
     fields.append(pa.field(REJECT, pa.string()))
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _url(column: pa.Array) -> pa.Array:
+    """`url` cast to string where Arrow can (numbers, dictionaries); a list or struct becomes nulls, not a crash."""
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(column), pa.string())
+
+
+def _string_or_nulls(column: pa.Array) -> pa.Array:
+    """A string column as it is (plain, large or dictionary-encoded, as pandas writes categoricals); nulls otherwise,
+    which the reader rejects as `read:no_text`."""
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return column.cast(pa.string())
+    return pa.nulls(len(column), pa.string())
