@@ -113,6 +113,18 @@ def test_corrupt_and_truncated_parquet_are_file_errors(tmp_path):
         assert outcome.file_error and outcome.seen == 0
 
 
+def test_parquet_with_a_list_url_and_dictionary_text(tmp_path):
+    # before the fix: a list `url` raised ArrowNotImplementedError out of the reader (a crashed task), and
+    # dictionary-encoded text (pandas categoricals) was rejected as read:no_text
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": pa.array(["one", "two", None]).dictionary_encode(), "url": [[1], [2], [3]]}),
+                   tmp_path / "odd.parquet")
+    outcome = hostile.check_file(tmp_path / "odd.parquet", "parquet")
+    assert outcome.seen == 3 and outcome.kept == 2 and outcome.reasons == {"read:no_text": 1}
+
+
 _EXTREMES = r"""
 import gzip, json, resource, sys, zlib
 from pathlib import Path
