@@ -33,7 +33,7 @@ STAGES = [
 ]
 CLUSTER_UP_S = 150      # master + two workers registered (JVM starts on a busy 2-core machine)
 PACK_S = 420            # first build of the archive: pip installs of the slim venv and the pack
-SUBMIT_S = 300          # spark-submit of the pipeline, executors unpacking the archive included
+SUBMIT_S = 420          # spark-submit of the pipeline, executors unpacking the archive included
 
 
 def _java() -> str | None:
@@ -62,11 +62,12 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _clean_env(spark_home: Path) -> dict[str, str]:
-    """The processes' environment without anything that points Python at the developer's venv."""
+def _clean_env(spark_home: Path, local_dirs: Path) -> dict[str, str]:
+    """The processes' environment without anything that points Python at the developer's venv; Spark's scratch
+    space (shuffle files, fetched archives) inside the test's folder, not in /tmp."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    env.update(SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1", SPARK_NO_DAEMONIZE="1")
+    env.update(SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1", SPARK_LOCAL_DIRS=str(local_dirs))
     return env
 
 
@@ -103,7 +104,9 @@ class Cluster:
 
     def __init__(self, directory: Path, workers: int = 2):
         self.directory, self.spark_home = directory, _spark_home()
-        self.env = _clean_env(self.spark_home)
+        self.local_dirs = directory / "local"
+        self.local_dirs.mkdir()
+        self.env = _clean_env(self.spark_home, self.local_dirs)
         port, self.ui_port, *worker_ports = _free_ports(2 + 2 * workers)
         self.url = f"spark://127.0.0.1:{port}"
         self.processes: list[tuple[subprocess.Popen, Path]] = []
@@ -150,6 +153,10 @@ class Cluster:
     def stop(self) -> None:
         for process, _ in reversed(self.processes):  # workers (and their executors) first, the master last
             _stop(process)
+        # Each executor and the driver unpacked the archive (~360 MB each): keep the logs, not those copies.
+        shutil.rmtree(self.local_dirs, ignore_errors=True)
+        for env in self.directory.glob("worker-*/app-*/*/env"):
+            shutil.rmtree(env, ignore_errors=True)
 
 
 def _pipeline(crawl: Path, output: Path) -> dict:
@@ -173,6 +180,7 @@ def _outcome(output: Path) -> dict:
 
 
 def test_pipeline_on_a_standalone_cluster_matches_the_embedded_run(spark, tmp_path):
+    started, phases = time.time(), {}
     crawl = tmp_path / "crawl"
     generate_crawl(crawl, files=4)
     pack_log = tmp_path / "pack_env.log"
@@ -186,6 +194,7 @@ def test_pipeline_on_a_standalone_cluster_matches_the_embedded_run(spark, tmp_pa
     try:
         embedded = tmp_path / "embedded"
         run(pipeline_config.parse(_pipeline(crawl, embedded)))  # the shared embedded session (tests/conftest.py)
+        phases["embedded run"] = time.time() - started
 
         try:
             archive_path, _ = pack.communicate(timeout=PACK_S)
@@ -194,8 +203,10 @@ def test_pipeline_on_a_standalone_cluster_matches_the_embedded_run(spark, tmp_pa
         assert pack.returncode == 0, f"jobs/pack_env.py failed:\n{_tail(pack_log)}"
         archive = Path(archive_path.decode().strip().splitlines()[-1])
         assert archive.is_file() and archive.name.endswith(".tar.gz")
+        phases["archive"] = time.time() - started
 
         cluster.wait_ready(workers=2, timeout=CLUSTER_UP_S)
+        phases["cluster up"] = time.time() - started
 
         output = tmp_path / "cluster-out"
         pipeline_yaml = tmp_path / "pipeline.yaml"
@@ -222,12 +233,15 @@ def test_pipeline_on_a_standalone_cluster_matches_the_embedded_run(spark, tmp_pa
             raise AssertionError(f"spark-submit took over {SUBMIT_S} s:\n{_tail(submit_log)}\n{cluster.logs()}") \
                 from None
         assert submit.returncode == 0, f"spark-submit failed:\n{_tail(submit_log, 80)}\n{cluster.logs()}"
+        phases["spark-submit done"] = time.time() - started
+        print("cluster test, seconds since start:", {k: round(v) for k, v in phases.items()})
 
-        # Executors ran on both workers, each from its own unpacked copy of the archive.
+        # Tasks ran on both workers' executors, each executor from its own unpacked copy of the archive.
         executors = sorted(cluster_dir.glob("worker-*/app-*/*/"))
         assert {p.parts[-3] for p in executors} == {"worker-0", "worker-1"}, executors
         for executor in executors:
             assert (executor / "env" / "bin" / "python").exists(), f"archive not unpacked in {executor}"
+            assert "Running task" in (executor / "stderr").read_text(errors="replace"), f"no task ran in {executor}"
 
         expected, got = _outcome(embedded), _outcome(output)
         assert got["counts"] == expected["counts"]
