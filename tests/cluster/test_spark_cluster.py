@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -52,14 +53,24 @@ def _spark_home() -> Path:
 
 
 def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
+    """Ports free now and outside the kernel's ephemeral range, so no outgoing connection takes one while the JVMs
+    start (a port taken meanwhile would make Spark bind the next one, where nobody looks)."""
     try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    candidates = [p for p in range(20000, 65536) if not low <= p <= high]
+    rng, ports = random.Random(), []
+    while len(ports) < n:
+        port = rng.choice(candidates)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def _clean_env(spark_home: Path, local_dirs: Path) -> dict[str, str]:
@@ -107,7 +118,7 @@ class Cluster:
         self.local_dirs = directory / "local"
         self.local_dirs.mkdir()
         self.env = _clean_env(self.spark_home, self.local_dirs)
-        port, self.ui_port, *worker_ports = _free_ports(2 + 2 * workers)
+        port, self.ui_port = _free_ports(2)
         self.url = f"spark://127.0.0.1:{port}"
         self.processes: list[tuple[subprocess.Popen, Path]] = []
         self._start("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
@@ -115,10 +126,10 @@ class Cluster:
         for i in range(workers):
             work = directory / f"worker-{i}"
             work.mkdir()
+            # the workers' own ports are any free ones: they register with the master, nobody dials them first
             self._start(f"worker-{i}", ["org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                                        "--port", str(worker_ports[2 * i]),
-                                        "--webui-port", str(worker_ports[2 * i + 1]),
-                                        "--cores", "1", "--memory", "1g", "--work-dir", str(work), self.url])
+                                        "--port", "0", "--webui-port", "0", "--cores", "1", "--memory", "1g",
+                                        "--work-dir", str(work), self.url])
 
     def _start(self, name: str, args: list[str]) -> None:
         log = self.directory / f"{name}.log"
