@@ -163,7 +163,7 @@ class Cluster:
 
     def stop(self) -> None:
         for process, _ in reversed(self.processes):  # workers (and their executors) first, the master last
-            _stop(process)
+            _stop(process, grace=3)
         # Each executor and the driver unpacked the archive (~360 MB each): keep the logs, not those copies.
         shutil.rmtree(self.local_dirs, ignore_errors=True)
         for env in self.directory.glob("worker-*/app-*/*/env"):
