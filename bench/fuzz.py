@@ -14,13 +14,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# `python bench/fuzz.py` puts bench/ first on sys.path, where bench/tokenize.py would shadow the standard library's
+# `python bench/fuzz.py` puts bench/ first on sys.path, where bench/tokenize_throughput.py would shadow the standard library's
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse  # noqa: E402
 import json
 import multiprocessing  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
@@ -58,7 +59,10 @@ def _worker(args: tuple[int, int, str, float]) -> dict:
         if outcome.seconds > totals["slowest"][0]:
             totals["slowest"] = (round(outcome.seconds, 2), repr(case)[:300])
 
-    run()
+    try:
+        run()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     totals["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return totals
 
@@ -104,9 +108,12 @@ def _extreme(name: str, extract_timeout: float) -> dict:
             out.write(compressor.flush())
             out.write(gzip.compress(b'\n{"text": "after the bomb"}\n'))
         fmt = "jsonl"
-    started = time.monotonic()
-    outcome = hostile.check_file(path, fmt, hostile.stages(extract_timeout), read_limit=600)
-    return {"case": name, "file_mb": round(path.stat().st_size / 1e6, 1), "seen": outcome.seen,
+    started, size = time.monotonic(), path.stat().st_size
+    try:
+        outcome = hostile.check_file(path, fmt, hostile.stages(extract_timeout), read_limit=600)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {"case": name, "file_mb": round(size / 1e6, 1), "seen": outcome.seen,
             "kept": outcome.kept, "reasons": dict(outcome.reasons), "file_error": outcome.file_error,
             "seconds": round(time.monotonic() - started, 1),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate.filters import text as segment
-from curate.filters.ngrams import _mix
+from curate.filters.ngrams import mix64
 
 __all__ = ["MinHasher", "Shingles", "collision_probability", "bands_for", "sketch_jaccard", "estimated_jaccard", "EMPTY"]
 
@@ -174,11 +174,11 @@ class MinHasher:
         for i in range(self.rows):
             acc += cut[:, :, i] * _POSITION[i]
         acc ^= np.arange(self.bands, dtype=np.uint64)[None, :] * np.uint64(0x9E37_79B9_7F4A_7C15)
-        return _mix(acc).view(np.int64)
+        return mix64(acc).view(np.int64)
 
     def sketches(self, signatures: np.ndarray) -> np.ndarray:
         """(n, num_perm) int8: the low byte of each mixed signature entry (8-bit minwise hashing)."""
-        return (_mix(signatures) & np.uint64(0xFF)).astype(np.uint8).view(np.int8)
+        return (mix64(signatures) & np.uint64(0xFF)).astype(np.uint8).view(np.int8)
 
 
 def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -205,7 +205,7 @@ def _classes() -> np.ndarray:
         for c in range(0x10000):
             char = chr(c)
             table[c] = (_WORD if unicodedata.category(char)[0] in "LNM" else 0) | \
-                (_UNSPACED if segment._UNSPACED_CHAR.match(char) else 0)
+                (_UNSPACED if segment.UNSPACED_CHAR.match(char) else 0)
         # Beyond the BMP: historic scripts and CJK extensions B-G are words (the latter unspaced); emoji and
         # other symbols (U+1F000-U+1FFFF) are not.
         table[0x10000:0x1F000] = _WORD
@@ -262,7 +262,7 @@ class _Units:
         prefix = np.concatenate([[np.uint64(0)], np.cumsum(self.codepoints.astype(np.uint64) * powers)])
         inverse = np.cumprod(np.full(n, _PRIME_INVERSE, np.uint64))  # P^-1 .. P^-n
         hashes = (prefix[ends] - prefix[starts]) * inverse[starts]
-        return _mix(hashes ^ (ends - starts).astype(np.uint64)), offsets
+        return mix64(hashes ^ (ends - starts).astype(np.uint64)), offsets
 
     def chars(self) -> tuple[np.ndarray, np.ndarray]:
         """One hash per character; each run of non-word characters between two words of a text is one space."""
@@ -274,7 +274,7 @@ class _Units:
         keep = word | (gap & (count < count_at_end[text_of]))  # ... when a word follows in the same text
         values = np.where(word, self.codepoints, 0x20).astype(np.uint64)[keep]
         offsets = np.searchsorted(np.flatnonzero(keep), self.text_starts).astype(np.int64)
-        return _mix(values * np.uint64(0x9E37_79B9_7F4A_7C15) + np.uint64(1)), offsets
+        return mix64(values * np.uint64(0x9E37_79B9_7F4A_7C15) + np.uint64(1)), offsets
 
 
 def _ngrams(units: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
@@ -293,9 +293,9 @@ def _ngrams(units: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
         doc_of_unit = np.repeat(np.arange(len(counts)), counts)[:total]
         starts = np.arange(total)
         valid = starts + n <= offsets[doc_of_unit + 1]
-        hashes[np.repeat(full, per_doc)] = _mix(acc[valid] ^ np.uint64(n))
+        hashes[np.repeat(full, per_doc)] = mix64(acc[valid] ^ np.uint64(n))
     for d in np.flatnonzero((counts > 0) & ~full):  # short texts: rare, one shingle each
         seq = units[offsets[d]: offsets[d + 1]]
         value = (seq * _POSITION[: len(seq)]).sum(dtype=np.uint64)  # wraps mod 2^64, like the vectorised sum
-        hashes[out_offsets[d]] = _mix(np.array([value ^ np.uint64(len(seq))], np.uint64))[0]
+        hashes[out_offsets[d]] = mix64(np.array([value ^ np.uint64(len(seq))], np.uint64))[0]
     return Shingles(hashes, out_offsets)

@@ -29,7 +29,7 @@ _POSITION = np.random.default_rng(0x5EED_1234).integers(1, 2**63, size=256, dtyp
     np.uint64(1)
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
+def mix64(z: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: spreads every input bit over the output (Steele et al. 2014)."""
     z = z ^ (z >> np.uint64(30))
     z = z * np.uint64(0xBF58476D1CE4E5B9)
@@ -78,7 +78,7 @@ def _hash_strings(array: pa.Array) -> np.ndarray:
     position = np.arange(len(values), dtype=np.int64) - np.repeat(offsets[:-1] - base, lengths)
     powers = np.cumprod(np.full(int(lengths.max()), _BYTE_BASE, np.uint64))  # wraps: arithmetic mod 2**64
     sums = np.add.reduceat(values * powers[position], offsets[:-1] - base)
-    return _mix(sums ^ lengths.astype(np.uint64))
+    return mix64(sums ^ lengths.astype(np.uint64))
 
 
 def words(texts: pa.Array | pa.ChunkedArray) -> Words:
@@ -115,7 +115,7 @@ def ngrams(batch_words: Words, n: int) -> NGrams:
     starts = np.arange(total, dtype=np.int64)
     valid = starts + n <= offsets[doc_of_word + 1]
     doc = doc_of_word[valid]
-    return NGrams(_mix(acc[valid] ^ np.uint64(n)), doc, starts[valid] - offsets[doc])
+    return NGrams(mix64(acc[valid] ^ np.uint64(n)), doc, starts[valid] - offsets[doc])
 
 
 def ngram_hashes(texts: list[str] | pa.Array, n: int) -> NGrams:

@@ -83,7 +83,7 @@ _CL_MARK = _char_class(_block_chars(marks=True))
 _J = _char_class(map(ord, _JOINERS))
 
 # Any character that triggers per-unit segmentation of its token.
-_UNSPACED_CHAR = re.compile(f"[{_HAN_KANA}{_CL_BASE}{_CL_MARK}{_J}]")
+UNSPACED_CHAR = re.compile(f"[{_HAN_KANA}{_CL_BASE}{_CL_MARK}{_J}]")
 # One unit: optional leading punctuation, then a Han/Kana char, a cluster, or a run of other letters/digits,
 # then trailing punctuation. "Punctuation" here is anything that is neither a word character nor space.
 _P = r"(?:[^\w\s]|_)"
@@ -130,11 +130,11 @@ def paragraphs(text: str) -> list[str]:
 def words(text: str) -> list[str]:
     """Words of ``text``: whitespace tokens, with tokens in unspaced scripts split into characters/clusters."""
     tokens = text.split()
-    if not _UNSPACED_CHAR.search(text):
+    if not UNSPACED_CHAR.search(text):
         return tokens
     out: list[str] = []
     for tok in tokens:
-        if _UNSPACED_CHAR.search(tok):
+        if UNSPACED_CHAR.search(tok):
             out.extend(_UNIT.findall(tok))
         else:
             out.append(tok)
@@ -149,5 +149,5 @@ def unspaced(lang: str | None, ws: list[str]) -> bool:
     if not ws:
         return False
     sample = ws[:: max(1, len(ws) // 1000)]  # an even sample of at most ~1000 words decides a majority well enough
-    return len(sample) - list(map(_UNSPACED_CHAR.search, sample)).count(None) > len(sample) / 2
+    return len(sample) - list(map(UNSPACED_CHAR.search, sample)).count(None) > len(sample) / 2
 

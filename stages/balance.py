@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
+from curate.filters.ngrams import mix64
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
 
@@ -36,11 +37,8 @@ DOWNSAMPLE_SALT = 0x62616C616E6365  # "balance": independent of the train/valida
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic)."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """One splitmix64 step on uint64 arrays: the golden-ratio increment, then the finaliser."""
+    return mix64(x + np.uint64(0x9E3779B97F4A7C15))
 
 
 def uid_hash(uids: pa.Array, seed: int, salt: int = 0) -> np.ndarray:

@@ -11,14 +11,12 @@ pipeline's size (4,096 rows):
 The target is `stage + shards` >= 0.8x `encode_batch` throughput. Best of `--repeat` per timing, in wall seconds and
 in CPU seconds of this process (all its threads: the robust figure on a shared machine; the target is judged on both).
 
-    python bench/tokenize.py [--docs 4000] [--vocab-size 16000] [--tokenizer FILE] [--repeat 3] [--out FILE.json]
+    python bench/tokenize_throughput.py [--docs 4000] [--vocab-size 16000] [--tokenizer FILE] [--repeat 3] [--out FILE.json]
 """
 from __future__ import annotations
 
 import sys
 
-# Run as a script, this file's folder comes first on sys.path, where it would shadow the standard `tokenize` module.
-sys.path = [p for p in sys.path if p not in ("", __file__.rpartition("/")[0] or ".")]
 
 import argparse
 import json
