@@ -99,7 +99,11 @@ def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterat
     positions: Counter[int] = Counter()
     with open_binary(file.uri) as stream:
         try:
+            last = None
             for record in ArchiveIterator(stream, record_types=wanted, parse_http=False, quirks_mode=True):
+                if record.record_id and (record.stream_pos, record.record_id) == last:
+                    continue  # fastwarc can yield a record twice on a corrupt stream: same place, same record id
+                last = (record.stream_pos, record.record_id)
                 ledger.records_seen += 1
                 row = _header_row(record, file, cfg.dataset, positions)
                 try:
