@@ -75,6 +75,16 @@ def test_records_without_id_in_a_whole_file_gzip_get_distinct_ids(tmp_path):
     assert outcome.seen == 3 and outcome.kept == 3
 
 
+def test_a_record_parsed_twice_on_a_corrupt_stream_is_one_row(tmp_path, bound):
+    # found by bench/fuzz.py: on this corrupt whole-file gzip, fastwarc yields record 1 twice (same offset, same id)
+    case = hostile.WarcCase(records=(("html", "binary_value", "insert"), ("not_html", "length_negative", "truncate"),
+                                     ("nested", "none", "nul_run"), ("html", "binary_value", "insert"),
+                                     ("gzip_body", "bad_version", "nul_run")),
+                            container="gzip_whole", container_mutation="corrupt", seed=627629470)
+    outcome = hostile.check_file(case.build(tmp_path), "warc", bound)
+    assert outcome.seen == 2 and outcome.file_error
+
+
 @pytest.mark.parametrize("line, reason", [
     (b"[" * 100_000, "read:invalid_json"),  # RecursionError escaped the reader
     (b'{"text": "bad \\ud800 surrogate"}', "read:invalid_unicode"),  # UnicodeEncodeError at the batch flush
