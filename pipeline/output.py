@@ -89,9 +89,6 @@ class Output:
         self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
         return self.fs.open(target, "wb")
 
-    def is_empty(self) -> bool:
-        return not self.fs.exists(self.root) or not self.fs.ls(self.root)
-
     def committed(self, index: int = 0) -> dict[str, dict]:
         """The commit record of every input file that finished pass `index`, by file key."""
         directory = self.path(pass_dir(index))
@@ -107,16 +104,24 @@ class Output:
 
     def prepare(self, config_hash: str, listing: list[dict], resume: bool, overwrite: bool) -> bool:
         """Make the output ready for a run; True when resuming an earlier one. Refuses what would lose work."""
-        if self.is_empty():
-            self.write_json(RUN, {"config_hash": config_hash, "inputs": listing, "started": now()})
+        started = {"config_hash": config_hash, "inputs": listing, "started": now()}
+        entries = self.fs.ls(self.root, detail=False) if self.fs.exists(self.root) else []
+        names = [posixpath.basename(e.rstrip("/")) for e in entries]
+        if all(name.startswith(f"{RUN}.tmp-") for name in names):  # empty, or killed writing its first run.json
+            for entry in entries:
+                self.fs.rm(entry)
+            self.write_json(RUN, started)
             return False
-        is_run = self.exists(RUN)
+        is_run = RUN in names
         if overwrite:
             if not is_run:
                 raise CurateError(f"output {self.uri!r} is not empty and is not a curate output; "
                                   "refusing to delete it: choose another output or empty it yourself")
-            self.fs.rm(self.root, recursive=True)
-            self.write_json(RUN, {"config_hash": config_hash, "inputs": listing, "started": now()})
+            # run.json goes last (by being rewritten): killed midway, this is still a curate output to overwrite.
+            for entry, name in zip(entries, names):
+                if name != RUN:
+                    self.fs.rm(entry, recursive=True)
+            self.write_json(RUN, started)
             return False
         if not resume:
             raise CurateError(f"output {self.uri!r} is not empty: pass --resume to continue the run there, "

@@ -156,7 +156,7 @@ def _check_checkpoint(path: Path) -> None:
     if not path.is_file():
         raise CurateError(f"toxicity.checkpoint {str(path)!r} not found")
     try:  # mmap: the weights stay on disk; only the config is read here
-        loaded = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # never unpickle code
         model_type = loaded["config"]["arch"]["args"]["model_type"]
     except Exception as error:  # noqa: BLE001
         raise CurateError(f"toxicity.checkpoint {str(path)!r} is not a Detoxify checkpoint "
