@@ -14,8 +14,9 @@ class RunProgress:
         self.console = console
 
     @contextmanager
-    def track_spark(self, sc, group: str, label: str, total: int, every: float = 0.5):
-        """Show tasks done / total of the running job group, with rate and ETA, until the block ends."""
+    def track_spark(self, sc, group: str, label: str, total: int, documents=None, every: float = 0.5):
+        """Show the running job group's Spark stage, tasks done / total, documents per second and ETA until the block
+        ends. `documents()` counts the documents of committed files (committed output, not accumulators)."""
         if not self.console.is_terminal:
             yield
             return
@@ -29,17 +30,21 @@ class RunProgress:
         started = time.time()
 
         def poll() -> None:
-            tracker = sc.statusTracker()
+            tracker, docs, last_count = sc.statusTracker(), 0, 0.0
             while not stop.wait(every):
-                done = 0
+                done, stage = 0, None
                 for job_id in tracker.getJobIdsForGroup(group):
                     job = tracker.getJobInfo(job_id)
                     for stage_id in job.stageIds if job else []:
                         info = tracker.getStageInfo(stage_id)
                         if info:
                             done += info.numCompletedTasks
-                rate = done / max(time.time() - started, 1e-9)
-                bar.update(task, completed=min(done, total), rate=f"{rate:.2f} files/s")
+                            stage = stage if info.numActiveTasks == 0 else f"stage {stage_id}"
+                elapsed = max(time.time() - started, 1e-9)
+                if documents is not None and time.time() - last_count > 4 * every:
+                    docs, last_count = documents(), time.time()
+                rate = f"{docs / elapsed:,.0f} docs/s" if documents is not None else f"{done / elapsed:.2f} files/s"
+                bar.update(task, completed=min(done, total), rate=f"{stage or ''} {rate}".strip())
 
         with bar:
             thread = threading.Thread(target=poll, daemon=True)

@@ -120,7 +120,11 @@ class SparkEngine:
         if self.progress is None:
             job.collect()
             return
-        with self.progress.track_spark(sc, group, label, len(files)):
+        def documents() -> int:
+            records = output.committed(step.index).values()
+            return sum(r["reader"]["records_seen"] if r["reader"] else r["kept"] + r["rejected"] for r in records)
+
+        with self.progress.track_spark(sc, group, label, len(files), documents):
             job.collect()
 
     def run_global(self, config: PipelineConfig, step: Pass, key_files: list[str], output: Output) -> dict[str, list[str]]:
