@@ -10,7 +10,7 @@ from curate.filters.minhash import MinHasher
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.demo import generate_crawl
 from curate.pipeline.errors import CurateError
-from curate.pipeline.output import MANIFEST
+from curate.pipeline.output import MANIFEST, Output
 from curate.pipeline.schema import uid_of
 from curate.stages.dedup.minhash import MinHashDedup, MinHashDedupParams
 
@@ -144,7 +144,7 @@ def test_same_kept_set_whatever_partitions_and_files(spark, tmp_path):
         spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
         spark.sparkContext.setCheckpointDir(str(tmp_path / f"checkpoints-{files}-{partitions}"))
         try:
-            rows = plan(stage, spark.read.parquet(str(directory))).collect()
+            rows = plan(stage, spark.read.parquet(str(directory)), Output(str(tmp_path))).collect()
         finally:
             spark.conf.unset("spark.sql.shuffle.partitions")
         return {r["uid"]: (r["reject_reason"], r["dup_cluster"], r["dup_cluster_size"]) for r in rows}
