@@ -9,6 +9,7 @@ commits last, with a record listing the attempt-unique files it wrote. Spark and
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import posixpath
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 
 from curate.pipeline.chain import BoundStage, StageCounts, split
 from curate.pipeline.config import PipelineConfig, StageSpec
+from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
 from curate.pipeline.readers import read
@@ -281,3 +283,15 @@ def decision_listing(output: Output, target: str) -> dict[str, list[str]]:
         if relative.endswith(".parquet") and parent.startswith("file_key="):
             listing.setdefault(parent.removeprefix("file_key="), []).append(relative)
     return listing
+
+
+def global_plan(engine: str, stage_name: str):
+    """The plan of a global stage on an engine: `curate.pipeline.<engine>.<stage name>.plan`."""
+    module = f"curate.pipeline.{engine}.{stage_name}"
+    try:
+        return importlib.import_module(module).plan
+    except ModuleNotFoundError as error:
+        if error.name != module:
+            raise
+        raise CurateError(f"stage {stage_name!r} has no {engine} plan yet ({module}); "
+                          f"run it with another engine") from None

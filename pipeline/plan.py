@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from curate.pipeline.config import PipelineConfig
-from curate.pipeline.errors import ConfigError
+from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile
+from curate.pipeline.passes import global_plan
+from curate.pipeline.stage import GlobalStage
 
 # What each input format fills in besides identity and provenance.
 _IDENTITY = ("id", "uid", "source", "file", "offset", "url", "date", "content_type")
@@ -89,6 +91,11 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
     for index, spec in enumerate(config.stages):
         stage = spec.build()
         _check_files(index, spec.id, stage)
+        if isinstance(stage, GlobalStage):
+            try:
+                global_plan(config.engine.name, spec.name)
+            except CurateError as error:
+                raise ConfigError(f"stages[{index}] ({spec.id}): {error}") from None
         for column in stage.requires:
             if column not in provided:
                 hint = " (for WARC input, add an `extract` stage before it)" if column == "text" else ""

@@ -10,7 +10,6 @@ runs it (never the Prism runner, which downloads a binary); `conf: {runner: Data
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from curate.pipeline.config import EngineConfig, PipelineConfig, parse
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output, attempt_id
-from curate.pipeline.passes import Pass, decision_listing, passes, run_pass
+from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
 
 
 class RunPass(beam.DoFn):
@@ -139,10 +138,7 @@ class BeamEngine:
         target = f"work/decisions/{spec.id}"
         if not key_files:
             return {}
-        try:
-            plan = importlib.import_module(f"curate.pipeline.beam.{spec.name}").plan
-        except ModuleNotFoundError:
-            raise CurateError(f"stage {spec.name!r} has no Beam plan (curate.pipeline.beam.{spec.name})") from None
+        plan = global_plan("beam", spec.name)
         if output.exists(target):
             output.fs.rm(output.path(target), recursive=True)
         schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field("file_key", pa.string()),

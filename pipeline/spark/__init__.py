@@ -8,7 +8,6 @@ Embedded `local[*]` by default; any master URL (spark://, yarn, k8s://) runs the
 """
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ from curate.pipeline.config import EngineConfig, PipelineConfig, parse
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
-from curate.pipeline.passes import Pass, decision_listing, passes, run_pass
+from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
 
 _TASKS_SCHEMA = "index long, task string"
 _RESULT_SCHEMA = "key string"
@@ -134,10 +133,7 @@ class SparkEngine:
         target = f"work/decisions/{spec.id}"
         if not key_files:
             return {}
-        try:
-            plan = importlib.import_module(f"curate.pipeline.spark.{spec.name}").plan
-        except ModuleNotFoundError:
-            raise CurateError(f"stage {spec.name!r} has no Spark plan (curate.pipeline.spark.{spec.name})") from None
+        plan = global_plan("spark", spec.name)
         sc = self.spark.sparkContext
         sc.setCheckpointDir(output.uri_of("work", "checkpoints", spec.id))
         sc.setJobGroup(f"curate-{spec.id}", f"global stage {spec.id}")

@@ -141,3 +141,9 @@ def test_plugins_register_their_stages(tmp_path, monkeypatch):
     parsed = config.parse({**BASE, "plugins": ["my_stages"], "stages": [{"name": "my_upper"}]})
     assert parsed.stages[0].stage_class.__name__ == "Upper"
     assert parse_error({**BASE, "plugins": ["no_such_module_x"]}).startswith("plugins[0]: cannot import")
+
+
+def test_a_global_stage_without_a_plan_on_the_engine_is_a_config_error():
+    raw = {**BASE, "engine": {"name": "beam"}, "stages": [{"name": "extract"}, {"name": "minhash_dedup"}]}
+    with pytest.raises(ConfigError, match=r"stages\[1\] \(minhash_dedup\): stage 'minhash_dedup' has no beam plan"):
+        build(config.parse(raw), WARC)
