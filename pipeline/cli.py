@@ -133,6 +133,7 @@ def demo(
 
     result = run_demo(workdir, RunProgress(errors), console)
     _show_result(result)
+    _write_report(result.output.uri)
 
 
 @app.command()
