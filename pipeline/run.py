@@ -83,10 +83,13 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
     decisions: dict[str, dict] = {}
     previous: dict[str, dict] = {}
     listing: dict[str, list[str]] = {}
+    # Finished work is reused only while nothing before it was redone: a file redone in pass 0 (or a global stage
+    # recomputed) makes every later decision and pass stale, so those run again as a whole.
+    redone = not resuming
     for step in passes(config):
         if step.applies is not None:
             manifest = layout.decisions_manifest(step.applies.id)
-            if resuming and output.exists(manifest):
+            if not redone and output.exists(manifest):
                 listing = output.read_json(manifest)["files"]
             else:
                 started = time.time()
@@ -94,9 +97,11 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
                 listing = engine.run_global(config, passes(config)[step.index - 1], key_files, output)
                 output.write_json(manifest, {"stage": step.applies.id, "files": listing,
                                              "seconds": round(time.time() - started, 2)})
+                redone = True
             decisions[step.applies.id] = {"manifest": manifest, "files": listing}
-        done = output.committed(step.index) if resuming else {}
+        done = {} if redone else output.committed(step.index)
         todo = [f for f in inputs if f.key not in done]
+        redone = redone or bool(todo)
         engine.run_pass(config, step, todo, output, previous, listing)
         committed = output.committed(step.index)
         missing = [f.rel for f in inputs if f.key not in committed]
