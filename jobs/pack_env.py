@@ -23,7 +23,6 @@ import argparse
 import fcntl
 import hashlib
 import importlib.metadata as metadata
-import os
 import platform
 import shutil
 import subprocess

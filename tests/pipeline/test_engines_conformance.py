@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.demo import demo_texts, generate_crawl

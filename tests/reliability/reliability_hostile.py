@@ -15,7 +15,6 @@ import json
 import random
 import signal
 import time
-import zlib
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field

@@ -11,7 +11,6 @@ import json
 import random
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
