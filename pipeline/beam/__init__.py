@@ -5,11 +5,14 @@ engine-neutral `run_pass` (reader, map stages over Arrow batches, writers, commi
 runs it. A global stage's plan lives in `curate.pipeline.beam.<stage name>`: keys rows in, decision rows out, in
 Beam's own transforms (GroupByKey, CombinePerKey, CoGroupByKey). Locally the Python SDK's in-process FnApiRunner
 runs it (never the Prism runner, which downloads a binary); `conf: {runner: DataflowRunner, project: …}` or
-`FlinkRunner` run it remotely.
+`FlinkRunner` run it remotely. A plan module may also define `prepare(stage, key_files, output, run)`: pipelines run
+before the decision pipeline (`run(build)` runs one), for work that loops until a count read back says it is done
+(MinHash's connected-components rounds).
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -120,6 +123,11 @@ class BeamEngine:
                                           "--default_sdk_harness_log_level=ERROR"])
         return beam.Pipeline(runner=FnApiRunner(), options=options)
 
+    def _run(self, build) -> None:
+        """One pipeline, built by `build(pipeline)`, run to completion with the worker logs kept aside."""
+        with _worker_logs_to_file(), self._pipeline() as p:
+            build(p)
+
     def run_pass(self, config: PipelineConfig, step: Pass, files: list[InputFile], output: Output,
                  previous: dict[str, dict], decisions: dict[str, list[str]]) -> None:
         if not files:
@@ -144,7 +152,11 @@ class BeamEngine:
         schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field("file_key", pa.string()),
                             pa.field("reject_reason", pa.string()),
                             *(pa.field(k, v) for k, v in stage.adds().items())])
-        with _worker_logs_to_file(), self._pipeline() as p:
+        prepare = getattr(importlib.import_module(plan.__module__), "prepare", None)
+        if prepare is not None:
+            prepare(stage, key_files, output, self._run)
+
+        def decisions(p: beam.Pipeline) -> None:
             keys = (p
                     | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
                     | "Read keys" >> beam.FlatMap(read_keys))
@@ -152,4 +164,6 @@ class BeamEngine:
                  | "By input file" >> beam.Map(lambda row: (row["file_key"], row))
                  | "Group by file" >> beam.GroupByKey()
                  | "Write decisions" >> beam.ParDo(WriteDecisions(output.uri, target, schema)))
+
+        self._run(decisions)
         return decision_listing(output, target)

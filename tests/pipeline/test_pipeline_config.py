@@ -143,7 +143,17 @@ def test_plugins_register_their_stages(tmp_path, monkeypatch):
     assert parse_error({**BASE, "plugins": ["no_such_module_x"]}).startswith("plugins[0]: cannot import")
 
 
-def test_a_global_stage_without_a_plan_on_the_engine_is_a_config_error():
-    raw = {**BASE, "engine": {"name": "beam"}, "stages": [{"name": "extract"}, {"name": "minhash_dedup"}]}
-    with pytest.raises(ConfigError, match=r"stages\[1\] \(minhash_dedup\): stage 'minhash_dedup' has no beam plan"):
+def test_a_global_stage_without_a_plan_on_the_engine_is_a_config_error(tmp_path, monkeypatch):
+    (tmp_path / "my_global_stages.py").write_text(
+        "from curate.pipeline.registry import register\n"
+        "from curate.pipeline.stage import GlobalStage\n"
+        "@register\n"
+        "class Clusters(GlobalStage):\n"
+        "    '''Clusters documents; no engine has a plan for it.'''\n"
+        "    name = 'my_clusters'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    raw = {**BASE, "plugins": ["my_global_stages"], "engine": {"name": "beam"},
+           "stages": [{"name": "extract"}, {"name": "my_clusters"}]}
+    with pytest.raises(ConfigError, match=r"stages\[1\] \(my_clusters\): stage 'my_clusters' has no beam plan"):
         build(config.parse(raw), WARC)

@@ -1,0 +1,167 @@
+"""Beam plan of `minhash_dedup`: band buckets → star edges → verified edges → connected components → keep policy.
+
+The same decisions as the Spark plan (`curate.pipeline.spark.minhash_dedup`), in chained Beam pipelines:
+
+- `prepare` (before the engine's decision pipeline): one pipeline from the keys to the verified star edges, written
+  as Parquet under `OUTPUT/work/components/<stage id>/round-0/`; then one pipeline per connected-components round
+  (`curate.pipeline.beam.components`) until no vertex is unsettled. The launcher reads one count per round.
+- `plan`: the last round's edges (vertex → component) joined with the keys on `uid`; per component, every member
+  but the one the keep policy ranks first is a duplicate.
+
+Star edges are the Spark plan's exactly: a bucket is spread over `salts` sub-buckets by xxhash64(uid, seed 42)
+(Spark's `xxhash64` on binary, signed, then a non-negative modulo: `pmod`), members link to their sub-bucket's
+smallest uid, sub-bucket centres to the bucket's. Verification then drops some edges, so choosing other centres
+could split a component differently: the salt must match. The functions on one group are plain Python.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import apache_beam as beam
+import numpy as np
+import xxhash
+
+from curate.pipeline.beam import read_keys
+from curate.pipeline.beam.components import connected_components, read_edges, write_edges
+from curate.pipeline.output import Output
+from curate.stages.dedup.minhash import MinHashDedup
+
+
+def salt(uid: bytes, salts: int) -> int:
+    """The sub-bucket of a uid: Spark's `pmod(xxhash64(uid), salts)` (XXH64, seed 42, as a signed long)."""
+    h = xxhash.xxh64_intdigest(uid, seed=42)
+    return (h - (1 << 64) if h >= 1 << 63 else h) % salts
+
+
+def sub_bucket_edges(uids: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
+    """A sub-bucket's members linked to its smallest uid (centre → member)."""
+    uids = list(uids)
+    centre = min(uids)
+    return [(centre, u) for u in uids if u != centre]
+
+
+def bucket_edges(centres: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
+    """A bucket's sub-bucket centres linked to the smallest of them (top → centre)."""
+    centres = set(centres)
+    top = min(centres)
+    return [(top, c) for c in centres if c != top]
+
+
+def needed_matches(num_perm: int, threshold: float) -> float:
+    # P[equal bytes] = J + (1 - J) / 256 (curate.filters.minhash.sketch_jaccard), solved for J >= threshold
+    return num_perm * (threshold + (1.0 - threshold) / 256)
+
+
+def similar(a: bytes, b: bytes, needed: float) -> bool:
+    """Two 8-bit sketches agree in `needed` bytes or more."""
+    return int(np.count_nonzero(np.frombuffer(a, np.uint8) == np.frombuffer(b, np.uint8))) >= needed
+
+
+def order(row: dict, policy: str) -> tuple:
+    """The keep policy as a sort key (the smallest wins), as the Spark plan's `_rank`: the uid last, no ties.
+    `longest` / `highest:<column>`: the largest rank first; no rank counts as -inf; NaN (Spark: above +inf) last."""
+    if policy == "min_id":
+        return (row["id"], row["uid"])
+    rank = row["rank"]
+    if rank is not None and math.isnan(rank):
+        return ((1, 0.0), row["id"], row["uid"])
+    return ((0, math.inf if rank is None else -rank), row["id"], row["uid"])
+
+
+def decide(component: bytes, members: Iterable[tuple[tuple, bytes, str]]):
+    """(order, uid, file_key) of a component's members → their decision rows."""
+    members = list(members)
+    winner = min(m[0] for m in members)[-1]
+    for _, uid, file_key in members:
+        yield {"uid": uid, "file_key": file_key, "reject_reason": None if uid == winner else "duplicate",
+               "dup_cluster": winner, "dup_cluster_size": len(members)}
+
+
+def _work(stage: MinHashDedup) -> str:
+    return f"work/components/{stage.id}"
+
+
+def _source_sketch(item):
+    """(src, {edges: [dst], sketch: [a]}) → (dst, (src, a))."""
+    src, grouped = item
+    for sketch in grouped["sketch"]:
+        for dst in grouped["edges"]:
+            yield dst, (src, sketch)
+
+
+def _verified(item, needed: float):
+    """(dst, {edges: [(src, a)], sketch: [b]}) → (src, dst) where a and b agree enough."""
+    dst, grouped = item
+    for sketch in grouped["sketch"]:
+        for src, other in grouped["edges"]:
+            if similar(other, sketch, needed):
+                yield src, dst
+
+
+def _star_edges(p, stage: MinHashDedup, key_files: list[str], output: Output) -> None:
+    params, salts = stage.params, stage.params.salts
+    keys = (p
+            | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
+            | "Read keys" >> beam.FlatMap(read_keys)
+            | "Has bands" >> beam.Filter(lambda row: row["bands"] is not None))
+    subs = (keys
+            | "Band rows" >> beam.FlatMap(lambda row: [((b, salt(row["uid"], salts)), row["uid"])
+                                                       for b in row["bands"]])
+            | "Sub-buckets" >> beam.GroupByKey())
+    to_centre = subs | "To sub-bucket centre" >> beam.FlatMapTuple(lambda _, uids: sub_bucket_edges(uids))
+    to_top = (subs
+              | "Centres" >> beam.MapTuple(lambda key, uids: (key[0], min(uids)))
+              | "Buckets" >> beam.GroupByKey()
+              | "To bucket top" >> beam.FlatMapTuple(lambda _, centres: bucket_edges(centres)))
+    edges = (to_centre, to_top) | "Star edges" >> beam.Flatten() | "Distinct" >> beam.Distinct()
+    if params.verify:
+        needed = needed_matches(stage.hasher.num_perm, params.threshold)
+        sketches = keys | "Sketches" >> beam.Map(lambda row: (row["uid"], bytes(x & 0xFF for x in row["sketch"])))
+        half = ({"edges": edges | "By source" >> beam.Map(lambda e: (e[0], e[1])), "sketch": sketches}
+                | "Join source sketch" >> beam.CoGroupByKey()
+                | "Source sketch" >> beam.FlatMap(_source_sketch))
+        edges = ({"edges": half, "sketch": sketches}
+                 | "Join destination sketch" >> beam.CoGroupByKey()
+                 | "Verified" >> beam.FlatMap(_verified, needed))
+    oriented = edges | "Smaller first" >> beam.FlatMapTuple(lambda a, b: [(min(a, b), max(a, b))] if a != b else [])
+    write_edges(oriented, output, f"{_work(stage)}/round-0", _shards(key_files))
+
+
+def _shards(key_files: list[str]) -> int:
+    return max(1, len(key_files))  # one edge file per input file: the corpus's own grain
+
+
+def prepare(stage: MinHashDedup, key_files: list[str], output: Output, run) -> None:
+    """Star edges, then connected-components rounds, each a pipeline run by `run(build)`; the final labels'
+    files are recorded in `<work>/components.json` for `plan`."""
+    work = _work(stage)
+    if output.exists(work):
+        output.fs.rm(output.path(work), recursive=True)
+    run(lambda p: _star_edges(p, stage, key_files, output))
+    files, rounds = connected_components(output, work, _shards(key_files), stage.params.max_rounds, run,
+                                         f"{stage.id}: connected components")
+    output.write_json(f"{work}/components.json", {"rounds": rounds, "labels": files})
+
+
+def _members(item, policy: str):
+    uid, grouped = item
+    for component in set(grouped["component"]):  # one when converged; none for a document without an edge
+        for row in grouped["key"]:
+            yield component, (order(row, policy), uid, row["file_key"])
+
+
+def plan(stage: MinHashDedup, keys, output: Output):
+    labels = output.read_json(f"{_work(stage)}/components.json")["labels"]
+    components = (keys.pipeline
+                  | "Label files" >> beam.Create([(path, output.uri) for path in labels])
+                  | "Read labels" >> beam.FlatMap(read_edges)
+                  | "Vertex and root" >> beam.FlatMapTuple(lambda vertex, root: [(vertex, root), (root, root)]))
+    ranked = (keys
+              | "Has bands" >> beam.Filter(lambda row: row["bands"] is not None)
+              | "By uid" >> beam.Map(lambda row: (row["uid"], row)))
+    return ({"component": components, "key": ranked}
+            | "Join labels" >> beam.CoGroupByKey()
+            | "Members" >> beam.FlatMap(_members, stage.params.keep)
+            | "By component" >> beam.GroupByKey()
+            | "Keep policy" >> beam.FlatMapTuple(decide))
