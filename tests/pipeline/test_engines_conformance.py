@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import json
+import random
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.demo import demo_texts, generate_crawl
+from curate.pipeline.beam.minhash_dedup import salt
+from curate.pipeline.demo import _BANK, _page, _record, _sentence, demo_texts, generate_crawl
 from curate.pipeline.tokenizer_train import train_bpe
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
 
 STAGES = [{"name": "extract"}, {"name": "langid", "threshold": 0.5}, {"name": "exact_dedup"},
-          {"name": "gopher_quality"}, {"name": "exact_dedup", "id": "url_dedup", "on": "url"},
+          {"name": "gopher_quality"}, {"name": "minhash_dedup", "salts": 2},
+          {"name": "exact_dedup", "id": "url_dedup", "on": "url"},
           {"name": "domain", "column": "lang"}, {"name": "tokenize", "validation_fraction": 0.1},
           {"name": "balance", "temperature": 2.0, "max_epochs": 2}]
 
@@ -32,6 +36,30 @@ def outcome(output: Path) -> tuple[dict, dict, dict]:
     tokens = {row["id"]: (row["domain"], row["split"], row["tokens"]) for row in shards.to_pylist()}
     counts["domains"] = manifest["domains"]
     return kept_rows, reasons, counts, tokens
+
+
+def near_duplicates(directory: Path) -> None:
+    """One more WARC file of English near-duplicates: a chain of drifting copies (each close to the next only, so
+    the component takes more than one round) and groups whose members are near the 0.8 threshold of each other
+    (verification keeps some star edges and drops others, so which uids are the centres matters)."""
+    rng, bank = random.Random(17), _BANK["en"]
+    pages = []
+    drifting = [_sentence(rng, bank) for _ in range(48)]
+    for step in range(16):
+        drifting[step * 3] = _sentence(rng, bank)
+        pages.append(("Drifting copies", [" ".join(drifting[i:i + 6]) for i in range(0, 48, 6)]))
+    for group in range(8):
+        base = [_sentence(rng, bank) for _ in range(30)]
+        for _ in range(5):
+            sentences = list(base)
+            for _ in range(2):
+                sentences[rng.randrange(30)] = _sentence(rng, bank)
+            pages.append((f"Group {group}", [" ".join(sentences[i:i + 5]) for i in range(0, 30, 5)]))
+    start = datetime(2026, 10, 2, tzinfo=timezone.utc)
+    with open(directory / "near-duplicates.warc.gz", "wb") as f:
+        for i, (title, paragraphs) in enumerate(pages):
+            f.write(_record(f"https://near.example.com/{i}", start, "200 OK", "text/html",
+                            _page("en", title, paragraphs).encode()))
 
 
 def both_engines(inputs: Path, tmp_path: Path) -> tuple:
@@ -57,10 +85,22 @@ def assert_same(spark, beam):
 
 def test_demo_crawl_same_on_spark_and_beam(spark, tmp_path):
     generate_crawl(tmp_path / "crawl")
+    near_duplicates(tmp_path / "crawl")
     on_spark, on_beam = both_engines(tmp_path / "crawl", tmp_path)
     assert_same(on_spark, on_beam)
     assert on_spark[2]["rejected"]["exact_dedup:duplicate"] >= 20
+    assert on_spark[2]["rejected"]["minhash_dedup:duplicate"] >= 30
     assert on_spark[2]["rejected"].get("balance:downsample", 0) > 0
+    # the input exercises what could tell the plans apart: several rounds, buckets spread over both sub-buckets
+    work = tmp_path / "beam" / "work"
+    assert json.loads((work / "components/minhash_dedup/components.json").read_text())["rounds"] > 1
+    keys = pa.concat_tables([pq.read_table(p) for p in work.glob("pass-*/keys/*.parquet")
+                             if "bands" in pq.read_schema(p).names])
+    buckets: dict[int, set[int]] = {}
+    for uid, bands in zip(keys.column("uid").to_pylist(), keys.column("bands").to_pylist()):
+        for band in bands or []:
+            buckets.setdefault(band, set()).add(salt(uid, 2))
+    assert sum(len(salts) == 2 for salts in buckets.values()) >= 20
 
 
 def test_real_crawls_same_on_spark_and_beam(spark, shared_data, tmp_path):
