@@ -75,10 +75,15 @@ def decode_html(html: bytes, content_type: str | None) -> str:
 def _extractor(backend: str):
     if backend == "trafilatura":
         import trafilatura
+        from trafilatura.deduplication import LRUCache
+        from trafilatura.settings import LRU_SIZE
 
         def run(html: str) -> str | None:
-            # FineWeb's settings: favour precision, no comments, deduplicated text.
-            return trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True)
+            # FineWeb's settings: favour precision, no comments, deduplicated text. trafilatura's duplicate cache is
+            # process-wide by default, so a page's text would depend on the pages the process saw before it (a
+            # retried or resumed task, or another split of the files, would change it): each page gets its own.
+            return trafilatura.extract(html, favor_precision=True, include_comments=False,
+                                       deduplicate=LRUCache(maxsize=LRU_SIZE))
 
         return run
     from resiliparse.extract.html2text import extract_plain_text
