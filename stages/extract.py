@@ -54,6 +54,23 @@ class ExtractParams(Params):
     max_tags: int = Field(200_000, gt=0, description="pages with more '<' are rejected unparsed (too_many_tags)")
 
 
+def check_page(html: bytes | None, content_type: str | None, p: ExtractParams) -> str | None:
+    """The reject rule a page earns before parsing, if any."""
+    mime = mime_of(content_type)
+    if not html:
+        return "no_html"
+    if mime is not None and mime not in HTML_TYPES:
+        return f"content_type:{mime}"
+    if len(html) > p.max_html_bytes:
+        return "too_large"
+    binary = sniff_binary(html)
+    if binary:
+        return binary
+    if html.count(b"<") > p.max_tags:
+        return "too_many_tags"
+    return None
+
+
 @register
 class Extract(Stage):
     """Main text from HTML (trafilatura or resiliparse), with caps and a killable sandbox."""
@@ -72,29 +89,12 @@ class Extract(Stage):
         self.sandbox.warm()
         self.subprocess_cpu_seconds = 0.0
 
-    def check(self, html: bytes | None, content_type: str | None) -> str | None:
-        """The reject rule a page earns before parsing, if any."""
-        p = self.params
-        mime = mime_of(content_type)
-        if not html:
-            return "no_html"
-        if mime is not None and mime not in HTML_TYPES:
-            return f"content_type:{mime}"
-        if len(html) > p.max_html_bytes:
-            return "too_large"
-        binary = sniff_binary(html)
-        if binary:
-            return binary
-        if html.count(b"<") > p.max_tags:
-            return "too_many_tags"
-        return None
-
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         pages = batch.column("html").to_pylist()
         types = batch.column("content_type").to_pylist() if "content_type" in batch.schema.names else [None] * len(pages)
         texts, reasons = [], []
         for html, content_type in zip(pages, types):
-            text, rule = None, self.check(html, content_type)
+            text, rule = None, check_page(html, content_type, self.params)
             if rule is None:
                 text, rule = self.sandbox.extract(html, content_type)
             texts.append(text)
