@@ -73,6 +73,9 @@ class GopherQuality(HeuristicStage):
     module = gopher_quality
     Params = _params_of(gopher_quality)
 
+    def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
+        return None, gopher_quality.signals(text, lang, self.thresholds.punctuation_tokens)
+
 
 @register
 class GopherRepetition(HeuristicStage):

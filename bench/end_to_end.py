@@ -1,0 +1,211 @@
+"""End to end against datatrove: FineWeb's English recipe on the same WARC files, the same cores, side by side.
+
+    python bench/end_to_end.py --datatrove DIR [--cores 2] [--copies 3] [--files 8] [--out result.json]
+
+Input: WARC files built from the 990 real pages of `../shared/data/extraction/trafilatura-eval/` — each page
+`--copies` times under changed URLs (`?curate_copy=k`), shuffled over `--files` gzipped WARC files, with a
+`WARC-Identified-Payload-Type: text/html` as Common Crawl writes it. Record ids are derived from the URL, so both
+tools' outputs are matched by id.
+
+Runs (each a fresh process tree, wall time from launch to exit, so start-up counts):
+- `curate`: `curate run examples/fineweb.yaml --master local[<cores>]` (lang_precheck → extract → langid en ≥ 0.65
+  → Gopher repetition → Gopher quality → C4 → FineWeb rules → Parquet + reject ledger; `--no-precheck` drops the
+  pre-check, so trafilatura runs on every page as in datatrove);
+- `datatrove`: `bench/peers/datatrove_fineweb.py` — datatrove's own steps with FineWeb's settings on its
+  LocalPipelineExecutor with `<cores>` workers, one task per file, exclusion writers on every filter as FineWeb ran it;
+- each again with resiliparse as the extractor, without the pre-check (`--no-resiliparse` skips those).
+
+Printed per run: documents/s per core (input records / wall seconds / cores), kept documents, peak resident memory
+per worker (the worker process with its extraction sandbox) and of the whole tree (the JVM included); then the ratios
+and the kept-set overlap (Jaccard of the kept ids) for each extractor, with the ids kept by one tool only listed by the
+reason the other gave. `--datatrove` is a folder datatrove is installed in (see the peer script's docstring).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import gzip
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procmem import TreeMemory  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT.parent / "shared" / "data" / "extraction" / "trafilatura-eval"
+RECIPE = ROOT / "examples" / "fineweb.yaml"
+
+
+def record_id(url: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, url))
+
+
+def build_warcs(pages: Path, out: Path, copies: int, files: int, seed: int = 0) -> int:
+    """The bench input: every page `copies` times under changed URLs, shuffled over `files` WARC files."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    index = [json.loads(line) for line in (pages / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = [(page, k) for page in index for k in range(copies)]
+    random.Random(seed).shuffle(records)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in range(files):
+        with open(out / f"bench-{f:03d}.warc.gz", "wb") as stream:
+            writer = WARCWriter(stream, gzip=True)
+            for page, k in records[f::files]:
+                url = page["url"] if k == 0 else f"{page['url']}{'&' if '?' in page['url'] else '?'}curate_copy={k}"
+                body = gzip.decompress((pages / page["html"]).read_bytes())
+                http = StatusAndHeaders("200 OK", [("Content-Type", "text/html"),
+                                                   ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+                record = writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                                   http_headers=http, warc_headers_dict={
+                                                       "WARC-Record-ID": f"<urn:uuid:{record_id(url)}>",
+                                                       "WARC-Identified-Payload-Type": "text/html"})
+                writer.write_record(record)
+    return len(records)
+
+
+def spark_worker(command: str, parent: str) -> bool:
+    """PySpark's Python workers are forks of its daemon (same command line)."""
+    return "pyspark.daemon" in command and "pyspark.daemon" in parent
+
+
+def datatrove_worker(command: str, parent: str) -> bool:
+    """datatrove's pool workers are forks of multiprocess's fork server (same command line)."""
+    return "forkserver" in command and "forkserver" in parent
+
+
+def timed(command: list[str], is_worker=None) -> dict:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with TreeMemory(process.pid, is_worker=is_worker) as memory:
+        log, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{command[0:3]} failed ({process.returncode}):\n{log[-3000:]}")
+    return {"seconds": round(seconds, 2), "peak_worker_mb": round(memory.peak_worker / 2**20),
+            "peak_total_mb": round(memory.peak_total / 2**20), "peak_jvm_mb": round(memory.peak_jvm / 2**20),
+            "workers": len(memory.workers_seen)}
+
+
+def run_curate(warcs: Path, out: Path, cores: int, backend: str, precheck: bool) -> tuple[dict, dict[str, str | None]]:
+    recipe = yaml.safe_load(RECIPE.read_text())
+    if backend == "resiliparse" or not precheck:  # the pre-check is resiliparse itself: no saving there
+        recipe["stages"] = [s for s in recipe["stages"] if s["name"] != "lang_precheck"]
+    next(s for s in recipe["stages"] if s["name"] == "extract")["backend"] = backend
+    path = out.parent / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    curate = Path(sys.executable).parent / "curate"
+    figures = timed([str(curate), "run", str(path), "-i", str(warcs), "-o", str(out), "--master",
+                     f"local[{cores}]"], is_worker=spark_worker)
+    outcome: dict[str, str | None] = {}
+    for row in ds.dataset(out / "documents", format="parquet").to_table(columns=["id"]).to_pylist():
+        outcome[row["id"].rsplit("/", 1)[-1].removeprefix("urn:uuid:")] = None
+    for row in ds.dataset(out / "ledger" / "rejects", format="parquet").to_table(
+            columns=["id", "reject_reason"]).to_pylist():
+        outcome[row["id"].rsplit("/", 1)[-1].removeprefix("urn:uuid:")] = row["reject_reason"]
+    return figures, outcome
+
+
+def run_datatrove(warcs: Path, out: Path, cores: int, backend: str, library: str) -> tuple[dict, dict[str, str | None]]:
+    peer = Path(__file__).resolve().parent / "peers" / "datatrove_fineweb.py"
+    figures = timed([sys.executable, str(peer), "--input", str(warcs), "--output", str(out), "--workers", str(cores),
+                     "--datatrove", library, "--extractor", backend], is_worker=datatrove_worker)
+    outcome: dict[str, str | None] = {}
+    for folder, reason in [(out / "output", None), *((d, d.name) for d in sorted((out / "removed").glob("*")))]:
+        for path in folder.glob("*.jsonl.gz"):
+            with gzip.open(path, "rt", encoding="utf-8") as lines:
+                for line in lines:
+                    doc = json.loads(line)
+                    why = reason and f"{reason}:{doc.get('metadata', {}).get('filter_reason', '')}".rstrip(":")
+                    outcome[doc["id"].strip("<>").removeprefix("urn:uuid:")] = why
+    return figures, outcome
+
+
+def compare(ours: dict[str, str | None], peer: dict[str, str | None], records: int) -> dict:
+    kept_ours = {i for i, why in ours.items() if why is None}
+    kept_peer = {i for i, why in peer.items() if why is None}
+    union = kept_ours | kept_peer
+    only_ours = collections.Counter(peer.get(i, "extractor: dropped") for i in kept_ours - kept_peer)
+    only_peer = collections.Counter(ours.get(i, "missing") for i in kept_peer - kept_ours)
+    return {"kept_curate": len(kept_ours), "kept_datatrove": len(kept_peer),
+            "overlap_jaccard": round(len(kept_ours & kept_peer) / len(union), 4) if union else 1.0,
+            "curate_accounted": len(ours), "records": records,
+            "kept_by_curate_only": dict(only_ours.most_common()), "kept_by_datatrove_only": dict(only_peer.most_common())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datatrove", default=os.environ.get("DATATROVE_PATH"), required="DATATROVE_PATH" not in os.environ)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--copies", type=int, default=3)
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--pages", type=Path, default=PAGES)
+    parser.add_argument("--no-resiliparse", dest="resiliparse", action="store_false")
+    parser.add_argument("--no-precheck", dest="precheck", action="store_false",
+                        help="run curate's recipe without lang_precheck (trafilatura on every page, as datatrove)")
+    parser.add_argument("--only", choices=["curate", "datatrove"], help="run one tool only (profiling)")
+    parser.add_argument("--keep", type=Path, help="keep the WARC files and outputs in this folder")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if not args.pages.is_dir():
+        raise SystemExit(f"{args.pages} not found: the bench needs ../shared/data beside the project")
+
+    work = args.keep or Path(tempfile.mkdtemp(prefix="curate-e2e-"))
+    warcs = work / "warc"
+    if warcs.is_dir():
+        shutil.rmtree(warcs)
+    records = build_warcs(args.pages, warcs, args.copies, args.files)
+    print(f"{records} records in {args.files} WARC files ({sum(p.stat().st_size for p in warcs.iterdir()) / 2**20:.1f} MB); "
+          f"{args.cores} cores; load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    result: dict = {"records": records, "cores": args.cores, "cpu_count": os.cpu_count(), "runs": {}, "compare": {}}
+    for backend in ["trafilatura"] + (["resiliparse"] if args.resiliparse else []):
+        outcomes = {}
+        for tool in ["datatrove", "curate"]:
+            if args.only and tool != args.only:
+                continue
+            out = work / f"{tool}-{backend}"
+            if out.exists():
+                shutil.rmtree(out)
+            if tool == "curate":
+                figures, outcomes[tool] = run_curate(warcs, out, args.cores, backend, args.precheck)
+            else:
+                figures, outcomes[tool] = run_datatrove(warcs, out, args.cores, backend, args.datatrove)
+            figures["docs_per_s_per_core"] = round(records / figures["seconds"] / args.cores, 2)
+            figures["kept"] = sum(why is None for why in outcomes[tool].values())
+            result["runs"][f"{tool}/{backend}"] = figures
+            print(f"{tool:9} {backend:11} {figures['seconds']:7.1f} s  {figures['docs_per_s_per_core']:6.1f} docs/s/core  "
+                  f"kept {figures['kept']:5}  peak/worker {figures['peak_worker_mb']} MB  "
+                  f"tree {figures['peak_total_mb']} MB (JVM {figures['peak_jvm_mb']} MB)  "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+        if len(outcomes) == 2:
+            ratio = result["runs"][f"curate/{backend}"]["docs_per_s_per_core"] / \
+                result["runs"][f"datatrove/{backend}"]["docs_per_s_per_core"]
+            result["compare"][backend] = {"speed_ratio": round(ratio, 2), **compare(outcomes["curate"],
+                                                                                     outcomes["datatrove"], records)}
+            print(json.dumps({backend: result["compare"][backend]}, indent=1), flush=True)
+    if {"curate/resiliparse", "datatrove/trafilatura"} <= result["runs"].keys():
+        result["compare"]["curate_resiliparse_vs_datatrove_trafilatura"] = round(
+            result["runs"]["curate/resiliparse"]["docs_per_s_per_core"]
+            / result["runs"]["datatrove/trafilatura"]["docs_per_s_per_core"], 2)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

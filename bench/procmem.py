@@ -1,0 +1,85 @@
+"""Peak memory of a process tree, sampled from /proc (Linux): the whole tree, and per worker.
+
+A *worker* is a process that does per-document work together with its own children (an extraction sandbox): by
+default every process of the tree that is not the root, not a JVM, and whose parent is not itself a worker; a caller
+can name them instead (`is_worker(command, parent_command)`: PySpark's workers are forks of its daemon, same command). The sampler keeps, per
+worker, the largest resident set of the worker plus all its descendants seen at one instant; and the largest sum over
+the whole tree (JVM included).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _processes() -> dict[int, tuple[int, str, int]]:
+    """pid → (parent pid, command, resident bytes), for every process readable now."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            rss_pages = int((entry / "statm").read_text().split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        after_name = stat[stat.rindex(")") + 2:].split()
+        found[int(entry.name)] = (int(after_name[1]), command, rss_pages * PAGE)
+    return found
+
+
+class TreeMemory:
+    """`with TreeMemory(pid) as memory:` … then `memory.peak_total`, `memory.peak_worker`, `memory.peak_jvm`."""
+
+    def __init__(self, root: int, interval: float = 0.5, is_worker=None):
+        self.root, self.interval = root, interval
+        self.is_worker = is_worker or (lambda command, parent: "java" not in command.split(" ", 1)[0])
+        self.peak_total = self.peak_worker = self.peak_jvm = 0
+        self.workers_seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> None:
+        processes = _processes()
+        children: dict[int, list[int]] = {}
+        for pid, (parent, _, _) in processes.items():
+            children.setdefault(parent, []).append(pid)
+
+        def subtree(pid: int) -> int:
+            return processes[pid][2] + sum(subtree(child) for child in children.get(pid, []))
+
+        total = 0
+        stack = [(self.root, False)]
+        while stack:
+            pid, inside_worker = stack.pop()
+            if pid not in processes:
+                continue
+            _, command, rss = processes[pid]
+            total += rss
+            if "java" in command.split(" ", 1)[0]:
+                self.peak_jvm = max(self.peak_jvm, subtree(pid))
+            parent_command = processes.get(processes[pid][0], (0, "", 0))[1]
+            worker = pid != self.root and not inside_worker and self.is_worker(command, parent_command)
+            if worker:
+                self.workers_seen.add(pid)
+                self.peak_worker = max(self.peak_worker, subtree(pid))
+            stack.extend((child, inside_worker or worker) for child in children.get(pid, []))
+        self.peak_total = max(self.peak_total, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            time.sleep(self.interval)
