@@ -78,8 +78,8 @@ def build_warcs(pages: Path, out: Path, copies: int, files: int, seed: int = 0) 
 
 
 def spark_worker(command: str, parent: str) -> bool:
-    """PySpark's Python workers are forks of its daemon (same command line)."""
-    return "pyspark.daemon" in command and "pyspark.daemon" in parent
+    """PySpark's Python workers are forks of its daemon (same command line; curate's daemon module)."""
+    return "spark.daemon" in command and "spark.daemon" in parent
 
 
 def datatrove_worker(command: str, parent: str) -> bool:
@@ -95,7 +95,8 @@ def timed(command: list[str], is_worker=None) -> dict:
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{command[0:3]} failed ({process.returncode}):\n{log[-3000:]}")
-    return {"seconds": round(seconds, 2), "peak_worker_mb": round(memory.peak_worker / 2**20),
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(memory.cpu_seconds, 1),
+            "jvm_cpu_seconds": round(memory.jvm_cpu_seconds, 1), "peak_worker_mb": round(memory.peak_worker / 2**20),
             "peak_total_mb": round(memory.peak_total / 2**20), "peak_jvm_mb": round(memory.peak_jvm / 2**20),
             "workers": len(memory.workers_seen)}
 
@@ -184,16 +185,19 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 figures, outcomes[tool] = run_datatrove(warcs, out, args.cores, backend, args.datatrove)
             figures["docs_per_s_per_core"] = round(records / figures["seconds"] / args.cores, 2)
+            figures["docs_per_cpu_s"] = round(records / figures["cpu_seconds"], 2)
             figures["kept"] = sum(why is None for why in outcomes[tool].values())
             result["runs"][f"{tool}/{backend}"] = figures
             print(f"{tool:9} {backend:11} {figures['seconds']:7.1f} s  {figures['docs_per_s_per_core']:6.1f} docs/s/core  "
-                  f"kept {figures['kept']:5}  peak/worker {figures['peak_worker_mb']} MB  "
-                  f"tree {figures['peak_total_mb']} MB (JVM {figures['peak_jvm_mb']} MB)  "
+                  f"{figures['docs_per_cpu_s']:6.1f} docs/CPU-s  kept {figures['kept']:5}  peak/worker {figures['peak_worker_mb']} MB  "
+                  f"tree {figures['peak_total_mb']} MB (JVM {figures['peak_jvm_mb']} MB, {figures['jvm_cpu_seconds']} CPU-s)  "
                   f"load {os.getloadavg()[0]:.2f}", flush=True)
         if len(outcomes) == 2:
             ratio = result["runs"][f"curate/{backend}"]["docs_per_s_per_core"] / \
                 result["runs"][f"datatrove/{backend}"]["docs_per_s_per_core"]
-            result["compare"][backend] = {"speed_ratio": round(ratio, 2), **compare(outcomes["curate"],
+            cpu_ratio = result["runs"][f"curate/{backend}"]["docs_per_cpu_s"] / \
+                result["runs"][f"datatrove/{backend}"]["docs_per_cpu_s"]
+            result["compare"][backend] = {"speed_ratio": round(ratio, 2), "cpu_ratio": round(cpu_ratio, 2), **compare(outcomes["curate"],
                                                                                      outcomes["datatrove"], records)}
             print(json.dumps({backend: result["compare"][backend]}, indent=1), flush=True)
     if {"curate/resiliparse", "datatrove/trafilatura"} <= result["runs"].keys():

@@ -1,10 +1,12 @@
-"""Peak memory of a process tree, sampled from /proc (Linux): the whole tree, and per worker.
+"""Peak memory and CPU time of a process tree, sampled from /proc (Linux): the whole tree, and per worker.
 
 A *worker* is a process that does per-document work together with its own children (an extraction sandbox): by
 default every process of the tree that is not the root, not a JVM, and whose parent is not itself a worker; a caller
 can name them instead (`is_worker(command, parent_command)`: PySpark's workers are forks of its daemon, same command). The sampler keeps, per
 worker, the largest resident set of the worker plus all its descendants seen at one instant; and the largest sum over
-the whole tree (JVM included).
+the whole tree (JVM included). CPU time is each process's user + system time as last seen, summed over every process
+the tree had (a process's last half second may be missed): on a shared machine it measures work where wall time
+measures contention.
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import time
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _processes() -> dict[int, tuple[int, str, int]]:
-    """pid → (parent pid, command, resident bytes), for every process readable now."""
+def _processes() -> dict[int, tuple[int, str, int, float]]:
+    """pid → (parent pid, command, resident bytes, CPU seconds), for every process readable now."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -29,18 +32,21 @@ def _processes() -> dict[int, tuple[int, str, int]]:
         except OSError:
             continue
         after_name = stat[stat.rindex(")") + 2:].split()
-        found[int(entry.name)] = (int(after_name[1]), command, rss_pages * PAGE)
+        cpu = (int(after_name[11]) + int(after_name[12])) / TICK
+        found[int(entry.name)] = (int(after_name[1]), command, rss_pages * PAGE, cpu)
     return found
 
 
 class TreeMemory:
-    """`with TreeMemory(pid) as memory:` … then `memory.peak_total`, `memory.peak_worker`, `memory.peak_jvm`."""
+    """`with TreeMemory(pid) as memory:` … then `memory.peak_total`, `.peak_worker`, `.peak_jvm`, `.cpu_seconds`."""
 
     def __init__(self, root: int, interval: float = 0.5, is_worker=None):
         self.root, self.interval = root, interval
         self.is_worker = is_worker or (lambda command, parent: "java" not in command.split(" ", 1)[0])
         self.peak_total = self.peak_worker = self.peak_jvm = 0
         self.workers_seen: set[int] = set()
+        self.cpu: dict[int, float] = {}
+        self.jvm_pids: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -55,7 +61,7 @@ class TreeMemory:
     def sample(self) -> None:
         processes = _processes()
         children: dict[int, list[int]] = {}
-        for pid, (parent, _, _) in processes.items():
+        for pid, (parent, _, _, _) in processes.items():
             children.setdefault(parent, []).append(pid)
 
         def subtree(pid: int) -> int:
@@ -67,9 +73,11 @@ class TreeMemory:
             pid, inside_worker = stack.pop()
             if pid not in processes:
                 continue
-            _, command, rss = processes[pid]
+            _, command, rss, cpu = processes[pid]
             total += rss
+            self.cpu[pid] = cpu
             if "java" in command.split(" ", 1)[0]:
+                self.jvm_pids.add(pid)
                 self.peak_jvm = max(self.peak_jvm, subtree(pid))
             parent_command = processes.get(processes[pid][0], (0, "", 0))[1]
             worker = pid != self.root and not inside_worker and self.is_worker(command, parent_command)
@@ -79,7 +87,16 @@ class TreeMemory:
             stack.extend((child, inside_worker or worker) for child in children.get(pid, []))
         self.peak_total = max(self.peak_total, total)
 
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
+
+    @property
+    def jvm_cpu_seconds(self) -> float:
+        return sum(self.cpu.get(pid, 0.0) for pid in self.jvm_pids)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self.sample()
             time.sleep(self.interval)
+        self.sample()
