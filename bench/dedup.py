@@ -322,13 +322,13 @@ def scale(spark, edges: int, workdir: Path) -> dict:
         .select(uid("a").alias("src"), uid("b").alias("dst"))
     graph = components.checkpoint(graph, "scale-edges")
     started = time.perf_counter()
-    labels = components.connected_components(graph, max_rounds=40)
+    labels, rounds = components.connected_components(graph, max_rounds=40)
     summary = labels.groupBy("component").count().agg(F.count("*").alias("components"),
                                                       F.sum("count").alias("vertices"),
                                                       F.max("count").alias("largest")).first()
     seconds = time.perf_counter() - started
     pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
-    return {"edges": edges, "seconds": round(seconds, 1), "rounds": len(list((workdir / "checkpoints-scale").glob("*/cc-round-*"))),
+    return {"edges": edges, "seconds": round(seconds, 1), "rounds": rounds,
             "components": summary["components"], "vertices_with_edges": summary["vertices"],
             "largest_component": summary["largest"], "jvm_peak_rss_mib": peak_rss_mib(pid),
             "python_peak_rss_mib": peak_rss_mib(os.getpid())}

@@ -13,7 +13,8 @@ steps, so convergence is checked directly: no vertex has two parents, and no par
 Each step is one window over the vertex (min over its neighbours) plus a distinct. Every round's edges are
 checkpointed — written as Parquet under the SparkContext's checkpoint directory and read back: one job, where
 `Dataset.checkpoint` computes a round twice (once to count it, once to save it) — so the plan stays one round long
-however many rounds run. Nothing is collected to the driver except one count per round.
+however many rounds run. Nothing is collected to the driver except one count per round; the number of rounds is
+returned beside the labels (a plan reports it; it grows about as the log of the largest component).
 """
 from __future__ import annotations
 
@@ -58,15 +59,18 @@ def unsettled(edges: DataFrame) -> int:
     return counts.where((F.col("child") > 1) | ((F.col("child") > 0) & (F.col("parent") > 0))).count()
 
 
-def connected_components(edges: DataFrame, max_rounds: int, what: str = "connected components") -> DataFrame:
+def connected_components(edges: DataFrame, max_rounds: int,
+                         what: str = "connected components") -> tuple[DataFrame, int]:
     """`edges` (src, dst: any orderable type, no orientation needed) → (vertex, component) for every vertex that
-    has an edge; `component` is the smallest vertex of its component. Raises CurateError after `max_rounds`."""
+    has an edge, and the rounds it took; `component` is the smallest vertex of its component. Raises CurateError
+    after `max_rounds`."""
     current = checkpoint(edges.where(F.col("src") != F.col("dst")).select(
         F.least("src", "dst").alias("src"), F.greatest("src", "dst").alias("dst")).distinct(), "cc-edges")
     for round_ in range(max_rounds):
         current = checkpoint(small_star(large_star(current)), f"cc-round-{round_}")
         if unsettled(current) == 0:
             roots = current.select(F.col("dst").alias("vertex"), F.col("dst").alias("component")).distinct()
-            return current.select(F.col("src").alias("vertex"), F.col("dst").alias("component")).union(roots)
+            labels = current.select(F.col("src").alias("vertex"), F.col("dst").alias("component")).union(roots)
+            return labels, round_ + 1
     raise CurateError(f"{what} did not converge in {max_rounds} rounds ({unsettled(current)} vertices still "
                       "moving): raise max_rounds")

@@ -12,6 +12,9 @@ uid to the bucket's. Buckets of one document make no edge.
 
 Determinism: every choice is a minimum over uids (bucket centres, component labels) or over the keep policy's
 ordering with the uid last, so the kept set does not depend on partitioning, file split or task order.
+
+Reported beside the decisions: `OUTPUT/work/components/<stage id>/components.json` holds the connected-components
+rounds (`{"rounds": n}`, as the Beam plan's file has them).
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ def plan(stage: MinHashDedup, keys: DataFrame, output: Output) -> DataFrame:
     edges = star_edges(rows, params.salts)
     if params.verify:
         edges = verified(edges, keys.select("uid", "sketch"), params.threshold, stage.hasher.num_perm)
-    labels = connected_components(edges, params.max_rounds, f"{stage.id}: connected components")
+    labels, rounds = connected_components(edges, params.max_rounds, f"{stage.id}: connected components")
+    output.write_json(f"work/components/{stage.id}/components.json", {"rounds": rounds})
     return keep(labels, keys, params.keep)
 
 

@@ -45,7 +45,9 @@ def test_connected_components_match_union_find(spark, tmp_path):
     random_graph = [(v[rng.randrange(150, 250)], v[rng.randrange(150, 250)]) for _ in range(90)]
     edges = chain + star + two + random_graph + [(v[120], v[120])]
     frame = spark.createDataFrame(edges, "src binary, dst binary")
-    labels = {r["vertex"]: r["component"] for r in connected_components(frame, max_rounds=30).collect()}
+    labels, rounds = connected_components(frame, max_rounds=30)
+    labels = {r["vertex"]: r["component"] for r in labels.collect()}
+    assert rounds == len(list((tmp_path / "checkpoints").glob("*/cc-round-*"))) > 1  # one checkpoint per round
     expected = union_find([(a, b) for a, b in edges if a != b])
     assert labels == expected
     assert len(set(labels[x] for x in v[:17])) == 1 and labels[v[0]] == min(v[:17])
@@ -151,6 +153,8 @@ def test_same_kept_set_whatever_partitions_and_files(spark, tmp_path):
 
     one, many = decide(1, 1), decide(4, 7)
     assert one == many
+    rounds = Output(str(tmp_path)).read_json(f"work/components/{stage.id}/components.json")["rounds"]
+    assert rounds == len(list((tmp_path / "checkpoints-4-7").glob("*/cc-round-*")))
     # the planted clusters, exactly: one kept per cluster (the longest, ties by id), the rest duplicates
     uid_index = {uid_of(i): n for n, i in enumerate(ids)}
     expected: dict[int, list[int]] = {}
