@@ -78,8 +78,9 @@ def build_warcs(pages: Path, out: Path, copies: int, files: int, seed: int = 0) 
 
 
 def spark_worker(command: str, parent: str) -> bool:
-    """PySpark's Python workers are forks of its daemon (same command line; curate's daemon module)."""
-    return "spark.daemon" in command and "spark.daemon" in parent
+    """PySpark's Python workers are forks of its daemon (same command line: curate's daemon module); the daemon's
+    parent is the JVM, whose command line names the module too."""
+    return "spark.daemon" in command and parent.startswith(command.split(" ", 1)[0])
 
 
 def datatrove_worker(command: str, parent: str) -> bool:
