@@ -213,6 +213,7 @@ def shuffle_bytes(spark) -> int:
 
 
 def curate_clusters(spark, texts: list[str], workdir: Path) -> tuple[list[int], dict]:
+    from curate.pipeline.output import Output
     from curate.pipeline.spark.minhash_dedup import plan
 
     ids = [f"bench/{i:06d}" for i in range(len(texts))]
@@ -227,7 +228,8 @@ def curate_clusters(spark, texts: list[str], workdir: Path) -> tuple[list[int], 
     spark.sparkContext.setCheckpointDir(str(workdir / "checkpoints"))
     before = shuffle_bytes(spark)
     started = time.perf_counter()
-    rows = plan(stage, spark.read.parquet(str(directory))).select("uid", "dup_cluster").collect()  # bench only
+    output = Output(str(workdir / f"out-{time.time_ns()}"))  # where the plan writes its components.json
+    rows = plan(stage, spark.read.parquet(str(directory)), output).select("uid", "dup_cluster").collect()  # bench only
     seconds = time.perf_counter() - started
     shuffled = shuffle_bytes(spark) - before
     index = {uid_of(i): n for n, i in enumerate(ids)}
