@@ -73,7 +73,7 @@ def _engine(config: PipelineConfig, progress):
         return BeamEngine(config.engine, progress)
     from curate.pipeline.spark import SparkEngine
 
-    return SparkEngine(config.engine, progress)
+    return SparkEngine(config.engine, progress, jvm_work=len(passes(config)) > 1)
 
 
 def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output, engine, resuming: bool):
