@@ -115,7 +115,8 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
                 warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id
         stages.append(StagePlan(spec.id, spec.name, stage.requires, adds, stage.modifies))
-    columns = [c for c in provided if c != "html"]
+    # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
+    columns = [c for c in provided if c not in ("html", "tokens")]
     return Plan(config, inputs, stages, columns, warnings)
 
 

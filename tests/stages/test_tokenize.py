@@ -90,3 +90,14 @@ def test_train_tokenizer_on_a_sample_of_an_output(tmp_path, tokenizer_file):
     assert again.read_text() == path.read_text()
     with pytest.raises(CurateError, match="at least 257"):
         train_tokenizer(str(output), vocab_size=100)
+
+
+def test_explain_lists_tokens_with_the_shards_not_the_documents(tokenizer_file, tmp_path):
+    from curate.pipeline import config
+    from curate.pipeline.inputs import InputFile
+    from curate.pipeline.plan import build
+
+    raw = {"input": {"paths": [str(tmp_path)], "dataset": "t"}, "output": str(tmp_path / "out"),
+           "stages": [{"name": "tokenize", "tokenizer": str(tokenizer_file)}]}
+    plan = build(config.parse(raw), [InputFile(uri=str(tmp_path / "a.jsonl"), rel="a.jsonl", size=1, format="jsonl")])
+    assert "n_tokens" in plan.columns and "tokens" not in plan.columns
