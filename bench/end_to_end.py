@@ -1,6 +1,8 @@
 """End to end against datatrove: FineWeb's English recipe on the same WARC files, the same cores, side by side.
 
     python bench/end_to_end.py --datatrove DIR [--cores 2] [--copies 3] [--files 8] [--out result.json]
+    python bench/end_to_end.py --mode scaling [--copies 3]      # curate on local[1] vs local[2]
+    python bench/end_to_end.py --mode growth --copies 2 --files 2 --factor 10   # peak memory per worker, input x10
 
 Input: WARC files built from the 990 real pages of `../shared/data/extraction/trafilatura-eval/` — each page
 `--copies` times under changed URLs (`?curate_copy=k`), shuffled over `--files` gzipped WARC files, with a
@@ -148,9 +150,62 @@ def compare(ours: dict[str, str | None], peer: dict[str, str | None], records: i
             "kept_by_curate_only": dict(only_ours.most_common()), "kept_by_datatrove_only": dict(only_peer.most_common())}
 
 
+def measured(figures: dict, outcome: dict, records: int, cores: int) -> dict:
+    figures["docs_per_s_per_core"] = round(records / figures["seconds"] / cores, 2)
+    figures["docs_per_cpu_s"] = round(records / figures["cpu_seconds"], 2)
+    figures["kept"] = sum(why is None for why in outcome.values())
+    return figures
+
+
+def show(name: str, figures: dict) -> None:
+    print(f"{name:22} {figures['seconds']:7.1f} s  {figures['docs_per_s_per_core']:6.1f} docs/s/core  "
+          f"{figures['docs_per_cpu_s']:6.1f} docs/CPU-s  kept {figures['kept']:5}  peak/worker {figures['peak_worker_mb']} MB  "
+          f"tree {figures['peak_total_mb']} MB (JVM {figures['peak_jvm_mb']} MB, {figures['jvm_cpu_seconds']} CPU-s)  "
+          f"load {os.getloadavg()[0]:.2f}", flush=True)
+
+
+def scaling(work: Path, pages: Path, copies: int, files: int, precheck: bool) -> dict:
+    """curate's recipe on the same WARC files with local[1] and local[2]: documents/s and the ratio."""
+    warcs = work / "warc"
+    records = build_warcs(pages, warcs, copies, files)
+    runs = {}
+    for cores in (1, 2):
+        out = work / f"curate-local{cores}"
+        shutil.rmtree(out, ignore_errors=True)
+        figures, outcome = run_curate(warcs, out, cores, "trafilatura", precheck)
+        runs[cores] = measured(figures, outcome, records, cores)
+        show(f"curate local[{cores}]", runs[cores])
+    ratio = runs[1]["seconds"] / runs[2]["seconds"]
+    print(f"{records} records: documents/s with 2 cores = {ratio:.2f} x with 1", flush=True)
+    return {"records": records, "runs": runs, "speedup_2_over_1": round(ratio, 2)}
+
+
+def growth(work: Path, pages: Path, base: int, factor: int, files: int, cores: int, precheck: bool) -> dict:
+    """Peak memory per worker on the input (`base` copies of each page) and on the input `factor` times larger, each
+    file `factor` times longer. A worker holds one Arrow batch of pages at a time (64 MB or 4,096 rows at most), so
+    the base input should already fill batches: below that, memory grows with the file up to the cap."""
+    runs = {}
+    for copies in (base, base * factor):
+        warcs = work / f"warc-x{copies}"
+        shutil.rmtree(warcs, ignore_errors=True)
+        records = build_warcs(pages, warcs, copies, files)
+        out = work / f"curate-x{copies}"
+        shutil.rmtree(out, ignore_errors=True)
+        figures, outcome = run_curate(warcs, out, cores, "trafilatura", precheck)
+        runs[copies] = {"records": records, **measured(figures, outcome, records, cores)}
+        show(f"curate x{copies} ({records} records)", runs[copies])
+    ratio = runs[base * factor]["peak_worker_mb"] / runs[base]["peak_worker_mb"]
+    print(f"input x{factor}: peak memory per worker x{ratio:.2f}", flush=True)
+    return {"runs": runs, "peak_worker_ratio": round(ratio, 2)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datatrove", default=os.environ.get("DATATROVE_PATH"), required="DATATROVE_PATH" not in os.environ)
+    parser.add_argument("--mode", choices=["compare", "scaling", "growth"], default="compare",
+                        help="compare: curate and datatrove side by side; scaling: curate on local[1] and local[2]; "
+                             "growth: curate's peak memory per worker on the input and on --factor times more")
+    parser.add_argument("--factor", type=int, default=10, help="growth: how much larger the second input is")
+    parser.add_argument("--datatrove", default=os.environ.get("DATATROVE_PATH"))
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--copies", type=int, default=3)
     parser.add_argument("--files", type=int, default=8)
@@ -166,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.pages} not found: the bench needs ../shared/data beside the project")
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="curate-e2e-"))
+    if args.mode != "compare":
+        result = (scaling(work, args.pages, args.copies, args.files, args.precheck) if args.mode == "scaling" else
+                  growth(work, args.pages, args.copies, args.factor, args.files, args.cores, args.precheck))
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=1))
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
+    if not args.datatrove:
+        parser.error("--datatrove (or DATATROVE_PATH) is required to compare with datatrove")
     warcs = work / "warc"
     if warcs.is_dir():
         shutil.rmtree(warcs)
@@ -185,21 +250,15 @@ def main(argv: list[str] | None = None) -> int:
                 figures, outcomes[tool] = run_curate(warcs, out, args.cores, backend, args.precheck)
             else:
                 figures, outcomes[tool] = run_datatrove(warcs, out, args.cores, backend, args.datatrove)
-            figures["docs_per_s_per_core"] = round(records / figures["seconds"] / args.cores, 2)
-            figures["docs_per_cpu_s"] = round(records / figures["cpu_seconds"], 2)
-            figures["kept"] = sum(why is None for why in outcomes[tool].values())
-            result["runs"][f"{tool}/{backend}"] = figures
-            print(f"{tool:9} {backend:11} {figures['seconds']:7.1f} s  {figures['docs_per_s_per_core']:6.1f} docs/s/core  "
-                  f"{figures['docs_per_cpu_s']:6.1f} docs/CPU-s  kept {figures['kept']:5}  peak/worker {figures['peak_worker_mb']} MB  "
-                  f"tree {figures['peak_total_mb']} MB (JVM {figures['peak_jvm_mb']} MB, {figures['jvm_cpu_seconds']} CPU-s)  "
-                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+            result["runs"][f"{tool}/{backend}"] = measured(figures, outcomes[tool], records, args.cores)
+            show(f"{tool} {backend}", figures)
         if len(outcomes) == 2:
             ratio = result["runs"][f"curate/{backend}"]["docs_per_s_per_core"] / \
                 result["runs"][f"datatrove/{backend}"]["docs_per_s_per_core"]
             cpu_ratio = result["runs"][f"curate/{backend}"]["docs_per_cpu_s"] / \
                 result["runs"][f"datatrove/{backend}"]["docs_per_cpu_s"]
-            result["compare"][backend] = {"speed_ratio": round(ratio, 2), "cpu_ratio": round(cpu_ratio, 2), **compare(outcomes["curate"],
-                                                                                     outcomes["datatrove"], records)}
+            result["compare"][backend] = {"speed_ratio": round(ratio, 2), "cpu_ratio": round(cpu_ratio, 2),
+                                          **compare(outcomes["curate"], outcomes["datatrove"], records)}
             print(json.dumps({backend: result["compare"][backend]}, indent=1), flush=True)
     if {"curate/resiliparse", "datatrove/trafilatura"} <= result["runs"].keys():
         result["compare"]["curate_resiliparse_vs_datatrove_trafilatura"] = round(
