@@ -54,6 +54,13 @@ class ExtractParams(Params):
     max_tags: int = Field(200_000, gt=0, description="pages with more '<' are rejected unparsed (too_many_tags)")
 
 
+def pages_of(batch: pa.RecordBatch) -> list[tuple[bytes | None, str | None]]:
+    """(html, declared content type) per row; the type is None for inputs without one (JSONL, Parquet)."""
+    pages = batch.column("html").to_pylist()
+    types = batch.column("content_type").to_pylist() if "content_type" in batch.schema.names else [None] * len(pages)
+    return list(zip(pages, types))
+
+
 def check_page(html: bytes | None, content_type: str | None, p: ExtractParams) -> str | None:
     """The reject rule a page earns before parsing, if any."""
     mime = mime_of(content_type)
@@ -90,10 +97,8 @@ class Extract(Stage):
         self.subprocess_cpu_seconds = 0.0
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        pages = batch.column("html").to_pylist()
-        types = batch.column("content_type").to_pylist() if "content_type" in batch.schema.names else [None] * len(pages)
         texts, reasons = [], []
-        for html, content_type in zip(pages, types):
+        for html, content_type in pages_of(batch):
             text, rule = None, check_page(html, content_type, self.params)
             if rule is None:
                 text, rule = self.sandbox.extract(html, content_type)

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params, Stage, emit
-from curate.stages.extract import ExtractParams, check_page
+from curate.stages.extract import ExtractParams, check_page, pages_of
 from curate.stages.langid import load_model, normalise
 from curate.stages.sandbox import Sandbox
 
@@ -65,9 +65,8 @@ class LangPrecheck(Stage):
         return text or None
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        pages = batch.column("html").to_pylist()
-        types = batch.column("content_type").to_pylist() if "content_type" in batch.schema.names else [None] * len(pages)
-        guesses = [self.guess(html, content_type) for html, content_type in zip(pages, types)]
+        pages = pages_of(batch)
+        guesses = [self.guess(html, content_type) for html, content_type in pages]
         judged = [i for i, text in enumerate(guesses) if text is not None]
         reasons: list[str | None] = [None] * len(pages)
         if judged:
