@@ -63,4 +63,5 @@ def java_options(java: str | None) -> str:
         return f"-XX:SharedArchiveFile={archive}"
     if pending:
         return ""  # another run's archive is still being written
-    return f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.tmp"
+    # writing it, the JVM warns about every class it cannot archive (hundreds of lines): those warnings are silenced
+    return f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.tmp -Xlog:cds=off -Xlog:cds+dynamic=off"
