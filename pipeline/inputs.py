@@ -1,20 +1,29 @@
-"""Input listing: paths, directories, globs and URIs resolved to files with stable relative names."""
+"""Input listing: paths, directories, globs and URIs resolved to files with stable relative names.
+
+A file's format comes from its ending, in any letter case, with every compression its reader takes: WARC and WET
+plain, `.gz` or `.zst`; JSONL plain, `.gz` or `.zst`; Parquet. A local path that is not a regular file (a FIFO, a
+device, a socket, a symlink to one) would block or never end: in a directory or glob it is left out with a notice on
+stderr, named alone it is an error.
+"""
 from __future__ import annotations
 
 import hashlib
 import os
 import posixpath
 import re
+import stat
+import sys
 from dataclasses import dataclass
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.filesystems import filesystem, scheme_of, uri
 
+_COMPRESSED = ("", ".gz", ".zst")
 _SUFFIXES = {
-    "wet": (".wet", ".wet.gz", ".warc.wet.gz"),
-    "warc": (".warc", ".warc.gz", ".arc.gz"),
-    "jsonl": (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".json.zst", ".ndjson", ".ndjson.gz"),
+    "wet": tuple(stem + c for stem in (".wet", ".warc.wet") for c in _COMPRESSED),
+    "warc": tuple(".warc" + c for c in _COMPRESSED),
+    "jsonl": tuple(stem + c for stem in (".jsonl", ".ndjson") for c in _COMPRESSED) + (".json.gz", ".json.zst"),
     "parquet": (".parquet",),
 }
 _GLOB = re.compile(r"[*?\[]")
@@ -62,16 +71,19 @@ def resolve(cfg: InputConfig) -> list[InputFile]:
 def _resolve_one(spec: str, cfg: InputConfig, files: dict[str, InputFile]) -> None:
     fs, path = filesystem(spec)
     scheme = scheme_of(spec)
+    local = scheme in ("", "file")
     if _GLOB.search(path):
         prefix = _GLOB.split(path, 1)[0]
         root = (prefix if prefix.endswith("/") else posixpath.dirname(prefix)).rstrip("/") or "/"
-        matches = [p for p in fs.glob(path) if fs.isfile(p)]
+        matches = [p for p in fs.glob(path) if (local and not os.path.isdir(p)) or fs.isfile(p)]
     elif fs.isdir(path):
         root = path.rstrip("/")
         matches = fs.find(path)
     elif fs.exists(path):
         root = posixpath.dirname(path.rstrip("/"))
         matches = [path]
+        if local and (kind := _not_regular(path)):
+            raise CurateError(f"input path {spec!r} is not a regular file but a {kind}: leave it out of input.paths")
     else:
         raise CurateError(f"input path {spec!r} does not exist")
     kept = 0
@@ -79,7 +91,10 @@ def _resolve_one(spec: str, cfg: InputConfig, files: dict[str, InputFile]) -> No
         fmt = format_of(match) if cfg.format == "auto" else cfg.format
         if fmt is None:
             continue
-        if scheme in ("", "file") and not os.access(match, os.R_OK):
+        if local and (kind := _not_regular(match)):
+            print(f"curate: input {match!r} left out: not a regular file but a {kind}", file=sys.stderr)
+            continue
+        if local and not os.access(match, os.R_OK):
             raise CurateError(f"input file {match!r} is not readable (permission denied): "
                               "fix its permissions or leave it out of input.paths")
         rel = posixpath.relpath(match, root) if root not in ("", "/") else match.lstrip("/")
@@ -90,3 +105,16 @@ def _resolve_one(spec: str, cfg: InputConfig, files: dict[str, InputFile]) -> No
     if kept == 0:
         known = ", ".join(s for group in _SUFFIXES.values() for s in group)
         raise CurateError(f"input path {spec!r} holds no input files (recognised endings: {known})")
+
+
+def _not_regular(path: str) -> str | None:
+    """What a local path is when it is not a regular file (symlinks followed); None for a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "broken link"
+    if stat.S_ISREG(mode):
+        return None
+    return ("FIFO" if stat.S_ISFIFO(mode) else "character device" if stat.S_ISCHR(mode) else
+            "block device" if stat.S_ISBLK(mode) else "socket" if stat.S_ISSOCK(mode) else "directory"
+            if stat.S_ISDIR(mode) else "special file")

@@ -1,11 +1,13 @@
 """Run statistics as a query over committed output: reader ledger, reject ledger and documents.
 
-Never from accumulators or metrics, which count a retried or speculative task twice. The run fails when the input
-count is not kept + rejected.
+Never from accumulators or metrics, which count a retried or speculative task twice. The run fails (no manifest is
+written) when, for any input file, the records its reader saw are not its kept + rejected rows, or its bytes are not
+all accounted for: read, or skipped with a file error (`ledger_problem`). The error names each file and the counts
+that disagree.
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -19,17 +21,37 @@ class AccountingError(CurateError):
     """Input records are missing from (or counted twice in) the output: a bug, never a user mistake."""
 
 
+# How many disagreeing files an accounting error names.
+_NAMED = 5
+
+
+def ledger_problem(reader: dict) -> str | None:
+    """What does not add up in one file's reader ledger (pipeline/readers/ledger.py), or None."""
+    if reader["bytes_read"] + reader["bytes_skipped"] != reader["size"]:
+        return (f"bytes read {reader['bytes_read']} + skipped {reader['bytes_skipped']} != file size "
+                f"{reader['size']}")
+    if reader["decoded_in_records"] + reader["decoded_skipped"] != reader["decoded"]:
+        return (f"decoded bytes in records {reader['decoded_in_records']} + skipped {reader['decoded_skipped']} != "
+                f"decoded {reader['decoded']}")
+    if (reader["bytes_skipped"] or reader["decoded_skipped"]) and not reader["error"]:
+        return "bytes skipped without a file error"
+    return None
+
+
 def compute(output: Output, records: list[list[dict]]) -> dict:
     """`stats.json` for the committed `records` (per pass, one per input file)."""
     first, last = records[0], records[-1]
     seen = sum(r["reader"]["records_seen"] for r in first)
-    kept = sum(_rows(output, path) for r in last for path in r["rows"])
+    kept_by_file = {r["file"]: sum(_rows(output, path) for path in r["rows"]) for r in last}
+    kept = sum(kept_by_file.values())
     rejected: Counter[str] = Counter()
+    rejected_by_file: Counter[str] = Counter()
     for step in records:
         for r in step:
             for path in r["rejects"]:
                 with output.fs.open(output.path(path), "rb") as f:
                     column = pq.read_table(f, columns=[REJECT]).column(REJECT)
+                rejected_by_file[r["file"]] += len(column)
                 for item in pc.value_counts(column).to_pylist():
                     rejected[item["values"]] += item["counts"]
     read_rejects = sum(n for reason, n in rejected.items() if reason.startswith("read:"))
@@ -44,6 +66,18 @@ def compute(output: Output, records: list[list[dict]]) -> dict:
                 row["cpu_seconds"] = round(row["cpu_seconds"] + s["cpu_seconds"], 3)
         stages += list(by_stage.values())
     file_errors = {r["file"]: r["reader"]["error"] for r in first if r["reader"]["error"]}
+    problems = defaultdict(list)
+    for r in first:
+        reader, name = r["reader"], r["file"]
+        if reader["records_seen"] != kept_by_file.get(name, 0) + rejected_by_file[name]:
+            problems[name].append(f"records seen {reader['records_seen']} != kept {kept_by_file.get(name, 0)} + "
+                                  f"rejected {rejected_by_file[name]}")
+        if (problem := ledger_problem(reader)) is not None:
+            problems[name].append(problem)
+    if problems:
+        named = "; ".join(f"{name}: {', '.join(p)}" for name, p in sorted(problems.items())[:_NAMED])
+        more = f" (and {len(problems) - _NAMED} more files)" if len(problems) > _NAMED else ""
+        raise AccountingError(f"accounting failed, manifest not written: {named}{more}")
     stats = {
         "input": seen,
         "kept": kept,
@@ -51,6 +85,10 @@ def compute(output: Output, records: list[list[dict]]) -> dict:
         "stages": stages,
         "files": len(first),
         "file_errors": file_errors,
+        "bytes": {"read": sum(r["reader"]["bytes_read"] for r in first),
+                  "skipped": sum(r["reader"]["bytes_skipped"] for r in first),
+                  "decoded_skipped": sum(r["reader"]["decoded_skipped"] for r in first)},
+        "urls_unparsed": sum(r["reader"]["urls_unparsed"] for r in first),
     }
     if seen != kept + sum(rejected.values()):
         raise AccountingError(f"accounting failed: input {seen} != kept {kept} + rejected {sum(rejected.values())}")

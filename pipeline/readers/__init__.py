@@ -11,15 +11,22 @@ from curate.pipeline.readers.ledger import ReaderLedger
 
 
 def read(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
-    """Batches of `file`'s records. Rows the reader rejects carry a `read:*` reason; file-level errors go to `ledger`."""
+    """Batches of `file`'s records. Rows the reader rejects carry a `read:*` reason; file-level errors and the byte
+    counts go to `ledger`, whose clock runs only while the reader works (the read time limit's measure)."""
+    ledger.size = file.size
     if file.format in ("warc", "wet"):
-        from curate.pipeline.readers.warc import read_warc
-
-        return read_warc(file, cfg, ledger)
-    if file.format == "jsonl":
-        from curate.pipeline.readers.jsonl import read_jsonl
-
-        return read_jsonl(file, cfg, ledger)
-    from curate.pipeline.readers.parquet import read_parquet
-
-    return read_parquet(file, cfg, ledger)
+        from curate.pipeline.readers.warc import read_warc as reader
+    elif file.format == "jsonl":
+        from curate.pipeline.readers.jsonl import read_jsonl as reader
+    else:
+        from curate.pipeline.readers.parquet import read_parquet as reader
+    batches = reader(file, cfg, ledger)
+    while True:
+        ledger.resume()
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        finally:
+            ledger.pause()
+        yield batch

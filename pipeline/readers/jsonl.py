@@ -5,7 +5,8 @@ Bad lines are rejected, not dropped: `read:invalid_json` (nesting too deep for t
 UTF-8 column can hold), `read:too_large:<bytes>` (a line over MAX_LINE_BYTES, skipped without being held in memory:
 a gzip bomb without newlines is one such line). The fields listed in `input.fields` travel as string columns
 (non-string values JSON-encoded): JSON lines have no schema to keep.
-A decompression error ends the file; the records before it stay, and the error goes in the reader ledger.
+A decompression error ends the file; the records before it stay, and the error goes in the reader ledger, with the
+bytes after the break counted as skipped. Compression is told by the ending, in any case (`.gz`, `.zst`).
 """
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ import pyarrow as pa
 import zstandard
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.filesystems import open_binary
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.readers.batching import BatchBuilder
 from curate.pipeline.readers.ledger import ReaderLedger
 from curate.pipeline.readers.records import carried_name
+from curate.pipeline.readers.stream import CountedStream
 from curate.pipeline.schema import CORE
 
 # A line longer than this is rejected unparsed (read:too_large), as the WARC reader does with records.
@@ -35,14 +36,13 @@ def _string(value) -> str | None:
     return value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False)
 
 
-def _lines(uri: str):
+def _lines(raw: CountedStream, uri: str):
     """The decompressed stream of a JSONL file, iterable by line."""
-    raw = open_binary(uri)
-    if uri.endswith(".gz"):
+    if uri.lower().endswith(".gz"):
         return gzip.GzipFile(fileobj=raw)
-    if uri.endswith(".zst"):
+    if uri.lower().endswith(".zst"):
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
-    return raw
+    return io.BufferedReader(raw)
 
 
 def _numbered_lines(stream):
@@ -79,8 +79,10 @@ def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Itera
     extras = [(field, carried_name(field)) for field in cfg.fields]
     batch = BatchBuilder(pa.schema(list(CORE) + [pa.field(name, pa.string()) for _, name in extras]))
     try:
-        with _lines(file.uri) as stream:
+        with CountedStream(file.uri, ledger) as raw, _lines(raw, file.uri) as stream:
             for number, line, size in _numbered_lines(stream):
+                ledger.decoded += size
+                ledger.decoded_in_records += size
                 if line is not None and not line.strip():
                     continue
                 ledger.records_seen += 1
@@ -118,5 +120,5 @@ def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Itera
                 if batch.full:
                     yield from batch.flush()
     except (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError) as error:
-        ledger.error = f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}"
+        ledger.stop(ledger.bytes_read, f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}")
     yield from batch.flush()

@@ -1,4 +1,9 @@
-"""Parquet reader: rows become documents, the offset is the row number, every other column travels as it is."""
+"""Parquet reader: rows become documents, the offset is the row number, every other column travels as it is.
+
+A file that cannot be read (or lacks the text column) is a file error with all of its bytes counted as skipped; the
+rows read before a break stay. Parquet is read by row group through its footer, so the byte count is the whole file
+once the last row group is read.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -21,7 +26,7 @@ def read_parquet(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Ite
         with open_binary(file.uri) as stream:
             parquet = pq.ParquetFile(stream)
             if cfg.text_field not in parquet.schema_arrow.names:
-                ledger.error = f"no column {cfg.text_field!r} (input.text_field); columns: {parquet.schema_arrow.names}"
+                ledger.stop(0, f"no column {cfg.text_field!r} (input.text_field); columns: {parquet.schema_arrow.names}")
                 return
             for table in parquet.iter_batches(batch_size=MAX_BATCH_ROWS):
                 batch = _documents(table, file, cfg, start)
@@ -29,8 +34,9 @@ def read_parquet(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Ite
                 ledger.records_seen += table.num_rows
                 ledger.records_yielded += batch.column(REJECT).null_count
                 yield batch
+        ledger.bytes_read = file.size  # read by row group, not front to back: the file as a whole, once read
     except (OSError, ValueError) as error:
-        ledger.error = f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}"
+        ledger.stop(0, f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}")
 
 
 def _documents(table: pa.RecordBatch, file: InputFile, cfg: InputConfig, start: int) -> pa.RecordBatch:

@@ -1,28 +1,57 @@
-"""WARC reader (fastwarc): every `response` (and WET `conversion`) record is one input document.
+"""WARC reader: every `response` (and WET `conversion`) record is one input document; the framing is verified.
 
-Non-HTML responses are rejected here with `read:content_type:<mime>`, non-200 responses with `read:http_status:<code>`.
-A record whose block is shorter than its Content-Length, or whose block breaks off unreadable (corrupt gzip), marks a
-truncated file: it is rejected with `read:truncated` and the break is the file's error in the reader ledger, so every
-record seen is a row. WARC/1.0, 1.1 and 0.18 (malformed dates kept verbatim).
+Records are framed here, not by a WARC library, because a record's Content-Length is checked, never trusted: a
+length that does not land on the next record's `WARC/` line (or the end of the file) would otherwise swallow the
+records after it without a trace. The rules, each counted in the reader ledger (pipeline/readers/ledger.py):
+- After a record's block and its CR/LF trailer the next record header or the end of the file must follow, and no
+  record header may start inside the block. On a mismatch the record is rejected (`read:framing:content_length`),
+  the reader resynchronises at the next record header, and the bytes in between are skipped with a file error
+  naming their offset and size. A missing or unreadable Content-Length: `read:framing:no_content_length` or
+  `read:framing:bad_content_length`, and the same resynchronisation.
+- An end of file (or of a gzip/zstd member) inside a record is a file error wherever it falls; a document record cut
+  short is a `read:truncated` row, any other cut record's bytes are skipped. A declared length past the end of the file
+  is a truncation whatever its size.
+- Bytes that are no record (garbage, a header over MAX_HEADER_BYTES) are skipped up to the next record header, with
+  a file error. Corrupt compressed data ends the file: the rest of the file is skipped with a file error.
+- A block over MAX_RECORD_BYTES is rejected unread (`read:too_large:<bytes>`), scanned in passing for a record header.
+Non-HTML responses are rejected with `read:content_type:<mime>`, non-200 responses with `read:http_status:<code>`.
+WARC/1.0, 1.1 and 0.18 (malformed dates kept verbatim); plain, gzip (one member per record or the file whole; inflated by ISA-L, twice as fast as zlib here) and zstd.
+
+`offset` is where the record's gzip/zstd member starts in the stored file (its plain offset in an uncompressed file),
+as CDX indexes give it; records in one member (a file compressed whole) share it and get a `.<n>` rank in their id.
+`WARC-Target-URI` loses the angle brackets WARC/1.0 writers put around it (WARC 1.1, section 5.7 and annex:
+readers should accept `<uri>`); a URI without scheme and host after that is counted in `urls_unparsed`.
 """
 from __future__ import annotations
 
+import re
 import zlib
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pyarrow as pa
-from fastwarc.warc import ArchiveIterator, WarcRecordType
+import zstandard
+from isal import isal_zlib
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.filesystems import open_binary
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.readers.batching import BatchBuilder
 from curate.pipeline.readers.ledger import ReaderLedger
+from curate.pipeline.readers.stream import CountedStream
 from curate.pipeline.schema import CORE, HTML_TYPES
 
 # A record larger than this is rejected unread (read:too_large): a page this big is never worth parsing.
 MAX_RECORD_BYTES = 64 << 20
+# A record header longer than this is not read as one (a 120 KB header line still is).
+MAX_HEADER_BYTES = 1 << 20
+_CHUNK = 1 << 20
+_GZIP_FEED = 1 << 14  # small: a corrupt piece loses what it would have decoded
+_ZSTD_FEED = 4096  # zstd input per call: its output is unbounded, so bound the input (<= 128 MB out)
+_DOCUMENT_TYPES = frozenset({"response", "conversion"})
+_RECORD_START = re.compile(rb"WARC/[0-9]{1,2}\.[0-9]{1,3}\r?\n")
+_GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 
 
 class HttpError(ValueError):
@@ -93,68 +122,366 @@ def _looks_like_html(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<!--")) or b"<html" in head
 
 
+def target_uri(value: str | None) -> str | None:
+    """WARC-Target-URI without the angle brackets WARC/1.0 writers (wget) put around it."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return value or None
+
+
+def url_parses(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return bool(parts.scheme and parts.netloc) and parts.hostname is not None
+    except ValueError:
+        return False
+
+
+class _Decoded:
+    """A file's decoded bytes (gzip and zstd members decompressed, plain as stored) behind a look-ahead buffer.
+
+    Positions are absolute offsets in the decoded stream. `members` maps decoded offsets to the stored offset of the
+    member they came from. Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset
+    and message); `cut` says the file ended inside a member.
+    """
+
+    def __init__(self, stream: CountedStream):
+        self._stream = stream
+        self.buf = bytearray()
+        self.base = 0  # decoded offset of buf[0]
+        self.eof = False
+        self.cut: str | None = None
+        self.corrupt: tuple[int, str] | None = None
+        self.members: list[tuple[int, int]] = []  # (decoded start, stored start)
+        self._pending = b""  # stored bytes read, decoded up to _used
+        self._used = 0
+        self._stored = 0  # stored offset of _pending[_used]
+        self._decoder = None
+        self._kind: str | None = None
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def fill_to(self, position: int) -> bool:
+        """Decode until the buffer reaches `position`; False when the stream ends first."""
+        while self.end < position:
+            if self.eof or not self._more():
+                return False
+        return True
+
+    def drop_before(self, position: int) -> None:
+        """Bytes before `position` are no longer needed (kept while that is under a chunk: deleting is a copy)."""
+        cut = position - self.base
+        if cut >= _CHUNK or (cut > 0 and cut == len(self.buf)):
+            del self.buf[:cut]
+            self.base = position
+
+    def stored_offset(self, position: int) -> int:
+        """The stored offset of the member holding decoded `position` (the position itself in a plain file)."""
+        if self._kind == "plain":
+            return position
+        index = bisect_right(self.members, (position, float("inf"))) - 1
+        return self.members[index][1] if index >= 0 else 0
+
+    def _read(self) -> bool:
+        chunk = self._stream.read(_CHUNK)
+        if chunk:
+            self._pending = bytes(memoryview(self._pending)[self._used:]) + chunk if self._used < len(
+                self._pending) else chunk
+            self._used = 0
+        return bool(chunk)
+
+    def _more(self) -> bool:
+        """Append decoded bytes to the buffer; False at the end of the stream (or of what can be decoded)."""
+        if self._used >= len(self._pending) and not self._read():
+            if self._decoder is not None:
+                self.cut = f"truncated: the file ends inside the compressed member at offset {self.members[-1][1]}"
+            self.eof = True
+            return False
+        if self._kind is None:
+            while len(self._pending) < 4 and self._read():
+                pass
+            self._kind = ("gzip" if self._pending.startswith(_GZIP) else
+                          "zstd" if self._pending.startswith(_ZSTD) else "plain")
+        if self._kind == "plain":
+            self.buf += memoryview(self._pending)[self._used:]
+            self._stored += len(self._pending) - self._used
+            self._used = len(self._pending)
+            return True
+        if self._decoder is None:
+            magic = _GZIP if self._kind == "gzip" else _ZSTD
+            if len(self._pending) - self._used < len(magic):
+                self._read()
+            if not self._pending.startswith(magic, self._used):
+                self.corrupt = (self._stored, f"not {self._kind} data at offset {self._stored}")
+                self.eof = True
+                return False
+            self._decoder = (isal_zlib.decompressobj(31) if self._kind == "gzip" else
+                             zstandard.ZstdDecompressor().decompressobj())
+            self.members.append((self.end, self._stored))
+        # Small slices of the input: what a member leaves unused is copied by the decompressor on every call.
+        piece = memoryview(self._pending)[self._used:self._used + (_GZIP_FEED if self._kind == "gzip" else _ZSTD_FEED)]
+        try:
+            if self._kind == "gzip":
+                out = self._decoder.decompress(piece, _CHUNK)
+                left = len(self._decoder.unused_data) + len(self._decoder.unconsumed_tail)
+            else:
+                out = self._decoder.decompress(piece)
+                left = len(self._decoder.unused_data) if self._decoder.eof else 0
+        except (isal_zlib.error, zstandard.ZstdError) as error:
+            start = self.members[-1][1]
+            self.corrupt = (start, f"corrupt {self._kind} member at offset {start}: {error}")
+            self.eof = True
+            return False
+        self._used += len(piece) - left
+        self._stored += len(piece) - left
+        if self._decoder.eof:
+            self._decoder = None
+        self.buf += out
+        return True
+
+
+class _Record:
+    """One framed record: where it starts, its headers, its block (None when not held) and its reject reason."""
+
+    __slots__ = ("start", "headers", "block", "reason", "declared")
+
+    def __init__(self, start: int, headers: dict[str, str]):
+        self.start, self.headers = start, headers
+        self.block: bytes | None = None
+        self.reason: str | None = None
+        self.declared = 0
+
+
+def _header_fields(raw: bytes) -> dict[str, str]:
+    """WARC named fields, names lower-cased; continuation lines (leading space or tab) join the field before."""
+    fields: dict[str, str] = {}
+    name = None
+    for line in raw.decode("utf-8", errors="replace").split("\n")[1:]:
+        line = line.rstrip("\r")
+        if line[:1] in (" ", "\t") and name is not None:
+            fields[name] += " " + line.strip()
+            continue
+        key, colon, value = line.partition(":")
+        if colon:
+            name = key.strip().lower()
+            fields.setdefault(name, value.strip())  # a repeated field: the first one counts
+    return fields
+
+
+class _Framer:
+    """Cuts a decoded stream into records, checking each record's framing; every byte is read or skipped."""
+
+    def __init__(self, decoded: _Decoded, ledger: ReaderLedger):
+        self.data, self.ledger = decoded, ledger
+        self.pos = 0
+
+    def _next_start(self, frm: int, to: int | None = None) -> int:
+        """The first record header at a line start in [frm, to) (to the end of the file when None); -1 when none.
+
+        Past the buffer it decodes on, dropping what it has scanned, so a scan holds at most a chunk or two."""
+        data = self.data
+        while True:
+            limit = data.end if to is None else min(to, data.end)
+            at = data.buf.find(b"WARC/", max(frm - data.base, 0), max(limit - data.base, 0))
+            while at >= 0:
+                absolute = data.base + at
+                if absolute == 0 or data.buf[at - 1] == 0x0A:
+                    data.fill_to(absolute + 16)  # the whole version line
+                    if _RECORD_START.match(data.buf, absolute - data.base):
+                        return absolute
+                at = data.buf.find(b"WARC/", at + 1, max(limit - data.base, 0))
+            if to is not None and limit >= to:
+                return -1
+            frm = max(limit - 16, frm)  # a header split over two chunks is found on the next round
+            data.drop_before(frm)  # what was scanned is skipped or, past MAX_RECORD_BYTES, not kept
+            if not data.fill_to(data.end + 1):
+                return -1
+
+    def _skip_to(self, start: int, end: int, why: str) -> None:
+        """Bytes [start, end) are no record: skipped, with a file error."""
+        self.ledger.skip(start, end - start, why)
+        self.pos = end
+
+    def records(self) -> Iterator[_Record]:
+        data, ledger = self.data, self.ledger
+        while True:
+            data.drop_before(self.pos)
+            if not data.fill_to(self.pos + 1):
+                return
+            data.fill_to(self.pos + 16)  # the whole version line
+            if not _RECORD_START.match(data.buf, self.pos - data.base):
+                start = self.pos
+                nxt = self._next_start(start)
+                self._skip_to(start, nxt if nxt >= 0 else data.end, f"no record header at offset {start}")
+                continue
+            record = self._record()
+            if record is not None:
+                yield record
+
+    def _header_end(self, start: int) -> tuple[int, int]:
+        """(end of the header's last line, position after the blank line), or (-1, -1) when there is none."""
+        data = self.data
+        searched = start
+        while True:
+            base = data.base
+            frm, to = max(searched - base - 2, start - base), start - base + MAX_HEADER_BYTES
+            crlf = data.buf.find(b"\n\r\n", frm, to)
+            lf = data.buf.find(b"\n\n", frm, crlf + 2 if crlf >= 0 else to)  # LF-only headers (quirks)
+            if lf >= 0:
+                return base + lf, base + lf + 2
+            if crlf >= 0:
+                return base + crlf, base + crlf + 3
+            searched = data.end
+            if searched - start >= MAX_HEADER_BYTES or not data.fill_to(data.end + 1):
+                return -1, -1
+
+    def _record(self) -> _Record | None:
+        data, ledger = self.data, self.ledger
+        start = self.pos
+        line_end, header_end = self._header_end(start)
+        if header_end < 0:
+            if data.eof and data.end - start < MAX_HEADER_BYTES:  # the file ends inside this header
+                record = _Record(start, _header_fields(bytes(data.buf[start - data.base:])))
+                record.reason = "read:truncated"
+                ledger.fail(f"truncated: the file ends inside the header of the record at offset {start}")
+                return self._cut(record, data.end)
+            nxt = self._next_start(start + 1)
+            self._skip_to(start, nxt if nxt >= 0 else data.end,
+                          f"record header at offset {start} has no end within {MAX_HEADER_BYTES} bytes")
+            return None
+        record = _Record(start, _header_fields(bytes(data.buf[start - data.base:line_end - data.base])))
+        length = record.headers.get("content-length")
+        if length is None or not (length.isascii() and length.isdigit()):
+            record.reason = ("read:framing:no_content_length" if length is None
+                             else "read:framing:bad_content_length")
+            nxt = self._next_start(header_end)
+            return self._framing(record, header_end, nxt if nxt >= 0 else data.end,
+                                 f"record at offset {start} has {'no' if length is None else 'a bad'} Content-Length")
+        declared = record.declared = int(length)
+        block_end = header_end + declared
+        if declared > MAX_RECORD_BYTES:
+            record.reason = f"read:too_large:{declared}"
+            inside = self._next_start(header_end, block_end)
+        else:
+            data.fill_to(block_end + 16)
+            inside = self._next_start(header_end, block_end)
+            if inside < 0 and data.end >= block_end:
+                record.block = bytes(memoryview(data.buf)[header_end - data.base:block_end - data.base])
+        if inside >= 0:
+            return self._framing(record, header_end, inside,
+                                 f"record at offset {start}: its Content-Length {declared} runs past the record "
+                                 f"header at offset {inside}")
+        if not data.fill_to(block_end):  # the file ends inside this block
+            if record.reason is None:
+                record.reason = "read:truncated"
+            ledger.fail(f"truncated: the record at offset {start} declares {declared} bytes, "
+                        f"{data.end - header_end} are left")
+            return self._cut(record, data.end)
+        after = block_end
+        while data.fill_to(after + 1) and data.buf[after - data.base] in (0x0D, 0x0A):
+            after += 1
+        data.fill_to(after + 16)
+        if after < data.end and not _RECORD_START.match(data.buf, after - data.base):
+            nxt = self._next_start(after)
+            return self._framing(record, header_end, nxt if nxt >= 0 else data.end,
+                                 f"record at offset {start}: its Content-Length {declared} does not end where the "
+                                 f"next record starts")
+        ledger.decoded_in_records += after - start
+        self.pos = after
+        return record
+
+    def _framing(self, record: _Record, header_end: int, resume: int, why: str) -> _Record:
+        """A record whose block cannot be delimited: its header is read, the rest up to `resume` skipped."""
+        if not record.reason or record.reason.startswith("read:too_large"):
+            record.reason = "read:framing:content_length"
+        record.block = None
+        self.ledger.decoded_in_records += header_end - record.start
+        self._skip_to(header_end, resume, why)
+        return record
+
+    def _cut(self, record: _Record, end: int) -> _Record:
+        """A record the file ends inside: its bytes are read as a row when it is a document, else skipped."""
+        record.block = None
+        if record.headers.get("warc-type", "").strip().lower() in _DOCUMENT_TYPES:
+            self.ledger.decoded_in_records += end - record.start
+            self.pos = end
+        else:
+            self._skip_to(record.start, end, f"a record cut short at offset {record.start}")
+        return record
+
+
 def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     batch = BatchBuilder(CORE)
-    wanted = WarcRecordType.response | WarcRecordType.conversion
     positions: Counter[int] = Counter()
-    with open_binary(file.uri) as stream:
+    with CountedStream(file.uri, ledger) as stream:
+        decoded = _Decoded(stream)
         try:
-            last = None
-            for record in ArchiveIterator(stream, record_types=wanted, parse_http=False, quirks_mode=True):
-                if record.record_id and (record.stream_pos, record.record_id) == last:
-                    continue  # fastwarc can yield a record twice on a corrupt stream: same place, same record id
-                last = (record.stream_pos, record.record_id)
+            for record in _Framer(decoded, ledger).records():
+                if record.headers.get("warc-type", "").strip().lower() not in _DOCUMENT_TYPES:
+                    continue
                 ledger.records_seen += 1
-                row = _header_row(record, file, cfg.dataset, positions)
-                try:
+                row = _header_row(record, decoded.stored_offset(record.start), file, cfg.dataset, positions, ledger)
+                if record.reason is None:
                     _read_block(record, row)
-                except (OSError, ValueError):  # the stream broke inside this block: the record is a row, the file ends
-                    row["reject_reason"] = "read:truncated"
-                    batch.add(row, 0)
-                    raise
-                if row.get("reject_reason") == "read:truncated":
-                    ledger.error = f"truncated: record at offset {row['offset']} ends before its Content-Length"
+                else:
+                    row["reject_reason"] = record.reason
                 if row.get("reject_reason") is None:
                     ledger.records_yielded += 1
                 batch.add(row, len(row.get("html") or b"") + len(row.get("text") or ""))
                 if batch.full:
                     yield from batch.flush()
-        except (OSError, ValueError) as error:
-            ledger.error = f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}"
+        except OSError as error:  # the stream itself failed (I/O error, the read time limit)
+            ledger.stop(ledger.bytes_read, f"unreadable after {ledger.records_seen} records: "
+                                           f"{type(error).__name__}: {error}")
+            decoded.eof = True
+        _settle(decoded, ledger)
     yield from batch.flush()
 
 
-def _header_row(record, file: InputFile, dataset: str, positions: Counter[int]) -> dict:
+def _settle(decoded: _Decoded, ledger: ReaderLedger) -> None:
+    """The ledger's byte counts once reading has stopped, and the error that stopped it."""
+    ledger.decoded = decoded.end
+    if decoded.corrupt is not None:
+        offset, message = decoded.corrupt
+        ledger.stop(offset, message)
+    elif decoded.cut is not None:
+        ledger.fail(decoded.cut)
+
+
+def _header_row(record: _Record, offset: int, file: InputFile, dataset: str, positions: Counter[int],
+                ledger: ReaderLedger) -> dict:
     """The row of a record from its WARC headers alone.
 
-    Without a WARC-Record-ID the id is the record's offset, which is the offset of its gzip member: in a file gzipped
-    whole, every record starts in member 0, so a repeated offset gets `.<n>` (its rank among records there).
+    The id is unique per input by construction: `<dataset>/<file>:<offset>`, where records sharing an offset (one
+    gzip member for the whole file) get `.<n>`, their rank there; then `/<WARC-Record-ID>` when the record has one.
     """
     headers = record.headers
-    record_id = (record.record_id or "").strip("<> ")
-    repeat = positions[record.stream_pos]
-    positions[record.stream_pos] += 1
-    fallback = f"{dataset}/{file.rel}:{record.stream_pos}" + (f".{repeat}" if repeat else "")
+    record_id = headers.get("warc-record-id", "").strip("<> ")
+    repeat = positions[offset]
+    positions[offset] += 1
+    id_ = f"{dataset}/{file.rel}:{offset}" + (f".{repeat}" if repeat else "") + (f"/{record_id}" if record_id else "")
+    url = target_uri(headers.get("warc-target-uri"))
+    if url is not None and not url_parses(url):
+        ledger.urls_unparsed += 1
     return {
-        "id": f"{dataset}/{record_id}" if record_id else fallback,
+        "id": id_,
         "source": dataset,
         "file": file.rel,
-        "offset": record.stream_pos,
-        "url": headers.get("WARC-Target-URI") or None,
-        "date": headers.get("WARC-Date") or None,
+        "offset": offset,
+        "url": url,
+        "date": headers.get("warc-date") or None,
     }
 
 
-def _read_block(record, row: dict) -> None:
+def _read_block(record: _Record, row: dict) -> None:
     """Read the record's block into `row`: the page, the WET text, or a reject reason."""
-    if record.content_length > MAX_RECORD_BYTES:
-        row["reject_reason"] = f"read:too_large:{record.content_length}"
-        return
-    block = record.reader.read()
-    if len(block) < record.content_length:
-        row["reject_reason"] = "read:truncated"
-        return
-    if record.record_type == WarcRecordType.conversion:  # WET: the block is the extracted text
+    block = record.block
+    if record.headers.get("warc-type", "").strip().lower() == "conversion":  # WET: the block is the extracted text
         row["content_type"] = "text/plain"
         row["text"] = block.decode("utf-8", errors="replace")
         return

@@ -51,7 +51,8 @@ def test_real_warc_files_every_response_is_a_row(shared_data: Path):
     for rel, (ledger, table) in tables.items():
         reference = warcio_responses(shared_data / "warc" / rel)
         assert ledger.records_seen == table.num_rows == len(reference) > 0, rel
-        assert table.column("id").to_pylist() == [f"ds/{rid}" for rid in reference]
+        offsets = table.column("offset").to_pylist()
+        assert table.column("id").to_pylist() == [f"ds/{rel}:{o}/{rid}" for o, rid in zip(offsets, reference)]
         assert table.column("uid").to_pylist()[0] == uid_of(table.column("id")[0].as_py())
         assert table.schema.names[: len(CORE)] == CORE.names
         assert all(not i.startswith("/") and "://" not in i.split("/", 1)[0] for i in table.column("id").to_pylist())

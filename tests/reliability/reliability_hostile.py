@@ -5,7 +5,7 @@ bytes of one input file with a seeded `random.Random`, so hypothesis shrinks on 
 megabytes itself. `check_file` reads the file with the pipeline's own reader, then runs the kept rows through
 `extract` (WARC) and `gopher_quality`, and asserts what the pipeline promises for every file, however broken: no
 exception escapes, every record the reader saw is one row, every row is kept or carries a reason of its stage, and each
-step ends within a time limit. Used by tests/reliability/test_reliability_hostile.py (a sample) and bench/fuzz.py
+step ends within a time limit, and the file's bytes are all accounted for (read, or skipped with a file error). Used by tests/reliability/test_reliability_hostile.py (a sample) and bench/fuzz.py
 (>= 10,000 cases).
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ from curate.pipeline.inputs import InputFile
 from curate.pipeline.readers import read
 from curate.pipeline.readers.ledger import ReaderLedger
 from curate.pipeline.registry import get
+from curate.pipeline.stats import ledger_problem
 
 WARC_KINDS = ("html", "binary_html", "nul", "bad_utf8", "mixed", "nested", "huge_line", "not_html", "status",
               "chunked", "gzip_body", "wet")
@@ -367,6 +368,7 @@ def check_file(path: Path, fmt: str, bound: dict[str, BoundStage] | None = None,
     table = pa.Table.from_batches(batches) if batches else None
     rows = table.num_rows if table is not None else 0
     assert rows == ledger.records_seen, f"{ledger.records_seen} records seen but {rows} rows"
+    assert ledger_problem(ledger.to_json()) is None, ledger_problem(ledger.to_json())
     outcome = Outcome(seen=ledger.records_seen, file_error=ledger.error)
     if table is None:
         return outcome
