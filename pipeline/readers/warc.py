@@ -3,8 +3,10 @@
 Records are framed here, not by a WARC library, because a record's Content-Length is checked, never trusted: a
 length that does not land on the next record's `WARC/` line (or the end of the file) would otherwise swallow the
 records after it without a trace. The rules, each counted in the reader ledger (pipeline/readers/ledger.py):
-- After a record's block and its CR/LF trailer the next record header or the end of the file must follow, and no
-  record header may start inside the block. On a mismatch the record is rejected (`read:framing:content_length`),
+- After a record's block and its CR/LF trailer the next record header or the end of the file must follow (or, after
+  an exact CRLFCRLF trailer, bytes that are skipped as garbage), and no record header may start inside the block.
+  A length off by a few of the trailer's CR/LF bytes is taken as it is: the block then ends with them, nothing is
+  lost. On a mismatch the record is rejected (`read:framing:content_length`),
   the reader resynchronises at the next record header, and the bytes in between are skipped with a file error
   naming their offset and size. A missing or unreadable Content-Length: `read:framing:no_content_length` or
   `read:framing:bad_content_length`, and the same resynchronisation.
@@ -145,7 +147,7 @@ class _Decoded:
 
     Positions are absolute offsets in the decoded stream. `members` maps decoded offsets to the stored offset of the
     member they came from. Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset
-    and message); `cut` says the file ended inside a member.
+    and message); `cut` says the file ended inside a member, whose decoded bytes begin at `cut_from`.
     """
 
     def __init__(self, stream: CountedStream):
@@ -154,6 +156,7 @@ class _Decoded:
         self.base = 0  # decoded offset of buf[0]
         self.eof = False
         self.cut: str | None = None
+        self.cut_from = 0  # decoded offset where the cut member's bytes begin
         self.corrupt: tuple[int, str] | None = None
         self.members: list[tuple[int, int]] = []  # (decoded start, stored start)
         self._pending = b""  # stored bytes read, decoded up to _used
@@ -200,6 +203,7 @@ class _Decoded:
         if self._used >= len(self._pending) and not self._read():
             if self._decoder is not None:
                 self.cut = f"truncated: the file ends inside the compressed member at offset {self.members[-1][1]}"
+                self.cut_from = self.members[-1][0]
             self.eof = True
             return False
         if self._kind is None:
@@ -214,8 +218,11 @@ class _Decoded:
             return True
         if self._decoder is None:
             magic = _GZIP if self._kind == "gzip" else _ZSTD
-            if len(self._pending) - self._used < len(magic):
-                self._read()
+            if len(self._pending) - self._used < len(magic) and not self._read():
+                self.cut = f"truncated: the file ends inside the compressed member at offset {self._stored}"
+                self.cut_from = self.end
+                self.eof = True
+                return False
             if not self._pending.startswith(magic, self._used):
                 self.corrupt = (self._stored, f"not {self._kind} data at offset {self._stored}")
                 self.eof = True
@@ -316,6 +323,12 @@ class _Framer:
             data.fill_to(self.pos + 16)  # the whole version line
             if not _RECORD_START.match(data.buf, self.pos - data.base):
                 start = self.pos
+                rest = bytes(data.buf[start - data.base:start - data.base + 16])
+                if data.eof and data.end - start < 16 and (b"WARC/".startswith(rest[:5]) and rest[5:6].isdigit()
+                                                           or b"WARC/".startswith(rest)):
+                    self._skip_to(start, data.end, f"truncated: the file ends inside the header of the record "
+                                                   f"at offset {start}")
+                    continue
                 nxt = self._next_start(start)
                 self._skip_to(start, nxt if nxt >= 0 else data.end, f"no record header at offset {start}")
                 continue
@@ -386,11 +399,17 @@ class _Framer:
         while data.fill_to(after + 1) and data.buf[after - data.base] in (0x0D, 0x0A):
             after += 1
         data.fill_to(after + 16)
-        if after < data.end and not _RECORD_START.match(data.buf, after - data.base):
+        # Not followed by a record: with its exact trailer the record is whole and what follows is garbage (skipped
+        # by the caller); without, its length is wrong.
+        trailer = bytes(data.buf[block_end - data.base:after - data.base])
+        if after < data.end and not _RECORD_START.match(data.buf, after - data.base) and \
+                trailer not in (b"\r\n\r\n", b"\n\n"):
             nxt = self._next_start(after)
             return self._framing(record, header_end, nxt if nxt >= 0 else data.end,
                                  f"record at offset {start}: its Content-Length {declared} does not end where the "
                                  f"next record starts")
+        if data.cut is not None and after > data.cut_from and record.reason is None:
+            record.reason = "read:truncated"  # whole, but its member is not: the checksum could not be verified
         ledger.decoded_in_records += after - start
         self.pos = after
         return record
