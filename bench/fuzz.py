@@ -1,6 +1,14 @@
 """Fuzz the readers and the extract stage with hostile input: >= 10,000 generated files, every record accounted for.
 
-Cases come from the hypothesis strategies of tests/reliability/reliability_hostile.py (mutated WARC headers and bodies,
+Two fuzzers. The framing fuzz (`--framing-cases`, in-process on the reader and its accounting, minutes) draws the
+structure-aware WARC mutations of tests/reliability/reliability_framing.py — Content-Length +/- k (a few bytes, a
+record's length, megabytes, past the end), a cut at every byte of a gzip/zstd member (sweeps) or at a random byte,
+headers cut short, records duplicated and swapped, garbage between records — over plain, per-record gzip, whole-file
+gzip and per-record zstd files, and checks each against the generator's own map of where every record is: a record
+neither a row nor inside a reported skip or break is a silent loss, a kept page that is not its record's a silent
+change. `--pipeline-cases` of them then go through a real run (Beam, in-process), whose stats.json must agree with
+the reader-level counts. The content fuzz (`--cases`):
+cases come from the hypothesis strategies of tests/reliability/reliability_hostile.py (mutated WARC headers and bodies,
 truncated and corrupt gzip, gzip bombs, invalid UTF-8 and mixed encodings, deep nesting, binary labelled as HTML,
 NUL bytes, huge lines, JSONL of every kind), each read by the pipeline's reader and run through `extract` and
 `gopher_quality` by `check_file`. Unlike the test sample, a failing case is recorded and the run goes on, so one run
@@ -8,6 +16,7 @@ counts every failure. Then the fixed extremes run once each: a 50 MB page, a 2 G
 bomb without newlines. Prints and writes the counts, the slowest case and each worker's peak RSS.
 
     python bench/fuzz.py --cases 10000 --workers 2 --out fuzz.json
+    python bench/fuzz.py --cases 0 --framing-cases 12000 --workers 2 --out framing.json
 """
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import argparse  # noqa: E402
 import json
 import multiprocessing  # noqa: E402
+import random  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
@@ -30,6 +40,7 @@ from collections import Counter  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliability"))
 
+import reliability_framing as framing  # noqa: E402
 import reliability_hostile as hostile  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
@@ -65,6 +76,106 @@ def _worker(args: tuple[int, int, str, float]) -> dict:
         shutil.rmtree(directory, ignore_errors=True)
     totals["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return totals
+
+
+# A framing case is a file of a few KB: one that takes longer than this has hung.
+_FRAMING_SECONDS = 20
+
+
+def framing_cases(total: int, seed: int = 0) -> list[framing.Case]:
+    """`total` cases: two fifths cut sweeps (every byte of a member, each container in turn), the rest drawn."""
+    rng = random.Random(seed)
+    cases: list[framing.Case] = []
+    containers = iter(framing.CONTAINERS * total)
+    while len(cases) < total * 2 // 5:
+        cases += framing.sweep_cases(rng.getrandbits(32), next(containers))
+    cases = cases[:total * 2 // 5]
+    while len(cases) < total:
+        cases.append(framing.Case(rng.getrandbits(32), rng.choice(framing.CONTAINERS), rng.choice(framing.MUTATIONS)))
+    return cases
+
+
+def _framing_worker(cases: list[framing.Case]) -> dict:
+    directory = Path(tempfile.mkdtemp(prefix="fuzz-framing-"))
+    totals = {"cases": 0, "records": 0, "rows": 0, "kept": 0, "found": 0, "reported": 0, "file_errors": 0,
+              "reasons": Counter(), "by_mutation": Counter(), "failures": [], "slowest": (0.0, "")}
+    try:
+        warm, _ = framing.Case(0, "gzip_members", "none").build(directory)
+        framing.check_case(warm, _)  # imports and first-call set-up out of the slowest case's time
+        for case in cases:
+            started = time.monotonic()
+            path = None
+            try:
+                with hostile.deadline(_FRAMING_SECONDS, repr(case)):
+                    path, records = case.build(directory)
+                    result = framing.check_case(path, records)
+            except Exception as error:  # record and go on: one run counts every failure
+                totals["failures"].append(f"{type(error).__name__}: {error} :: {case!r}"[:2000])
+                continue
+            finally:
+                if path is not None:
+                    path.unlink(missing_ok=True)
+            totals["cases"] += 1
+            totals["by_mutation"][f"{case.container}/{case.mutation}"] += 1
+            for name in ("records", "rows", "kept", "found", "reported"):
+                totals[name] += getattr(result, name)
+            totals["file_errors"] += result.file_error
+            totals["reasons"].update(result.reasons)
+            seconds = time.monotonic() - started
+            if seconds > totals["slowest"][0]:
+                totals["slowest"] = (round(seconds, 3), repr(case))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    totals["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return totals
+
+
+def _framing(total: int, workers: int) -> dict:
+    cases = framing_cases(total)
+    started = time.time()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_framing_worker, [cases[i::workers] for i in range(workers)], chunksize=1)
+    reasons: Counter = sum((p["reasons"] for p in parts), Counter())
+    return {
+        "cases": sum(p["cases"] for p in parts) + sum(len(p["failures"]) for p in parts),
+        "by_mutation": dict(sorted(sum((p["by_mutation"] for p in parts), Counter()).items())),
+        **{name: sum(p[name] for p in parts) for name in ("records", "rows", "kept", "found", "reported",
+                                                           "file_errors")},
+        "failures": [f for p in parts for f in p["failures"]],
+        "seconds": round(time.time() - started, 1),
+        "slowest_case": max((p["slowest"] for p in parts), key=lambda s: s[0]),
+        "peak_rss_mb_per_worker": max(p["peak_rss_mb"] for p in parts),
+        "reasons": dict(reasons.most_common()),
+    }
+
+
+def _through_the_pipeline(count: int) -> dict:
+    """`count` drawn framing cases as one input folder through a real run (Beam): its stats against the reader's."""
+    from curate.pipeline import config as pipeline_config
+    from curate.pipeline.run import run
+
+    directory = Path(tempfile.mkdtemp(prefix="fuzz-pipeline-"))
+    crawl = directory / "crawl"
+    crawl.mkdir()
+    rng = random.Random(1)
+    expected = {"input": 0, "read_rejects": Counter()}
+    try:
+        for _ in range(count):
+            case = framing.Case(rng.getrandbits(32), rng.choice(framing.CONTAINERS),
+                                rng.choice([m for m in framing.MUTATIONS if m != "none"]))
+            path, records = case.build(crawl)
+            result = framing.check_case(path, records)
+            expected["input"] += result.rows
+            expected["read_rejects"].update(result.reasons)
+        raw = {"input": {"paths": [str(crawl)], "dataset": "fuzz"}, "output": str(directory / "out"),
+               "engine": {"name": "beam"}, "stages": [{"name": "extract", "backend": "resiliparse"}]}
+        stats = run(pipeline_config.parse(raw)).stats
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    read_rejects = {k: v for k, v in stats["rejected"].items() if k.startswith("read:")}
+    agree = stats["input"] == expected["input"] and read_rejects == dict(expected["read_rejects"])
+    return {"files": count, "input": stats["input"], "kept": stats["kept"], "read_rejects": read_rejects,
+            "file_errors": len(stats["file_errors"]), "bytes": stats["bytes"], "agrees_with_reader": agree}
 
 
 def _extremes(extract_timeout: float) -> list[dict]:
@@ -121,12 +232,32 @@ def _extreme(name: str, extract_timeout: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--cases", type=int, default=10_000, help="content fuzz cases (0: none)")
+    parser.add_argument("--framing-cases", type=int, default=12_000, help="framing fuzz cases (0: none)")
+    parser.add_argument("--pipeline-cases", type=int, default=12, help="framing cases also run through a Beam run")
     parser.add_argument("--warc-share", type=float, default=0.7, help="share of WARC cases; the rest are JSONL")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--extract-timeout", type=float, default=5.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    result = {"command": " ".join(["python", "bench/fuzz.py", *sys.argv[1:]])}
+    if args.framing_cases:
+        result["framing"] = _framing(args.framing_cases, args.workers)
+    if args.pipeline_cases:
+        result["pipeline"] = _through_the_pipeline(args.pipeline_cases)
+    if args.cases:
+        result["content"] = _content(args)
+    failures = result.get("framing", {}).get("failures", []) + result.get("content", {}).get("failures", [])
+    if "pipeline" in result and not result["pipeline"]["agrees_with_reader"]:
+        failures.append("the pipeline's stats disagree with the reader's counts")
+    text = json.dumps(result, indent=1, ensure_ascii=False)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    sys.exit(1 if failures else 0)
+
+
+def _content(args) -> dict:
     warc = round(args.cases * args.warc_share)
     jobs = []
     for kind, total in (("warc", warc), ("jsonl", args.cases - warc)):
@@ -138,8 +269,7 @@ def main() -> None:
     seconds = time.time() - started
     extremes = _extremes(args.extract_timeout)
     reasons: Counter = sum((p["reasons"] for p in parts), Counter())
-    result = {
-        "command": " ".join(["python", "bench/fuzz.py", *sys.argv[1:]]),
+    return {
         "cases": sum(p["cases"] for p in parts),
         "cases_by_format": {kind: sum(p["cases"] for p, job in zip(parts, jobs) if job[2] == kind)
                             for kind in ("warc", "jsonl")},
@@ -154,11 +284,6 @@ def main() -> None:
         "top_reasons": dict(reasons.most_common(40)),
         "extremes": extremes,
     }
-    text = json.dumps(result, indent=1, ensure_ascii=False)
-    print(text)
-    if args.out:
-        args.out.write_text(text)
-    sys.exit(1 if result["failures"] else 0)
 
 
 if __name__ == "__main__":
