@@ -288,7 +288,8 @@ class _Framer:
         self.pos = 0
 
     def _next_start(self, frm: int, to: int | None = None) -> int:
-        """The first record header at a line start in [frm, to) (to the end of the file when None); -1 when none.
+        """The first record header in [frm, to); -1 when none. Inside a block (`to` given) it must start a line; when
+        resynchronising (to the end of the file) it may follow anything, as after a run of NUL bytes.
 
         Past the buffer it decodes on, dropping what it has scanned, so a scan holds at most a chunk or two."""
         data = self.data
@@ -297,7 +298,7 @@ class _Framer:
             at = data.buf.find(b"WARC/", max(frm - data.base, 0), max(limit - data.base, 0))
             while at >= 0:
                 absolute = data.base + at
-                if absolute == 0 or data.buf[at - 1] == 0x0A:
+                if to is None or absolute == 0 or data.buf[at - 1] == 0x0A:
                     data.fill_to(absolute + 16)  # the whole version line
                     if _RECORD_START.match(data.buf, absolute - data.base):
                         return absolute

@@ -358,3 +358,12 @@ def test_the_reader_ledger_is_json(tmp_path):
     ledger, _ = _read(path)
     assert json.loads(json.dumps(ledger.to_json()))["skips"] == [
         {"offset": len(response(1)), "bytes": 4, "why": f"no record header at offset {len(response(1))}"}]
+
+
+def test_a_record_right_after_a_run_of_nul_bytes_is_found(tmp_path):
+    # found by bench/fuzz.py's 2 GB gzip bomb: the record after the NUL run does not start a line
+    path = tmp_path / "nul.warc.gz"
+    path.write_bytes(members([response(1)]) + gzip.compress(bytes(100_000)) + members([response(2)]))
+    ledger, table = _read(path)
+    assert _reasons(table) == [None, None]
+    assert ledger.error == f"no record header at offset {len(response(1))}: 100000 bytes skipped at offset {len(response(1))}"
