@@ -440,8 +440,9 @@ def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterat
     positions: Counter[int] = Counter()
     with CountedStream(file.uri, ledger) as stream:
         decoded = _Decoded(stream)
+        framer = _Framer(decoded, ledger)
         try:
-            for record in _Framer(decoded, ledger).records():
+            for record in framer.records():
                 if record.headers.get("warc-type", "").strip().lower() not in _DOCUMENT_TYPES:
                     continue
                 ledger.records_seen += 1
@@ -458,6 +459,7 @@ def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterat
         except OSError as error:  # the stream itself failed (I/O error, the read time limit)
             ledger.stop(ledger.bytes_read, f"unreadable after {ledger.records_seen} records: "
                                            f"{type(error).__name__}: {error}")
+            ledger.skip(framer.pos, decoded.end - framer.pos, "decoded but not read when the stream failed")
             decoded.eof = True
         _settle(decoded, ledger)
     yield from batch.flush()

@@ -367,3 +367,16 @@ def test_a_record_right_after_a_run_of_nul_bytes_is_found(tmp_path):
     ledger, table = _read(path)
     assert _reasons(table) == [None, None]
     assert ledger.error == f"no record header at offset {len(response(1))}: 100000 bytes skipped at offset {len(response(1))}"
+
+
+def test_a_stream_failing_mid_file_keeps_every_byte_accounted(tmp_path, monkeypatch):
+    # the time limit passes after the first chunk: what was decoded but not framed is reported skipped
+    path = tmp_path / "big.warc"
+    path.write_bytes(b"".join(response(i) for i in range(1500)))  # > 1 MB: two reads
+    reads = []
+    monkeypatch.setattr(ReaderLedger, "elapsed", lambda self: reads.append(1) or (1e9 if len(reads) > 1 else 0.0))
+    ledger, table = _read(path)
+    assert 0 < ledger.records_seen < 1500 and ledger.bytes_read == 1 << 20
+    assert ledger.bytes_skipped == path.stat().st_size - (1 << 20)
+    assert ledger.error.startswith(f"unreadable after {ledger.records_seen} records: ReadTimeout")
+    assert ledger.skips[-1]["why"] == "decoded but not read when the stream failed"
