@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 import typing
@@ -237,27 +238,50 @@ def train(
     raise typer.Exit(launch(str(config), list(ctx.args)))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console script. Exit status: 0 success, 2 a usage or config error, 130 interrupted (one line, nothing
+    else), 1 any other failure (one line; `--verbose` adds the traceback)."""
     # Libraries log warnings about optional extras they lack (Beam's GCP clients); curate reports what matters.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    # py4j logs (on the root logger) every call to the JVM that a Ctrl-C or a failed job cuts short, with a traceback;
+    # curate reports the interruption or the failure itself, in one line.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: f"{os.sep}py4j{os.sep}" not in record.pathname)
+    sys.exit(_status(argv))
+
+
+def _status(argv: list[str] | None) -> int:
     try:
-        app(standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except CurateError as error:
         if _state["verbose"]:
             traceback.print_exc()
         errors.print(f"[bold red]curate: error:[/] {error}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
+        return 2
     except (typer.Abort, KeyboardInterrupt):
-        errors.print("curate: interrupted")
-        sys.exit(130)
-    except Exception as error:  # click usage errors carry their own exit status
-        import click
+        return _interrupted()
+    except typer.TyperException as error:  # usage errors (status 2) and the like, shown as click shows them
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        return getattr(error, "exit_code", 2)
+    except Exception as error:  # noqa: BLE001 (a bug, or an engine failure nothing above named: still one line)
+        if _state["verbose"]:
+            traceback.print_exc()
+        message = (str(error).strip().splitlines() or [""])[0][:500]
+        errors.print(f"[bold red]curate: failed:[/] {type(error).__name__}: {message} (--verbose shows the traceback)",
+                     highlight=False, soft_wrap=True)
+        return 1
+    code = code if isinstance(code, int) else 0  # a command's own return value is not a status
+    if code < 0:  # a child process killed by a signal (subprocess reports -N): the shell's 128 + N
+        code = 128 - code
+    return _interrupted() if code == 130 else code
 
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+
+def _interrupted() -> int:
+    errors.print("curate: interrupted", highlight=False)
+    return 130
+
+
 if __name__ == "__main__":
     main()
