@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 import traceback
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from curate.pipeline.errors import CurateError
 
@@ -32,7 +34,7 @@ def _config(pipeline: Path, input: list[str] | None, output: str | None, master:
     from curate.pipeline import config
 
     overrides = {"input.paths": input or None, "output": output, "engine.master": master, "engine.name": engine}
-    return config.load(pipeline, overrides)
+    return config.load(pipeline, overrides, notice=lambda line: errors.print(f"curate: note: {line}", highlight=False))
 
 
 @app.command()
@@ -44,6 +46,8 @@ def run(
     master: Annotated[Optional[str], typer.Option(help="Spark master URL (spark://, yarn, k8s://)")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted run in the same output")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier run's output")] = False,
+    keep_work: Annotated[bool, typer.Option(help="keep OUTPUT/work/ (rows between passes, decisions) for debugging")]
+    = False,
 ) -> None:
     """Run a pipeline and print its funnel."""
     from curate.pipeline.progress import RunProgress
@@ -52,17 +56,20 @@ def run(
     if resume and overwrite:
         raise CurateError("--resume and --overwrite exclude each other")
     config = _config(pipeline, input, output, master, engine)
-    result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=RunProgress(errors))
+    result = run_pipeline(config, resume=resume, overwrite=overwrite, keep_work=keep_work, progress=RunProgress(errors))
     _show_result(result)
     _write_report(result.output.uri)
 
 
 def _write_report(output: str) -> None:
     """The run report after every run; the run's output is complete without it, so a failure only warns."""
+    from curate.pipeline.output import Output
     from curate.pipeline.report import write_report
 
     try:
-        console.print(f"report: {write_report(output)}")
+        with Output(output).lock():
+            page = write_report(output)
+        console.print(f"report: {page}")
     except Exception as error:  # noqa: BLE001 (a plotting bug must not turn a finished run into a failed one)
         if _state["verbose"]:
             traceback.print_exc()
@@ -92,35 +99,55 @@ def explain(
     input: Annotated[Optional[list[str]], typer.Option("--input", "-i")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o")] = None,
 ) -> None:
-    """Print the checked plan: stages, the columns each needs and adds, and the phases."""
+    """Print the checked plan: stages, the columns each needs and adds, and the phases. A static check: the input
+    need not exist yet."""
     from curate.pipeline.run import plan_of
 
-    console.print(plan_of(_config(pipeline, input, output, None)).explain(), highlight=False)
+    console.print(plan_of(_config(pipeline, input, output, None), static=True).explain(), highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()
 def stages() -> None:
     """List the registered stages with their parameters and defaults."""
-    from pydantic_core import PydanticUndefined
-
     from curate.pipeline import registry
 
     for name, cls in registry.stages().items():
         table = Table(title=f"[bold]{name}[/]  {cls.summary()}", title_justify="left", show_header=True)
-        table.add_column("parameter")
-        table.add_column("type")
-        table.add_column("default")
-        table.add_column("meaning")
-        for field, info in cls.Params.model_fields.items():
-            default = "(required)" if info.default is PydanticUndefined else repr(info.default)
-            kind = _type_name(info.annotation)
-            table.add_row(field, kind, default, info.description or "")
+        fields = cls.Params.model_fields
+        # names and types are what a user copies into YAML: never cut; the meaning wraps instead
+        table.add_column("parameter", no_wrap=True, min_width=max((len(f) for f in fields), default=9))
+        table.add_column("type", overflow="fold")
+        table.add_column("default", overflow="fold")
+        table.add_column("meaning", ratio=1)
+        for field, info in fields.items():
+            # Text, not markup: `list[str]` is a type here, not a style tag
+            table.add_row(*map(Text, (field, _type_name(info.annotation), _default(info), info.description or "")))
         console.print(table)
 
 
+def _default(info) -> str:
+    """A parameter's default as YAML would state it; `(required)` only when there is none."""
+    from pydantic_core import PydanticUndefined
+
+    if info.default_factory is not None:
+        return repr(info.default_factory())
+    return "(required)" if info.default is PydanticUndefined else repr(info.default)
+
+
 def _type_name(annotation) -> str:
-    if typing.get_origin(annotation) is typing.Literal:
-        return " | ".join(map(str, typing.get_args(annotation)))
+    """`str | None`, `list[str]`, `dict[str, float]`, `a | b` for a Literal: as the YAML value is written."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(map(str, args))
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(arg) for arg in args)
+    if annotation is type(None):
+        return "None"
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(arg) for arg in args)}]"
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
@@ -141,11 +168,14 @@ def demo(
 def report(output: Annotated[str, typer.Argument(help="a run's output directory or URI")]) -> None:
     """Write the run report (report/report.html with its plots) of a finished run, and show the funnel."""
     from curate.pipeline.funnel import funnel_table, reasons_table
-    from curate.pipeline.output import STATS, Output
+    from curate.pipeline.output import MANIFEST, STATS, Output
     from curate.pipeline.report import write_report
 
-    page = write_report(output)  # refuses an output without manifest.json, in one line
     out = Output(output)
+    if not out.exists(MANIFEST):  # before the lock, which would make the folder
+        raise CurateError(f"{output!r} holds no finished run ({MANIFEST} is missing): run the pipeline first")
+    with out.lock():
+        page = write_report(output)
     stats = out.read_json(STATS)
     console.print(funnel_table(stats))
     if stats["rejected"]:

@@ -34,16 +34,18 @@ class Plan:
     stages: list[StagePlan]
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
+    assumed: str | None = None  # the format checked against when the input was not listed (a static check)
 
     @property
     def formats(self) -> list[str]:
-        return sorted({f.format for f in self.inputs})
+        return sorted({f.format for f in self.inputs}) or [self.assumed]
 
     def explain(self) -> str:
         total = sum(f.size for f in self.inputs)
+        listed = f"{len(self.inputs)} file(s), {total / 1e6:.1f} MB" if self.assumed is None else \
+            f"{', '.join(self.config.input.paths)} (not listed: checked as {self.assumed} input)"
         lines = [
-            f"input   {len(self.inputs)} file(s), {total / 1e6:.1f} MB, format {', '.join(self.formats)}, "
-            f"dataset {self.config.input.dataset!r}",
+            f"input   {listed}, format {', '.join(self.formats)}, dataset {self.config.input.dataset!r}",
             f"output  {self.config.output}",
             f"engine  {self.config.engine.name} ({self.config.engine.master or 'embedded local[*]'})",
         ]
@@ -77,9 +79,10 @@ class Plan:
         return f"  {label:<15} {'; '.join(parts)}"
 
 
-def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
-    """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage."""
-    formats = {f.format for f in inputs}
+def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None) -> Plan:
+    """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage. Without
+    `inputs` (a static check), against the `assumed` input format."""
+    formats = {f.format for f in inputs} or {assumed}
     if "warc" in formats and len(formats) > 1:
         raise ConfigError(f"input mixes formats {sorted(formats)}: WARC needs extraction, the others do not; "
                           "run them as separate pipelines")
@@ -117,7 +120,20 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
         stages.append(StagePlan(spec.id, spec.name, stage.requires, adds, stage.modifies))
     # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
     columns = [c for c in provided if c not in ("html", "tokens")]
-    return Plan(config, inputs, stages, columns, warnings)
+    return Plan(config, inputs, stages, columns, warnings, None if inputs else assumed)
+
+
+def assumed_format(config: PipelineConfig) -> str:
+    """The input format of a pipeline whose input cannot be listed: `input.format`, else the ending of its paths,
+    else WARC when a stage reads `html` (only WARC provides it), else JSONL."""
+    from curate.pipeline.inputs import format_of
+
+    if config.input.format != "auto":
+        return config.input.format
+    for path in config.input.paths:
+        if format_of(path):
+            return format_of(path)
+    return "warc" if any("html" in spec.build().requires for spec in config.stages) else "jsonl"
 
 
 def _check_files(index: int, stage_id: str, stage) -> None:
