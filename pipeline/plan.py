@@ -79,9 +79,10 @@ class Plan:
         return f"  {label:<15} {'; '.join(parts)}"
 
 
-def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None) -> Plan:
+def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None, static: bool = False) -> Plan:
     """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage. Without
-    `inputs` (a static check), against the `assumed` input format."""
+    `inputs`, against the `assumed` input format. `static` (`curate explain`): a missing local file a stage names is
+    a warning, not an error (a model or tokenizer made later, e.g. by `curate demo`)."""
     formats = {f.format for f in inputs} or {assumed}
     if "warc" in formats and len(formats) > 1:
         raise ConfigError(f"input mixes formats {sorted(formats)}: WARC needs extraction, the others do not; "
@@ -90,10 +91,16 @@ def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
     for name in config.input.fields:
         provided[name] = "input.fields"
     computed_on: dict[str, list[str]] = {}  # column -> signal columns computed from it so far
+    stale: dict[str, tuple[str, str]] = {}  # signal column -> (the stage that modified its source, the source)
     stages, warnings = [], []
     for index, spec in enumerate(config.stages):
         stage = spec.build()
-        _check_files(index, spec.id, stage)
+        try:
+            _check_files(index, spec.id, stage)
+        except ConfigError as error:
+            if not static:
+                raise
+            warnings.append(f"{error}; a run needs it")
         if isinstance(stage, GlobalStage):
             try:
                 global_plan(config.engine.name, spec.name)
@@ -106,14 +113,20 @@ def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
                     hint = " (html comes only from WARC input)"
                 raise ConfigError(f"stages[{index}] ({spec.id}): requires column {column!r}, which nothing before it "
                                   f"provides{hint}")
+        # A signal computed on a column that a later stage changed is stale; that matters only where a stage after
+        # the change decides on it (FineWeb's own order scores the language before C4's line removal, on purpose).
+        for column in stage.requires:
+            if column in stale:
+                warnings.append(f"{spec.id} reads {column!r}, computed on {stale[column][1]!r} before "
+                                f"{stale[column][0]} modified it")
         for column in stage.modifies:
-            earlier = computed_on.get(column, [])
-            if earlier:
-                warnings.append(f"{spec.id} modifies {column!r} after {', '.join(earlier)} were computed on it")
+            for signal in computed_on.pop(column, []):
+                stale[signal] = (spec.id, column)
         adds = stage.adds()
         for column in stage.requires:
             computed_on.setdefault(column, []).extend(c for c in adds if c not in stage.modifies)
         for column in adds:
+            stale.pop(column, None)  # computed again
             if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in stage.modifies:
                 warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id

@@ -34,10 +34,10 @@ def plan_of(config: PipelineConfig, static: bool = False) -> Plan:
     except CurateError as error:
         if not static:
             raise
-        plan = build(config, [], assumed_format(config))
+        plan = build(config, [], assumed_format(config), static=True)
         plan.warnings.insert(0, f"the input is not listed here ({error}); a run lists it first")
         return plan
-    return build(config, inputs)
+    return build(config, inputs, static=static)
 
 
 def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False, keep_work: bool = False,
