@@ -125,6 +125,16 @@ class SparkEngine:
     def __exit__(self, kind, *exc) -> None:
         if not self.owned:
             return
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            try:  # the interrupted call may have cut the connection to the JVM: stopping then fails, and must not
+                self.spark.stop()  # turn the interruption into a failed job
+            except Exception:  # noqa: BLE001
+                pass
+            if class_archive.writing():  # no JVM left behind writing an archive after an interrupted command
+                from pyspark import SparkContext
+
+                class_archive.abandon(SparkContext._gateway.proc)
+            return
         self.spark.stop()
         if kind is None and class_archive.writing():  # written now, not by a JVM left behind after the run
             from pyspark import SparkContext

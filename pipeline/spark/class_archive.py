@@ -97,6 +97,14 @@ def finish(jvm, say=lambda line: print(line, file=sys.stderr)) -> Path | None:
     return archive
 
 
+def abandon(jvm) -> None:
+    """After an interrupted run: end the JVM without its archive (a later run writes one)."""
+    _, temporary = _writing.popitem()
+    jvm.kill()
+    jvm.wait()
+    temporary.unlink(missing_ok=True)
+
+
 def evict(cache: Path, keep: int = KEEP) -> list[Path]:
     """Delete all but the `keep` most recently used archives; returns the deleted ones."""
     archives = sorted(cache.glob("spark-*.jsa"), key=lambda p: p.stat().st_mtime, reverse=True)
