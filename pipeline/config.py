@@ -330,7 +330,11 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as error:
         raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})") from None
     try:
-        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a SafeLoader subclass)
+        loader = _BoundedLoader(text)  # what yaml.safe_load does, with the bounded SafeLoader
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
