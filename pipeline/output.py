@@ -120,10 +120,13 @@ class Output:
         if not self.local:
             yield
             return
-        os.makedirs(self.root, exist_ok=True)
         path = self.path(LOCK)
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                os.makedirs(self.root, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise CurateError(f"cannot write the output {self.uri!r}: {error.strerror or error}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
