@@ -16,11 +16,12 @@ GOOD = "input: crawl/\noutput: out\n"
 
 
 def billion_laughs() -> str:
-    """Nine levels of ten aliases of the level below: 10^9 strings once expanded, in well under 1 KB."""
+    """Nine levels of ten aliases of the level below: 10^9 strings once expanded, in well under 1 KB, used where an
+    error message quotes it (before: >20 s and growing memory, 220 s and 7.9 GB to the end)."""
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for below, name in zip("abcdefgh", "bcdefghi"):
         lines.append(f"{name}: &{name} [" + ",".join([f"*{below}"] * 10) + "]")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "input: crawl/", "output: *i"]) + "\n"
 
 
 def refused(capsys, tmp_path: Path, text: str | bytes) -> str:
