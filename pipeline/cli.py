@@ -46,8 +46,7 @@ def run(
     master: Annotated[Optional[str], typer.Option(help="Spark master URL (spark://, yarn, k8s://)")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted run in the same output")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier run's output")] = False,
-    keep_work: Annotated[bool, typer.Option(help="keep OUTPUT/work/ (rows between passes, decisions) for debugging")]
-    = False,
+    keep_work: Annotated[bool, typer.Option(help="keep OUTPUT/work/ (rows between passes) for debugging")] = False,
 ) -> None:
     """Run a pipeline and print its funnel."""
     from curate.pipeline.progress import RunProgress

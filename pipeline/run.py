@@ -48,7 +48,13 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     plan = plan_of(config)
     output = Output(config.output)
     with output.lock():
-        return _run(config, plan, output, started, resume, overwrite, keep_work, progress)
+        try:
+            return _run(config, plan, output, started, resume, overwrite, keep_work, progress)
+        finally:
+            if config.engine.name == "spark":
+                from curate.pipeline.spark import finish_archive
+
+                finish_archive()
 
 
 def _run(config: PipelineConfig, plan: Plan, output: Output, started: float, resume: bool, overwrite: bool,

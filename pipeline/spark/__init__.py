@@ -135,12 +135,7 @@ class SparkEngine:
 
                 class_archive.abandon(SparkContext._gateway.proc)
             return
-        self.spark.stop()
-        if kind is None and class_archive.writing():  # written now, not by a JVM left behind after the run
-            from pyspark import SparkContext
-
-            class_archive.finish(SparkContext._gateway.proc)
-            SparkContext._gateway = SparkContext._jvm = None  # that JVM is gone: a next session starts its own
+        self.spark.stop()  # the class-data archive, if asked of this JVM, is written by `finish_archive`
 
     def run_pass(self, config: PipelineConfig, step: Pass, files: list[InputFile], output: Output,
                  previous: dict[str, dict], decisions: dict[str, list[str]]) -> None:
@@ -181,3 +176,14 @@ class SparkEngine:
         decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
             .partitionBy("file_key").parquet(output.uri_of(target))
         return decision_listing(output, target)
+
+
+def finish_archive() -> None:
+    """End a stopped run's JVM that was asked to write the class-data archive, waiting while it writes: after the
+    run's output is complete (its time is not the run's), and not by a JVM left behind after the command returns."""
+    from pyspark import SparkContext
+
+    if not class_archive.writing() or SparkContext._gateway is None or SparkContext._active_spark_context is not None:
+        return
+    class_archive.finish(SparkContext._gateway.proc)
+    SparkContext._gateway = SparkContext._jvm = None  # that JVM is gone: a next session starts its own

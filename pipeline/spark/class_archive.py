@@ -87,7 +87,12 @@ def finish(jvm, say=lambda line: print(line, file=sys.stderr)) -> Path | None:
     started = time.time()
     if jvm.stdin is not None:
         jvm.stdin.close()
-    jvm.wait()
+    try:
+        jvm.wait()
+    except KeyboardInterrupt:  # not worth the wait to the user: no archive, and no JVM left writing one
+        _writing[archive_name] = temporary
+        abandon(jvm)
+        raise
     if not temporary.is_file() or temporary.stat().st_size == 0:
         temporary.unlink(missing_ok=True)
         return None
