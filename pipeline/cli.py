@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from curate.pipeline.errors import CurateError
 
@@ -31,7 +34,7 @@ def _config(pipeline: Path, input: list[str] | None, output: str | None, master:
     from curate.pipeline import config
 
     overrides = {"input.paths": input or None, "output": output, "engine.master": master, "engine.name": engine}
-    return config.load(pipeline, overrides)
+    return config.load(pipeline, overrides, notice=lambda line: errors.print(f"curate: note: {line}", highlight=False))
 
 
 @app.command()
@@ -43,6 +46,7 @@ def run(
     master: Annotated[Optional[str], typer.Option(help="Spark master URL (spark://, yarn, k8s://)")] = None,
     resume: Annotated[bool, typer.Option(help="continue an interrupted run in the same output")] = False,
     overwrite: Annotated[bool, typer.Option(help="replace an earlier run's output")] = False,
+    keep_work: Annotated[bool, typer.Option(help="keep OUTPUT/work/ (rows between passes) for debugging")] = False,
 ) -> None:
     """Run a pipeline and print its funnel."""
     from curate.pipeline.progress import RunProgress
@@ -51,17 +55,20 @@ def run(
     if resume and overwrite:
         raise CurateError("--resume and --overwrite exclude each other")
     config = _config(pipeline, input, output, master, engine)
-    result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=RunProgress(errors))
+    result = run_pipeline(config, resume=resume, overwrite=overwrite, keep_work=keep_work, progress=RunProgress(errors))
     _show_result(result)
     _write_report(result.output.uri)
 
 
 def _write_report(output: str) -> None:
     """The run report after every run; the run's output is complete without it, so a failure only warns."""
+    from curate.pipeline.output import Output
     from curate.pipeline.report import write_report
 
     try:
-        console.print(f"report: {write_report(output)}")
+        with Output(output).lock():
+            page = write_report(output)
+        console.print(f"report: {page}")
     except Exception as error:  # noqa: BLE001 (a plotting bug must not turn a finished run into a failed one)
         if _state["verbose"]:
             traceback.print_exc()
@@ -91,35 +98,55 @@ def explain(
     input: Annotated[Optional[list[str]], typer.Option("--input", "-i")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o")] = None,
 ) -> None:
-    """Print the checked plan: stages, the columns each needs and adds, and the phases."""
+    """Print the checked plan: stages, the columns each needs and adds, and the phases. A static check: the input
+    need not exist yet."""
     from curate.pipeline.run import plan_of
 
-    console.print(plan_of(_config(pipeline, input, output, None)).explain(), highlight=False)
+    console.print(plan_of(_config(pipeline, input, output, None), static=True).explain(), highlight=False,
+                  soft_wrap=True)
 
 
 @app.command()
 def stages() -> None:
     """List the registered stages with their parameters and defaults."""
-    from pydantic_core import PydanticUndefined
-
     from curate.pipeline import registry
 
     for name, cls in registry.stages().items():
         table = Table(title=f"[bold]{name}[/]  {cls.summary()}", title_justify="left", show_header=True)
-        table.add_column("parameter")
-        table.add_column("type")
-        table.add_column("default")
-        table.add_column("meaning")
-        for field, info in cls.Params.model_fields.items():
-            default = "(required)" if info.default is PydanticUndefined else repr(info.default)
-            kind = _type_name(info.annotation)
-            table.add_row(field, kind, default, info.description or "")
+        fields = cls.Params.model_fields
+        # names and types are what a user copies into YAML: never cut; the meaning wraps instead
+        table.add_column("parameter", no_wrap=True, min_width=max((len(f) for f in fields), default=9))
+        table.add_column("type", overflow="fold")
+        table.add_column("default", overflow="fold")
+        table.add_column("meaning", ratio=1)
+        for field, info in fields.items():
+            # Text, not markup: `list[str]` is a type here, not a style tag
+            table.add_row(*map(Text, (field, _type_name(info.annotation), _default(info), info.description or "")))
         console.print(table)
 
 
+def _default(info) -> str:
+    """A parameter's default as YAML would state it; `(required)` only when there is none."""
+    from pydantic_core import PydanticUndefined
+
+    if info.default_factory is not None:
+        return repr(info.default_factory())
+    return "(required)" if info.default is PydanticUndefined else repr(info.default)
+
+
 def _type_name(annotation) -> str:
-    if typing.get_origin(annotation) is typing.Literal:
-        return " | ".join(map(str, typing.get_args(annotation)))
+    """`str | None`, `list[str]`, `dict[str, float]`, `a | b` for a Literal: as the YAML value is written."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(map(str, args))
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(arg) for arg in args)
+    if annotation is type(None):
+        return "None"
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(arg) for arg in args)}]"
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
@@ -140,11 +167,14 @@ def demo(
 def report(output: Annotated[str, typer.Argument(help="a run's output directory or URI")]) -> None:
     """Write the run report (report/report.html with its plots) of a finished run, and show the funnel."""
     from curate.pipeline.funnel import funnel_table, reasons_table
-    from curate.pipeline.output import STATS, Output
+    from curate.pipeline.output import MANIFEST, STATS, Output
     from curate.pipeline.report import write_report
 
-    page = write_report(output)  # refuses an output without manifest.json, in one line
     out = Output(output)
+    if not out.exists(MANIFEST):  # before the lock, which would make the folder
+        raise CurateError(f"{output!r} holds no finished run ({MANIFEST} is missing): run the pipeline first")
+    with out.lock():
+        page = write_report(output)
     stats = out.read_json(STATS)
     console.print(funnel_table(stats))
     if stats["rejected"]:
@@ -237,27 +267,50 @@ def train(
     raise typer.Exit(launch(str(config), list(ctx.args)))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console script. Exit status: 0 success, 2 a usage or config error, 130 interrupted (one line, nothing
+    else), 1 any other failure (one line; `--verbose` adds the traceback)."""
     # Libraries log warnings about optional extras they lack (Beam's GCP clients); curate reports what matters.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    # py4j logs (on the root logger) every call to the JVM that a Ctrl-C or a failed job cuts short, with a traceback;
+    # curate reports the interruption or the failure itself, in one line.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: f"{os.sep}py4j{os.sep}" not in record.pathname)
+    sys.exit(_status(argv))
+
+
+def _status(argv: list[str] | None) -> int:
     try:
-        app(standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except CurateError as error:
         if _state["verbose"]:
             traceback.print_exc()
         errors.print(f"[bold red]curate: error:[/] {error}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
+        return 2
     except (typer.Abort, KeyboardInterrupt):
-        errors.print("curate: interrupted")
-        sys.exit(130)
-    except Exception as error:  # click usage errors carry their own exit status
-        import click
+        return _interrupted()
+    except typer.TyperException as error:  # usage errors (status 2) and the like, shown as click shows them
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        return getattr(error, "exit_code", 2)
+    except Exception as error:  # noqa: BLE001 (a bug, or an engine failure nothing above named: still one line)
+        if _state["verbose"]:
+            traceback.print_exc()
+        message = (str(error).strip().splitlines() or [""])[0][:500]
+        errors.print(f"[bold red]curate: failed:[/] {type(error).__name__}: {message} (--verbose shows the traceback)",
+                     highlight=False, soft_wrap=True)
+        return 1
+    code = code if isinstance(code, int) else 0  # a command's own return value is not a status
+    if code < 0:  # a child process killed by a signal (subprocess reports -N): the shell's 128 + N
+        code = 128 - code
+    return _interrupted() if code == 130 else code
 
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+
+def _interrupted() -> int:
+    errors.print("curate: interrupted", highlight=False)
+    return 130
+
+
 if __name__ == "__main__":
     main()

@@ -5,6 +5,11 @@ import difflib
 import hashlib
 import importlib
 import json
+import math
+import posixpath
+import re
+import reprlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,23 +20,62 @@ from curate.pipeline import registry
 from curate.pipeline.errors import ConfigError
 from curate.pipeline.stage import Stage
 
+# Bounds on what a pipeline file may make the parser build (a config is a page of YAML, not a data set).
+MAX_DEPTH = 64  # nested mappings/sequences
+MAX_NODES = 100_000  # scalars, mappings and sequences, counting each alias as the copy it stands for
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxdict, _SHOWN.maxlist, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlong = 2, 4, 4, 60, 60, 40
+
+
+def quoted(value: Any) -> str:
+    """A value as an error message shows it: its repr, bounded in size and in the time it takes to make."""
+    return _SHOWN.repr(value)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class InputConfig(_Strict):
     paths: list[str] = Field(min_length=1, description="files, directories, globs or URIs (s3://, gs://, https://)")
-    dataset: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="dataset name: the `source` column and id prefix")
+    dataset: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", description="dataset name: the `source` column and id prefix "
+                         "(default: the name of the first input path, see `default_dataset`)")
     format: Literal["auto", "warc", "wet", "jsonl", "parquet"] = "auto"
     text_field: str = "text"
     fields: list[str] = Field(default_factory=list, description="extra JSONL/Parquet fields that later stages read")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_alone(cls, value: Any) -> Any:
+        """`input: crawl/` or `input: [a, b]` is the paths; the dataset is then named after the first of them."""
+        if isinstance(value, (str, list)):
+            value = {"paths": value}
+        if isinstance(value, dict) and "dataset" not in value:
+            paths = value.get("paths")
+            first = paths if isinstance(paths, str) else paths[0] if isinstance(paths, list) and paths else None
+            if isinstance(first, str):
+                value = {**value, "dataset": default_dataset(first)}
+        return value
 
     @field_validator("paths", mode="before")
     @classmethod
     def _one_path(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+
+def default_dataset(path: str) -> str:
+    """The dataset name of an input path when `input.dataset` is not set: its last component before any glob, without
+    the input endings (`.warc.gz`, `.jsonl`, …), in the characters a dataset name allows; `input` if nothing is left.
+    `crawl/*.warc.gz` → `crawl`, `data/cc-2024-10.jsonl.gz` → `cc-2024-10`, `s3://bucket/cc/2024-10/` → `2024-10`."""
+    bare = path.split("://", 1)[-1]
+    prefix = re.split(r"[*?\[]", bare, maxsplit=1)[0]
+    if prefix != bare:  # a glob: the folder it scans names the data
+        prefix = posixpath.dirname(prefix)
+    name = posixpath.basename(prefix.rstrip("/"))
+    name = re.sub(r"(\.(gz|zst|bz2|xz|warc|wet|arc|jsonl|json|ndjson|parquet))+$", "", name, flags=re.IGNORECASE)
+    name = re.sub(r"[^A-Za-z0-9_.\-]+", "_", name).strip("._")
+    return name or "input"
 
 
 class EngineConfig(_Strict):
@@ -97,27 +141,42 @@ def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:
     return path or "(top level)"
 
 
-def _one_line(error: ValidationError, prefix: str = "") -> str:
+def _one_line(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
     errors = error.errors()
-    first = errors[0]
+    # a misspelled key is also a missing one: name the misspelling, which is the cause
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     union = _union_alternatives(errors)
     if union:
         loc, alternatives = union
-        return f"{_loc(loc, prefix)}: expected {' or '.join(alternatives)}, got {first.get('input')!r}"
+        return f"{_loc(loc, prefix)}: expected {' or '.join(alternatives)}, got {quoted(first.get('input'))}"
     message = first["msg"]
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key" + _did_you_mean(first["loc"], model)
     elif first["type"] == "missing":
         message = "required key is missing"
     extra = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     got = first.get("input")
-    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f", got {got!r}"
+    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f", got {quoted(got)}"
     return f"{_loc(first['loc'], prefix)}: {message}{shown}{extra}"
+
+
+def _did_you_mean(loc: tuple[Any, ...], model: type[BaseModel] | None) -> str:
+    """For an unknown key: the closest known key of the model section it sits in, as a hint."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
+        annotation = field.annotation if field is not None else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    if model is None or not isinstance(loc[-1], str):
+        return ""
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _union_alternatives(errors: list[dict]) -> tuple[tuple, list[str]] | None:
     """A value that matched no member of a union reports one error per member, each loc ending in the member's type."""
     if len(errors) < 2:
+        return None
+    if any(e["type"] in ("missing", "extra_forbidden") for e in errors):
         return None
     locs = [e["loc"] for e in errors]
     common = locs[0][:-1]
@@ -129,7 +188,7 @@ def _union_alternatives(errors: list[dict]) -> tuple[tuple, list[str]] | None:
 def _stage_spec(index: int, entry: Any) -> StageSpec:
     where = f"stages[{index}]"
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping like {{name: langid, ...}}, got {entry!r}")
+        raise ConfigError(f"{where}: expected a mapping like {{name: langid, ...}}, got {quoted(entry)}")
     entry = dict(entry)
     name = entry.pop("name", None)
     if not isinstance(name, str):
@@ -139,29 +198,34 @@ def _stage_spec(index: int, entry: Any) -> StageSpec:
         known = list(registry.stages())
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{where}.name: unknown stage {name!r}{hint}; registered stages: {', '.join(known)}")
+        raise ConfigError(f"{where}.name: unknown stage {quoted(name)}{hint}; registered stages: {', '.join(known)}")
     stage_id = entry.pop("id", name)
     on_error = entry.pop("on_error", "reject")
     if on_error not in ("reject", "fail"):
-        raise ConfigError(f"{where}.on_error: must be 'reject' or 'fail', got {on_error!r}")
+        raise ConfigError(f"{where}.on_error: must be 'reject' or 'fail', got {quoted(on_error)}")
     if not isinstance(stage_id, str) or not stage_id.replace("_", "").isalnum():
-        raise ConfigError(f"{where}.id: must be a word of letters, digits and '_', got {stage_id!r}")
+        raise ConfigError(f"{where}.id: must be a word of letters, digits and '_', got {quoted(stage_id)}")
     try:
         params = cls.Params.model_validate(entry)
     except ValidationError as error:
-        raise ConfigError(_one_line(error, f"{where} ({name}).")) from None
+        raise ConfigError(_one_line(error, f"{where} ({name}).", cls.Params)) from None
     return StageSpec(name=name, id=stage_id, on_error=on_error, params=params)
 
 
 def _import_plugins(modules: Any) -> None:
     if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
-        raise ConfigError(f"plugins: expected a list of module names, got {modules!r}")
+        raise ConfigError(f"plugins: expected a list of module names, got {quoted(modules)}")
     for index, module in enumerate(modules):
+        if not _MODULE.match(module):
+            raise ConfigError(f"plugins[{index}]: {quoted(module)} is not a module name (like `mypkg.stages`)")
         try:
             importlib.import_module(module)
         except ImportError as error:
             raise ConfigError(f"plugins[{index}]: cannot import {module!r} ({error}); it must be importable "
                               "on the driver and on every worker") from None
+        except Exception as error:  # noqa: BLE001 (the plugin's own code failed while importing)
+            raise ConfigError(f"plugins[{index}]: importing {module!r} failed: {type(error).__name__}: "
+                              f"{quoted(str(error))}") from None
 
 
 def parse(raw: Any) -> PipelineConfig:
@@ -169,6 +233,12 @@ def parse(raw: Any) -> PipelineConfig:
     if not isinstance(raw, dict):
         raise ConfigError("the pipeline file must be a mapping with input, output and stages")
     raw = dict(raw)
+    known = list(PipelineConfig.model_fields)
+    for key in raw:  # before the missing ones: a misspelled key is also a missing one
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown key {quoted(key)}{hint}; a pipeline has: {', '.join(known)}")
     _import_plugins(raw.get("plugins", []))
     entries = raw.pop("stages", [])
     if not isinstance(entries, list):
@@ -181,32 +251,126 @@ def parse(raw: Any) -> PipelineConfig:
     try:
         config = PipelineConfig.model_validate({**raw, "stages": []})
     except ValidationError as error:
-        raise ConfigError(_one_line(error)) from None
+        raise ConfigError(_one_line(error, model=PipelineConfig)) from None
     return config.model_copy(update={"stages": specs})
 
 
-def load(path: str | Path, overrides: dict[str, Any] | None = None) -> PipelineConfig:
-    """Read a pipeline YAML file (safely: no tags that build objects), apply command-line overrides, validate."""
-    path = Path(path)
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, bounded: nesting depth, the size of the document with every alias expanded (a
+    billion-laughs file is refused before anything is built), no duplicate keys, no infinite or NaN numbers."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"nested more than {MAX_DEPTH} levels deep at line {mark.line + 1}")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_document(self, node):
+        _expanded_size(node, {})
+        return super().construct_document(node)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) or key is None:
+                if key in seen:
+                    raise ConfigError(f"duplicate key {quoted(key)} at line {key_node.start_mark.line + 1}: "
+                                      "keep one of them")
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise ConfigError(f"{quoted(node.value)} at line {node.start_mark.line + 1} is not a finite number")
+        return value
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int | None]) -> int:
+    """Nodes in the document with every alias expanded; an alias is the same node object, so each is sized once."""
+    if id(node) in sizes:
+        if sizes[id(node)] is None:
+            raise ConfigError(f"an alias at line {node.start_mark.line + 1} refers to the value that contains it")
+        return sizes[id(node)]
+    sizes[id(node)] = None
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    if size > MAX_NODES:
+        raise ConfigError(f"more than {MAX_NODES:,} values once its aliases are expanded (line {node.start_mark.line + 1})"
+                          ": a pipeline file is a page of settings")
+    sizes[id(node)] = size
+    return size
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document of a pipeline file, safely and boundedly loaded; every problem a one-line ConfigError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read pipeline file {str(path)!r}: {error.strerror or error}") from None
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})") from None
+    try:
+        loader = _BoundedLoader(text)  # what yaml.safe_load does, with the bounded SafeLoader
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem[:200]}") from None
+
+
+def load(path: str | Path, overrides: dict[str, Any] | None = None,
+         notice: Callable[[str], None] | None = None) -> PipelineConfig:
+    """Read a pipeline YAML file (safely: no tags that build objects), apply command-line overrides, validate.
+
+    An `engine.name` override that switches engine drops the YAML's settings of the other engine (`master`, `conf`),
+    and says so through `notice`: a pipeline written for Spark runs on Beam with `--engine beam` as it stands."""
+    path = Path(path)
+    raw = read_yaml(path)
     raw = raw if raw is not None else {}
     if isinstance(raw, dict):
+        engine = raw.get("engine")
+        switched = (overrides or {}).get("engine.name")
+        if isinstance(engine, dict) and switched and engine.get("name", "spark") != switched:
+            dropped = [key for key in ("master", "conf") if engine.get(key)]
+            raw["engine"] = {k: v for k, v in engine.items() if k not in ("master", "conf")}
+            if dropped and notice is not None:
+                notice(f"--engine {switched}: ignoring the pipeline's {engine.get('name', 'spark')} settings "
+                       f"({', '.join('engine.' + key for key in dropped)})")
         for key, value in (overrides or {}).items():
             if value is None:
                 continue
             section, _, field = key.partition(".")
             if field:
-                raw[section] = {**(raw.get(section) or {}), field: value}
+                current = raw.get(section)
+                if section == "input" and isinstance(current, (str, list)):  # `input: crawl/` is the paths
+                    current = {"paths": current}
+                raw[section] = {**(current or {}), field: value}
             else:
                 raw[section] = value
     return parse(raw)

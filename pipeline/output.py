@@ -2,14 +2,20 @@
 
 Each input file commits by writing its record to `ledger/reader/<key>.json` last, after its documents and reject
 files, whose names carry the attempt id. Readers trust only files that a record lists, so a retried or killed task
-never leaves a duplicate. `manifest.json` is written last of all and marks a complete run.
+never leaves a duplicate; before `manifest.json` (written last of all, it marks a complete run) the run deletes every
+file under `documents/`, `ledger/rejects/` and `shards/` that no record lists, so that reading `documents/*.parquet`
+directly sees the committed rows only. One process at a time writes a local output: it holds `.curate-lock`.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import posixpath
+import re
+import socket
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,6 +30,9 @@ DOCUMENTS = "documents"
 REJECTS = "ledger/rejects"
 READER = "ledger/reader"
 PASSES = "ledger/passes.json"
+SHARDS = "shards"
+WORK = "work"
+LOCK = ".curate-lock"
 
 
 def pass_dir(index: int) -> str:
@@ -102,10 +111,71 @@ class Output:
                 records[record["key"]] = record
         return records
 
+    @contextmanager
+    def lock(self):
+        """Within: this process is the output's only writer. A local output holds `.curate-lock` (host, pid, start)
+        under an exclusive `flock`, which the kernel releases when the holder dies; a lock file left by a process that
+        is gone is taken over, one naming another host is refused (its process cannot be checked from here). Object
+        stores (s3://, gs://) offer no lock through fsspec: there, one run per output is the user's to ensure."""
+        if not self.local:
+            yield
+            return
+        path = self.path(LOCK)
+        while True:
+            try:
+                os.makedirs(self.root, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise CurateError(f"cannot write the output {self.uri!r}: {error.strerror or error}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _holder(fd)
+                os.close(fd)
+                raise CurateError(f"output {self.uri!r} is being written by another curate run ({holder}): wait for "
+                                  "it to end, or stop it") from None
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # its holder removed the file as we opened it: lock the file that is there now
+        try:
+            earlier = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        except ValueError:
+            earlier = {}
+        if earlier.get("host", socket.gethostname()) != socket.gethostname():
+            os.close(fd)
+            raise CurateError(f"output {self.uri!r} is locked by a run on host {earlier['host']!r} (pid "
+                              f"{earlier.get('pid')}); if that run is gone, delete {path} and retry")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": now()}).encode(), 0)
+        try:
+            yield
+        finally:
+            os.unlink(path)  # before the unlock: a waiting run then locks a new file (see the inode check above)
+            os.close(fd)
+
+    def remove_unlisted(self, listed: set[str]) -> list[str]:
+        """Delete the files under `documents/`, `ledger/rejects/` and `shards/` that `listed` (paths relative to the
+        root) does not name: what failed or killed attempts left. Returns them."""
+        removed = []
+        for folder in (DOCUMENTS, REJECTS, SHARDS):
+            if not self.exists(folder):
+                continue
+            for path in self.fs.find(self.path(folder)):
+                relative = posixpath.relpath(path, self.root)
+                if relative not in listed:
+                    self.fs.rm(path)
+                    removed.append(relative)
+        return removed
+
     def prepare(self, config_hash: str, listing: list[dict], resume: bool, overwrite: bool) -> bool:
         """Make the output ready for a run; True when resuming an earlier one. Refuses what would lose work."""
         started = {"config_hash": config_hash, "inputs": listing, "started": now()}
         entries = self.fs.ls(self.root, detail=False) if self.fs.exists(self.root) else []
+        entries = [e for e in entries if posixpath.basename(e.rstrip("/")) != LOCK]
         names = [posixpath.basename(e.rstrip("/")) for e in entries]
         if all(name.startswith(f"{RUN}.tmp-") for name in names):  # empty, or killed writing its first run.json
             for entry in entries:
@@ -138,16 +208,37 @@ class Output:
         return True
 
 
+def _holder(fd: int) -> str:
+    """Who holds a lock, from its lock file."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0))
+        return f"pid {holder['pid']} on {holder['host']}, since {holder['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its lock file is being written"
+
+
 def refuse_inside_input(output: str, input_paths: list[str]) -> None:
-    """An output inside an input would be read back as input by the next run: refuse it."""
+    """An output inside an input would be read back as input by the next run: refuse it. Overlap means the output
+    inside a scanned input folder or a glob's root, or an input inside the output; an output beside an input file is
+    fine. Local paths are compared as real paths, so a symlink does not hide an overlap."""
     out_fs, out_path = filesystem(output)
-    out_path = out_path.rstrip("/")
+    local = scheme_of(output) in ("", "file")
+    out_path = _real(out_path.rstrip("/") or "/", local)
     for spec in input_paths:
         in_fs, in_path = filesystem(spec)
         if type(in_fs) is not type(out_fs):
             continue
-        root = in_path.split("*")[0].rstrip("/")
-        if in_fs.isfile(root):
-            root = posixpath.dirname(root)
-        if out_path == root or out_path.startswith(root + "/") or root.startswith(out_path + "/"):
+        glob = re.split(r"[*?\[]", in_path, maxsplit=1)
+        root = (posixpath.dirname(glob[0]) if len(glob) > 1 else in_path).rstrip("/") or "/"
+        scanned = len(glob) > 1 or not in_fs.isfile(root)  # a folder or a glob: everything under it may be read
+        root = _real(root, local)
+        if _within(root, out_path) or (scanned and _within(out_path, root)):
             raise CurateError(f"output {output!r} overlaps input {spec!r}: write the output somewhere else")
+
+
+def _real(path: str, local: bool) -> str:
+    return os.path.realpath(path) if local else path
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")

@@ -34,16 +34,18 @@ class Plan:
     stages: list[StagePlan]
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
+    assumed: str | None = None  # the format checked against when the input was not listed (a static check)
 
     @property
     def formats(self) -> list[str]:
-        return sorted({f.format for f in self.inputs})
+        return sorted({f.format for f in self.inputs}) or [self.assumed]
 
     def explain(self) -> str:
         total = sum(f.size for f in self.inputs)
+        listed = f"{len(self.inputs)} file(s), {total / 1e6:.1f} MB" if self.assumed is None else \
+            f"{', '.join(self.config.input.paths)} (not listed: checked as {self.assumed} input)"
         lines = [
-            f"input   {len(self.inputs)} file(s), {total / 1e6:.1f} MB, format {', '.join(self.formats)}, "
-            f"dataset {self.config.input.dataset!r}",
+            f"input   {listed}, format {', '.join(self.formats)}, dataset {self.config.input.dataset!r}",
             f"output  {self.config.output}",
             f"engine  {self.config.engine.name} ({self.config.engine.master or 'embedded local[*]'})",
         ]
@@ -77,9 +79,11 @@ class Plan:
         return f"  {label:<15} {'; '.join(parts)}"
 
 
-def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
-    """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage."""
-    formats = {f.format for f in inputs}
+def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None, static: bool = False) -> Plan:
+    """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage. Without
+    `inputs`, against the `assumed` input format. `static` (`curate explain`): a missing local file a stage names is
+    a warning, not an error (a model or tokenizer made later, e.g. by `curate demo`)."""
+    formats = {f.format for f in inputs} or {assumed}
     if "warc" in formats and len(formats) > 1:
         raise ConfigError(f"input mixes formats {sorted(formats)}: WARC needs extraction, the others do not; "
                           "run them as separate pipelines")
@@ -87,10 +91,16 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
     for name in config.input.fields:
         provided[name] = "input.fields"
     computed_on: dict[str, list[str]] = {}  # column -> signal columns computed from it so far
+    stale: dict[str, tuple[str, str]] = {}  # signal column -> (the stage that modified its source, the source)
     stages, warnings = [], []
     for index, spec in enumerate(config.stages):
         stage = spec.build()
-        _check_files(index, spec.id, stage)
+        try:
+            _check_files(index, spec.id, stage)
+        except ConfigError as error:
+            if not static:
+                raise
+            warnings.append(f"{error}; a run needs it")
         if isinstance(stage, GlobalStage):
             try:
                 global_plan(config.engine.name, spec.name)
@@ -103,21 +113,40 @@ def build(config: PipelineConfig, inputs: list[InputFile]) -> Plan:
                     hint = " (html comes only from WARC input)"
                 raise ConfigError(f"stages[{index}] ({spec.id}): requires column {column!r}, which nothing before it "
                                   f"provides{hint}")
+        # A signal computed on a column that a later stage changed is stale; that matters only where a stage after
+        # the change decides on it (FineWeb's own order scores the language before C4's line removal, on purpose).
+        for column in stage.requires:
+            if column in stale:
+                warnings.append(f"{spec.id} reads {column!r}, computed on {stale[column][1]!r} before "
+                                f"{stale[column][0]} modified it")
         for column in stage.modifies:
-            earlier = computed_on.get(column, [])
-            if earlier:
-                warnings.append(f"{spec.id} modifies {column!r} after {', '.join(earlier)} were computed on it")
+            for signal in computed_on.pop(column, []):
+                stale[signal] = (spec.id, column)
         adds = stage.adds()
         for column in stage.requires:
             computed_on.setdefault(column, []).extend(c for c in adds if c not in stage.modifies)
         for column in adds:
+            stale.pop(column, None)  # computed again
             if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in stage.modifies:
                 warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id
         stages.append(StagePlan(spec.id, spec.name, stage.requires, adds, stage.modifies))
     # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
     columns = [c for c in provided if c not in ("html", "tokens")]
-    return Plan(config, inputs, stages, columns, warnings)
+    return Plan(config, inputs, stages, columns, warnings, None if inputs else assumed)
+
+
+def assumed_format(config: PipelineConfig) -> str:
+    """The input format of a pipeline whose input cannot be listed: `input.format`, else the ending of its paths,
+    else WARC when a stage reads `html` (only WARC provides it), else JSONL."""
+    from curate.pipeline.inputs import format_of
+
+    if config.input.format != "auto":
+        return config.input.format
+    for path in config.input.paths:
+        if format_of(path):
+            return format_of(path)
+    return "warc" if any("html" in spec.build().requires for spec in config.stages) else "jsonl"
 
 
 def _check_files(index: int, stage_id: str, stage) -> None:

@@ -11,7 +11,7 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile, resolve
 from curate.pipeline.output import Output, now, refuse_inside_input
 from curate.pipeline.passes import passes
-from curate.pipeline.plan import Plan, build
+from curate.pipeline.plan import Plan, assumed_format, build
 from curate.pipeline.stats import compute
 
 FORMAT_VERSION = 1
@@ -25,15 +25,40 @@ class RunResult:
     resumed_files: int
 
 
-def plan_of(config: PipelineConfig) -> Plan:
+def plan_of(config: PipelineConfig, static: bool = False) -> Plan:
+    """The checked plan over the listed input files; `static`: an input that cannot be listed (not there yet, on a
+    host not reachable from here) is checked by its format instead of refused."""
     refuse_inside_input(config.output, config.input.paths)
-    return build(config, resolve(config.input))
+    try:
+        inputs = resolve(config.input)
+    except CurateError as error:
+        if not static:
+            raise
+        plan = build(config, [], assumed_format(config), static=True)
+        plan.warnings.insert(0, f"the input is not listed here ({error}); a run lists it first")
+        return plan
+    return build(config, inputs, static=static)
 
 
-def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False, progress=None) -> RunResult:
+def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False, keep_work: bool = False,
+        progress=None) -> RunResult:
+    """Run a pipeline into its output, as the output's only writer. `keep_work` keeps `work/` (the rows between
+    passes, the global stages' decisions) for debugging; it is deleted once the manifest is written."""
     started = time.time()
     plan = plan_of(config)
     output = Output(config.output)
+    with output.lock():
+        try:
+            return _run(config, plan, output, started, resume, overwrite, keep_work, progress)
+        finally:
+            if config.engine.name == "spark":
+                from curate.pipeline.spark import finish_archive
+
+                finish_archive()
+
+
+def _run(config: PipelineConfig, plan: Plan, output: Output, started: float, resume: bool, overwrite: bool,
+         keep_work: bool, progress) -> RunResult:
     listing = [f.listing() for f in plan.inputs]
     resuming = output.prepare(config.content_hash(), listing, resume, overwrite)
     if resuming and output.exists(layout.MANIFEST):
@@ -46,6 +71,10 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
         raise
     except Exception as error:
         raise CurateError(f"the {config.engine.name} job failed: {_last_line(error)}") from error
+    documents = [path for r in records[-1] for path in r["rows"]]
+    rejects = [path for step in records for r in step for path in r["rejects"]]
+    # what failed attempts left beside the committed files goes before anything counts them
+    output.remove_unlisted({*documents, *rejects, *(shard["path"] for r in records[-1] for shard in r["shards"])})
     output.write_json(layout.PASSES, {"passes": records, "decisions": decisions})
     stats = compute(output, records)
     stats["seconds"] = round(time.time() - started, 2)
@@ -58,11 +87,13 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
         "config_hash": config.content_hash(),
         "inputs": listing,
         "phases": {"passes": layout.PASSES, "decisions": {k: v["manifest"] for k, v in decisions.items()}},
-        "documents": [path for r in records[-1] for path in r["rows"]],
-        "rejects": [path for step in records for r in step for path in r["rejects"]],
+        "documents": documents,
+        "rejects": rejects,
         "stats": layout.STATS,
         **sections,
     })
+    if not keep_work and output.exists(layout.WORK):
+        output.fs.rm(output.path(layout.WORK), recursive=True)
     return RunResult(output, stats, time.time() - started, resumed)
 
 

@@ -18,7 +18,8 @@ from curate.pipeline.schema import REJECT
 class Params(BaseModel):
     """Base of every stage's parameters: unknown keys are errors, values are validated by type."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no inf/NaN: YAML leaves `1e309` a string, which pydantic would otherwise read as inf
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Stage:

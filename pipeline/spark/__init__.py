@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from importlib import resources
 
@@ -23,7 +25,7 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
 from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
-from curate.pipeline.spark import class_archive
+from curate.pipeline.spark import class_archive, quiet
 
 
 def session(engine: EngineConfig, jvm_work: bool = True):
@@ -61,13 +63,18 @@ def session(engine: EngineConfig, jvm_work: bool = True):
     for key, value in engine.conf.items():
         builder = builder.config(key, value)
     try:
-        spark = builder.getOrCreate()
+        with quiet.child_stderr():
+            spark = builder.getOrCreate()
     except Exception as error:  # the JVM did not start: almost always a missing or wrong Java
         if "JAVA_HOME" in str(error) or "Java gateway" in str(error):
             raise CurateError("Spark could not start a JVM: install Java 17 (e.g. `apt-get install openjdk-17-jre`) "
                               "or set JAVA_HOME") from None
         raise
     spark.sparkContext.setLogLevel("FATAL")  # failures reach the user as one line; --verbose for the rest
+    if threading.current_thread() is threading.main_thread():
+        # PySpark's own handler calls into the JVM from inside the signal handler, while the interrupted call still
+        # holds the connection: four py4j tracebacks. A plain KeyboardInterrupt ends the run; `stop` cancels its jobs.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return spark, True
 
 
@@ -115,9 +122,20 @@ class SparkEngine:
         self.spark, self.owned = session(self.engine, self.jvm_work)
         return self
 
-    def __exit__(self, *exc) -> None:
-        if self.owned:
-            self.spark.stop()
+    def __exit__(self, kind, *exc) -> None:
+        if not self.owned:
+            return
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            try:  # the interrupted call may have cut the connection to the JVM: stopping then fails, and must not
+                self.spark.stop()  # turn the interruption into a failed job
+            except Exception:  # noqa: BLE001
+                pass
+            if class_archive.writing():  # no JVM left behind writing an archive after an interrupted command
+                from pyspark import SparkContext
+
+                class_archive.abandon(SparkContext._gateway.proc)
+            return
+        self.spark.stop()  # the class-data archive, if asked of this JVM, is written by `finish_archive`
 
     def run_pass(self, config: PipelineConfig, step: Pass, files: list[InputFile], output: Output,
                  previous: dict[str, dict], decisions: dict[str, list[str]]) -> None:
@@ -158,3 +176,14 @@ class SparkEngine:
         decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
             .partitionBy("file_key").parquet(output.uri_of(target))
         return decision_listing(output, target)
+
+
+def finish_archive() -> None:
+    """End a stopped run's JVM that was asked to write the class-data archive, waiting while it writes: after the
+    run's output is complete (its time is not the run's), and not by a JVM left behind after the command returns."""
+    from pyspark import SparkContext
+
+    if not class_archive.writing() or SparkContext._gateway is None or SparkContext._active_spark_context is not None:
+        return
+    class_archive.finish(SparkContext._gateway.proc)
+    SparkContext._gateway = SparkContext._jvm = None  # that JVM is gone: a next session starts its own

@@ -70,7 +70,7 @@ def both_engines(inputs: Path, tmp_path: Path) -> tuple:
     for engine in ("spark", "beam"):
         raw = {"input": {"paths": [str(inputs)], "dataset": "cc"}, "output": str(tmp_path / engine),
                "engine": {"name": engine}, "stages": stages}
-        run(pipeline_config.parse(raw))
+        run(pipeline_config.parse(raw), keep_work=True)  # the test reads the keys and components in work/
         results.append(outcome(tmp_path / engine))
     return tuple(results)
 

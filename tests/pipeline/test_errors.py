@@ -55,7 +55,7 @@ def test_bad_yaml_names_the_line_and_verbose_shows_the_traceback(tmp_path):
 
 def test_unknown_key_names_its_path(tmp_path):
     path = pipeline(tmp_path, stages=[{"name": "langid", "threshhold": 0.5}])
-    assert one_line_error(curate("run", str(path))) == "stages[0] (langid).threshhold: unknown key"
+    assert one_line_error(curate("run", str(path))) == "stages[0] (langid).threshhold: unknown key (did you mean 'threshold'?)"
 
 
 def test_missing_input_path(tmp_path):

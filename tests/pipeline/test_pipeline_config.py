@@ -38,7 +38,7 @@ def test_wrong_parameter_type_names_the_path():
 
 def test_unknown_parameter_and_literal_values_listed():
     assert parse_error({**BASE, "stages": [{"name": "extract", "bakend": "x"}]}) == \
-        "stages[0] (extract).bakend: unknown key"
+        "stages[0] (extract).bakend: unknown key (did you mean 'backend'?)"
     message = parse_error({**BASE, "stages": [{"name": "extract", "backend": "lxml"}]})
     assert "'trafilatura'" in message and "'resiliparse'" in message
 

@@ -58,7 +58,7 @@ def crawl(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def demo_run(spark, crawl, tmp_path_factory):
     output = tmp_path_factory.mktemp("demo") / "out"
-    return run(demo_config(crawl, output)), output
+    return run(demo_config(crawl, output), keep_work=True), output  # the resume tests start from its work/
 
 
 def test_demo_pipeline_end_to_end(demo_run, crawl):
@@ -106,10 +106,11 @@ def test_resume_redoes_only_uncommitted_files_and_gives_the_same_output(demo_run
     assert kept_ids(output) == kept_ids(reference)
     assert rejects(output) == rejects(reference)
     assert result.stats["input"] == 218
-    # the orphaned files of the lost attempt are still there but listed nowhere
-    assert (output / lost["rows"][0]).exists()
+    # the orphaned files of the lost attempt are gone: documents/ holds only what the manifest lists
+    assert not (output / lost["rows"][0]).exists()
     manifest = json.loads((output / MANIFEST).read_text())
     assert lost["rows"][0] not in manifest["documents"]
+    assert sorted(manifest["documents"]) == sorted(f"documents/{p.name}" for p in (output / "documents").iterdir())
 
 
 def test_resume_refuses_a_changed_config(demo_run, crawl, tmp_path):

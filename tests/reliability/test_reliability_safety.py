@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import ConfigError, CurateError
@@ -74,6 +75,9 @@ def test_yaml_is_only_ever_loaded_safely():
               if name in ("yaml.load", "yaml.unsafe_load", "yaml.full_load", "yaml.load_all", "yaml.unsafe_load_all")
               and _keyword(call, "Loader") not in ("yaml.SafeLoader", "SafeLoader")]
     assert unsafe == []
+    from curate.pipeline.config import _BoundedLoader
+
+    assert issubclass(_BoundedLoader, yaml.SafeLoader)  # the pipeline file's loader: the safe one, with bounds
 
 
 # --- unpickling, eval, shell -----------------------------------------------------------------------------------
@@ -139,9 +143,13 @@ def data(tmp_path) -> Path:
 
 @pytest.mark.parametrize("where", ["data", "data/out", "data/sub/out", "."])
 def test_output_inside_or_around_the_input_is_refused(tmp_path, data, where):
+    output = (tmp_path / where).resolve()
     for inputs in ([str(data)], [str(data / "a.jsonl")], [str(data / "*.jsonl")]):
+        if inputs == [str(data / "a.jsonl")] and where.startswith("data/"):
+            plan_of(_config(tmp_path, inputs, output))  # beside an input file, not around it: fine (issue #17)
+            continue
         with pytest.raises(CurateError, match="overlaps input"):
-            plan_of(_config(tmp_path, inputs, (tmp_path / where).resolve()))
+            plan_of(_config(tmp_path, inputs, output))
 
 
 def test_a_sibling_whose_name_extends_the_input_is_not_inside_it(tmp_path, data):
