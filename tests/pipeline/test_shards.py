@@ -240,6 +240,25 @@ def test_shard_sink_cuts_by_token_target_per_domain(tokenizer_file, tmp_path):
                                                              key=lambda p: p.split("/")[1])
 
 
+def test_the_manifest_has_the_fields_docs_format_shows(outputs):
+    text = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text()
+    shown = json.loads(text.split("## `manifest.json`")[1].split("```json\n")[1].split("```")[0])
+    written = manifest_of(outputs[0])  # the same stages as the example: exact_dedup, tokenize, balance
+
+    def fields(value):
+        """The keys and value types, not the values; a map by name (domains, splits) as the fields of one entry."""
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            return {"*": fields(next(iter(value.values())))}
+        if isinstance(value, dict):
+            return {k: fields(v) for k, v in value.items()}
+        if isinstance(value, list) and value:
+            return [fields(value[0])]
+        return type(value).__name__
+
+    written["config"] = shown["config"]  # the example elides the config
+    assert fields(shown) == fields(written)
+
+
 def test_the_example_pipeline_validates(tmp_path, monkeypatch):
     # the checked plan over a WARC input, with the tokenizer the example's comment says to train first
     monkeypatch.chdir(tmp_path)
