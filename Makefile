@@ -14,7 +14,8 @@ install: $(BIN)/curate
 demo: install
 	$(BIN)/curate demo
 
+# One line per test as it finishes (readable in a CI log), then the 20 slowest.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -v --durations=20
 
 .PHONY: install demo test

@@ -30,6 +30,7 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output, attempt_id
 from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
+from curate.pipeline.progress import RunProgress
 
 
 class RunPass(beam.DoFn):
@@ -100,8 +101,8 @@ def _last_line(error: Exception) -> str:
 class BeamEngine:
     name = "beam"
 
-    def __init__(self, engine: EngineConfig, progress=None):
-        self.engine, self.progress = engine, progress
+    def __init__(self, engine: EngineConfig, progress: RunProgress | None = None):
+        self.engine, self.progress = engine, progress or RunProgress(None)
 
     def __enter__(self) -> BeamEngine:
         logging.getLogger("apache_beam").setLevel(logging.ERROR)
@@ -134,7 +135,7 @@ class BeamEngine:
             return
         tasks = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, [])}) for f in files]
-        with _worker_logs_to_file(), self._pipeline() as p:
+        with self.progress.pass_of(step, output, len(files)), _worker_logs_to_file(), self._pipeline() as p:
             _ = (p
                  | "Input files" >> beam.Create(tasks)
                  | "One file per worker" >> beam.Reshuffle()
@@ -153,8 +154,6 @@ class BeamEngine:
                             pa.field("reject_reason", pa.string()),
                             *(pa.field(k, v) for k, v in stage.adds().items())])
         prepare = getattr(importlib.import_module(plan.__module__), "prepare", None)
-        if prepare is not None:
-            prepare(stage, key_files, output, self._run)
 
         def decisions(p: beam.Pipeline) -> None:
             keys = (p
@@ -165,5 +164,8 @@ class BeamEngine:
                  | "Group by file" >> beam.GroupByKey()
                  | "Write decisions" >> beam.ParDo(WriteDecisions(output.uri, target, schema)))
 
-        self._run(decisions)
+        with self.progress.global_stage(spec.id):
+            if prepare is not None:
+                prepare(stage, key_files, output, self._run)
+            self._run(decisions)
         return decision_listing(output, target)

@@ -25,6 +25,7 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
 from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
+from curate.pipeline.progress import RunProgress
 from curate.pipeline.spark import class_archive, quiet
 
 
@@ -114,8 +115,8 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, engine: EngineConfig, progress=None, jvm_work: bool = True):
-        self.engine, self.progress, self.jvm_work = engine, progress, jvm_work
+    def __init__(self, engine: EngineConfig, progress: RunProgress | None = None, jvm_work: bool = True):
+        self.engine, self.progress, self.jvm_work = engine, progress or RunProgress(None), jvm_work
         self.spark, self.owned = None, False
 
     def __enter__(self) -> SparkEngine:
@@ -145,18 +146,9 @@ class SparkEngine:
         sc = self.spark.sparkContext
         specs = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, [])}) for f in files]
-        group = f"curate-pass-{step.index}"
-        sc.setJobGroup(group, f"pass {step.index}: {len(files)} input files")
+        sc.setJobGroup(f"curate-pass-{step.index}", f"pass {step.index}: {len(files)} input files")
         job = sc.parallelize(specs, len(specs)).mapPartitions(_pass_task(config.to_json(), step.index, output.uri))
-        label = "read + map stages" if step.index == 0 else f"apply {step.applies.id} + map stages"
-        if self.progress is None:
-            job.collect()
-            return
-        def documents() -> int:
-            records = output.committed(step.index).values()
-            return sum(r["reader"]["records_seen"] if r["reader"] else r["kept"] + r["rejected"] for r in records)
-
-        with self.progress.track_spark(sc, group, label, len(files), documents):
+        with self.progress.pass_of(step, output, len(files)):
             job.collect()
 
     def run_global(self, config: PipelineConfig, step: Pass, key_files: list[str], output: Output) -> dict[str, list[str]]:
@@ -170,11 +162,12 @@ class SparkEngine:
         sc = self.spark.sparkContext
         sc.setCheckpointDir(output.uri_of("work", "checkpoints", spec.id))
         sc.setJobGroup(f"curate-{spec.id}", f"global stage {spec.id}")
-        keys = self.spark.read.parquet(*[output.uri_of(path) for path in key_files])
-        decisions = plan(stage, keys, output)
-        columns = ["uid", "file_key", "reject_reason", *stage.adds()]
-        decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
-            .partitionBy("file_key").parquet(output.uri_of(target))
+        with self.progress.global_stage(spec.id):
+            keys = self.spark.read.parquet(*[output.uri_of(path) for path in key_files])
+            decisions = plan(stage, keys, output)
+            columns = ["uid", "file_key", "reject_reason", *stage.adds()]
+            decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
+                .partitionBy("file_key").parquet(output.uri_of(target))
         return decision_listing(output, target)
 
 

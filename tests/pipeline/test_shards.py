@@ -11,10 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from tokenizers import Tokenizer
 
 from curate.pipeline import config as pipeline_config
+from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
+from curate.pipeline.passes import passes
+from curate.pipeline.plan import build
 from curate.pipeline.run import run
 from curate.pipeline.shards import ShardSink, manifest_section, shard_schema, splits
 from curate.pipeline.tokenizer_train import train_bpe
@@ -236,7 +240,35 @@ def test_shard_sink_cuts_by_token_target_per_domain(tokenizer_file, tmp_path):
                                                              key=lambda p: p.split("/")[1])
 
 
-def test_the_example_pipeline_validates():
+def test_the_manifest_has_the_fields_docs_format_shows(outputs):
+    text = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text()
+    shown = json.loads(text.split("## `manifest.json`")[1].split("```json\n")[1].split("```")[0])
+    written = manifest_of(outputs[0])  # the same stages as the example: exact_dedup, tokenize, balance
+
+    def fields(value):
+        """The keys and value types, not the values; a map by name (domains, splits) as the fields of one entry."""
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            return {"*": fields(next(iter(value.values())))}
+        if isinstance(value, dict):
+            return {k: fields(v) for k, v in value.items()}
+        if isinstance(value, list) and value:
+            return [fields(value[0])]
+        return type(value).__name__
+
+    written["config"] = shown["config"]  # the example elides the config
+    assert fields(shown) == fields(written)
+
+
+def test_the_example_pipeline_validates(tmp_path, monkeypatch):
+    # the checked plan over a WARC input, with the tokenizer the example's comment says to train first
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tokenizer.json").touch()
     example = Path(__file__).resolve().parents[2] / "examples" / "shards.yaml"
     config = pipeline_config.load(example)
-    assert [s.name for s in config.stages][-3:] == ["domain", "tokenize", "balance"]
+    plan = build(config, [InputFile(uri=str(tmp_path / "a.warc.gz"), rel="a.warc.gz", size=1, format="warc")])
+    assert [s.id for s in plan.stages] == [s["name"] for s in yaml.safe_load(example.read_text())["stages"]]
+    assert plan.warnings == []
+    assert {"text", "lang", "dup_cluster", "domain", "n_tokens"} <= set(plan.columns)
+    assert "tokens" not in plan.columns and "html" not in plan.columns  # tokens go to the shards
+    assert [(step.applies and step.applies.id, step.feeds and step.feeds.id) for step in passes(config)] == \
+        [(None, "exact_dedup"), ("exact_dedup", "balance"), ("balance", None)]

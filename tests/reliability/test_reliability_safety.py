@@ -153,7 +153,14 @@ def test_output_inside_or_around_the_input_is_refused(tmp_path, data, where):
 
 
 def test_a_sibling_whose_name_extends_the_input_is_not_inside_it(tmp_path, data):
-    refuse_inside_input(str(tmp_path / "data-out"), [str(data)])  # "data-out" starts with "data" but is not in it
+    # "data-out" starts with "data" but is not in it: a string-prefix check would refuse it
+    sibling = tmp_path / "data-out"
+    for inputs in ([str(data)], [str(data / "*.jsonl")]):
+        assert refuse_inside_input(str(sibling), inputs) is None
+        plan = plan_of(_config(tmp_path, inputs, sibling))
+        assert [f.rel for f in plan.inputs] == ["a.jsonl"] and plan.config.output == str(sibling)
+    with pytest.raises(CurateError, match="overlaps input"):  # the same check does refuse the real thing
+        refuse_inside_input(str(data / "out"), [str(data)])
 
 
 def test_a_non_empty_output_needs_a_flag_and_overwrite_needs_a_curate_output(tmp_path):
@@ -187,11 +194,16 @@ def test_overwrite_replaces_a_curate_output_and_resume_refuses_other_inputs(tmp_
     assert json.loads((output / RUN).read_text())["inputs"] == [{"path": "b"}]
 
 
-def test_a_run_killed_before_its_first_commit_can_be_restarted(tmp_path):
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_run_killed_before_its_first_commit_can_be_restarted(tmp_path, overwrite):
     output = tmp_path / "out"
     output.mkdir()
     (output / f"{RUN}.tmp-0123456789ab").write_bytes(b'{"config_ha')  # SIGKILL inside write_json(RUN)
-    Output(str(output)).prepare("hash", [], resume=False, overwrite=True)
+    # the same command again (with or without --overwrite) starts afresh: no flag is needed, nothing is resumed
+    assert Output(str(output)).prepare("hash", [{"path": "a"}], resume=False, overwrite=overwrite) is False
+    assert [p.name for p in output.iterdir()] == [RUN]  # the torn temporary file is gone
+    started = json.loads((output / RUN).read_text())
+    assert (started["config_hash"], started["inputs"]) == ("hash", [{"path": "a"}])
 
 
 def test_an_overwrite_killed_midway_leaves_a_curate_output(tmp_path, monkeypatch):
