@@ -76,6 +76,9 @@ class Logger:
             for k, v in rec.items():
                 if k not in ("kind", "step") and isinstance(v, (int, float)):
                     self.tb.add_scalar(f"{rec['kind']}/{k}", v, rec["step"])
+                elif isinstance(v, dict):  # loss_by_domain
+                    for name, x in v.items():
+                        self.tb.add_scalar(f"{rec['kind']}/{k}/{name}", x, rec["step"])
         if rec["kind"] == "train":
             mfu = f" mfu {rec['mfu']:.1%}" if rec.get("mfu") is not None else ""
             print(f"step {rec['step']:>6} loss {rec['loss']:.4f} lr {rec['lr']:.2e} "
