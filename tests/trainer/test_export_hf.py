@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -34,7 +36,9 @@ def exported(tmp_path_factory):
         "model": {"preset": "tiny"}, "parallel": {"dtype": "float32"},
         "train": {"steps": 3, "global_batch": 8, "micro_batch": 8, "lr": 1e-2, "warmup_steps": 1}})
     train.run(cfg)
-    assert export_hf.export(tmp / "run", tmp / "hf") == 3
+    done = subprocess.run([sys.executable, "-m", "curate.pipeline.cli", "train", "export-hf", str(tmp / "run"),
+                           str(tmp / "hf")], capture_output=True, text=True)
+    assert done.returncode == 0 and "(step 3)" in done.stdout, done.stderr
     return tmp
 
 
