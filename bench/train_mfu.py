@@ -139,7 +139,10 @@ def bench_preset(config, train, manifest: Path, work: Path, args, preset: str) -
         "compile": not args.no_compile,
         "measured_steps": len(records) * interval,
         "tokens_per_s": round(tokens / seconds),
+        # "mfu": 6N + 12 L d T per token (PaLM); "mfu_causal": the attention term halved for the causal mask
         "mfu": round(sum(r["mfu"] * r["step_time_s"] * interval for r in records) / seconds, 4) if mfu else None,
+        "mfu_causal": (round(sum(r["mfu_causal"] * r["step_time_s"] * interval for r in records) / seconds, 4)
+                       if mfu else None),
         "data_wait": round(sum(r["data_wait"] * r["step_time_s"] * interval for r in records) / seconds, 5),
         "step_time_s": round(seconds / (len(records) * interval), 4),
         "max_memory_gib": round(max(r.get("max_memory_gib", 0.0) for r in records), 2),
@@ -190,11 +193,14 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.out, "a") as f:
             for r in results:
                 f.write(json.dumps(r) + "\n")
-    print(f"{'device':<24} {'preset':>6} {'batch':>9} {'seq':>5} {'tok/s':>10} {'MFU':>6} {'wait':>6} {'GiB':>6}")
+    print(f"torch {torch.__version__}; MFU: 6N+12LdT (PaLM), causal: 6N+6LdT")
+    print(f"{'device':<24} {'preset':>6} {'batch':>9} {'seq':>5} {'tok/s':>10} {'MFU':>6} {'causal':>6} {'wait':>6} "
+          f"{'GiB':>6}")
     for r in results:
         mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "-"
+        causal = f"{r['mfu_causal']:.1%}" if r["mfu_causal"] is not None else "-"
         print(f"{r['device'][:24]:<24} {r['preset']:>6} {r['micro_batch']:>4}x{r['grad_accum']:<4} {r['seq_len']:>5} "
-              f"{r['tokens_per_s']:>10,} {mfu:>6} {r['data_wait']:>6.2%} {r['max_memory_gib']:>6.1f}")
+              f"{r['tokens_per_s']:>10,} {mfu:>6} {causal:>6} {r['data_wait']:>6.2%} {r['max_memory_gib']:>6.1f}")
     return 0
 
 

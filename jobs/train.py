@@ -1,4 +1,8 @@
-"""torchrun entry of the trainer: `torchrun --nproc-per-node N -m curate.jobs.train TRAIN.yaml [key.path=value ...]`."""
+"""torchrun entry of the trainer: `torchrun --nproc-per-node N -m curate.jobs.train TRAIN.yaml [key.path=value ...]`.
+
+`curate train` builds this command (with `--nnodes`, c10d rendezvous on several nodes); call it yourself only to pass
+torchrun options `curate train` does not. A config or data error prints one line and exits 2.
+"""
 
 from __future__ import annotations
 

@@ -256,15 +256,49 @@ def export_megatron(
     console.print(written[-1].read_text(), highlight=False)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+class _TrainCommands(typer.core.TyperGroup):
+    """`curate train CONFIG [key=value ...]` trains (the `run` subcommand); `curate train export-hf ...` exports."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+train_app = typer.Typer(cls=_TrainCommands, no_args_is_help=True,
+                        help="Train the bundled model on a run's shards; export its weights.")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train(
     ctx: typer.Context,
-    config: Annotated[Path, typer.Argument(help="trainer YAML")],
+    config: Annotated[Path, typer.Argument(help="trainer YAML; then key.path=value overrides")],
+    nnodes: Annotated[int, typer.Option(help="nodes taking part (run the same command on each)")] = 1,
+    node_rank: Annotated[int, typer.Option(help="this node's rank; node 0 hosts the rendezvous")] = 0,
+    rdzv_endpoint: Annotated[Optional[str], typer.Option(help="host:port on node 0 (torchrun's c10d rendezvous)")] = None,
 ) -> None:
-    """Train the bundled model on a run's shards (spawns torchrun for the configured processes)."""
+    """Train (`curate train CONFIG ...`): in-process, or torchrun with parallel.nproc processes on each node."""
     from curate.trainer.launch import main as launch
 
-    raise typer.Exit(launch(str(config), list(ctx.args)))
+    status = launch(str(config), list(ctx.args), nnodes, node_rank, rdzv_endpoint)
+    if status:
+        sys.exit(status)  # a failed run (a bad config: 2; a failed or killed rank: torchrun's status) is never 0
+
+
+@train_app.command("export-hf")
+def train_export_hf(
+    run_dir: Annotated[Path, typer.Argument(help="a training run's output directory")],
+    out: Annotated[Path, typer.Argument(help="where the Hugging Face checkpoint goes")],
+) -> None:
+    """Write the newest checkpoint as a Hugging Face Llama model (config.json, safetensors, tokenizer)."""
+    from curate.trainer.export_hf import ExportError, export
+
+    try:
+        step = export(run_dir, out)
+    except ExportError as e:
+        raise CurateError(str(e)) from None
+    console.print(f"wrote {out} (step {step}): transformers.LlamaForCausalLM.from_pretrained({str(out)!r})")
 
 
 def main(argv: list[str] | None = None) -> None:

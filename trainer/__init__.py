@@ -2,5 +2,6 @@
 
 config (YAML -> dataclasses, presets) · data (shards -> indices -> blended batches) · model (Llama-style decoder) ·
 parallel (FSDP2, tensor/sequence parallel, checkpointing, compile) · train (the loop) · checkpoint (DCP) ·
-flops (PaLM FLOPs, MFU peaks) · launch (`curate train`, torchrun).
+flops (PaLM and causal FLOPs, MFU peaks) · launch (`curate train`, torchrun, multi-node) · export_hf
+(`curate train export-hf`).
 """

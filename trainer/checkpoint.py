@@ -1,13 +1,16 @@
 """Checkpoints with torch distributed checkpoint (DCP): model, optimizer, scheduler, data position and RNG.
 
 Layout: `<output>/checkpoints/step_0000100/` (DCP files, one set per rank's shards). A checkpoint is written to
-`step_N.tmp` and renamed once every rank has finished, so a directory named `step_N` is always complete. Model and
+`step_N.tmp` and renamed once every rank has finished, so a directory named `step_N` is always complete. Beside the DCP
+files, `schedule.json` records the run's schedule (steps, warmup, lr, min_lr, global_batch): a resume that changes it
+is refused unless `checkpoint.allow_schedule_change` is set. Model and
 optimizer go through `get_state_dict` / `set_state_dict` (sharded DTensors under FSDP/TP). RNG states differ per rank
 and are stored under per-rank keys, so a resume needs the same world size.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import warnings
@@ -34,7 +37,30 @@ def _rng_state(d: Dist) -> dict:
     return state
 
 
-def save(root: Path, step: int, model, optimizer, scheduler, data_state: dict, d: Dist, keep: int) -> Path:
+SCHEDULE_KEYS = ("steps", "warmup_steps", "lr", "min_lr", "global_batch")
+
+
+def schedule(cfg) -> dict:
+    """What fixes the learning rate at each step and the samples each step reads: a resume must keep it."""
+    return {k: getattr(cfg.train, k) for k in SCHEDULE_KEYS}
+
+
+def schedule_change(path: Path, cfg) -> str | None:
+    """A one-line refusal naming the first changed key, or None when the checkpoint's schedule is the config's."""
+    saved_file = path / "schedule.json"
+    if not saved_file.exists():  # written by every save; a checkpoint from before it records none
+        return None
+    saved = json.loads(saved_file.read_text())
+    for key, value in schedule(cfg).items():
+        if key in saved and saved[key] != value:
+            return (f"train.{key}: the checkpoint {path} was trained with {saved[key]}, the config says {value}; "
+                    f"resuming would re-shape the learning-rate schedule (set checkpoint.allow_schedule_change=true "
+                    f"to continue on the new one, or use a new output)")
+    return None
+
+
+def save(root: Path, step: int, model, optimizer, scheduler, data_state: dict, d: Dist, keep: int,
+         schedule: dict) -> Path:
     model_sd, optim_sd = get_state_dict(model, optimizer)
     state = {
         "model": model_sd,
@@ -53,6 +79,7 @@ def save(root: Path, step: int, model, optimizer, scheduler, data_state: dict, d
         dcp.save(state, checkpoint_id=str(tmp))
     d.barrier()
     if d.is_main:
+        (tmp / "schedule.json").write_text(json.dumps(schedule))
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         old = sorted((int(m.group(1)), p) for p in root.glob("step_*") if (m := _STEP_DIR.match(p.name)))

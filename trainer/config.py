@@ -33,7 +33,7 @@ class DataConfig:
     manifest: str = ""
     seq_len: int = 2048
     seed: int = 1234
-    cache_dir: str | None = None  # default: ~/.cache/curate/trainer
+    cache_dir: str | None = None  # converted shards and indices; default: <output>/data_cache
     max_epochs: float | None = None  # overrides every domain's manifest cap when set
     prefetch: int = 4  # batches prepared ahead by the loader thread
 
@@ -52,8 +52,8 @@ class ModelConfig:
 
 @dataclass
 class ParallelConfig:
-    nproc: int = 1  # processes on this node (torchrun --nproc-per-node)
-    tp: int = 1  # tensor-parallel degree; data parallel (FSDP) is nproc / tp
+    nproc: int = 1  # processes per node (torchrun --nproc-per-node); the world is nodes x nproc
+    tp: int = 1  # tensor-parallel degree, within a node; data parallel (FSDP) is world / tp
     sequence_parallel: bool = True
     activation_checkpointing: bool = False
     compile: bool = False
@@ -88,6 +88,9 @@ class CheckpointConfig:
     at_end: bool = True
     resume: bool = True  # continue from the newest checkpoint under output/checkpoints
     keep: int = 2
+    # A resumed run whose schedule (steps, warmup, lr, min_lr, global_batch) differs from its checkpoint's is refused:
+    # the LR schedule would silently change shape. true: accept it and continue on the new schedule.
+    allow_schedule_change: bool = False
 
 
 @dataclass
@@ -98,7 +101,7 @@ class LogConfig:
 
 @dataclass
 class TrainConfig:
-    output: str = "runs/train"
+    output: str | None = None  # the run directory; default beside the data: <manifest folder>-train/<config name>
     device: str = "auto"  # auto, cpu or cuda
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -196,9 +199,7 @@ def _check(cfg: TrainConfig) -> None:
     t = cfg.train
     need(t.steps > 0, "train.steps", "must be positive")
     need(t.micro_batch > 0, "train.micro_batch", "must be positive")
-    dp = p.nproc // p.tp
-    need(t.global_batch % (t.micro_batch * dp) == 0, "train.global_batch",
-         f"must be a multiple of train.micro_batch x data-parallel size ({t.micro_batch} x {dp})")
+    check_world(cfg, p.nproc)
     need(0 <= t.warmup_steps <= t.steps, "train.warmup_steps", "must be between 0 and train.steps")
     need(t.lr > 0 and 0 <= t.min_lr <= t.lr, "train.min_lr", "must be between 0 and train.lr")
     need(t.grad_clip >= 0, "train.grad_clip", "must be >= 0 (0: no clipping)")
@@ -209,7 +210,22 @@ def _check(cfg: TrainConfig) -> None:
     need(cfg.log.every >= 1, "log.every", "must be >= 1")
 
 
-def from_dict(raw: dict, overrides: list[str] | None = None) -> TrainConfig:
+def check_world(cfg: TrainConfig, world: int) -> None:
+    """What depends on the number of processes (nodes x parallel.nproc): the batch must split over the ranks."""
+    t, dp = cfg.train, world // cfg.parallel.tp
+    if t.global_batch % (t.micro_batch * dp):
+        raise ConfigError(f"train.global_batch: must be a multiple of train.micro_batch x data-parallel size "
+                          f"({t.micro_batch} x {dp})")
+
+
+def default_output(manifest: str, name: str) -> str:
+    """Beside the curated data, not inside it (a new curate run may replace its output): OUT-train/NAME."""
+    data_dir = Path(manifest).resolve().parent
+    return str(data_dir.with_name(f"{data_dir.name}-train") / name)
+
+
+def from_dict(raw: dict, overrides: list[str] | None = None, name: str = "train") -> TrainConfig:
+    """`name` names the run directory when `output` is not set (the config file's stem)."""
     raw = dict(raw or {})
     for o in overrides or []:
         _apply_override(raw, o)
@@ -221,6 +237,10 @@ def from_dict(raw: dict, overrides: list[str] | None = None) -> TrainConfig:
             if getattr(cfg.model, key) is None:
                 setattr(cfg.model, key, value)
     _check(cfg)
+    if cfg.output is None:
+        cfg.output = default_output(cfg.data.manifest, name)
+    if cfg.data.cache_dir is None:
+        cfg.data.cache_dir = str(Path(cfg.output) / "data_cache")
     return cfg
 
 
@@ -234,4 +254,4 @@ def load(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return from_dict(raw or {}, overrides)
+    return from_dict(raw or {}, overrides, path.stem)

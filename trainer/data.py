@@ -68,10 +68,6 @@ def read_manifest(path: str | Path) -> Manifest:
                     list(m["shards"]), dict(m["domains"]))
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("CURATE_CACHE", Path.home() / ".cache" / "curate")) / "trainer"
-
-
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npy")
     np.save(tmp, array)
@@ -86,13 +82,32 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _shard_folder(cache_dir: Path, entry: dict) -> Path:
+    return cache_dir / "shards" / entry["sha256"]
+
+
+def _is_converted(folder: Path) -> bool:
+    return (folder / "is_train.npy").exists()  # written last
+
+
+def convert_shards(manifest: Manifest, cache_dir: Path, share: int, of: int) -> int:
+    """Convert this process's share of the shards not yet in the cache (shard i goes to share i % of); returns how
+    many it converted. Ranks call it with (rank, world), so a first run reads the corpus once over all ranks."""
+    converted = 0
+    for i, entry in enumerate(manifest.shards):
+        if i % of == share and not _is_converted(_shard_folder(cache_dir, entry)):
+            ShardCache(manifest, entry, cache_dir)
+            converted += 1
+    return converted
+
+
 class ShardCache:
     """One shard as memory-mapped arrays: tokens, doc offsets (n_docs + 1), is_train (n_docs)."""
 
     def __init__(self, manifest: Manifest, entry: dict, cache_dir: Path):
         self.path = manifest.root / entry["path"]
-        folder = cache_dir / "shards" / entry["sha256"]
-        if not (folder / "is_train.npy").exists():
+        folder = _shard_folder(cache_dir, entry)
+        if not _is_converted(folder):
             self._convert(manifest, entry, folder)
         self.tokens = np.load(folder / "tokens.npy", mmap_mode="r")
         self.offsets = np.load(folder / "offsets.npy")
@@ -275,12 +290,24 @@ def build_train(manifest: Manifest, seq_len: int, n_samples: int, seed: int, cac
     return BlendedDataset(datasets, weights, n_samples, cache_dir)
 
 
-def build_validation(manifest: Manifest, seq_len: int, seed: int, cache_dir: Path) -> DomainDataset | None:
-    """All domains' validation documents in one unshuffled stream (one epoch); None when too few tokens."""
+def build_validation(manifest: Manifest, seq_len: int, seed: int, cache_dir: Path,
+                     n_samples: int) -> BlendedDataset | None:
+    """The validation set: each domain's validation documents (one unshuffled stream per domain), blended by the
+    manifest's weights, n_samples samples. Domains with less than one sample of validation tokens are left out;
+    None when no domain has one."""
+    names = [d for d, info in manifest.domains.items() if float(info.get("weight", 0)) > 0]
     caches = _shard_caches(manifest, cache_dir)
-    ds = DomainDataset("validation", caches, [e["sha256"] for e in manifest.shards], "validation", seq_len, 1,
-                       seed, cache_dir, shuffle=False)
-    return ds if len(ds) > 0 else None
+    datasets, weights = [], []
+    for name in names:
+        shards = [(e, c) for e, c in zip(manifest.shards, caches) if e["domain"] == name]
+        ds = DomainDataset(name, [c for _, c in shards], [e["sha256"] for e, _ in shards], "validation", seq_len, 1,
+                           seed, cache_dir, shuffle=False)
+        if len(ds) > 0:
+            datasets.append(ds)
+            weights.append(float(manifest.domains[name]["weight"]))
+    if not datasets:
+        return None
+    return BlendedDataset(datasets, [w / sum(weights) for w in weights], n_samples, cache_dir)
 
 
 _CACHES: dict[tuple[str, str], ShardCache] = {}

@@ -3,7 +3,8 @@
 MFU = tokens/s x flops_per_token / (peak x devices). flops_per_token = 6 N + 12 L H Q T: N the parameters that take part
 in matrix products (the output head counts, the embedding lookup does not), L layers, H heads of width Q (H Q = model
 dim), T the sequence length. Recomputation for activation checkpointing is not counted (that is the point of *model*
-FLOPs utilisation).
+FLOPs utilisation). The attention term counts the full T x T score matrix; the causal count (`causal=True`) halves it,
+since a causal mask leaves half of it, and is logged beside it as `mfu_causal`.
 """
 
 from __future__ import annotations
@@ -30,5 +31,8 @@ def peak_flops(device_name: str) -> float | None:
     return None
 
 
-def flops_per_token(matmul_params: int, n_layers: int, dim: int, seq_len: int) -> float:
-    return 6.0 * matmul_params + 12.0 * n_layers * dim * seq_len
+def flops_per_token(matmul_params: int, n_layers: int, dim: int, seq_len: int, causal: bool = False) -> float:
+    """6 N + 12 L H Q T (PaLM); with `causal`, 6 N + 6 L H Q T: the causal mask leaves half of the attention scores
+    to compute, as Megatron-LM's current count has it."""
+    attention = (6.0 if causal else 12.0) * n_layers * dim * seq_len
+    return 6.0 * matmul_params + attention

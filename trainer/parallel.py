@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from .config import ParallelConfig
+from .config import ConfigError, ParallelConfig
 from .model import Transformer
+
+
+# Data preparation (shard conversion, index building) waits at barriers far longer than a training collective: a
+# first run over a large corpus converts for as long as the corpus takes to read, so it gets its own gloo group.
+PREPARE_TIMEOUT = timedelta(hours=6)
 
 
 @dataclass
@@ -24,11 +30,13 @@ class Dist:
     rank: int
     world: int
     local_rank: int
+    local_world: int
     dp_rank: int
     dp_size: int
     tp: int
     device: torch.device
     mesh: object | None  # DeviceMesh with dims ("dp", "tp") when world > 1
+    prepare_group: object | None = None  # gloo, PREPARE_TIMEOUT, when world > 1
 
     @property
     def is_main(self) -> bool:
@@ -38,13 +46,21 @@ class Dist:
         if self.world > 1:
             dist.barrier()
 
-    def dp_mean(self, value: torch.Tensor) -> torch.Tensor:
-        """Mean over the data-parallel group (tensor-parallel peers already agree)."""
+    def prepare_barrier(self) -> None:
+        """A barrier after data preparation, with PREPARE_TIMEOUT instead of the process group's."""
+        if self.world > 1:
+            dist.barrier(group=self.prepare_group)
+
+    def dp_sum(self, value: torch.Tensor) -> torch.Tensor:
+        """Sum over the data-parallel group (tensor-parallel peers already agree)."""
         if self.dp_size == 1:
             return value
         value = value.detach().clone()
         dist.all_reduce(value, op=dist.ReduceOp.SUM, group=self.mesh["dp"].get_group())
-        return value / self.dp_size
+        return value
+
+    def dp_mean(self, value: torch.Tensor) -> torch.Tensor:
+        return self.dp_sum(value) / self.dp_size
 
 
 def init(cfg: ParallelConfig, device: str) -> Dist:
@@ -59,16 +75,21 @@ def init(cfg: ParallelConfig, device: str) -> Dist:
         dev = torch.device("cuda", local_rank)
     else:
         dev = torch.device("cpu")
-    if world != cfg.nproc:
-        raise RuntimeError(f"parallel.nproc is {cfg.nproc} but {world} processes were started")
-    mesh = None
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if local_world != cfg.nproc:
+        raise ConfigError(f"parallel.nproc: {cfg.nproc} processes per node, but {local_world} were started on this node")
+    if world % cfg.tp:
+        raise ConfigError(f"parallel.tp: {cfg.tp} does not divide the world size {world}")
+    mesh = prepare_group = None
     if world > 1:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
         from torch.distributed.device_mesh import init_device_mesh
 
         mesh = init_device_mesh(dev.type, (world // cfg.tp, cfg.tp), mesh_dim_names=("dp", "tp"))
-    return Dist(rank, world, local_rank, rank // cfg.tp, world // cfg.tp, cfg.tp, dev, mesh)
+        prepare_group = dist.new_group(backend="gloo", timeout=PREPARE_TIMEOUT)
+    return Dist(rank, world, local_rank, local_world, rank // cfg.tp, world // cfg.tp, cfg.tp, dev, mesh,
+                prepare_group)
 
 
 def _tensor_parallel(model: Transformer, tp_mesh, sequence_parallel: bool) -> None:
@@ -138,12 +159,26 @@ def uses_autocast(d: Dist, cfg: ParallelConfig) -> bool:
 
 
 def clip_grad_norm(params: list[nn.Parameter], max_norm: float) -> torch.Tensor:
-    """Global gradient norm (over all shards), and clip to max_norm when it is > 0."""
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.nn.utils.get_total_norm(grads, 2.0)
-    full_tensor = getattr(norm, "full_tensor", None)  # a DTensor under FSDP / TP
-    if full_tensor is not None:
-        norm = full_tensor()
+    """Global gradient norm (over all shards), and clip to max_norm when it is > 0.
+
+    Gradients can live on different meshes (2-D under FSDP + TP, the dp mesh for FSDP-only parameters, none for
+    parameters tensor parallel leaves replicated, such as the norms without sequence parallel), and DTensor ops do
+    not mix them: each group's norm is reduced over its own mesh, the groups' norms are combined, and each group is
+    scaled by the one global factor.
+    """
+    groups: dict[object, list[nn.Parameter]] = {}
+    for p in params:
+        if p.grad is not None:
+            mesh = getattr(p.grad, "device_mesh", None)
+            key = None if mesh is None else (mesh, tuple(p.grad.placements))
+            groups.setdefault(key, []).append(p)
+    norms = []
+    for group in groups.values():
+        norm = torch.nn.utils.get_total_norm([p.grad for p in group], 2.0)
+        full_tensor = getattr(norm, "full_tensor", None)  # a DTensor when the gradients are
+        norms.append(full_tensor() if full_tensor is not None else norm)
+    norm = torch.linalg.vector_norm(torch.stack(norms)) if len(norms) > 1 else norms[0]
     if max_norm > 0:
-        torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+        for group in groups.values():
+            torch.nn.utils.clip_grads_with_norm_(group, max_norm, norm)
     return norm

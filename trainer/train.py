@@ -7,6 +7,7 @@ runs in-process. It returns the log records (rank 0's are also written to `<outp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import time
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
-from . import checkpoint, data, parallel
+from . import checkpoint, config, data, parallel
 from .config import TrainConfig
 from .flops import flops_per_token, peak_flops
 from .model import ModelArgs, Transformer, cross_entropy, matmul_params
@@ -74,12 +76,16 @@ class Logger:
             for k, v in rec.items():
                 if k not in ("kind", "step") and isinstance(v, (int, float)):
                     self.tb.add_scalar(f"{rec['kind']}/{k}", v, rec["step"])
+                elif isinstance(v, dict):  # loss_by_domain
+                    for name, x in v.items():
+                        self.tb.add_scalar(f"{rec['kind']}/{k}/{name}", x, rec["step"])
         if rec["kind"] == "train":
             mfu = f" mfu {rec['mfu']:.1%}" if rec.get("mfu") is not None else ""
             print(f"step {rec['step']:>6} loss {rec['loss']:.4f} lr {rec['lr']:.2e} "
                   f"tok/s {rec['tokens_per_s']:,.0f}{mfu} data-wait {rec['data_wait']:.1%}", flush=True)
         else:
-            print(f"step {rec['step']:>6} {rec['kind']} loss {rec['loss']:.4f}", flush=True)
+            domains = "".join(f" {k} {v:.4f}" for k, v in rec.get("loss_by_domain", {}).items())
+            print(f"step {rec['step']:>6} {rec['kind']} loss {rec['loss']:.4f}{domains}", flush=True)
 
     def close(self) -> None:
         if self.file:
@@ -88,25 +94,56 @@ class Logger:
             self.tb.close()
 
 
+class Interval:
+    """Optimizer steps and training time since the last train record. Evaluations and checkpoints that fall inside
+    the interval are paused out of its time, so throughput and MFU count training alone."""
+
+    def __init__(self):
+        self.restart()
+
+    def restart(self) -> None:
+        self.t0, self.steps, self.paused = time.perf_counter(), 0, 0.0
+
+    @contextlib.contextmanager
+    def pause(self):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused += time.perf_counter() - t
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0 - self.paused
+
+
 @torch.no_grad()
-def evaluate(model, val: data.DomainDataset, cfg: TrainConfig, d: parallel.Dist, autocast) -> float:
-    """Mean loss over the same eval.batches global batches of the validation stream every time."""
+def evaluate(model, val: data.BlendedDataset, cfg: TrainConfig, d: parallel.Dist, autocast) -> dict:
+    """Loss over the blended validation set (the same eval.batches global batches every time), overall and per
+    domain: {"loss": ..., "loss_by_domain": {name: ...}}."""
     model.eval()
     t = cfg.train
     per_rank = t.global_batch // d.dp_size
-    total = torch.zeros((), device=d.device)
-    n = 0
+    n_domains = len(val.datasets)
+    sums = torch.zeros(n_domains, dtype=torch.float64, device=d.device)
+    counts = torch.zeros(n_domains, dtype=torch.float64, device=d.device)
     for b in range(cfg.eval.batches):
         base = b * t.global_batch + d.dp_rank * per_rank
         for a in range(0, per_rank, t.micro_batch):
-            ids = [(base + a + j) % len(val) for j in range(t.micro_batch)]
+            ids = range(base + a, base + a + t.micro_batch)
             batch = torch.from_numpy(np.stack([val[i] for i in ids])).to(d.device)
+            domain = torch.as_tensor(np.asarray(val.domain[base + a:base + a + t.micro_batch], np.int64),
+                                     device=d.device)
             with autocast():
                 logits = model(batch[:, :-1])
-            total += cross_entropy(logits, batch[:, 1:])
-            n += 1
+            per_sample = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten(),
+                                                           reduction="none").view(len(ids), -1).mean(1)
+            sums.index_add_(0, domain, per_sample.double())
+            counts.index_add_(0, domain, torch.ones_like(per_sample, dtype=torch.float64))
     model.train()
-    return float(d.dp_mean(total / n))
+    sums, counts = d.dp_sum(sums).cpu(), d.dp_sum(counts).cpu()
+    return {"loss": float(sums.sum() / counts.sum()),
+            "loss_by_domain": {ds.name: float(sums[i] / counts[i])
+                               for i, ds in enumerate(val.datasets) if counts[i] > 0}}
 
 
 def run(cfg: TrainConfig) -> list[dict]:
@@ -118,34 +155,57 @@ def run(cfg: TrainConfig) -> list[dict]:
             torch.distributed.destroy_process_group()
 
 
-def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
-    t, out = cfg.train, Path(cfg.output)
-    torch.manual_seed(t.seed)
-    manifest = data.read_manifest(cfg.data.manifest)
-    cache = Path(cfg.data.cache_dir) if cfg.data.cache_dir else data.default_cache_dir()
+def _prepare_data(cfg: TrainConfig, manifest: data.Manifest, d: parallel.Dist, cache: Path):
+    """Shards are converted by all ranks, each its share; then rank 0 builds the indices and the others load them."""
+    data.convert_shards(manifest, cache, d.rank, d.world)
+    d.prepare_barrier()
+    # Nodes whose cache is not on a shared filesystem have only their own ranks' shards: each node's ranks split
+    # the rest (on a shared filesystem nothing is left).
+    data.convert_shards(manifest, cache, d.local_rank, d.local_world)
+    d.prepare_barrier()
+    t = cfg.train
 
-    # Rank 0 converts shards and builds the indices; the others then find them in the cache.
     def datasets():
         train_ds = data.build_train(manifest, cfg.data.seq_len, t.steps * t.global_batch, cfg.data.seed, cache,
                                     cfg.data.max_epochs)
-        val_ds = data.build_validation(manifest, cfg.data.seq_len, cfg.data.seed, cache) if cfg.eval.every else None
+        val_ds = (data.build_validation(manifest, cfg.data.seq_len, cfg.data.seed, cache,
+                                        cfg.eval.batches * t.global_batch) if cfg.eval.every else None)
         return train_ds, val_ds
 
     if d.is_main:
-        train_ds, val_ds = datasets()
-    d.barrier()
+        built = datasets()
+    d.prepare_barrier()
     if not d.is_main:
-        train_ds, val_ds = datasets()
+        built = datasets()
+    return built
+
+
+def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
+    t, out = cfg.train, Path(cfg.output)
+    config.check_world(cfg, d.world)
+    ckpt_root = out / "checkpoints"
+    last = checkpoint.latest(ckpt_root) if cfg.checkpoint.resume else None
+    if last is not None and not cfg.checkpoint.allow_schedule_change:
+        if (change := checkpoint.schedule_change(last, cfg)) is not None:
+            raise config.ConfigError(change)
+    torch.manual_seed(t.seed)
+    manifest = data.read_manifest(cfg.data.manifest)
+    train_ds, val_ds = _prepare_data(cfg, manifest, d, Path(cfg.data.cache_dir))
 
     m = cfg.model
     vocab = -(-manifest.vocab_size // 128) * 128  # padded: tensor-parallel splits and matmul tiles like multiples
     args = ModelArgs(dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
                      vocab_size=vocab, max_seq_len=cfg.data.seq_len, rope_theta=m.rope_theta, norm_eps=m.norm_eps)
+    if d.is_main:  # what export-hf and a reader of the run need: the resolved config and the model's shape
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        (out / "model.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
     with torch.device(d.device):
         model = Transformer(args)  # same seed on every rank: identical weights before sharding
     n_matmul = matmul_params(model)
     n_params = sum(p.numel() for p in model.parameters())
     fpt = flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len)
+    fpt_causal = flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len, causal=True)
     peak = peak_flops(torch.cuda.get_device_name(d.device)) if d.device.type == "cuda" else None
 
     model = parallel.parallelize(model, d, cfg.parallel)
@@ -156,8 +216,7 @@ def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
                 if parallel.uses_autocast(d, cfg.parallel) else contextlib.nullcontext)
 
     step, consumed = 0, 0
-    ckpt_root = out / "checkpoints"
-    if cfg.checkpoint.resume and (last := checkpoint.latest(ckpt_root)) is not None:
+    if last is not None:
         state = checkpoint.load(last, model, optimizer, scheduler, d)
         step, consumed = state["step"], state["data"]["consumed_samples"]
         if d.is_main:
@@ -173,7 +232,7 @@ def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
     params = [p for p in model.parameters() if p.requires_grad]
     stop_at = t.exit_after or t.steps
     tokens_per_step = t.global_batch * cfg.data.seq_len
-    interval_t0, interval_steps, wait0 = time.perf_counter(), 0, loader.wait_s
+    interval, wait0 = Interval(), loader.wait_s
     if d.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(d.device)
     try:
@@ -186,33 +245,36 @@ def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
                 loss.backward()
                 loss_sum += loss.detach()
             grad_norm = parallel.clip_grad_norm(params, t.grad_clip)
+            lr = scheduler.get_last_lr()[0]  # the rate this step used: scheduler.step() moves on to the next one
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            interval_steps += 1
+            interval.steps += 1
 
             if step % cfg.log.every == 0 or step == stop_at:
                 loss_value = float(d.dp_mean(loss_sum))  # synchronises: the interval's time is complete
-                elapsed = time.perf_counter() - interval_t0
-                tps = interval_steps * tokens_per_step / elapsed
-                rec = {"kind": "train", "step": step, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
-                       "grad_norm": float(grad_norm), "tokens_per_s": tps, "step_time_s": elapsed / interval_steps,
+                elapsed = interval.elapsed()
+                tps = interval.steps * tokens_per_step / elapsed
+                rec = {"kind": "train", "step": step, "loss": loss_value, "lr": lr,
+                       "grad_norm": float(grad_norm), "tokens_per_s": tps, "step_time_s": elapsed / interval.steps,
                        "mfu": tps * fpt / (peak * d.world) if peak else None,
+                       "mfu_causal": tps * fpt_causal / (peak * d.world) if peak else None,
                        "data_wait": (loader.wait_s - wait0) / elapsed,
                        "consumed_samples": loader.consumed_samples}
                 if d.device.type == "cuda":
                     rec["max_memory_gib"] = torch.cuda.max_memory_allocated(d.device) / 2**30
                 logger.log(rec)
-                interval_t0, interval_steps, wait0 = time.perf_counter(), 0, loader.wait_s
+                interval.restart()
+                wait0 = loader.wait_s
             if val_ds is not None and (step % cfg.eval.every == 0 or step == t.steps):
-                logger.log({"kind": "eval", "step": step, "loss": evaluate(model, val_ds, cfg, d, autocast)})
-                interval_t0 = time.perf_counter()
+                with interval.pause():
+                    logger.log({"kind": "eval", "step": step, **evaluate(model, val_ds, cfg, d, autocast)})
             if ((cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == t.exit_after
                     or (step == t.steps and cfg.checkpoint.at_end)):
-                checkpoint.save(ckpt_root, step, model, optimizer, scheduler, loader.state_dict(), d,
-                                cfg.checkpoint.keep)
-                interval_t0 = time.perf_counter()
+                with interval.pause():
+                    checkpoint.save(ckpt_root, step, model, optimizer, scheduler, loader.state_dict(), d,
+                                    cfg.checkpoint.keep, checkpoint.schedule(cfg))
     finally:
         loader.close()
         logger.close()

@@ -185,7 +185,7 @@ def test_the_trainer_reads_the_output(outputs, tmp_path):
     data = pytest.importorskip("curate.trainer.data")
     manifest = data.read_manifest(outputs[0] / "manifest.json")
     train = data.build_train(manifest, seq_len=32, n_samples=64, seed=0, cache_dir=tmp_path, max_epochs=None)
-    validation = data.build_validation(manifest, seq_len=32, seed=0, cache_dir=tmp_path)
+    validation = data.build_validation(manifest, seq_len=32, seed=0, cache_dir=tmp_path, n_samples=64)
     assert len(train) == 64 and validation is not None and len(validation) > 0
     assert all(train[i].max() < manifest.vocab_size for i in range(64))
 

@@ -65,3 +65,15 @@ def test_trainer_imports_no_pipeline_stages_or_engines():
             "or m.startswith(('curate.stages', 'curate.pipeline'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_default_run_dir_is_beside_the_data_and_the_cache_in_the_run(tmp_path):
+    """Not runs/ in whatever directory the command ran from, not $HOME: OUT-train/<config name>/, cache inside."""
+    (tmp_path / "out").mkdir()
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({"data": {"manifest": str(tmp_path / "out" / "manifest.json")}}))
+    cfg = config.load(path)
+    assert cfg.output == str(tmp_path / "out-train" / "tiny")
+    assert cfg.data.cache_dir == str(tmp_path / "out-train" / "tiny" / "data_cache")
+    cfg = config.load(path, [f"output={tmp_path / 'elsewhere'}"])
+    assert cfg.data.cache_dir == str(tmp_path / "elsewhere" / "data_cache")

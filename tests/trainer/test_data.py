@@ -127,11 +127,48 @@ def test_epoch_cap_is_enforced(tmp_path):
 def test_validation_documents_stay_out_of_training(corpus, tmp_path):
     manifest = data.read_manifest(corpus)
     ds = data.build_train(manifest, 32, 100, 1, tmp_path, None)
-    val = data.build_validation(manifest, 32, 1, tmp_path)
+    val = data.build_validation(manifest, 32, 1, tmp_path, 40)
     m = json.loads(corpus.read_text())
     assert sum(len(d.doc_len) for d in ds.datasets) == m["splits"]["train"]["documents"]
-    assert len(val.doc_len) == m["splits"]["validation"]["documents"]
-    assert val.tokens_per_epoch == m["splits"]["validation"]["tokens"]
+    assert sum(len(d.doc_len) for d in val.datasets) == m["splits"]["validation"]["documents"]
+    assert sum(d.tokens_per_epoch for d in val.datasets) == m["splits"]["validation"]["tokens"]
+
+
+def test_validation_is_blended_over_every_domain(corpus, tmp_path):
+    """The first batches of the validation set hold every domain by weight (the manifest lists web's shards first,
+    so a stream in manifest order would be web alone), and each sample is its domain's validation tokens."""
+    manifest = data.read_manifest(corpus)
+    val = data.build_validation(manifest, 16, 1, tmp_path, 20)
+    assert len(val) == 20 and [d.name for d in val.datasets] == ["web", "wiki"]
+    drawn = [_domain_of(val[i]) for i in range(20)]
+    assert drawn.count("web") == 14 and drawn.count("wiki") == 6
+    assert drawn == [val.datasets[int(d)].name for d in val.domain]
+    wiki_tokens = np.concatenate([t for t in _validation_docs(corpus, "wiki")])
+    first_wiki = next(i for i in range(20) if drawn[i] == "wiki")
+    np.testing.assert_array_equal(val[first_wiki], wiki_tokens[:17])  # unshuffled: the stream's first sample
+
+
+def _validation_docs(manifest_path: Path, domain: str) -> list[np.ndarray]:
+    m = json.loads(manifest_path.read_text())
+    docs = []
+    for s in m["shards"]:
+        if s["domain"] == domain:
+            t = pq.read_table(manifest_path.parent / s["path"]).to_pylist()
+            docs += [np.array(r["tokens"], np.int64) for r in t if r["split"] == "validation"]
+    return docs
+
+
+def test_ranks_share_shard_conversion(corpus, tmp_path):
+    """Each rank converts its share of the shards (shard i: rank i % world), so a first run reads the corpus once
+    over all ranks; a shard already converted is not converted again."""
+    manifest = data.read_manifest(corpus)
+    n = len(manifest.shards)
+    assert n >= 4
+    assert data.convert_shards(manifest, tmp_path, 1, 2) == n // 2
+    converted = {p.name for p in (tmp_path / "shards").iterdir()}
+    assert converted == {e["sha256"] for e in manifest.shards[1::2]}
+    assert data.convert_shards(manifest, tmp_path, 0, 2) == n - n // 2
+    assert data.convert_shards(manifest, tmp_path, 0, 1) == 0  # all there: nothing converted twice
 
 
 def test_a_changed_shard_is_refused(tmp_path):

@@ -35,5 +35,7 @@ def test_palm_flops_count():
     assert matmul_params(model) == 2 * per_layer + 2 * 2 * 32 + 32 + 64 * 32  # blocks + block norms + final norm + head
     # 6 N + 12 L (H Q) T
     assert flops_per_token(1000, 2, 32, 16) == 6 * 1000 + 12 * 2 * 32 * 16
+    # causal: the attention term halved (6 N + 6 L (H Q) T)
+    assert flops_per_token(1000, 2, 32, 16, causal=True) == 6 * 1000 + 6 * 2 * 32 * 16
     assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12 and peak_flops("NVIDIA H200") == 989e12
     assert peak_flops("NVIDIA H100 PCIe") == 756e12 and peak_flops("cpu") is None
