@@ -67,10 +67,8 @@ class QualityClassifierParams(Params):
             raise ValueError("give threshold or keep_fraction, not both")
         if "://" in self.model:
             raise ValueError(f"model {self.model!r}: a local path is needed (copy the model to every worker)")
-        path = Path(self.model)
-        if self.backend == "fasttext" and not path.is_file():
-            raise ValueError(f"no fastText model file {self.model!r}")
-        if self.backend == "huggingface" and not (path / "config.json").is_file():
+        # a fastText file is checked with every stage's files before the run (`files`); a checkpoint is a folder
+        if self.backend == "huggingface" and not (Path(self.model) / "config.json").is_file():
             raise ValueError(f"{self.model!r} is not a local Hugging Face checkpoint folder (no config.json)")
         return self
 
@@ -247,6 +245,10 @@ class QualityClassifier(GlobalStage):
 
     name = "quality_classifier"
     Params = QualityClassifierParams
+
+    @property
+    def files(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("model",) if self.params.backend == "fasttext" else ()
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"quality_score": pa.float32()}

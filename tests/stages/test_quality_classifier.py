@@ -15,6 +15,8 @@ import pytest
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.demo import demo_texts
 from curate.pipeline.errors import ConfigError, CurateError
+from curate.pipeline.inputs import InputFile
+from curate.pipeline.plan import build
 from curate.pipeline.quality_train import read_source, train_quality
 from curate.stages.quality_classifier import (
     LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, prepare, ranks, select, summary)
@@ -165,8 +167,8 @@ def test_bad_parameters_and_missing_models_are_config_errors(model, tmp_path):
 
     with pytest.raises(ConfigError, match="threshold or keep_fraction, not both"):
         parse(model=str(model), threshold=0.5, keep_fraction=0.3)
-    with pytest.raises(ConfigError, match="no fastText model file"):
-        parse(model=str(tmp_path / "absent.bin"))
+    with pytest.raises(ConfigError, match=r"stages\[0\] \(quality_classifier\).model: no file .*absent.bin"):
+        build(parse(model=str(tmp_path / "absent.bin")), [InputFile(str(tmp_path / "x.jsonl"), "x.jsonl", 1, "jsonl")])
     with pytest.raises(ConfigError, match="keep_fraction"):
         parse(model=str(model), keep_fraction=1.5)
     with pytest.raises(ConfigError, match="not a local Hugging Face checkpoint"):
