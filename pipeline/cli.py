@@ -216,7 +216,7 @@ def tokenizer_train(
 
 @quality_app.command("train")
 def quality_train(
-    positive: Annotated[str, typer.Option(help="high-quality documents: a curate output, JSONL/Parquet, or .txt folder")],
+    positive: Annotated[str, typer.Option(help="good documents: a curate output, JSONL/Parquet, or a .txt folder")],
     negative: Annotated[str, typer.Option(help="the documents to tell apart from them (same kinds of source)")],
     model: Annotated[str, typer.Option(help="the model file to write; its card goes beside it as <model>.json")],
     text_field: Annotated[str, typer.Option(help="JSONL/Parquet: the field holding the text")] = "text",
@@ -235,7 +235,8 @@ def quality_train(
 
     train_quality(positive, negative, model, text_field=text_field, max_per_class=max_per_class, heldout=heldout,
                   seed=seed, threshold=threshold, threads=threads,
-                  overrides={"dim": dim, "epoch": epoch, "bucket": bucket}, log=lambda line: errors.print(line, highlight=False))
+                  overrides={"dim": dim, "epoch": epoch, "bucket": bucket},
+                  log=lambda line: errors.print(line, highlight=False))
 
 
 @export_app.command("megatron")

@@ -105,8 +105,13 @@ def test_threshold_keeps_scores_at_or_above_it():
     assert reason == "below_threshold"
 
 
-def test_prepare_lower_cases_and_collapses_whitespace():
-    assert prepare("  The Cat\n\nSAT\ton  the mat ", True) == "the cat sat on the mat"
+def test_prepare_gives_fasttext_the_words_of_lower_cased_whitespace_normalised_text(model):
+    import fasttext
+
+    line = prepare("  The Cat\n\nSAT\ton  the mat \r\n", True)
+    assert "\n" not in line and line == line.lower()
+    words = fasttext.load_model(str(model)).get_line(line)[0]
+    assert words == ["the", "cat", "sat", "on", "the", "mat", "</s>"]  # one end of line, added by fastText
     assert prepare("A\nB", False) == "A B" and prepare(None, True) == ""
 
 
