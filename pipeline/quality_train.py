@@ -4,9 +4,9 @@ DCLM's recipe (Li et al. 2024, "DataComp-LM"; mlfoundations/dclm `baselines/trai
 `baselines/README.md`, "Training your own fasttext classifiers"): fastText `train_supervised` with word bigrams
 (`wordNgrams 2`) and fastText's supervised defaults otherwise — "we did not deviate from their default values for our
 OH2.5 + ELI5 classifier": lr 0.1, dim 100, ws 5, epoch 5, minCount 1, softmax loss, 2,000,000 hash buckets. Labels
-`__label__hq` (positive) and `__label__cc` (negative), as DCLM's. Each document is one line, lower-cased, newlines turned
-into spaces (`stages.quality_classifier.prepare`; fastText splits words at any run of whitespace, so that normalises
-whitespace as fastText sees it); the card records it so the stage prepares text the same way.
+`__label__hq` (positive) and `__label__cc` (negative), as DCLM's. Each document is one line, lower-cased, newlines
+turned into spaces (`stages.quality_classifier.prepare`; fastText splits words at any run of whitespace, so that
+normalises whitespace as fastText sees it); the card records it so the stage prepares text the same way.
 
 Sampling: the same number of documents from each class (the smaller class's size, at most `max_per_class`), chosen
 with `seed`; `heldout` of each class is kept out of training and scored afterwards: AUC, and precision/recall of the
