@@ -27,7 +27,6 @@ Backends (one interface: texts -> scores):
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +44,6 @@ DIGIT_BITS = 16
 LEVELS = 4  # 4 x 16 bits: the whole 64-bit rank
 RANK_SALT = 0x7175616C697479  # "quality": independent of balance's and the split's hashes
 KEEP_ALL, KEEP_NONE = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-_SPACE = re.compile(r"\s+")
 
 
 class QualityClassifierParams(Params):
