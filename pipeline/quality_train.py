@@ -14,6 +14,7 @@ positive class at `threshold`. The card (`<model>.json`) records sources, counts
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import random
@@ -48,8 +49,7 @@ def read_source(path: str, text_field: str = "text") -> list[str]:
             return [t for t in (p.read_text(encoding="utf-8", errors="replace") for p in texts) if t.strip()]
         files = sorted(str(p) for p in root.rglob("*") if p.suffix in (".jsonl", ".json", ".parquet"))
     else:
-        files = sorted(str(p) for p in Path().glob(path)) if any(c in path for c in "*?[") else \
-            ([path] if root.is_file() else [])
+        files = sorted(glob.glob(path)) if any(c in path for c in "*?[") else ([path] if root.is_file() else [])
     if not files:
         raise CurateError(f"quality train: source {path!r} has no documents/ folder, .txt, .jsonl or .parquet files")
     if root.is_file() and root.suffix == ".txt":

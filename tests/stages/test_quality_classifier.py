@@ -145,6 +145,8 @@ def test_reading_sources_of_every_kind(tmp_path):
     assert read_source(str(tmp_path / "run")) == ["a doc"]
     (tmp_path / "x.jsonl").write_text('{"t": "one"}\n{"t": "two"}\n')
     assert read_source(str(tmp_path / "x.jsonl"), "t") == ["one", "two"]
+    (tmp_path / "y.jsonl").write_text('{"t": "three"}\n')
+    assert read_source(str(tmp_path / "*.jsonl"), "t") == ["one", "two", "three"]
     with pytest.raises(CurateError, match="no field 'text'"):
         read_source(str(tmp_path / "x.jsonl"))
     with pytest.raises(CurateError, match="has no documents/ folder"):
