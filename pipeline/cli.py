@@ -224,8 +224,10 @@ def inspect(
 
 tokenizer_app = typer.Typer(no_args_is_help=True, help="Tokenizers for the tokenize stage.")
 export_app = typer.Typer(no_args_is_help=True, help="Export a run's shards for other trainers.")
+quality_app = typer.Typer(no_args_is_help=True, help="Quality classifiers for the quality_classifier stage.")
 app.add_typer(tokenizer_app, name="tokenizer")
 app.add_typer(export_app, name="export")
+app.add_typer(quality_app, name="quality")
 
 
 @tokenizer_app.command("train")
@@ -240,6 +242,31 @@ def tokenizer_train(
     from curate.pipeline.tokenizer_train import train_tokenizer
 
     console.print(f"tokenizer: {train_tokenizer(output, vocab_size, sample, out, seed)}")
+
+
+@quality_app.command("train")
+def quality_train(
+    positive: Annotated[str, typer.Option(help="good documents: a curate output, JSONL/Parquet, or a .txt folder")],
+    negative: Annotated[str, typer.Option(help="the documents to tell apart from them (same kinds of source)")],
+    model: Annotated[str, typer.Option(help="the model file to write; its card goes beside it as <model>.json")],
+    text_field: Annotated[str, typer.Option(help="JSONL/Parquet: the field holding the text")] = "text",
+    max_per_class: Annotated[Optional[int], typer.Option(help="documents per class at most")] = None,
+    heldout: Annotated[float, typer.Option(help="share of each class held out for the metrics")] = 0.1,
+    seed: Annotated[int, typer.Option(help="seed of the sampling, the split and fastText")] = 0,
+    threshold: Annotated[float, typer.Option(help="score threshold of the card's precision/recall")] = 0.5,
+    threads: Annotated[Optional[int], typer.Option(help="fastText threads; none = 1 on small data, else cores")] = None,
+    dim: Annotated[int, typer.Option(help="fastText vector size (DCLM: 100)")] = 100,
+    epoch: Annotated[int, typer.Option(help="fastText epochs (DCLM: 5)")] = 5,
+    bucket: Annotated[int, typer.Option(help="fastText bigram hash buckets (DCLM: 2,000,000: an 800 MB model)")]
+    = 2_000_000,
+) -> None:
+    """Train a fastText quality classifier (DCLM's recipe) and write its model card."""
+    from curate.pipeline.quality_train import train_quality
+
+    train_quality(positive, negative, model, text_field=text_field, max_per_class=max_per_class, heldout=heldout,
+                  seed=seed, threshold=threshold, threads=threads,
+                  overrides={"dim": dim, "epoch": epoch, "bucket": bucket},
+                  log=lambda line: errors.print(line, highlight=False))
 
 
 @export_app.command("megatron")

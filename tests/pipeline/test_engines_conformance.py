@@ -14,10 +14,12 @@ from curate.pipeline.beam.minhash_dedup import salt
 from curate.pipeline.demo import _BANK, _page, _record, _sentence, demo_texts, generate_crawl
 from curate.pipeline.tokenizer_train import train_bpe
 from curate.pipeline.output import MANIFEST
+from curate.pipeline.quality_train import train_quality
 from curate.pipeline.run import run
 
 STAGES = [{"name": "extract"}, {"name": "langid", "threshold": 0.5}, {"name": "exact_dedup"},
-          {"name": "gopher_quality"}, {"name": "minhash_dedup", "salts": 2},
+          {"name": "gopher_quality"}, {"name": "quality_classifier", "keep_fraction": 0.7},
+          {"name": "minhash_dedup", "salts": 2},
           {"name": "exact_dedup", "id": "url_dedup", "on": "url"},
           {"name": "domain", "column": "lang"}, {"name": "tokenize", "validation_fraction": 0.1},
           {"name": "balance", "temperature": 2.0, "max_epochs": 2}]
@@ -62,10 +64,23 @@ def near_duplicates(directory: Path) -> None:
                             _page("en", title, paragraphs).encode()))
 
 
+def quality_model(tmp_path: Path) -> Path:
+    """A small fastText quality model: demo prose against shuffled words of it (bucket-limited, one thread)."""
+    rng, texts = random.Random(5), demo_texts()
+    for name, make in (("prose", lambda: " ".join(rng.sample(texts, 4))),
+                       ("shuffled", lambda: " ".join(rng.sample(" ".join(rng.sample(texts, 4)).split(), 30)))):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"text": make()}) + "\n" for _ in range(150)))
+    model = tmp_path / "quality.bin"
+    train_quality(str(tmp_path / "prose.jsonl"), str(tmp_path / "shuffled.jsonl"), str(model),
+                  overrides={"bucket": 10_000}, log=lambda line: None)
+    return model
+
+
 def both_engines(inputs: Path, tmp_path: Path) -> tuple:
     tokenizer = tmp_path / "tokenizer.json"
     train_bpe(demo_texts(), vocab_size=1024).save(str(tokenizer))
-    stages = [{**s, "tokenizer": str(tokenizer)} if s["name"] == "tokenize" else s for s in STAGES]
+    files = {"tokenize": {"tokenizer": str(tokenizer)}, "quality_classifier": {"model": str(quality_model(tmp_path))}}
+    stages = [{**s, **files.get(s["name"], {})} for s in STAGES]
     results = []
     for engine in ("spark", "beam"):
         raw = {"input": {"paths": [str(inputs)], "dataset": "cc"}, "output": str(tmp_path / engine),
@@ -91,6 +106,9 @@ def test_demo_crawl_same_on_spark_and_beam(spark, tmp_path):
     assert on_spark[2]["rejected"]["exact_dedup:duplicate"] >= 20
     assert on_spark[2]["rejected"]["minhash_dedup:duplicate"] >= 30
     assert on_spark[2]["rejected"].get("balance:downsample", 0) > 0
+    # keep_fraction keeps exactly round(0.7 n) of the n documents that reach it
+    (_, seen, kept), = [s for s in on_spark[2]["stages"] if s[0] == "quality_classifier"]
+    assert kept == int(0.7 * seen + 0.5) and seen > 50
     # the input exercises what could tell the plans apart: several rounds, buckets spread over both sub-buckets
     work = tmp_path / "beam" / "work"
     assert json.loads((work / "components/minhash_dedup/components.json").read_text())["rounds"] > 1

@@ -1,0 +1,166 @@
+"""`curate quality train`: a fastText quality classifier from a positive and a negative source, with its model card.
+
+DCLM's recipe (Li et al. 2024, "DataComp-LM"; mlfoundations/dclm `baselines/train_fasttext_classifier.py` and
+`baselines/README.md`, "Training your own fasttext classifiers"): fastText `train_supervised` with word bigrams
+(`wordNgrams 2`) and fastText's supervised defaults otherwise — "we did not deviate from their default values for our
+OH2.5 + ELI5 classifier": lr 0.1, dim 100, ws 5, epoch 5, minCount 1, softmax loss, 2,000,000 hash buckets. Labels
+`__label__hq` (positive) and `__label__cc` (negative), as DCLM's. Each document is one line, lower-cased, newlines
+turned into spaces (`stages.quality_classifier.prepare`; fastText splits words at any run of whitespace, so that
+normalises whitespace as fastText sees it); the card records it so the stage prepares text the same way.
+
+Sampling: the same number of documents from each class (the smaller class's size, at most `max_per_class`), chosen
+with `seed`; `heldout` of each class is kept out of training and scored afterwards: AUC, and precision/recall of the
+positive class at `threshold`. The card (`<model>.json`) records sources, counts, seed, hyper-parameters and metrics.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from curate.pipeline.errors import CurateError
+from curate.stages.quality_classifier import FastTextScorer, card_path, prepare
+
+POSITIVE, NEGATIVE = "__label__hq", "__label__cc"
+DCLM_HYPERPARAMETERS = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1, "wordNgrams": 2,
+                        "loss": "softmax", "bucket": 2_000_000}
+MIN_PER_CLASS = 10  # below this the held-out metrics say nothing
+# fastText's Hogwild threads diverge to NaN on small corpora (notes-dependencies.md); one thread there.
+SMALL_CORPUS_LINES = 20_000
+
+
+def read_source(path: str, text_field: str = "text") -> list[str]:
+    """The non-empty texts of a source: a curate output (its documents/), a folder of .txt files (one document
+    each), or JSONL/Parquet files (a file, a folder of them, or a glob) with a `text_field`."""
+    root = Path(path)
+    if (root / "documents").is_dir():
+        return _table_texts(sorted(str(p) for p in (root / "documents").glob("*.parquet")), "parquet", "text", path)
+    if root.is_dir():
+        texts = sorted(root.rglob("*.txt"))
+        if texts:
+            return [t for t in (p.read_text(encoding="utf-8", errors="replace") for p in texts) if t.strip()]
+        files = sorted(str(p) for p in root.rglob("*") if p.suffix in (".jsonl", ".json", ".parquet"))
+    else:
+        files = sorted(glob.glob(path)) if any(c in path for c in "*?[") else ([path] if root.is_file() else [])
+    if not files:
+        raise CurateError(f"quality train: source {path!r} has no documents/ folder, .txt, .jsonl or .parquet files")
+    if root.is_file() and root.suffix == ".txt":
+        return [t for t in [root.read_text(encoding="utf-8", errors="replace")] if t.strip()]
+    kinds = {"parquet" if f.endswith(".parquet") else "json" for f in files}
+    if len(kinds) > 1:
+        raise CurateError(f"quality train: source {path!r} mixes JSONL and Parquet files; give one kind")
+    return _table_texts(files, kinds.pop(), text_field, path)
+
+
+def _table_texts(files: list[str], kind: str, text_field: str, source: str) -> list[str]:
+    if not files:
+        return []
+    try:
+        dataset = ds.dataset(files, format=kind)
+    except Exception as error:  # noqa: BLE001 - pyarrow's parse errors for broken files
+        raise CurateError(f"quality train: cannot read {source!r} ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0][:200]})") from None
+    if text_field not in dataset.schema.names:
+        raise CurateError(f"quality train: {source!r} has no field {text_field!r} (fields: "
+                          f"{', '.join(dataset.schema.names)}); set --text-field")
+    column = dataset.to_table(columns=[text_field]).column(text_field)
+    return [t for t in pc.drop_null(column).to_pylist() if isinstance(t, str) and t.strip()]
+
+
+def balanced_split(positives: list[str], negatives: list[str], max_per_class: int | None, heldout: float,
+                   seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(train, held-out) lists of (label, text): the same count from each class, drawn and split with `seed`."""
+    rng = random.Random(seed)
+    per_class = min(len(positives), len(negatives), max_per_class or len(positives))
+    train, test = [], []
+    for label, texts in ((POSITIVE, positives), (NEGATIVE, negatives)):
+        chosen = rng.sample(texts, per_class)
+        cut = int(round(per_class * heldout))
+        test += [(label, t) for t in chosen[:cut]]
+        train += [(label, t) for t in chosen[cut:]]
+    rng.shuffle(train)
+    return train, test
+
+
+def metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Held-out AUC, and precision/recall of the positive class at `threshold` (scikit-learn's definitions)."""
+    from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
+    predicted = scores >= threshold
+    return {"auc": round(float(roc_auc_score(labels, scores)), 4),
+            "precision": round(float(precision_score(labels, predicted, zero_division=0)), 4),
+            "recall": round(float(recall_score(labels, predicted, zero_division=0)), 4)}
+
+
+def train_quality(positive: str, negative: str, model: str, *, text_field: str = "text",
+                  max_per_class: int | None = None, heldout: float = 0.1, seed: int = 0, threshold: float = 0.5,
+                  threads: int | None = None, overrides: dict | None = None,
+                  log: Callable[[str], None] = print) -> dict:
+    """Train, evaluate on the held-out documents, write `model` and its card; returns the card.
+
+    `overrides` replaces DCLM's hyper-parameters by name (e.g. fewer `bucket`s: a 2,000,000 x 100 bigram table is
+    an 800 MB model file, more than a small corpus needs)."""
+    import fasttext
+
+    unknown = set(overrides or {}) - set(DCLM_HYPERPARAMETERS)
+    if unknown:
+        raise CurateError(f"quality train: unknown hyper-parameter(s) {', '.join(sorted(unknown))}")
+    hyperparameters = {**DCLM_HYPERPARAMETERS, **(overrides or {})}
+    if not 0 < heldout < 1:
+        raise CurateError(f"quality train: --heldout must be between 0 and 1, got {heldout}")
+    sources = {}
+    for name, path in (("positive", positive), ("negative", negative)):
+        texts = read_source(path, text_field)
+        log(f"{name}: {len(texts):,} documents with text in {path}")
+        if len(texts) < MIN_PER_CLASS:
+            raise CurateError(f"quality train: the {name} source {path!r} has {len(texts)} document(s) with text; "
+                              f"at least {MIN_PER_CLASS} are needed")
+        sources[name] = texts
+    train, test = balanced_split(sources["positive"], sources["negative"], max_per_class, heldout, seed)
+    if len(test) < 2:
+        raise CurateError(f"quality train: --heldout {heldout} leaves no held-out documents; raise it")
+    threads = threads or (1 if len(train) < SMALL_CORPUS_LINES else min(os.cpu_count() or 1, 8))
+    log(f"training on {len(train):,} documents ({len(train) // 2:,} per class), {len(test):,} held out; "
+        f"fastText, {threads} thread(s), {hyperparameters}")
+    out = Path(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        lines = Path(scratch) / "train.txt"
+        lines.write_text("".join(f"{label} {prepare(text, True)}\n" for label, text in train), encoding="utf-8")
+        try:
+            classifier = fasttext.train_supervised(input=str(lines), seed=seed, thread=threads, verbose=0,
+                                                   **hyperparameters)
+        except RuntimeError as error:  # fastText's "Encountered NaN": training diverged
+            raise CurateError(f"quality train: fastText failed ({error}); on small data use --threads 1 "
+                              "and the default --dim") from None
+    classifier.save_model(str(out))
+    card = {
+        "model": out.name,
+        "kind": "fasttext",
+        "recipe": "DCLM (Li et al. 2024): fastText supervised, word bigrams, fastText's defaults otherwise",
+        "labels": {"positive": POSITIVE, "negative": NEGATIVE},
+        "preprocess": {"lowercase": True, "newlines": "to spaces (fastText splits words at whitespace runs)"},
+        "hyperparameters": {**hyperparameters, "thread": threads},
+        "sources": {"positive": str(positive), "negative": str(negative), "text_field": text_field},
+        "counts": {"positive_available": len(sources["positive"]), "negative_available": len(sources["negative"]),
+                   "per_class": len(train) // 2 + len(test) // 2, "train": len(train), "heldout": len(test)},
+        "seed": seed,
+        "heldout_fraction": heldout,
+        "threshold": threshold,
+    }
+    card_path(str(out)).write_text(json.dumps(card, indent=1))  # the scorer reads the preprocessing from it
+    scores = FastTextScorer(str(out), POSITIVE)([text for _, text in test])
+    card["heldout"] = metrics(np.array([label == POSITIVE for label, _ in test]), scores, threshold)
+    card_path(str(out)).write_text(json.dumps(card, indent=1))
+    log(f"held-out AUC {card['heldout']['auc']:.4f}; at threshold {threshold}: precision "
+        f"{card['heldout']['precision']:.4f}, recall {card['heldout']['recall']:.4f}")
+    log(f"model: {out}; card: {card_path(str(out))}")
+    return card

@@ -1,0 +1,61 @@
+"""quality_classifier with a threshold through the Beam plan (its own branch: no selection rounds): every document
+gets its score, those below the threshold are rejected with the reason. Spark's plan applies a threshold with the
+same expression as a keep_fraction cut, which test_engines_conformance.py runs on both engines."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.pipeline import config as pipeline_config
+from curate.pipeline.demo import demo_texts
+from curate.pipeline.output import MANIFEST
+from curate.pipeline.quality_train import train_quality
+from curate.pipeline.run import run
+from curate.stages.quality_classifier import QualityClassifier, QualityClassifierParams
+
+
+def corpus(root: Path) -> Path:
+    """Two JSONL files of prose and of the same sentences' words shuffled; and a model trained to tell them apart."""
+    rng, texts = random.Random(2), demo_texts()
+
+    def prose() -> str:
+        return " ".join(rng.sample(texts, 3))
+
+    def shuffled() -> str:
+        return " ".join(rng.sample(prose().split(), 20))
+
+    for name, make in (("prose", prose), ("shuffled", shuffled)):
+        (root / f"{name}.jsonl").write_text("".join(json.dumps({"text": make()}) + "\n" for _ in range(60)))
+    train_quality(str(root / "prose.jsonl"), str(root / "shuffled.jsonl"), str(root / "quality.bin"),
+                  overrides={"bucket": 10_000}, log=lambda line: None)
+    (root / "input").mkdir()
+    for part in range(2):
+        rows = [{"text": prose() if i % 2 else shuffled()} for i in range(40)]
+        (root / "input" / f"part-{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root / "quality.bin"
+
+
+def test_threshold_on_beam(tmp_path):
+    model = corpus(tmp_path)
+    stage = QualityClassifier(QualityClassifierParams(model=str(model)))
+    inputs = [json.loads(line)["text"] for part in sorted((tmp_path / "input").glob("*.jsonl"))
+              for line in part.read_text().splitlines()]
+    threshold = float(np.median(stage.score(inputs)))  # the tiny model's scores sit close together: cut in the middle
+    raw = {"input": {"paths": [str(tmp_path / "input")], "dataset": "q"}, "output": str(tmp_path / "out"),
+           "engine": {"name": "beam"},
+           "stages": [{"name": "quality_classifier", "model": str(model), "threshold": threshold}]}
+    run(pipeline_config.parse(raw))
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["documents"]])
+    rejects = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["rejects"]])
+    assert kept.num_rows + rejects.num_rows == 80 and 30 <= rejects.num_rows <= 50
+    assert set(rejects.column("reject_reason").to_pylist()) == {"quality_classifier:below_threshold"}
+    scores = np.array(kept.column("quality_score").to_pylist())
+    assert scores.min() >= np.float32(threshold)
+    # the score in documents/ is the stage's score of that text
+    assert np.allclose(scores, stage.score(kept.column("text").to_pylist()))
