@@ -48,8 +48,8 @@ def parse_http(block: bytes) -> tuple[int, dict[str, str], bytes]:
         name, colon, value = line.partition(":")
         if colon:
             name, value = name.strip().lower(), value.strip()
-            if name == "x-robots-tag" and name in headers:  # a server may send several: every directive counts
-                value = f"{headers[name]}, {value}"
+            if name == "x-robots-tag" and name in headers:  # a server may send several: one a line, all kept
+                value = f"{headers[name]}\n{value}"
             headers[name] = value
     body = block[end + sep :]
     if "chunked" in headers.get("transfer-encoding", "").lower():
