@@ -5,7 +5,8 @@
   one named after an agent (`<meta name="GPTBot" content="noindex">`) to that agent. `none` means `noindex, nofollow`.
   `noai`/`noimageai` come from DeviantArt's 2022 proposal, not from a standard; `noindex` from the robots meta spec.
 - robots.txt (RFC 9309): a host's file is parsed by Protego (the parser Scrapy uses), once per host and worker, and
-  asked `can_fetch(url, agent)`. Files come from a folder of `<host>.txt` files or from WARC captures of robots.txt
+  asked `can_fetch(url, agent)`; files are decoded as UTF-8 with a leading byte-order mark dropped (RFC 9309 §2.2:
+  a BOM is to be ignored). Files come from a folder of `<host>.txt` files or from WARC captures of robots.txt
   (Common Crawl publishes one robots.txt WARC per segment). For a capture, RFC 9309 §2.3.1 decides what the status
   means: 2xx -> the body's rules; 4xx (and a redirect, whose target is not followed here) -> no restriction;
   5xx -> complete disallow. A host with no file is not restricted. AI crawler agents and the share of top domains that
@@ -100,7 +101,7 @@ class RobotsTable:
                     for host, status, body in _warc_captures(file):
                         _keep(files, rank, host, status, body)
                 elif file.suffix == ".txt":
-                    _keep(files, rank, file.stem.lower(), 200, file.read_text("utf-8", errors="replace"))
+                    _keep(files, rank, file.stem.lower(), 200, file.read_text("utf-8-sig", errors="replace"))
         return cls(files)
 
     def __len__(self) -> int:
@@ -134,13 +135,10 @@ def _keep(files: dict[str, str], rank: dict[str, int], host: str, status: int, b
 
 def _warc_captures(path: Path):
     """(host, HTTP status, body) of every response record of a robots.txt WARC."""
-    from fastwarc.stream_io import GZipStream, FileStream
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    stream = FileStream(str(path), "rb")
-    if path.name.endswith(".gz"):
-        stream = GZipStream(stream)
-    for record in ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True):
-        host = host_of(record.headers.get("WARC-Target-URI"))
-        status = record.http_headers.status_code if record.http_headers is not None else 0
-        yield host, status or 0, record.reader.read().decode("utf-8", errors="replace")
+    with open(path, "rb") as stream:  # fastwarc detects the gzip members itself
+        for record in ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True):
+            host = host_of(record.headers.get("WARC-Target-URI"))
+            status = record.http_headers.status_code if record.http_headers is not None else 0
+            yield host, status or 0, record.reader.read().decode("utf-8-sig", errors="replace")

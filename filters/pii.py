@@ -6,7 +6,8 @@ Each kind is a candidate pattern plus a validator, so that only what passes a re
 - `phone`: the candidates of libphonenumber's own matcher (`phonenumbers.PhoneNumberMatcher`, leniency VALID: the
   number is valid for its region's numbering plan) in each of `phone_regions` (numbers written with `+` and a country
   code are found in any); a bare run of digits with no `+`, space, dot, dash or bracket is not taken for a phone.
-- `ip`: IPv4 (dotted quad, no leading zeros) and IPv6 as Python's `ipaddress` parses them; public addresses by
+- `ip`: IPv4 (dotted quad, no leading zeros) and IPv6 (three groups or more, or a first group of four digits: not
+  `a::b`) as Python's `ipaddress` parses them; public addresses by
   default (`is_global`), private/loopback/link-local/reserved ones with `ip_private`, the documentation ranges
   (RFC 5737 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; RFC 3849 2001:db8::/32) with `ip_documentation`.
 - `card`: 13-19 digits, ungrouped or in the groups cards are printed in (4-4-4-4[-1..3], Amex 4-6-5, Diners 4-6-4),
@@ -98,6 +99,12 @@ class Found:
     start: int
     end: int
     kind: str
+
+
+def _ipv6_shaped(candidate: str) -> bool:
+    """Three groups or more, or a first group of four digits: `a::b` and `std::b` are scopes in code, not addresses."""
+    groups = [g for g in candidate.split(":") if g]
+    return len(groups) >= 3 or len(groups[0] if groups else "") == 4
 
 
 def luhn(digits: str) -> bool:
@@ -206,6 +213,8 @@ class PiiFinder:
     def _ip(self, text: str):
         for pattern in (_IPV4, _IPV6):
             for m in pattern.finditer(text):
+                if pattern is _IPV6 and not _ipv6_shaped(m.group()):
+                    continue
                 try:
                     address = ipaddress.ip_address(m.group())
                 except ValueError:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from curate.filters.urls import (NO_LIST, HashIndex, Ut1Lists, alphanumeric, any_word_in, contains_any,
                                  distinct_words_in, first_match, host_key, join_url_key, path_prefixes, read_entries,
@@ -63,12 +63,27 @@ class UrlFilterParams(Params):
                 raise ValueError(f"regex {regex!r}: {error}") from None
         return regexes
 
+    @field_validator("ut1")
+    @classmethod
+    def _folder(cls, ut1: str | None) -> str | None:
+        if ut1 is not None and not Path(ut1).is_dir():
+            raise ValueError(f"no folder {ut1!r}")
+        return ut1
+
+    @field_validator("ut1_categories")
+    @classmethod
+    def _categories(cls, categories: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if categories is not None:
+            if not info.data.get("ut1"):
+                raise ValueError("ut1_categories goes with ut1")
+            try:
+                Ut1Lists(info.data["ut1"], categories)
+            except FileNotFoundError as error:
+                raise ValueError(str(error)) from None
+        return categories
+
     @model_validator(mode="after")
     def _something_to_do(self) -> UrlFilterParams:
-        if self.ut1 is not None and "://" not in self.ut1 and not Path(self.ut1).is_dir():
-            raise ValueError(f"ut1: no folder {self.ut1!r}")
-        if self.ut1_categories is not None and self.ut1 is None:
-            raise ValueError("ut1_categories goes with ut1")
         rules = [self.domains, self.domain_files, self.urls, self.url_files, self.substrings, self.regexes,
                  self.ut1, self.banned_words, self.banned_words_file, self.soft_banned_words,
                  self.soft_banned_words_file, self.banned_subwords, self.banned_subwords_file]
