@@ -3,9 +3,11 @@
 Each kind is a candidate pattern plus a validator, so that only what passes a real check is replaced:
 - `email`: local@domain with a letters-only top-level domain (not an image name: `logo@2x.png`), also written
   `name [at] domain [dot] com` / `name (at) domain.com`.
-- `phone`: the candidates of libphonenumber's own matcher (`phonenumbers.PhoneNumberMatcher`, leniency VALID: the
-  number is valid for its region's numbering plan) in each of `phone_regions` (numbers written with `+` and a country
-  code are found in any); a bare run of digits with no `+`, space, dot, dash or bracket is not taken for a phone.
+- `phone`: the candidates of libphonenumber's own matcher (`phonenumbers.PhoneNumberMatcher`, leniency
+  STRICT_GROUPING: the number is valid for its region's numbering plan and its digits are grouped as that region
+  groups them, which turns away page ranges "91-94 131-133" and dates "13.10.2021" that VALID accepts) in each of
+  `phone_regions` (numbers written with `+` and a country code are found in any); a bare run of digits with no `+`,
+  space, dot, dash or bracket is not taken for a phone.
 - `ip`: IPv4 (dotted quad, no leading zeros) and IPv6 (three groups or more, or a first group of four digits: not
   `a::b`) as Python's `ipaddress` parses them; public addresses by
   default (`is_global`), private/loopback/link-local/reserved ones with `ip_private`, the documentation ranges
@@ -18,7 +20,8 @@ Each kind is a candidate pattern plus a validator, so that only what passes a re
   (not 0000), as the SSA assigns them, and not one of the numbers the SSA voided after publication (078-05-1120);
   bare 9-digit runs are not taken (zip+4 codes, ids).
 Not PII, and kept: ISBNs and DOIs (their spans are protected), numbers preceded by an identifier word (order,
-tracking, invoice, reference, confirmation, item, SKU, model, part, serial, version, build, release, `#`), dates,
+tracking, invoice, reference, confirmation, item, SKU, model, part, serial, version, build, release, `#`), card,
+SSN and phone digits right after `/`, `=` or `_` (ids in a URL: `/posts/2395361813834269`), dates,
 prices and version strings (they fail the validators above). Where two kinds overlap, the first of `KINDS` wins.
 """
 from __future__ import annotations
@@ -162,8 +165,11 @@ class PiiFinder:
         return sorted(taken, key=lambda f: f.start)
 
     @staticmethod
-    def _named_thing(text: str, start: int) -> bool:
-        """Is the number at `start` preceded by an identifier word (order no., tracking #, version)?"""
+    def _named_thing(text: str, start: int, in_url: bool = True) -> bool:
+        """Is the number at `start` preceded by an identifier word (order no., tracking #, version), or (`in_url`)
+        does it follow a URL's `/`, `=` or `_`?"""
+        if in_url and start and text[start - 1] in "/=_":
+            return True
         return _IDENTIFIER_BEFORE.search(text, max(0, start - 32), start) is not None
 
     def _email(self, text: str):
@@ -219,7 +225,7 @@ class PiiFinder:
                     address = ipaddress.ip_address(m.group())
                 except ValueError:
                     continue
-                if self._ip_wanted(address) and not self._named_thing(text, m.start()):
+                if self._ip_wanted(address) and not self._named_thing(text, m.start(), in_url=False):
                     yield m.start(), m.end()
 
     def _ip_wanted(self, address) -> bool:
@@ -231,12 +237,14 @@ class PiiFinder:
         if not _PHONE_HINT.search(text):
             return
         for region in self.phone_regions:
-            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-                raw = match.raw_string
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
+                raw, start, end = match.raw_string, match.start, match.end
                 if _SEPARATOR.search(raw.strip()) is None:  # a bare digit run: an id more often than a phone
                     continue
-                if not self._named_thing(text, match.start):
-                    yield match.start, match.end
+                if raw.startswith("(") and ")" not in raw:  # "(201.751.5010)": the matcher takes the opening bracket
+                    start += 1
+                if not self._named_thing(text, start):
+                    yield start, end
 
 
 def redact(text: str, found: list[Found], placeholders: dict[str, str]) -> str:

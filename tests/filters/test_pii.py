@@ -118,3 +118,13 @@ def test_overlaps_first_kind_wins_and_custom_placeholders():
     assert redact(text, finder.find(text), {**PLACEHOLDERS, "email": "[removed]"}) == "mail [removed]"
     only = PiiFinder(kinds=("ip",))
     assert redact(text, only.find(text), PLACEHOLDERS) == "mail <IP>@example.com"
+
+
+@pytest.mark.parametrize("text", [
+    "Hydraulikschaltplan 91-94 131-133 X X 104-105",  # page ranges: a valid US number by its digits alone
+    "Auftaktvideo am Mittwoch, 13.10.2021 auf",
+    "annrheumdis-2014-205577.",
+    "https://www.facebook.com/parcoabruzzo/posts/2395361813834269",  # passes Luhn and a Mastercard prefix
+])
+def test_real_page_false_positives_stay_fixed(text):
+    assert redacted(text) == text
