@@ -45,6 +45,7 @@ _EMAIL = re.compile(
 # Extensions that follow an @ in file names (logo@2x.png) and are not top-level domains.
 _FILE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "css", "js", "json", "mp4", "pdf",
                     "tif", "tiff", "avif"}
+_AT_MARK = re.compile(r"[\[({]\s?at\s?[\])}]", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
                    r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
@@ -104,6 +105,14 @@ class Found:
     kind: str
 
 
+def _protected(text: str) -> list[tuple[int, int]]:
+    """Spans of ISBNs and DOIs: their digits are never PII."""
+    spans = [(m.start(), m.end()) for m in _DOI.finditer(text)] if "10." in text else []
+    if "978-" in text or "979-" in text or "isbn" in text.lower():
+        spans += [(m.start(), m.end()) for m in _ISBN.finditer(text)]
+    return spans
+
+
 def _ipv6_shaped(candidate: str) -> bool:
     """Three groups or more, or a first group of four digits: `a::b` and `std::b` are scopes in code, not addresses."""
     groups = [g for g in candidate.split(":") if g]
@@ -155,10 +164,12 @@ class PiiFinder:
 
     def find(self, text: str) -> list[Found]:
         """Non-overlapping PII spans of `text`, by start."""
-        protected = [(m.start(), m.end()) for pattern in (_ISBN, _DOI) for m in pattern.finditer(text)]
+        protected = None
         taken: list[Found] = []
         for kind in self.kinds:
             for start, end in getattr(self, f"_{kind}")(text):
+                if protected is None:  # most texts have no candidate at all: look for ISBNs and DOIs only now
+                    protected = _protected(text)
                 if not any(s < end and start < e for s, e in protected) and \
                         not any(f.start < end and start < f.end for f in taken):
                     taken.append(Found(start, end, kind))
@@ -173,7 +184,7 @@ class PiiFinder:
         return _IDENTIFIER_BEFORE.search(text, max(0, start - 32), start) is not None
 
     def _email(self, text: str):
-        if "@" not in text and "at" not in text.lower():
+        if "@" not in text and not _AT_MARK.search(text):  # the full pattern is slow to scan a long text with
             return
         for m in _EMAIL.finditer(text):
             if m.group("tld").lower() not in _FILE_EXTENSIONS:
