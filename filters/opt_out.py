@@ -5,8 +5,8 @@
   one named after an agent (`<meta name="GPTBot" content="noindex">`) to that agent. `none` means `noindex, nofollow`.
   `noai`/`noimageai` come from DeviantArt's 2022 proposal, not from a standard; `noindex` from the robots meta spec.
 - robots.txt (RFC 9309): a host's file is parsed by Protego (the parser Scrapy uses), once per host and worker, and
-  asked `can_fetch(url, agent)`; files are decoded as UTF-8 with a leading byte-order mark dropped (RFC 9309 §2.2:
-  a BOM is to be ignored). Files come from a folder of `<host>.txt` files or from WARC captures of robots.txt
+  asked `can_fetch(url, agent)`; files are decoded as UTF-8 with a leading byte-order mark dropped (Google's robots.txt
+  specification ignores one; Protego would not). Files come from a folder of `<host>.txt` files or from WARC captures of robots.txt
   (Common Crawl publishes one robots.txt WARC per segment). For a capture, RFC 9309 §2.3.1 decides what the status
   means: 2xx -> the body's rules; 4xx (and a redirect, whose target is not followed here) -> no restriction;
   5xx -> complete disallow. A host with no file is not restricted. AI crawler agents and the share of top domains that

@@ -1,7 +1,7 @@
 """URL rules on Arrow arrays: hosts and URL prefixes as sorted 64-bit hashes, UT1 list folders, FineWeb's banned words.
 
 - Host lists: a listed host matches itself and every subdomain, never a look-alike (`example.com` matches
-  `example.com` and `a.b.example.com`, not `notexample.com`). A host is kept as the XXH3-64 hash of its lower-cased
+  `example.com` and `a.b.example.com`, not `notexample.com`). A host is kept as a 64-bit hash of its lower-cased
   name (a leading `*.` or `.` dropped) beside a uint16 list number, sorted: 10 bytes a host, so a list of a million
   domains takes 10 MB and one `searchsorted` per batch. The hash is Python's own string hash (SipHash, 64 bits,
   seeded per process: the index is built and used in the same worker process, never stored). Two different hosts
@@ -11,10 +11,11 @@
   below it, compared at `/` boundaries, the scheme, a leading `www.`, the port, query and fragment ignored.
 - UT1 (Université Toulouse 1 Capitole's blacklists, https://dsi.ut-capitole.fr/blacklists/): a folder with one
   folder per category, each holding a `domains` and/or a `urls` file of one entry per line.
-- FineWeb's URL rule (Penedo et al. 2024, §3.2, as datatrove's `URLFilter` documents it): the URL, lower-cased and
-  split on every run of characters that are not ASCII letters or digits, is rejected when one of its words is a
-  banned word, when at least `soft_word_threshold` (datatrove's default: 2) distinct soft-banned words occur among its
-  words, or when a banned subword occurs in the URL with every non-alphanumeric character removed.
+- FineWeb's URL rule (Penedo et al. 2024, "The FineWeb Datasets"; as datatrove's `URLFilter` documents and runs
+  it): the URL, lower-cased and split on every run of characters that are not ASCII letters or digits, is rejected
+  when one of its words is a banned word, when at least `soft_word_threshold` (datatrove's default: 2) distinct
+  soft-banned words occur among its words, or when a banned subword occurs in the URL with every non-alphanumeric
+  character removed.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """url_filter: rejects documents by their URL alone — host and URL lists, UT1 categories, substrings, regexes, and
 FineWeb's banned-word rule — unless an allow list names the host. Runs before extraction (it reads only `url`).
 
-The rules, in the order they are tried (the first that matches is the reason):
-`domain` (a host of `domains`/`domain_files`, or a subdomain of one), `ut1:<category>` (a host or URL prefix of that
-UT1 category), `url` (a URL prefix of `urls`/`url_files`), `substring`, `regex`, `banned_word`,
-`soft_banned_words`, `banned_subword` (filters/urls.py has the matching rules and FineWeb's source). A host of
+The rules, in the order they are tried (the first that matches is the reason): host lists — `domain` (a host of
+`domains`/`domain_files`, or a subdomain of one) or `ut1:<category>`, the most specific listed host deciding and
+`domains` before the categories on the same host; then URL prefixes — `ut1:<category>` or `url` (`urls`/`url_files`);
+then `substring`, `regex`, `banned_word`, `soft_banned_words`, `banned_subword` (filters/urls.py has the matching
+rules and FineWeb's source). A host of
 `allow_domains`/`allow_files` (or a subdomain of one) is kept whatever the other rules say. A document without a
 parseable URL is kept: there is nothing to match. The lists are loaded once per worker, in `setup`.
 """
