@@ -103,3 +103,9 @@ def test_a_missing_list_file_exits_2_in_one_line(tmp_path):
     assert result.stderr.strip() == (
         "curate: error: stages[0] (url_filter).domain_files: no file 'lists/missing.txt' (relative paths are read "
         "from the folder curate runs in)")
+
+
+def test_the_safety_example_is_a_valid_pipeline():
+    config = pipeline_config.load(Path(__file__).resolve().parents[2] / "examples" / "safety.yaml")
+    assert [s.name for s in config.stages][:3] == ["url_filter", "opt_out", "extract"]
+    assert "pii" in [s.name for s in config.stages]
