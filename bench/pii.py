@@ -32,7 +32,7 @@ from pathlib import Path
 
 import phonenumbers
 
-from curate.filters.pii import IBAN_LENGTHS, KINDS, PLACEHOLDERS, PiiFinder, redact
+from curate.filters.pii import IBAN_LENGTHS, KINDS, PiiFinder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "AU", "IN", "BR")
