@@ -140,3 +140,19 @@ def test_bad_parameters_are_config_errors(stage, message):
     with pytest.raises(ConfigError, match=message):
         pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
                                "stages": [{"name": "opt_out", **stage}]})
+
+
+def test_a_hosts_robots_txt_is_parsed_once_not_per_page(tmp_path, monkeypatch):
+    from curate.filters import opt_out
+
+    (tmp_path / "a.example.txt").write_text("User-agent: GPTBot\nDisallow: /x\n")
+    parsed = []
+    monkeypatch.setattr(opt_out.Protego, "parse", lambda text, _parse=Protego.parse: parsed.append(1) or _parse(text))
+    stage = OptOut(OptOutParams(robots=[str(tmp_path)], header=False, meta=False))
+    stage.setup()
+    urls = [f"https://a.example/{p}/{i}" for i in range(50) for p in ("x", "y")]
+    for at in range(0, 100, 25):  # four batches of the same worker
+        batch = pa.RecordBatch.from_pydict({"url": urls[at:at + 25]})
+        reasons = stage.process(batch).column("reject_reason").to_pylist()
+        assert reasons == ["robots:GPTBot" if "/x/" in u else None for u in urls[at:at + 25]]
+    assert len(parsed) == 1
