@@ -84,7 +84,7 @@ class OptOut(Stage):
         return reasons
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        n = batch.num_rows
-        column = lambda name, wanted: batch.column(name).to_pylist() if wanted else [None] * n  # noqa: E731
-        return emit(batch, self.decide(batch.column("url").to_pylist(), column("x_robots_tag", self.params.header),
-                                       column("html", self.params.meta)))
+        nothing = [None] * batch.num_rows
+        headers = batch.column("x_robots_tag").to_pylist() if self.params.header else nothing
+        pages = batch.column("html").to_pylist() if self.params.meta else nothing
+        return emit(batch, self.decide(batch.column("url").to_pylist(), headers, pages))
