@@ -151,12 +151,13 @@ class UrlFilter(Stage):
         listed_url = np.full(len(urls), NO_LIST, np.int32)
         if len(self.url_prefixes):
             hosts = [keys[i] for i in at.tolist()]
-            url_keys = [path_prefixes(join_url_key(h, p)) if h else [] for h, p in zip(hosts, paths.to_pylist())]
+            url_keys = [path_prefixes(join_url_key(host, path)) if host else []
+                        for host, path in zip(hosts, paths.to_pylist())]
             listed_url = first_match(self.url_prefixes, url_keys)
         reasons: list[str | None] = [None] * len(urls)
         checks = [
-            (listed_host != NO_LIST, [self.lists[n] if n else "domain" for n in listed_host.tolist()]),
-            (listed_url != NO_LIST, [self.lists[n] if n else "url" for n in listed_url.tolist()]),
+            (listed_host != NO_LIST, [self.lists[n] if n > 0 else "domain" for n in listed_host.tolist()]),
+            (listed_url != NO_LIST, [self.lists[n] if n > 0 else "url" for n in listed_url.tolist()]),
             (contains_any(urls, p.substrings), "substring"),
             (_regexes(urls, p.regexes), "regex"),
             (any_word_in(urls, self.banned), "banned_word"),
