@@ -28,7 +28,7 @@ class OptOutParams(Params):
                                     description="robots directives that reject a page (noai, noimageai, noindex)")
     header: bool = Field(True, description="honour the X-Robots-Tag response header (column x_robots_tag)")
     meta: bool = Field(True, description="honour <meta name=robots> and meta tags named after an agent (needs html)")
-    robots: list[str] = Field(default_factory=list,
+    robots: list[str] = Field([],
                               description="robots.txt sources: <host>.txt files, folders of them, robots.txt WARCs")
     agents: list[str] = Field(list(AI_AGENTS), min_length=1,
                               description="user agents checked in robots.txt and agent-specific directives")

@@ -22,7 +22,7 @@ Kind = Literal["email", "iban", "card", "ssn", "ip", "phone"]
 
 class PiiParams(Params):
     kinds: list[Kind] = Field(list(KINDS), min_length=1, description="what to find: " + ", ".join(KINDS))
-    placeholders: dict[Kind, str] = Field(default_factory=dict,
+    placeholders: dict[Kind, str] = Field({},
                                           description="replacement per kind; default <EMAIL>, <PHONE>, <IP>, …")
     phone_regions: list[str] = Field(["US"], min_length=1,
                                      description="regions whose national formats are read (+<country> numbers "

@@ -35,22 +35,22 @@ def _word(word: str) -> str:
 
 
 class UrlFilterParams(Params):
-    domains: list[str] = Field(default_factory=list, description="hosts rejected with their subdomains")
-    domain_files: list[str] = Field(default_factory=list, description="files of such hosts, one a line")
-    urls: list[str] = Field(default_factory=list, description="URL prefixes 'host/path' rejected with what is below")
-    url_files: list[str] = Field(default_factory=list, description="files of such URL prefixes, one a line")
-    substrings: list[str] = Field(default_factory=list, description="reject a URL containing one (any case)")
-    regexes: list[str] = Field(default_factory=list, description="reject a URL one matches (RE2 syntax)")
+    domains: list[str] = Field([], description="hosts rejected with their subdomains")
+    domain_files: list[str] = Field([], description="files of such hosts, one a line")
+    urls: list[str] = Field([], description="URL prefixes 'host/path' rejected with what is below")
+    url_files: list[str] = Field([], description="files of such URL prefixes, one a line")
+    substrings: list[str] = Field([], description="reject a URL containing one (any case)")
+    regexes: list[str] = Field([], description="reject a URL one matches (RE2 syntax)")
     ut1: str | None = Field(None, description="a UT1 blacklist folder: <category>/domains and <category>/urls")
     ut1_categories: list[str] | None = Field(None, description="UT1 categories to apply; none = all in the folder")
-    allow_domains: list[str] = Field(default_factory=list, description="hosts (and subdomains) always kept")
-    allow_files: list[str] = Field(default_factory=list, description="files of such hosts, one a line")
-    banned_words: list[str] = Field(default_factory=list, description="FineWeb: one of these URL words rejects")
+    allow_domains: list[str] = Field([], description="hosts (and subdomains) always kept")
+    allow_files: list[str] = Field([], description="files of such hosts, one a line")
+    banned_words: list[str] = Field([], description="FineWeb: one of these URL words rejects")
     banned_words_file: str | None = Field(None, description="a file of banned words, one a line")
-    soft_banned_words: list[str] = Field(default_factory=list, description="FineWeb: words counted per URL")
+    soft_banned_words: list[str] = Field([], description="FineWeb: words counted per URL")
     soft_banned_words_file: str | None = Field(None, description="a file of soft-banned words, one a line")
     soft_word_threshold: int = Field(2, ge=1, description="distinct soft-banned words that reject a URL")
-    banned_subwords: list[str] = Field(default_factory=list,
+    banned_subwords: list[str] = Field([],
                                        description="FineWeb: reject when one occurs in the URL's letters and digits")
     banned_subwords_file: str | None = Field(None, description="a file of banned subwords, one a line")
 
