@@ -14,8 +14,8 @@ Texts come from `../shared/data` (never copied into the project):
   OUT/replacements.tsv (document, kind, the replaced text and 40 characters either side) and datatrove's to
   OUT/datatrove_replacements.tsv. Which are false positives is a human call: the script prints the counts per kind
   per 1,000 documents; the review of the list is in docs/SAFETY.md.
-datatrove is imported from a folder outside the project's environment (`pip install --target /tmp/dt
-datatrove==0.10.1` and, for its imports, `humanize`): it is a peer here, not a dependency.
+datatrove is imported from a folder outside the project's environment (`pip install --no-deps --target /tmp/dt
+datatrove==0.10.1 humanize`; its other imports are in the project's environment): a peer here, not a dependency.
 """
 from __future__ import annotations
 
