@@ -19,8 +19,8 @@ Each kind is a candidate pattern plus a validator, so that only what passes a re
 - `ssn`: AAA-GG-SSSS (dashes or spaces) with a valid area (not 000, 666 or 900-999), group (not 00) and serial
   (not 0000), as the SSA assigns them, and not one of the numbers the SSA voided after publication (078-05-1120);
   bare 9-digit runs are not taken (zip+4 codes, ids).
-Not PII, and kept: ISBNs and DOIs (their spans are protected), numbers preceded by an identifier word (order,
-tracking, invoice, reference, confirmation, item, SKU, model, part, serial, version, build, release, `#`), card,
+Not PII, and kept: ISBNs and DOIs (their spans are protected), numbers preceded by an identifier word
+(`_IDENTIFIER_BEFORE`: order, tracking, invoice, reference, item, SKU, serial, version, … or `#`), card,
 SSN and phone digits right after `/`, `=` or `_` (ids in a URL: `/posts/2395361813834269`), dates,
 prices and version strings (they fail the validators above). Where two kinds overlap, the first of `KINDS` wins.
 """
