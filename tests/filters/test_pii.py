@@ -128,3 +128,13 @@ def test_overlaps_first_kind_wins_and_custom_placeholders():
 ])
 def test_real_page_false_positives_stay_fixed(text):
     assert redacted(text) == text
+
+
+@pytest.mark.parametrize("example", [  # the IBAN registry's example numbers, shortest to longest country format
+    "NO9386011117947", "BE68539007547034", "NL91ABNA0417164300", "CH9300762011623852957", "IE29AIBK93115212345678",
+    "ES9121000418450200051332", "PT50000201231234567890154", "IT60X0542811101000000123456",
+    "PL61109010140000071219812874", "BR1800360305000010009795493C1", "KW81CBKU0000000000001234560101",
+    "MT84MALT011000012345MTLCAST001S", "LC55HEMM000100010012001200023015"])
+def test_iban_registry_examples(example):
+    assert iban_ok(example)
+    assert redacted(f"pay to {example} today") == "pay to <IBAN> today"
