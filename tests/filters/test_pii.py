@@ -138,3 +138,11 @@ def test_real_page_false_positives_stay_fixed(text):
 def test_iban_registry_examples(example):
     assert iban_ok(example)
     assert redacted(f"pay to {example} today") == "pay to <IBAN> today"
+
+
+@pytest.mark.parametrize("number", [  # the networks' published test numbers
+    "4012888888881881", "4222222222222", "5105105105105100", "2223003122003222", "371449635398431",
+    "6011000990139424", "3530111333300000", "30569309025904", "38520000023237", "6200000000000005",
+    "6759649826438453"])
+def test_card_network_test_numbers(number):
+    assert redacted(f"card {number} expires") == "card <CARD> expires"
