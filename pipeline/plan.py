@@ -14,7 +14,7 @@ from curate.pipeline.passes import global_plan
 from curate.pipeline.stage import GlobalStage
 
 # What each input format fills in besides identity and provenance.
-_IDENTITY = ("id", "uid", "source", "file", "offset", "url", "date", "content_type")
+_IDENTITY = ("id", "uid", "source", "file", "offset", "url", "date", "content_type", "x_robots_tag")
 _FILLED = {"warc": ("html",), "wet": ("text",), "jsonl": ("text",), "parquet": ("text",)}
 
 

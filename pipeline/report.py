@@ -1,7 +1,8 @@
 """The run report: one HTML page with PNG plots (`OUTPUT/report/`) of what a finished run kept, dropped and why.
 
 Sections, each left out when the run has nothing for it: the funnel by stage and reject reason, languages (`lang`,
-`lang_score` with the langid threshold), quality signals (the `<stage id>_<signal>` columns that `keep_signals`
+`lang_score` with the langid threshold), the totals of the count columns stages name in `Stage.totals()` (e.g.
+PII replaced, per kind), quality signals (the `<stage id>_<signal>` columns that `keep_signals`
 keeps, with the stage's thresholds drawn), toxicity scores (`tox_*`, thresholds drawn) and the bias tables
 (`bias.json`), dedup cluster sizes (`dup_cluster_size`), the domain mixture achieved versus target and the tokens per
 domain (manifest `domains`, `balance.json`), and run time per stage (`stats.json`, the global stages' decision
@@ -75,8 +76,8 @@ def write_report(output_uri: str) -> str:
     if not output.exists(MANIFEST):
         raise CurateError(f"{output_uri!r} holds no finished run ({MANIFEST} is missing): run the pipeline first")
     run = _load(output)
-    sections = [s for s in (_summary(run), _funnel(run), _languages(run), _quality(run), _toxicity(run), _bias(run),
-                            _dedup(run), _domains(run), _timing(run)) if s is not None]
+    sections = [s for s in (_summary(run), _funnel(run), _languages(run), _totals(run), _quality(run), _toxicity(run),
+                            _bias(run), _dedup(run), _domains(run), _timing(run)) if s is not None]
     page = _page(run, sections)
     folder = output.path(REPORT_DIR)
     if output.fs.exists(folder):
@@ -119,6 +120,26 @@ def _load(output: Output) -> _Run:
         tables.append(table)
     documents = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
     return _Run(output, manifest, stats, documents, stride)
+
+
+def stage_totals(config_stages: list[dict]) -> dict[str, list[str]]:
+    """Stage id -> the count columns it names in `Stage.totals()`, from the run's config (stages that cannot be
+    rebuilt here, such as a plugin's that is not importable, are left out)."""
+    from curate.pipeline import registry
+
+    out = {}
+    for spec in config_stages:
+        cls = registry.get(spec.get("name", ""))
+        if cls is None:
+            continue
+        try:
+            params = cls.Params.model_validate({k: v for k, v in spec.items() if k not in ("name", "id", "on_error")})
+        except ValueError:
+            continue
+        columns = list(cls(params, spec.get("id")).totals())
+        if columns:
+            out[spec.get("id", spec["name"])] = columns
+    return out
 
 
 def _column(run: _Run, name: str) -> np.ndarray | None:
@@ -270,6 +291,32 @@ def _funnel(run: _Run) -> Section:
 def _stage_param(run: _Run, name: str, key: str) -> Any:
     specs = [s for s in run.stages if s["name"] == name]
     return specs[-1].get(key) if specs else None
+
+
+def _totals(run: _Run) -> Section | None:
+    """Sums of the stages' count columns over every kept document (read in full: integer columns are small)."""
+    wanted = stage_totals(run.stages)
+    if not wanted:
+        return None
+    sums: dict[str, list[int]] = {c: [0, 0] for columns in wanted.values() for c in columns}
+    documents = 0
+    for path in run.manifest.get("documents", []):
+        with run.output.fs.open(run.output.path(path), "rb") as f:
+            parquet = pq.ParquetFile(f)
+            present = [c for c in sums if c in parquet.schema_arrow.names]
+            documents += parquet.metadata.num_rows
+            if present:
+                table = parquet.read(columns=present)
+                for c in present:
+                    values = table.column(c).to_numpy(zero_copy_only=False)
+                    values = values[~np.isnan(values)] if values.dtype.kind == "f" else values
+                    sums[c][0] += int(values.sum())
+                    sums[c][1] += int((values > 0).sum())
+    rows = [[f"{stage_id}: {c}", sums[c][0], sums[c][1], round(1000 * sums[c][0] / documents, 2) if documents else None]
+            for stage_id, columns in wanted.items() for c in columns]
+    return Section("totals", "Counts", [f"<p>Over the {documents:,} kept documents.</p>",
+                                         _table(["column", "total", "documents with any", "per 1,000 documents"],
+                                                rows)])
 
 
 def _languages(run: _Run) -> Section | None:

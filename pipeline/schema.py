@@ -15,6 +15,7 @@ CORE = pa.schema(
         pa.field("url", pa.string()),
         pa.field("date", pa.string()),
         pa.field("content_type", pa.string()),
+        pa.field("x_robots_tag", pa.string()),  # the HTTP response's X-Robots-Tag (repeated headers one a line)
         pa.field("text", pa.string()),
         pa.field("html", pa.binary()),
     ]

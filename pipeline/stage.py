@@ -44,6 +44,10 @@ class Stage:
         """The typed columns this stage adds, given its parameters."""
         return {}
 
+    def totals(self) -> tuple[str, ...]:
+        """Added integer columns the run report sums over the kept documents (counts of things found or replaced)."""
+        return ()
+
     def setup(self) -> None:
         """Load heavy state (models, indexes) once per worker, before the first batch."""
 

@@ -52,6 +52,7 @@ def _documents(table: pa.RecordBatch, file: InputFile, cfg: InputConfig, start: 
         "url": _url(table.column("url")) if "url" in table.schema.names else pa.nulls(n, pa.string()),
         "date": pa.nulls(n, pa.string()),
         "content_type": pa.nulls(n, pa.string()),
+        "x_robots_tag": pa.nulls(n, pa.string()),
         "text": text,
         "html": pa.nulls(n, pa.binary()),
     }

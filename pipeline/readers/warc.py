@@ -78,7 +78,10 @@ def parse_http(block: bytes) -> tuple[int, dict[str, str], bytes]:
     for line in head[1:]:
         name, colon, value = line.partition(":")
         if colon:
-            headers[name.strip().lower()] = value.strip()
+            name, value = name.strip().lower(), value.strip()
+            if name == "x-robots-tag" and name in headers:  # a server may send several: one a line, all kept
+                value = f"{headers[name]}\n{value}"
+            headers[name] = value
     body = block[end + sep :]
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunk(body)
@@ -515,6 +518,7 @@ def _read_block(record: _Record, row: dict) -> None:
     declared = http.get("content-type")
     mime = mime_of(declared) or ("text/html" if _looks_like_html(body) else "unknown")
     row["content_type"] = declared or mime
+    row["x_robots_tag"] = http.get("x-robots-tag")
     if status != 200:
         row["reject_reason"] = f"read:http_status:{status}"
     elif mime not in HTML_TYPES:

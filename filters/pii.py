@@ -1,0 +1,268 @@
+"""PII in text: e-mail addresses, phone numbers, IP addresses, payment cards, IBANs and US SSNs, found and replaced.
+
+Each kind is a candidate pattern plus a validator, so that only what passes a real check is replaced:
+- `email`: local@domain with a letters-only top-level domain (not an image name: `logo@2x.png`), also written
+  `name [at] domain [dot] com` / `name (at) domain.com`.
+- `phone`: the candidates of libphonenumber's own matcher (`phonenumbers.PhoneNumberMatcher`, leniency
+  STRICT_GROUPING: the number is valid for its region's numbering plan and its digits are grouped as that region
+  groups them, which turns away page ranges "91-94 131-133" and dates "13.10.2021" that VALID accepts) in each of
+  `phone_regions` (numbers written with `+` and a country code are found in any); a bare run of digits with no `+`,
+  space, dot, dash or bracket is not taken for a phone.
+- `ip`: IPv4 (dotted quad, no leading zeros) and IPv6 (three groups or more, or a first group of four digits: not
+  `a::b`) as Python's `ipaddress` parses them; public addresses by
+  default (`is_global`), private/loopback/link-local/reserved ones with `ip_private`, the documentation ranges
+  (RFC 5737 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24; RFC 3849 2001:db8::/32) with `ip_documentation`.
+- `card`: 13-19 digits, ungrouped or in the groups cards are printed in (4-4-4-4[-1..3], Amex 4-6-5, Diners 4-6-4),
+  passing the Luhn check and starting with a known issuer prefix of a length that issuer uses (ISO/IEC 7812 IINs as
+  the networks publish them: Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro, Mir).
+- `iban`: a country code, two check digits and the country's registered length (ISO 13616 registry), mod-97 = 1.
+- `ssn`: AAA-GG-SSSS (dashes or spaces) with a valid area (not 000, 666 or 900-999), group (not 00) and serial
+  (not 0000), as the SSA assigns them, and not one of the numbers the SSA voided after publication (078-05-1120);
+  bare 9-digit runs are not taken (zip+4 codes, ids).
+Not PII, and kept: ISBNs and DOIs (their spans are protected), numbers preceded by an identifier word
+(`_IDENTIFIER_BEFORE`: order, tracking, invoice, reference, item, SKU, serial, version, … or `#`), card,
+SSN and phone digits right after `/`, `=` or `_` (ids in a URL: `/posts/2395361813834269`), dates,
+prices and version strings (they fail the validators above). Where two kinds overlap, the first of `KINDS` wins.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+KINDS = ("email", "iban", "card", "ssn", "ip", "phone")
+PLACEHOLDERS = {"email": "<EMAIL>", "iban": "<IBAN>", "card": "<CARD>", "ssn": "<SSN>", "ip": "<IP>",
+                "phone": "<PHONE>"}
+
+_AT = r"(?:@|\s?[\[({]\s?at\s?[\])}]\s?)"
+_DOT = r"(?:\.|\s?[\[({]\s?dot\s?[\])}]\s?)"
+_EMAIL = re.compile(
+    rf"(?<![\w.%+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{{0,63}}[A-Za-z0-9_%+-])?{_AT}"
+    rf"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?{_DOT})+(?P<tld>[A-Za-z]{{2,24}})(?![\w-])",
+    re.IGNORECASE)
+# Extensions that follow an @ in file names (logo@2x.png) and are not top-level domains.
+_FILE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "css", "js", "json", "mp4", "pdf",
+                    "tif", "tiff", "avif"}
+_AT_MARK = re.compile(r"[\[({]\s?at\s?[\])}]", re.IGNORECASE)
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
+                   r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
+_CARD = re.compile(r"(?<![\d.,-])(?<!\d )\d(?:[ -]?\d){12,18}(?![ -]?\d|[.,]\d)")
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,31}")
+_SSN = re.compile(r"(?<![\d-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\d-]|[ ]\d)")
+_ISBN = re.compile(r"\bISBN(?:-1[03])?:?\s*[\dX][\dX -]{8,16}[\dX]\b|\b97[89]-\d{1,5}-\d{1,7}-\d{1,7}-[\dX]\b",
+                   re.IGNORECASE)
+_DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"'<>]+")
+# An identifier word just before a number: the number names a thing, not a person.
+_IDENTIFIER_BEFORE = re.compile(
+    r"(?:\b(?:order|tracking|track|invoice|ref|reference|confirmation|conf|item|sku|model|part|serial|version|ver|"
+    r"build|release|isbn|doi|ticket|case|article|art|product|parcel|shipment|waybill|awb)\b\.?\s*"
+    r"(?:no\.?|nr\.?|number|num\.?|id|code)?\s*[:#]?\s*|#\s*)$", re.IGNORECASE)
+_PHONE_HINT = re.compile(r"\d(?:[\s().+/-]*\d){6}")
+_SEPARATOR = re.compile(r"[\s().+/-]")
+
+_DOCUMENTATION = [ipaddress.ip_network(n) for n in
+                  ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
+
+# (first digits low, high, lengths): IIN ranges of the card networks.
+_ISSUERS = [
+    (4, 4, (13, 16, 19)),                                     # Visa
+    (51, 55, (16,)), (2221, 2720, (16,)),                     # Mastercard
+    (34, 34, (15,)), (37, 37, (15,)),                         # American Express
+    (6011, 6011, (16, 17, 18, 19)), (644, 649, (16, 17, 18, 19)), (65, 65, (16, 17, 18, 19)),
+    (622126, 622925, (16, 17, 18, 19)),                       # Discover
+    (3528, 3589, (16, 17, 18, 19)),                           # JCB
+    (300, 305, (14, 15, 16, 17, 18, 19)), (3095, 3095, (14, 15, 16, 17, 18, 19)),
+    (36, 36, (14, 15, 16, 17, 18, 19)), (38, 39, (14, 15, 16, 17, 18, 19)),   # Diners Club
+    (62, 62, (16, 17, 18, 19)),                               # UnionPay
+    (5018, 5018, tuple(range(12, 20))), (5020, 5020, tuple(range(12, 20))), (5038, 5038, tuple(range(12, 20))),
+    (5893, 5893, tuple(range(12, 20))), (6304, 6304, tuple(range(12, 20))), (6759, 6759, tuple(range(12, 20))),
+    (6761, 6763, tuple(range(12, 20))),                       # Maestro
+    (2200, 2204, (16, 17, 18, 19)),                           # Mir
+]
+_CARD_GROUPS = {(4, 6, 5), (4, 6, 4)}
+
+# ISO 13616 registry: IBAN length by country.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28,
+    "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
+    "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
+    "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20,
+    "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15,
+    "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19,
+    "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}
+
+
+@dataclass(frozen=True)
+class Found:
+    """One PII span of a text: [start, end) and its kind."""
+
+    start: int
+    end: int
+    kind: str
+
+
+def _protected(text: str) -> list[tuple[int, int]]:
+    """Spans of ISBNs and DOIs: their digits are never PII."""
+    spans = [(m.start(), m.end()) for m in _DOI.finditer(text)] if "10." in text else []
+    if "978-" in text or "979-" in text or "isbn" in text.lower():
+        spans += [(m.start(), m.end()) for m in _ISBN.finditer(text)]
+    return spans
+
+
+def _ipv6_shaped(candidate: str) -> bool:
+    """Three groups or more, or a first group of four digits: `a::b` and `std::b` are scopes in code, not addresses."""
+    groups = [g for g in candidate.split(":") if g]
+    return len(groups) >= 3 or len(groups[0] if groups else "") == 4
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = ord(c) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_issuer_ok(digits: str) -> bool:
+    for low, high, lengths in _ISSUERS:
+        width = len(str(low))
+        if len(digits) in lengths and low <= int(digits[:width]) <= high:
+            return True
+    return False
+
+
+def iban_ok(compact: str) -> bool:
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+# Numbers the SSA voided after they were printed in public (a wallet insert, advertisements).
+_VOIDED_SSNS = {"078-05-1120", "219-09-9999", "457-55-5462"}
+
+
+def ssn_ok(area: str, group: str, serial: str) -> bool:
+    return (area != "000" and area != "666" and area < "900" and group != "00" and serial != "0000"
+            and f"{area}-{group}-{serial}" not in _VOIDED_SSNS)
+
+
+class PiiFinder:
+    """Finds the PII spans of texts for the chosen kinds (see the module docstring for each kind's rule)."""
+
+    def __init__(self, kinds: tuple[str, ...] = KINDS, phone_regions: tuple[str, ...] = ("US",),
+                 ip_private: bool = False, ip_documentation: bool = False):
+        self.kinds = [k for k in KINDS if k in kinds]  # the order of KINDS decides overlaps
+        self.phone_regions = phone_regions
+        self.ip_private, self.ip_documentation = ip_private, ip_documentation
+
+    def find(self, text: str) -> list[Found]:
+        """Non-overlapping PII spans of `text`, by start."""
+        protected = None
+        taken: list[Found] = []
+        for kind in self.kinds:
+            for start, end in getattr(self, f"_{kind}")(text):
+                if protected is None:  # most texts have no candidate at all: look for ISBNs and DOIs only now
+                    protected = _protected(text)
+                if not any(s < end and start < e for s, e in protected) and \
+                        not any(f.start < end and start < f.end for f in taken):
+                    taken.append(Found(start, end, kind))
+        return sorted(taken, key=lambda f: f.start)
+
+    @staticmethod
+    def _named_thing(text: str, start: int, in_url: bool = True) -> bool:
+        """Is the number at `start` preceded by an identifier word (order no., tracking #, version), or (`in_url`)
+        does it follow a URL's `/`, `=` or `_`?"""
+        if in_url and start and text[start - 1] in "/=_":
+            return True
+        return _IDENTIFIER_BEFORE.search(text, max(0, start - 32), start) is not None
+
+    def _email(self, text: str):
+        if "@" not in text and not _AT_MARK.search(text):  # the full pattern is slow to scan a long text with
+            return
+        for m in _EMAIL.finditer(text):
+            if m.group("tld").lower() not in _FILE_EXTENSIONS:
+                yield m.start(), m.end()
+
+    def _iban(self, text: str):
+        for m in _IBAN.finditer(text):
+            span = m.group()
+            length = IBAN_LENGTHS.get(span[:2])
+            if length is None:
+                continue
+            kept, end = 0, m.start()
+            for i, c in enumerate(span):  # the country's length of characters, spaces skipped
+                if c != " ":
+                    kept += 1
+                if kept == length:
+                    end = m.start() + i + 1
+                    break
+            if kept == length and (end == len(text) or not text[end].isalnum()) and \
+                    iban_ok(text[m.start():end].replace(" ", "")):
+                yield m.start(), end
+
+    def _card(self, text: str):
+        for m in _CARD.finditer(text):
+            raw = m.group()
+            separators = set(re.findall(r"[ -]", raw))
+            digits = re.sub(r"[ -]", "", raw)
+            if len(separators) > 1:
+                continue
+            if separators:
+                groups = tuple(len(g) for g in re.split(r"[ -]", raw))
+                fours = all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4
+                if not fours and groups not in _CARD_GROUPS:
+                    continue
+            if luhn(digits) and card_issuer_ok(digits) and not self._named_thing(text, m.start()):
+                yield m.start(), m.end()
+
+    def _ssn(self, text: str):
+        for m in _SSN.finditer(text):
+            if ssn_ok(m.group(1), m.group(3), m.group(4)) and not self._named_thing(text, m.start()):
+                yield m.start(), m.end()
+
+    def _ip(self, text: str):
+        for pattern in (_IPV4, _IPV6):
+            for m in pattern.finditer(text):
+                if pattern is _IPV6 and not _ipv6_shaped(m.group()):
+                    continue
+                try:
+                    address = ipaddress.ip_address(m.group())
+                except ValueError:
+                    continue
+                if self._ip_wanted(address) and not self._named_thing(text, m.start(), in_url=False):
+                    yield m.start(), m.end()
+
+    def _ip_wanted(self, address) -> bool:
+        if any(address in network for network in _DOCUMENTATION):
+            return self.ip_documentation
+        return address.is_global or self.ip_private
+
+    def _phone(self, text: str):
+        if not _PHONE_HINT.search(text):
+            return
+        for region in self.phone_regions:
+            for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.STRICT_GROUPING):
+                raw, start, end = match.raw_string, match.start, match.end
+                if _SEPARATOR.search(raw.strip()) is None:  # a bare digit run: an id more often than a phone
+                    continue
+                if raw.startswith("(") and ")" not in raw:  # "(201.751.5010)": the matcher takes the opening bracket
+                    start += 1
+                if not self._named_thing(text, start):
+                    yield start, end
+
+
+def redact(text: str, found: list[Found], placeholders: dict[str, str]) -> str:
+    """`text` with each span replaced by its kind's placeholder."""
+    parts, at = [], 0
+    for f in found:
+        parts += [text[at:f.start], placeholders[f.kind]]
+        at = f.end
+    parts.append(text[at:])
+    return "".join(parts)

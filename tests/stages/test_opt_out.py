@@ -1,0 +1,158 @@
+"""opt_out: X-Robots-Tag (read from real WARC headers) and meta robots directives, and robots.txt decided exactly as
+Protego decides it for each configured AI agent, from <host>.txt files or a robots.txt WARC."""
+from __future__ import annotations
+
+import gzip
+import uuid
+
+import pyarrow as pa
+import pytest
+from protego import Protego
+
+from curate.filters.opt_out import AI_AGENTS, header_directives, meta_directives
+from curate.pipeline import config as pipeline_config
+from curate.pipeline.config import InputConfig
+from curate.pipeline.errors import ConfigError
+from curate.pipeline.inputs import resolve
+from curate.pipeline.readers import read
+from curate.pipeline.readers.ledger import ReaderLedger
+from curate.stages.opt_out import OptOut, OptOutParams
+
+
+def warc_response(url: str, status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """One gzipped WARC response record with the given HTTP headers."""
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+    http = f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+    warc = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url)}>\r\n"
+            f"WARC-Date: 2026-01-01T00:00:00Z\r\nWARC-Target-URI: {url}\r\n"
+            f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n").encode()
+    return gzip.compress(warc + http + b"\r\n\r\n", mtime=0)
+
+
+def run_stage(batch: dict, **params) -> list[str | None]:
+    stage = OptOut(OptOutParams(**params))
+    stage.setup()
+    return stage.process(pa.RecordBatch.from_pydict(batch)).column("reject_reason").to_pylist()
+
+
+PAGE = b"<html><head><title>t</title></head><body><p>text</p></body></html>"
+
+
+def test_x_robots_tag_from_the_reader_rejects_with_the_directive(tmp_path):
+    records = [("https://a.example/1", [("X-Robots-Tag", "noai")]),
+               ("https://a.example/2", [("X-Robots-Tag", "noindex, nofollow")]),
+               ("https://a.example/3", [("X-Robots-Tag", "otherbot: noai"), ("X-Robots-Tag", "GPTBot: noimageai")]),
+               ("https://a.example/4", [("x-robots-tag", "unavailable_after: 25 Jun 2010 15:00:00 PST, NoAI")]),
+               ("https://a.example/5", [("X-Robots-Tag", "none")]),
+               ("https://a.example/6", [])]
+    with open(tmp_path / "crawl.warc.gz", "wb") as f:
+        for url, headers in records:
+            f.write(warc_response(url, "200 OK", [("Content-Type", "text/html"), *headers], PAGE))
+    cfg = InputConfig(paths=[str(tmp_path)], dataset="t")
+    [file] = resolve(cfg)
+    batch = next(iter(read(file, cfg, ReaderLedger(file.rel))))
+    assert batch.column("x_robots_tag").to_pylist() == [
+        "noai", "noindex, nofollow", "otherbot: noai\nGPTBot: noimageai",
+        "unavailable_after: 25 Jun 2010 15:00:00 PST, NoAI", "none", None]
+    stage = OptOut(OptOutParams())
+    stage.setup()
+    reasons = stage.process(batch.drop_columns(["reject_reason"])).column("reject_reason").to_pylist()
+    assert reasons == ["x_robots_tag:noai", None, "x_robots_tag:noimageai", "x_robots_tag:noai", None, None]
+    configured = OptOut(OptOutParams(refuse=["noindex"]))
+    configured.setup()
+    reasons = configured.process(batch.drop_columns(["reject_reason"])).column("reject_reason").to_pylist()
+    assert reasons == [None, "x_robots_tag:noindex", None, None, "x_robots_tag:noindex", None]
+
+
+def test_meta_robots_tags_for_all_or_for_an_agent():
+    pages = [b'<html><head><META content="NoAI, noimageai" name="Robots"></head></html>',
+             b"<html><head><meta name='gptbot' content='noai'></head></html>",
+             b'<html><head><meta name="otherbot" content="noai"><meta name="description" content="noai"></head>',
+             b'<html><head><meta name=robots content=noindex></head></html>', PAGE, None]
+    batch = {"url": ["https://a.example/"] * 6, "x_robots_tag": [None] * 6, "html": pages}
+    assert run_stage(batch) == ["meta_robots:noai", "meta_robots:noai", None, None, None, None]
+    assert run_stage(batch, refuse=["noindex"]) == [None, None, None, "meta_robots:noindex", None, None]
+    assert meta_directives(pages[0], AI_AGENTS) == {"noai", "noimageai"}
+    assert header_directives("GPTBot: noai\nnoindex", ["ccbot"]) == {"noindex"}
+
+
+ROBOTS = {  # host -> robots.txt: the cases the issue names
+    "wild.example": "User-agent: *\nDisallow: /*.pdf$\nDisallow: /private*/\n",
+    "allow.example": "User-agent: GPTBot\nDisallow: /docs/\nAllow: /docs/public/\n",
+    "groups.example": "User-agent: GPTBot\nUser-agent: ClaudeBot\nDisallow: /\n\nUser-agent: *\nAllow: /\n",
+    "ccbot.example": "User-agent: CCBot\nDisallow: /\n\nUser-agent: GPTBot\nDisallow: /only-gpt/\n",
+    "empty.example": "",
+    "malformed.example": "<html>404 not found</html>\nDisallow /\nUser agent: *\n\x00\xff{{",
+    "noagent.example": "Disallow: /\n",
+    "crlf.example": "User-Agent: *\r\nDisallow: /a\r\n",
+    "bom.example": "\ufeffUser-agent: *\nDisallow: /\n",
+}
+URLS = ["https://wild.example/a.pdf", "https://wild.example/a.pdf?x=1", "https://wild.example/private-x/y",
+        "https://wild.example/ok", "https://allow.example/docs/x", "https://allow.example/docs/public/x",
+        "https://groups.example/", "https://ccbot.example/a", "https://ccbot.example/only-gpt/b",
+        "https://empty.example/", "https://malformed.example/x", "https://noagent.example/x",
+        "https://crlf.example/a/b", "https://crlf.example/b", "https://bom.example/", "https://unknown.example/"]
+
+
+def protego_reason(url: str, agents=AI_AGENTS) -> str | None:
+    """What Protego itself says: the first configured agent it refuses, as the stage's reason."""
+    host = url.split("/")[2]
+    if host not in ROBOTS:
+        return None
+    parser = Protego.parse(ROBOTS[host].removeprefix("\ufeff"))  # the stage drops a BOM when it decodes a file
+    return next((f"robots:{a}" for a in agents if not parser.can_fetch(url, a)), None)
+
+
+def test_robots_txt_files_decided_as_protego_decides(tmp_path):
+    for host, body in ROBOTS.items():
+        (tmp_path / f"{host}.txt").write_text(body, encoding="utf-8")
+    batch = {"url": URLS, "x_robots_tag": [None] * len(URLS), "html": [PAGE] * len(URLS)}
+    got = run_stage(batch, robots=[str(tmp_path)])
+    assert got == [protego_reason(url) for url in URLS]
+    assert got == ["robots:GPTBot", None, "robots:GPTBot", None, "robots:GPTBot", None, "robots:GPTBot",
+                   "robots:CCBot", "robots:GPTBot", None, None, None, "robots:GPTBot", None, "robots:GPTBot", None]
+    only_claude = run_stage(batch, robots=[str(tmp_path)], agents=["ClaudeBot"], header=False, meta=False)
+    assert only_claude == [protego_reason(url, ["ClaudeBot"]) for url in URLS]
+    assert only_claude[6] == "robots:ClaudeBot" and only_claude[7] is None
+
+
+def test_a_robots_txt_warc_reads_statuses_as_rfc_9309_says(tmp_path):
+    with open(tmp_path / "robots.warc.gz", "wb") as f:
+        f.write(warc_response("https://ok.example/robots.txt", "200 OK", [], b"User-agent: GPTBot\nDisallow: /\n"))
+        f.write(warc_response("https://gone.example/robots.txt", "404 Not Found", [], b"User-agent: *\nDisallow: /"))
+        f.write(warc_response("https://down.example/robots.txt", "503 Service Unavailable", [], b""))
+        f.write(warc_response("http://moved.example/robots.txt", "301 Moved", [("Location", "https://x/")], b""))
+        f.write(warc_response("https://moved.example/robots.txt", "200 OK", [], b"User-agent: *\nDisallow: /p\n"))
+    urls = ["https://ok.example/a", "https://gone.example/a", "https://down.example/a", "https://moved.example/p",
+            "https://moved.example/q"]
+    batch = {"url": urls, "x_robots_tag": [None] * 5, "html": [PAGE] * 5}
+    assert run_stage(batch, robots=[str(tmp_path / "robots.warc.gz")]) == [
+        "robots:GPTBot", None, "robots:GPTBot", "robots:GPTBot", None]
+
+
+@pytest.mark.parametrize("stage, message", [
+    ({"refuse": ["noindexing"]}, r"refuse\[0\]"),
+    ({"robots": ["/no/such/robots"]}, "no file or folder '/no/such/robots'"),
+    ({"header": False, "meta": False}, "nothing to honour"),
+    ({"agents": []}, "agents"),
+])
+def test_bad_parameters_are_config_errors(stage, message):
+    with pytest.raises(ConfigError, match=message):
+        pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
+                               "stages": [{"name": "opt_out", **stage}]})
+
+
+def test_a_hosts_robots_txt_is_parsed_once_not_per_page(tmp_path, monkeypatch):
+    from curate.filters import opt_out
+
+    (tmp_path / "a.example.txt").write_text("User-agent: GPTBot\nDisallow: /x\n")
+    parsed = []
+    monkeypatch.setattr(opt_out.Protego, "parse", lambda text, _parse=Protego.parse: parsed.append(1) or _parse(text))
+    stage = OptOut(OptOutParams(robots=[str(tmp_path)], header=False, meta=False))
+    stage.setup()
+    urls = [f"https://a.example/{p}/{i}" for i in range(50) for p in ("x", "y")]
+    for at in range(0, 100, 25):  # four batches of the same worker
+        batch = pa.RecordBatch.from_pydict({"url": urls[at:at + 25]})
+        reasons = stage.process(batch).column("reject_reason").to_pylist()
+        assert reasons == ["robots:GPTBot" if "/x/" in u else None for u in urls[at:at + 25]]
+    assert len(parsed) == 1

@@ -1,0 +1,116 @@
+"""url_filter: hosts match themselves and their subdomains only, UT1 categories name the reason, URL prefixes,
+substrings, regexes, FineWeb's banned words, and the allow list overriding everything."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from curate.filters.urls import HashIndex, host_key, suffixes, url_key
+from curate.pipeline import config as pipeline_config
+from curate.pipeline.errors import ConfigError
+from curate.stages.url_filter import UrlFilter, UrlFilterParams
+
+
+def decide(pages: list[str | None], **params) -> list[str | None]:
+    stage = UrlFilter(UrlFilterParams(**params))
+    stage.setup()
+    out = stage.process(pa.RecordBatch.from_pydict({"url": pa.array(pages, pa.string())}))
+    return out.column("reject_reason").to_pylist()
+
+
+@pytest.fixture
+def ut1(tmp_path):
+    """A UT1-layout folder: categories with domains and urls files (comments, wildcards, blank lines as in UT1)."""
+    for category, domains, urls in [("adult", "# adult sites\nporn.example\n\n*.cams.example\n", "site.org/members\n"),
+                                    ("gambling", "casino.example\nporn.example\n", None),
+                                    ("empty", None, None)]:
+        folder = tmp_path / "blacklists" / category
+        folder.mkdir(parents=True)
+        if domains:
+            (folder / "domains").write_text(domains)
+        if urls:
+            (folder / "urls").write_text(urls)
+    return tmp_path / "blacklists"
+
+
+def test_a_host_matches_itself_and_subdomains_never_look_alikes():
+    urls = ["https://example.com/", "http://WWW.Example.COM:8080/a?b", "https://a.b.example.com./x",
+            "https://notexample.com/", "https://example.com.evil.net/", "https://example.co/", "https://examplecom/",
+            "https://user:pw@example.com/", "http://[2001:db8::1]/", None, "not a url"]
+    assert decide(urls, domains=["Example.com"]) == [
+        "domain", "domain", "domain", None, None, None, None, "domain", None, None, None]
+
+
+def test_ut1_categories_name_the_reason(ut1):
+    urls = ["http://porn.example/", "https://live.cams.example/", "https://casino.example/",
+            "https://site.org/members/page.html", "https://www.site.org/members", "https://site.org/membership",
+            "https://site.org/"]
+    # porn.example is in two categories: the first applied (in folder order, or as listed) names it
+    assert decide(urls, ut1=str(ut1)) == ["ut1:adult", "ut1:adult", "ut1:gambling", "ut1:adult", "ut1:adult",
+                                          None, None]
+    assert decide(urls, ut1=str(ut1), ut1_categories=["gambling"]) == [
+        "ut1:gambling", None, "ut1:gambling", None, None, None, None]
+
+
+def test_the_most_specific_listed_host_decides(ut1):
+    assert decide(["https://a.casino.example/", "https://casino.example/"], ut1=str(ut1),
+                  domains=["a.casino.example"]) == ["domain", "ut1:gambling"]
+
+
+def test_url_prefixes_substrings_and_regexes():
+    urls = ["https://news.org/politics/2024/story", "https://news.org/politics-extra", "https://news.org/",
+            "https://shop.net/WP-Admin/login", "https://a.net/item?id=12", "https://a.net/item?id=x"]
+    assert decide(urls, urls=["http://news.org/politics/"], substrings=["/wp-admin"], regexes=[r"\?id=\d+$"]) == [
+        "url", None, None, "substring", "regex", None]
+
+
+def test_fineweb_banned_words_soft_words_and_subwords():
+    urls = ["https://site.net/xxx-videos", "https://xxxsite.net/", "https://hot-girls.net/", "https://hot.net/girls",
+            "https://hot.net/hot", "https://mypornhubfan.net/", "https://p.o.r.n.h.u.b.net/", "https://clean.org/"]
+    assert decide(urls, banned_words=["XXX"], soft_banned_words=["hot", "girls"], soft_word_threshold=2,
+                  banned_subwords=["pornhub"]) == [
+        "banned_word", None, "soft_banned_words", "soft_banned_words", None, "banned_subword", "banned_subword", None]
+
+
+def test_the_allow_list_overrides_every_rule(ut1, tmp_path):
+    (tmp_path / "allow.txt").write_text("# kept\nsafe.porn.example\n")
+    urls = ["https://safe.porn.example/xxx", "https://a.safe.porn.example/", "https://porn.example/",
+            "https://wiki.example.org/xxx"]
+    assert decide(urls, ut1=str(ut1), banned_words=["xxx"], allow_files=[str(tmp_path / "allow.txt")],
+                  allow_domains=["example.org"]) == [None, None, "ut1:adult", None]
+
+
+def test_lists_from_files(tmp_path):
+    (tmp_path / "domains.txt").write_text("blocked.example  # comment\n.dot.example\n")
+    (tmp_path / "words.txt").write_text("casino\n")
+    assert decide(["https://x.blocked.example/", "https://a.dot.example/", "https://bet.org/casino"],
+                  domain_files=[str(tmp_path / "domains.txt")], banned_words_file=str(tmp_path / "words.txt")) == [
+        "domain", "domain", "banned_word"]
+
+
+def test_keys_and_index():
+    assert host_key("*.Example.COM.") == "example.com" and host_key("bücher.de") == "xn--bcher-kva.de"
+    assert url_key("https://www.Site.org:80/a/b/?q#f") == "site.org/a/b"
+    assert suffixes("a.b.c") == ["a.b.c", "b.c", "c"] and suffixes("") == []
+    index = HashIndex([("a.com", 3), ("b.com", 1), ("a.com", 2)])
+    assert index.find(["a.com", "b.com", "c.com"]).tolist() == [2, 1, -1]
+    assert index.nbytes == 3 * 10
+
+
+@pytest.mark.parametrize("stage, message", [
+    ({}, "no rule given"),
+    ({"ut1": "/no/such/folder"}, r"ut1: Value error, no folder"),
+    ({"domains": ["a.com"], "ut1_categories": ["adult"]}, "ut1_categories goes with ut1"),
+    ({"regexes": ["("]}, "regexes: Value error, regex '\\('"),
+    ({"domains": ["a.com"], "soft_word_threshold": 0}, "soft_word_threshold"),
+])
+def test_bad_parameters_are_config_errors(stage, message):
+    with pytest.raises(ConfigError, match=message):
+        pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
+                               "stages": [{"name": "url_filter", **stage}]})
+
+
+def test_a_missing_category_is_a_config_error(ut1):
+    with pytest.raises(ConfigError, match=r"no category porn .*present: adult, gambling, got \[.porn.\]$"):
+        pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
+                               "stages": [{"name": "url_filter", "ut1": str(ut1), "ut1_categories": ["porn"]}]})
