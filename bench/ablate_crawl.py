@@ -1,13 +1,16 @@
 """Builds the crawls of the ablation must-show from `../shared/data`: a training crawl and held-out web text.
 
     python bench/ablate_crawl.py OUT_DIR [--heldout 0.15] [--seed 0]
+    curate ablate examples/ablation.yaml          # with OUT_DIR = ablation-data, as the example expects
 
 Pages: the 990 real pages of `extraction/trafilatura-eval/`. A seeded hash of each URL holds out `--heldout` of them
 (`OUT_DIR/heldout/heldout.warc.gz`: a reference set once extracted, never trained on). The rest go into
-`OUT_DIR/crawl/pages-*.warc.gz` (4 files), some more than once: a crawl fetches popular pages again under other URLs (Common
-Crawl's URL-level duplicates), so each page gets 0-3 extra copies (probabilities 0.6, 0.25, 0.1, 0.05) under a changed
-URL, shuffled. The shared WARC files (`warc/*.warc.gz`: wget and Common Crawl responses, the ClueWeb quirks, the
-clipped file) are linked beside it unchanged. Nothing here decides what the arms keep: that is the pipelines' job.
+`OUT_DIR/crawl/pages-*.warc.gz` (4 files), some more than once: a crawl fetches popular pages again under other URLs
+(Common Crawl's URL-level duplicates), so each page gets 0-3 extra copies (probabilities 0.6, 0.25, 0.1, 0.05) under
+a changed URL, shuffled. The shared WARC files (`warc/*.warc.gz`: wget and Common Crawl responses, the ClueWeb quirks,
+the clipped file) are linked beside it unchanged. The held-out pages are then extracted by curate itself
+(trafilatura, English by langid >= 0.65) into `OUT_DIR/heldout-docs/`: the held-out web reference set of
+examples/ablation.yaml. Nothing here decides what the arms keep: that is the pipelines' job.
 """
 from __future__ import annotations
 
@@ -30,6 +33,10 @@ def held_out(url: str, fraction: float, seed: int) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
+def record_id(url: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, url)
+
+
 def write_warc(path: Path, pages: list[tuple[dict, int]]) -> None:
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
@@ -44,7 +51,7 @@ def write_warc(path: Path, pages: list[tuple[dict, int]]) -> None:
                                     protocol="HTTP/1.1")
             record = writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http,
                                                warc_headers_dict={
-                                                   "WARC-Record-ID": f"<urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url)}>",
+                                                   "WARC-Record-ID": f"<urn:uuid:{record_id(url)}>",
                                                    "WARC-Identified-Payload-Type": "text/html"})
             writer.write_record(record)
 
@@ -71,13 +78,32 @@ def build(out: Path, fraction: float, seed: int, files: int = 4) -> dict:
             "heldout_pages": len(heldout), "shared_warcs": len(list((DATA / "warc").glob("*.warc.gz")))}
 
 
+HELDOUT_PIPELINE = {
+    "input": {"paths": ["heldout/"], "dataset": "heldout"},
+    "output": "heldout-docs/",
+    "stages": [{"name": "extract"}, {"name": "langid", "languages": ["en"], "threshold": 0.65}],
+}
+
+
+def extract_heldout(out: Path) -> int:
+    """The held-out pages' English main text, by a curate run; returns the documents kept."""
+    from curate.pipeline.config import parse
+    from curate.pipeline.run import run
+
+    config = HELDOUT_PIPELINE | {"input": {**HELDOUT_PIPELINE["input"], "paths": [str(out / "heldout")]},
+                                 "output": str(out / "heldout-docs")}
+    return run(parse(config), resume=(out / "heldout-docs" / "run.json").exists()).stats["kept"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--heldout", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(json.dumps(build(args.out, args.heldout, args.seed)))
+    built = build(args.out, args.heldout, args.seed)
+    built["heldout_documents"] = extract_heldout(args.out)
+    print(json.dumps(built))
 
 
 if __name__ == "__main__":
