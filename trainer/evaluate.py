@@ -21,6 +21,7 @@ Nothing here trains or knows about pipelines: the model comes from a trainer che
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,9 @@ def load_model(cfg: TrainConfig, vocab_size: int, device: torch.device | str = "
     with torch.device(device):
         model = Transformer(args)
     state = {"model": model.state_dict()}
-    dcp.load(state, checkpoint_id=str(last), planner=dcp.DefaultLoadPlanner(allow_partial_load=True))
+    with warnings.catch_warnings():  # one process by design: DCP's warning about that is noise here
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        dcp.load(state, checkpoint_id=str(last), planner=dcp.DefaultLoadPlanner(allow_partial_load=True))
     model.load_state_dict(state["model"])
     return model.eval()
 
