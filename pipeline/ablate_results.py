@@ -88,7 +88,8 @@ def summarise(cfg: AblationConfig, runs: list[dict], tokenizer_sha256: str) -> d
         "orderings": {m: ordering(arms, m) for m in metrics if ranked(m)},
         "runs": [{k: v for k, v in r.items() if k != "log"} for r in runs],
         "curves": {f"{r['arm']}/seed{r['seed']}": [[rec["step"], rec["loss"], rec["kind"]] for rec in r["log"]
-                                                   if rec["kind"] in ("train", "eval")] for r in runs},
+                                                   if rec.get("kind") in ("train", "eval") and "loss" in rec]
+                   for r in runs},
     }
 
 

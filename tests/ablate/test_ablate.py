@@ -30,7 +30,8 @@ def _documents(n: int, seed: int) -> list[str]:
 def ablation(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("ablate")
     docs = _documents(60, 0)
-    (root / "crawl.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
+    (root / "crawl").mkdir()
+    (root / "crawl" / "crawl.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
     (root / "all.yaml").write_text(yaml.safe_dump({"input": {"paths": ["x"], "dataset": "x"}, "output": "x",
                                                    "stages": []}))
     (root / "filtered.yaml").write_text(yaml.safe_dump({"input": {"paths": ["x"], "dataset": "x"}, "output": "x",
@@ -44,7 +45,7 @@ def ablation(spark, tmp_path_factory):
     ]))
     config = {
         "output": str(root / "out"),
-        "input": {"paths": [str(root / "crawl.jsonl")], "dataset": "crawl", "format": "jsonl"},
+        "input": {"paths": [str(root / "crawl")], "dataset": "crawl", "format": "jsonl"},
         "arms": [{"name": "all", "pipeline": str(root / "all.yaml")},
                  {"name": "filtered", "pipeline": str(root / "filtered.yaml")}],
         "tokenizer": {"vocab_size": 300, "sample": 100},
