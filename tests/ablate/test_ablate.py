@@ -119,3 +119,23 @@ def test_bad_file_is_one_line_naming_the_key(tmp_path):
                                     "training": {"tokens": "many"}}))
     with pytest.raises(ConfigError, match=r"^training.tokens: "):
         load(path)
+
+
+def test_an_arm_that_tokenizes_or_names_a_later_arm_is_refused(tmp_path):
+    from curate.pipeline.ablate import arm_documents
+
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(yaml.safe_dump({"input": {"paths": ["x"], "dataset": "x"}, "output": "x",
+                                        "stages": [{"name": "tokenize", "tokenizer": "t.json"}]}))
+    base = {"output": str(tmp_path / "o"), "input": {"paths": [str(tmp_path)], "dataset": "d"},
+            "training": {"tokens": 100}}
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump(base | {"arms": [{"name": "a", "pipeline": str(pipeline), "after": "b"},
+                                                    {"name": "b", "pipeline": str(pipeline)}]}))
+    with pytest.raises(ConfigError, match="must name an arm listed before it"):
+        load(path)
+    path.write_text(yaml.safe_dump(base | {"arms": [{"name": "a", "pipeline": str(pipeline)},
+                                                    {"name": "b", "pipeline": str(pipeline)}]}))
+    cfg = load(path)
+    with pytest.raises(CurateError, match="leave `tokenize` out"):
+        arm_documents(cfg.arms[0], cfg, {}, None)
