@@ -66,7 +66,7 @@ def windows(tokens: Sequence[int], seq_len: int) -> list[np.ndarray]:
     return [tokens[start:start + seq_len + 1] for start in range(0, max(len(tokens) - 1, 0), seq_len)]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def logprob_sums(model: Transformer, spans: list[tuple[np.ndarray, int]], batch: int = 32) -> np.ndarray:
     """For each (window, first): the sum of log p(window[t + 1] | window[:t + 1]) over targets t >= first."""
     device = next(model.parameters()).device
@@ -85,8 +85,9 @@ def logprob_sums(model: Transformer, spans: list[tuple[np.ndarray, int]], batch:
             targets[row, :n] = torch.from_numpy(window[1:])
             scored[row, first:n] = True
         logits = model(inputs.to(device)).float()
-        logp = torch.gather(F.log_softmax(logits, dim=-1), 2, targets.to(device)[..., None])[..., 0]
-        sums = (logp * scored.to(device)).sum(dim=1).double().cpu().numpy()
+        # cross_entropy fuses log-softmax and the pick of the target: no second (batch, seq, vocab) tensor
+        nll = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(), reduction="none")
+        sums = -(nll.view(len(chosen), width) * scored.to(device)).sum(dim=1).double().cpu().numpy()
         out[chosen] = sums
     return out
 
