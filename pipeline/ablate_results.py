@@ -57,6 +57,23 @@ def ordering(arms: dict[str, dict], metric: str) -> list[dict]:
     return out
 
 
+def final_log(log: list[dict]) -> list[dict]:
+    """A run's log records, the last of each (kind, step): a run interrupted before its first checkpoint starts again
+    from step 0 and appends to the same log."""
+    last = {(rec.get("kind"), rec.get("step")): rec for rec in log}
+    return sorted(last.values(), key=lambda rec: (rec.get("step", 0), str(rec.get("kind"))))
+
+
+def loop_seconds(log: list[dict]) -> float:
+    """Seconds in the training loop, from the trainer's own step times (comparable however often a run resumed)."""
+    seconds, previous = 0.0, 0
+    for rec in final_log(log):
+        if rec.get("kind") == "train" and "step_time_s" in rec:
+            seconds += rec["step_time_s"] * (rec["step"] - previous)
+            previous = rec["step"]
+    return seconds
+
+
 def summarise(cfg: AblationConfig, runs: list[dict], tokenizer_sha256: str) -> dict:
     order = [a.name for a in cfg.arms]
     arms: dict[str, dict] = {}
@@ -67,7 +84,8 @@ def summarise(cfg: AblationConfig, runs: list[dict], tokenizer_sha256: str) -> d
             "seeds": [r["seed"] for r in mine],
             "tokens": mine[0]["tokens"], "train_tokens": mine[0]["train_tokens"], "epochs": mine[0]["epochs"],
             "leaks": mine[0]["leaks"],
-            "train_seconds": dict(zip(("mean", "std"), mean_std([r["train_seconds"] for r in mine]))),
+            "train_seconds": dict(zip(("mean", "std"), mean_std([loop_seconds(r["log"]) for r in mine]))),
+            "eval_seconds": dict(zip(("mean", "std"), mean_std([r["eval_seconds"] for r in mine]))),
             "metrics": {},
         }
         for metric in metrics:
@@ -87,7 +105,8 @@ def summarise(cfg: AblationConfig, runs: list[dict], tokenizer_sha256: str) -> d
         "arms": arms,
         "orderings": {m: ordering(arms, m) for m in metrics if ranked(m)},
         "runs": [{k: v for k, v in r.items() if k != "log"} for r in runs],
-        "curves": {f"{r['arm']}/seed{r['seed']}": [[rec["step"], rec["loss"], rec["kind"]] for rec in r["log"]
+        "curves": {f"{r['arm']}/seed{r['seed']}": [[rec["step"], rec["loss"], rec["kind"]]
+                                                   for rec in final_log(r["log"])
                                                    if rec.get("kind") in ("train", "eval") and "loss" in rec]
                    for r in runs},
     }
@@ -102,13 +121,14 @@ def _pm(stat: dict, digits: int = 4) -> str:
 
 def table(results: dict) -> tuple[list[str], list[list[str]]]:
     metrics = sorted({m for arm in results["arms"].values() for m in arm["metrics"]})
-    header = ["arm", "seeds", "tokens", "epochs", "train s", "leaks"] + [
+    header = ["arm", "seeds", "tokens", "epochs", "train loop s", "eval s", "leaks"] + [
         m + (" ↓" if better_is_lower(m) else " ↑") + ("" if ranked(m) else " (own data)") for m in metrics]
     rows = []
     for name, arm in results["arms"].items():
         leak = ", ".join(f"{k} {v}" for k, v in arm["leaks"].items() if v) or "0"
         rows.append([name, str(len(arm["seeds"])), f"{arm['tokens']:,}", f"{arm['epochs']:.2f}",
-                     f"{arm['train_seconds']['mean']:.1f} ± {arm['train_seconds']['std']:.1f}", leak]
+                     f"{arm['train_seconds']['mean']:.1f} ± {arm['train_seconds']['std']:.1f}",
+                     f"{arm['eval_seconds']['mean']:.1f} ± {arm['eval_seconds']['std']:.1f}", leak]
                     + [_pm(arm["metrics"][m]) if m in arm["metrics"] else "–" for m in metrics])
     return header, rows
 
@@ -135,7 +155,7 @@ def markdown(results: dict) -> str:
     out += ["", "Ordering (best first; `>` significant, `≈` not significant under the rule below):", ""]
     out += [f"- {line}" for line in ordering_lines(results)]
     out += ["", f"Rule: {results['significance_rule']}.", f"Tokenizer sha256: {results['tokenizer_sha256']}",
-            f"Wall time: {results.get('wall_seconds', 0):.0f} s"]
+            f"Wall time of this invocation: {results.get('wall_seconds', 0):.0f} s"]
     return "\n".join(out) + "\n"
 
 
@@ -179,11 +199,12 @@ def plots(results: dict) -> dict[str, bytes]:
         low = min(min(s["values"]) for s in stats)
         high = max(max(s["values"]) for s in stats)
         pad = (high - low) * 0.5 or abs(high) * 0.05 or 0.1
-        if metric.startswith(LOWER_IS_BETTER):
+        zoomed = metric.startswith(LOWER_IS_BETTER)
+        if zoomed:
             ax.set_ylim(max(0.0, low - pad), high + pad)  # differences of a few percent must be visible
         ax.set_xticks(range(len(names)), names, fontsize=8)
-        ax.set_title(f"{metric} ({'lower' if better_is_lower(metric) else 'higher'} is better), mean ± std",
-                     fontsize=9)
+        ax.set_title(f"{metric} ({'lower' if better_is_lower(metric) else 'higher'} is better), mean ± std"
+                     + (", axis not from 0" if zoomed else ""), fontsize=9)
         ax.tick_params(labelsize=7)
         out[f"{metric.replace('/', '_')}.png"] = _png(figure)
     return out
