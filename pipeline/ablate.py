@@ -42,7 +42,7 @@ def arm_documents(arm: ArmConfig, cfg: AblationConfig, done: dict[str, Path], pr
     """The curate output holding the arm's documents; runs the arm's pipeline first where it has one."""
     if arm.output is not None:
         if not Output(arm.output).exists(MANIFEST):
-            raise CurateError(f"arms[{arm.name}].output: {arm.output!r} is not a finished curate output "
+            raise CurateError(f"arm {arm.name}: output {arm.output!r} is not a finished curate output "
                               f"(no {MANIFEST})")
         return Path(arm.output)
     target = Path(cfg.output) / "arms" / arm.name / "curated"
@@ -53,7 +53,7 @@ def arm_documents(arm: ArmConfig, cfg: AblationConfig, done: dict[str, Path], pr
         source = cfg.input.model_dump(mode="json")
     pipeline = pipeline_config.load(arm.pipeline, {"input": source, "output": str(target)})
     if any(spec.name == "tokenize" for spec in pipeline.stages):
-        raise CurateError(f"arms[{arm.name}]: its pipeline tokenizes; leave `tokenize` out: `curate ablate` "
+        raise CurateError(f"arm {arm.name}: its pipeline tokenizes; leave `tokenize` out: `curate ablate` "
                           "tokenizes every arm with one shared tokenizer")
     _run_pipeline(pipeline, progress, f"arm {arm.name}")
     return target
@@ -136,7 +136,7 @@ def reference_texts(path: str, text_field: str, where: str) -> list[str]:
     """A reference set's documents: a .txt file is one document; .jsonl lines and .parquet rows one each."""
     files = _files(path, (".txt", ".jsonl", ".parquet"))
     if not files:
-        raise CurateError(f"{where}.path: no .txt, .jsonl or .parquet file at {path!r}")
+        raise CurateError(f"{where}: no .txt, .jsonl or .parquet file at {path!r} (path)")
     texts: list[str] = []
     for file in files:
         if file.suffix == ".txt":
@@ -146,12 +146,12 @@ def reference_texts(path: str, text_field: str, where: str) -> list[str]:
                 if line.strip():
                     record = _json_line(line, file, number)
                     if not isinstance(record.get(text_field), str):
-                        raise CurateError(f"{file}:{number}: no string field {text_field!r} ({where}.text_field)")
+                        raise CurateError(f"{file}:{number}: no string field {text_field!r} ({where}: text_field)")
                     texts.append(record[text_field])
         else:
             table = pq.read_table(file)
             if text_field not in table.column_names:
-                raise CurateError(f"{file}: no column {text_field!r} ({where}.text_field)")
+                raise CurateError(f"{file}: no column {text_field!r} ({where}: text_field)")
             texts += [t for t in table.column(text_field).to_pylist() if t]
     return [t for t in texts if t.strip()]
 
@@ -162,7 +162,7 @@ def choice_items(path: str, where: str):
 
     files = _files(path, (".jsonl",))
     if not files:
-        raise CurateError(f"{where}.path: no .jsonl file at {path!r}")
+        raise CurateError(f"{where}: no .jsonl file at {path!r} (path)")
     items = []
     for file in files:
         for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
@@ -194,10 +194,10 @@ def leak_benchmarks(cfg: AblationConfig) -> list[dict]:
     folder = Path(cfg.output) / "eval"
     folder.mkdir(parents=True, exist_ok=True)
     benchmarks = []
-    sets = [(s.name, reference_texts(s.path, s.text_field, f"evaluation.reference[{s.name}]"))
+    sets = [(s.name, reference_texts(s.path, s.text_field, f"evaluation.reference {s.name}"))
             for s in cfg.evaluation.reference]
     sets += [(s.name, [" ".join([item.context, *item.choices])
-                       for item in choice_items(s.path, f"evaluation.multiple_choice[{s.name}]")])
+                       for item in choice_items(s.path, f"evaluation.multiple_choice {s.name}")])
              for s in cfg.evaluation.multiple_choice]
     for name, texts in sets:
         path = folder / f"{name}.jsonl"
@@ -347,12 +347,12 @@ def evaluate_run(train_cfg, spec: dict) -> dict:
 
     metrics: dict[str, dict] = {}
     for ref in spec["evaluation"]["reference"]:
-        texts = reference_texts(ref["path"], ref["text_field"], f"evaluation.reference[{ref['name']}]")
+        texts = reference_texts(ref["path"], ref["text_field"], f"evaluation.reference {ref['name']}")
         bpb = evaluate.bits_per_byte(model, texts, encode, eos_id, seq_len, batch)
         metrics[f"bpb/{ref['name']}"] = {"value": bpb.bits_per_byte, "bytes": bpb.bytes, "tokens": bpb.tokens,
                                          "documents": bpb.documents}
     for mc in spec["evaluation"]["multiple_choice"]:
-        items = choice_items(mc["path"], f"evaluation.multiple_choice[{mc['name']}]")
+        items = choice_items(mc["path"], f"evaluation.multiple_choice {mc['name']}")
         scores = evaluate.multiple_choice(model, items, encode, eos_id, seq_len, batch)
         for name, values in (("acc", scores.acc), ("acc_norm", scores.acc_norm)):
             metrics[f"{name}/{mc['name']}"] = {"value": float(values.mean()), "stderr": evaluate.mean_stderr(values),
@@ -442,6 +442,9 @@ def ablate(cfg: AblationConfig, progress=None) -> dict:
     from curate.pipeline.ablate_results import summarise, write_results
 
     started = time.time()
+    for arm in cfg.arms:  # before any engine starts
+        if arm.output is not None and not Output(arm.output).exists(MANIFEST):
+            raise CurateError(f"arm {arm.name}: output {arm.output!r} is not a finished curate output (no {MANIFEST})")
     documents: dict[str, Path] = {}
     with _one_spark_session(cfg):
         for arm in cfg.arms:
