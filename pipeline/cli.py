@@ -1,9 +1,10 @@
-"""The `curate` command line: run, explain, stages, demo, report, train."""
+"""The `curate` command line: run, explain, stages, demo, report, train, ablate."""
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import time
 import traceback
 import types
 import typing
@@ -326,6 +327,24 @@ def train_export_hf(
     except ExportError as e:
         raise CurateError(str(e)) from None
     console.print(f"wrote {out} (step {step}): transformers.LlamaForCausalLM.from_pretrained({str(out)!r})")
+
+
+@app.command()
+def ablate(
+    ablation: Annotated[Path, typer.Argument(help="ablation YAML (docs/ABLATE.md)")],
+    input: Annotated[Optional[list[str]], typer.Option("--input", "-i", help="input paths (replace the YAML's)")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="where arms, runs and results go")] = None,
+) -> None:
+    """Train small models on each arm's data (same tokens, tokenizer, seeds) and compare them; resumable."""
+    from curate.pipeline.ablate import ablate as run_ablation
+    from curate.pipeline.ablate_config import load
+
+    config = load(ablation, {"input.paths": input or None, "output": output})
+    started = time.monotonic()
+    results = run_ablation(config, progress=lambda line: errors.print(
+        f"ablate [{time.monotonic() - started:5.0f} s] {line}", highlight=False, soft_wrap=True))
+    console.print((Path(config.output) / "results.md").read_text(), highlight=False)
+    console.print(f"report: {Path(config.output) / 'report' / 'ablation.html'} ({results['wall_seconds']:.0f} s)")
 
 
 def main(argv: list[str] | None = None) -> None:

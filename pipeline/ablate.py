@@ -1,0 +1,461 @@
+"""`curate ablate ABLATION.yaml`: train small models on each recipe's data and compare them on the same evaluations.
+
+The steps, each resumable (finished work is found in OUTPUT and kept):
+1. **Arms' documents.** A pipeline arm is a curate run (`OUTPUT/arms/<arm>/curated/`) on the ablation's input, or
+   on an earlier arm's documents (`after:`); an `output:` arm is an existing curate output, used as it is.
+2. **One tokenizer.** `tokenizer.path`, or a byte-level BPE trained on `tokenizer.sample` documents of every arm
+   (`OUTPUT/tokenizer.json`), so no arm gets a vocabulary fitted to it alone.
+3. **Leak check and tokenization.** Each arm's documents go through a second curate run (`OUTPUT/arms/<arm>/tokens/`):
+   the `decontaminate` stage (id `leak`) against every evaluation set, then `tokenize` with the shared tokenizer. A
+   training document that shares an n-gram with an evaluation set is rejected as `leak:<set>`, and counted in the
+   results. The manifests' tokenizer sha256 must all be the shared tokenizer's.
+4. **Runs.** Every (arm, seed) trains with the bundled trainer (`curate.trainer.launch.main`, the `curate train`
+   path) on the same number of tokens; an arm with fewer training tokens repeats its data, and the epochs are kept.
+   Then the final checkpoint is evaluated (`curate.trainer.evaluate`): bits per byte per reference set,
+   multiple-choice accuracy per set, and the loss per domain on the arm's own validation documents. A run is done when
+   its `result.json` exists; an interrupted run resumes from its newest checkpoint.
+5. **Results** (`curate.pipeline.ablate_results`): table, JSON and HTML page.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+
+from curate.pipeline import config as pipeline_config
+from curate.pipeline.ablate_config import AblationConfig, ArmConfig
+from curate.pipeline.errors import CurateError
+from curate.pipeline.output import MANIFEST, STATS, Output
+
+LEAK_STAGE = "leak"
+
+
+def arm_documents(arm: ArmConfig, cfg: AblationConfig, done: dict[str, Path], progress) -> Path:
+    """The curate output holding the arm's documents; runs the arm's pipeline first where it has one."""
+    if arm.output is not None:
+        if not Output(arm.output).exists(MANIFEST):
+            raise CurateError(f"arm {arm.name}: output {arm.output!r} is not a finished curate output "
+                              f"(no {MANIFEST})")
+        return Path(arm.output)
+    target = Path(cfg.output) / "arms" / arm.name / "curated"
+    if arm.after is not None:
+        source = {"paths": slim_documents(done[arm.after], Path(cfg.output) / "arms" / arm.after / "slim"),
+                  "dataset": arm.name, "format": "parquet"}
+    else:
+        source = cfg.input.model_dump(mode="json")
+    pipeline = pipeline_config.load(arm.pipeline, {"input": source, "output": str(target)})
+    if any(spec.name == "tokenize" for spec in pipeline.stages):
+        raise CurateError(f"arm {arm.name}: its pipeline tokenizes; leave `tokenize` out: `curate ablate` "
+                          "tokenizes every arm with one shared tokenizer")
+    _run_pipeline(pipeline, progress, f"arm {arm.name}")
+    return target
+
+
+def document_files(output_dir: Path) -> list[str]:
+    """The kept-document Parquet files of a finished curate output."""
+    output = Output(str(output_dir))
+    return [output.path(path) for path in output.read_json(MANIFEST)["documents"]]
+
+
+# What a later run needs of an earlier run's documents. The Parquet reader carries every column, and an output read
+# again already has `input_id` and the like: a second pass would carry those twice.
+CARRIED = ("text", "url", "domain", "dup_cluster")
+
+
+def slim_documents(output_dir: Path, target: Path) -> list[str]:
+    """The output's documents with only the CARRIED columns (written once under `target`); returns the files."""
+    files = []
+    for number, path in enumerate(document_files(output_dir)):
+        out = target / f"part-{number:05d}.parquet"
+        if not out.is_file():
+            schema = pq.read_schema(path)
+            table = pq.read_table(path, columns=[c for c in CARRIED if c in schema.names])
+            target.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_suffix(".tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, out)
+        files.append(str(out))
+    return files
+
+
+def _run_pipeline(pipeline, progress, label: str) -> None:
+    from curate.pipeline.run import run
+
+    resume = Output(pipeline.output).exists("run.json")
+    if progress:
+        progress(f"{label}: {'resuming ' if resume else ''}curate run -> {pipeline.output}")
+    run(pipeline, resume=resume)
+
+
+def shared_tokenizer(cfg: AblationConfig, documents: dict[str, Path], progress) -> Path:
+    """The tokenizer every arm is tokenized with: the given one, or one trained on a sample of each arm."""
+    if cfg.tokenizer.path is not None:
+        if not Path(cfg.tokenizer.path).is_file():
+            raise CurateError(f"tokenizer.path: {cfg.tokenizer.path!r} is not a file")
+        return Path(cfg.tokenizer.path)
+    path = Path(cfg.output) / "tokenizer.json"
+    if path.is_file():
+        return path
+    from itertools import chain
+
+    from curate.pipeline.tokenizer_train import train_bpe, sample_texts
+
+    if progress:
+        progress(f"tokenizer: BPE of {cfg.tokenizer.vocab_size:,} on up to {cfg.tokenizer.sample:,} documents "
+                 f"of each of {len(documents)} arms")
+    texts = chain.from_iterable(sample_texts(str(d), cfg.tokenizer.sample) for d in documents.values())
+    tokenizer = train_bpe(texts, cfg.tokenizer.vocab_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tokenizer.save(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+# ------------------------------------------------------------------ evaluation sets
+
+
+def _files(pattern: str, suffixes: tuple[str, ...]) -> list[Path]:
+    path = Path(pattern)
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.suffix in suffixes and p.is_file())
+    else:
+        found = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    return found
+
+
+def reference_texts(path: str, text_field: str, where: str) -> list[str]:
+    """A reference set's documents: a .txt file is one document; .jsonl lines and .parquet rows one each."""
+    files = _files(path, (".txt", ".jsonl", ".parquet"))
+    if not files:
+        raise CurateError(f"{where}: no .txt, .jsonl or .parquet file at {path!r} (path)")
+    texts: list[str] = []
+    for file in files:
+        if file.suffix == ".txt":
+            texts.append(file.read_text(encoding="utf-8"))
+        elif file.suffix == ".jsonl":
+            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+                if line.strip():
+                    record = _json_line(line, file, number)
+                    if not isinstance(record.get(text_field), str):
+                        raise CurateError(f"{file}:{number}: no string field {text_field!r} ({where}: text_field)")
+                    texts.append(record[text_field])
+        else:
+            table = pq.read_table(file)
+            if text_field not in table.column_names:
+                raise CurateError(f"{file}: no column {text_field!r} ({where}: text_field)")
+            texts += [t for t in table.column(text_field).to_pylist() if t]
+    return [t for t in texts if t.strip()]
+
+
+def choice_items(path: str, where: str):
+    """Multiple-choice items, one JSON object a line: {"context": str, "choices": [str, ...], "gold": int}."""
+    from curate.trainer.evaluate import ChoiceItem
+
+    files = _files(path, (".jsonl",))
+    if not files:
+        raise CurateError(f"{where}: no .jsonl file at {path!r} (path)")
+    items = []
+    for file in files:
+        for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            record = _json_line(line, file, number)
+            context, choices, gold = record.get("context"), record.get("choices"), record.get("gold")
+            if not (isinstance(context, str) and isinstance(choices, list) and len(choices) >= 2
+                    and all(isinstance(c, str) and c for c in choices)
+                    and isinstance(gold, int) and not isinstance(gold, bool) and 0 <= gold < len(choices)):
+                raise CurateError(f"{file}:{number}: expected {{\"context\": str, \"choices\": [2+ non-empty str], "
+                                  f"\"gold\": index into choices}}")
+            items.append(ChoiceItem(context, choices, gold))
+    return items
+
+
+def _json_line(line: str, file: Path, number: int) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        raise CurateError(f"{file}:{number}: not JSON") from None
+    if not isinstance(record, dict):
+        raise CurateError(f"{file}:{number}: expected a JSON object")
+    return record
+
+
+def leak_benchmarks(cfg: AblationConfig) -> list[dict]:
+    """Every evaluation set as a JSONL file of texts (`OUTPUT/eval/<set>.jsonl`), for the decontaminate stage."""
+    folder = Path(cfg.output) / "eval"
+    folder.mkdir(parents=True, exist_ok=True)
+    benchmarks = []
+    sets = [(s.name, reference_texts(s.path, s.text_field, f"evaluation.reference {s.name}"))
+            for s in cfg.evaluation.reference]
+    sets += [(s.name, [" ".join([item.context, *item.choices])
+                       for item in choice_items(s.path, f"evaluation.multiple_choice {s.name}")])
+             for s in cfg.evaluation.multiple_choice]
+    for name, texts in sets:
+        path = folder / f"{name}.jsonl"
+        body = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+        if not path.is_file() or path.read_text(encoding="utf-8") != body:
+            path.write_text(body, encoding="utf-8")
+        benchmarks.append({"name": name, "path": str(path), "layout": "jsonl", "fields": ["text"]})
+    return benchmarks
+
+
+def tokenize_arm(arm: str, documents: Path, tokenizer: Path, cfg: AblationConfig, benchmarks: list[dict],
+                 progress) -> Path:
+    """The arm's documents, leak-checked and tokenized with the shared tokenizer: a curate output with shards."""
+    target = Path(cfg.output) / "arms" / arm / "tokens"
+    stages = []
+    if benchmarks:
+        stages.append({"name": "decontaminate", "id": LEAK_STAGE, "benchmarks": benchmarks,
+                       "n": cfg.evaluation.leak_ngrams})
+    stages.append({"name": "tokenize", "tokenizer": str(tokenizer),
+                   "validation_fraction": cfg.training.validation_fraction})
+    pipeline = pipeline_config.parse({
+        # One dataset name for every arm: without a `domain` column it is the domain, and the per-domain
+        # validation losses of the arms then line up in one column.
+        "input": {"paths": slim_documents(documents, Path(cfg.output) / "arms" / arm / "slim"), "dataset": "documents",
+                  "format": "parquet"},
+        "output": str(target), "stages": stages})
+    _run_pipeline(pipeline, progress, f"arm {arm}: leak check + tokenize")
+    return target
+
+
+def leaks(tokens_output: Path) -> dict[str, int]:
+    """Training documents rejected for sharing an n-gram with each evaluation set."""
+    rejected = Output(str(tokens_output)).read_json(STATS)["rejected"]
+    prefix = f"{LEAK_STAGE}:"
+    return {reason[len(prefix):]: n for reason, n in rejected.items() if reason.startswith(prefix)}
+
+
+def check_tokenizers(tokenized: dict[str, Path], tokenizer: Path) -> str:
+    """The shared sha256, after checking every arm's manifest names it."""
+    import hashlib
+
+    expected = hashlib.sha256(tokenizer.read_bytes()).hexdigest()
+    for arm, output in tokenized.items():
+        found = Output(str(output)).read_json(MANIFEST).get("tokenizer", {}).get("sha256")
+        if found != expected:
+            raise CurateError(f"arm {arm}: its shards were tokenized with {found}, not the shared tokenizer "
+                              f"{expected}; delete {output} and run again")
+    return expected
+
+
+# ------------------------------------------------------------------ runs
+
+
+def trainer_config(cfg: AblationConfig, manifest: Path, run_dir: Path, seed: int, epochs: float) -> dict:
+    """The `curate train` YAML of one run: the shared setup, this arm's shards, this seed."""
+    t = cfg.training
+    dtype = t.dtype if t.dtype != "auto" else ("float32" if t.device == "cpu" else "bf16")
+    if t.dtype == "auto" and t.device == "auto":
+        import torch
+
+        dtype = "bf16" if torch.cuda.is_available() else "float32"
+    return {
+        "output": str(run_dir),
+        "device": t.device,
+        # The cap allows exactly the repetition the token budget needs: equal tokens are the point of an ablation.
+        "data": {"manifest": str(manifest), "seq_len": t.seq_len, "seed": seed, "max_epochs": epochs * 1.01 + 1,
+                 "cache_dir": str(Path(cfg.output) / "cache")},
+        "model": {"preset": t.preset},
+        "parallel": {"nproc": 1, "dtype": dtype},
+        "train": {"steps": t.steps, "global_batch": t.global_batch, "micro_batch": t.micro_batch or t.global_batch,
+                  "lr": t.lr, "min_lr": t.min_lr, "warmup_steps": min(t.warmup_steps, t.steps), "seed": seed},
+        "eval": {"every": t.eval_every, "batches": 2},
+        "checkpoint": {"every": 0, "at_end": True, "resume": True, "keep": 1},
+        "log": {"every": max(1, t.steps // 50)},
+    }
+
+
+def run_specs(cfg: AblationConfig, tokenized: dict[str, Path]) -> list[dict]:
+    """One spec per (arm, seed): everything a worker process needs, as plain data."""
+    specs = []
+    budget = cfg.training.steps * cfg.training.tokens_per_step
+    for arm, output in tokenized.items():
+        manifest = Output(str(output)).read_json(MANIFEST)
+        train_tokens = int(manifest["splits"]["train"]["tokens"])
+        epochs = budget / train_tokens if train_tokens else math.inf
+        for seed in cfg.training.seeds:
+            run_dir = Path(cfg.output) / "runs" / arm / f"seed{seed}"
+            specs.append({
+                "arm": arm, "seed": seed, "run_dir": str(run_dir), "tokens": budget, "train_tokens": train_tokens,
+                "epochs": epochs, "manifest": str(output / MANIFEST), "leaks": leaks(output),
+                "trainer": trainer_config(cfg, output / MANIFEST, run_dir, seed, epochs),
+                "evaluation": cfg.evaluation.model_dump(mode="json"), "threads": cfg.training.threads,
+            })
+    return specs
+
+
+def train_and_evaluate(spec: dict) -> dict:
+    """One run: train with the bundled trainer (resuming a checkpoint), evaluate, write `result.json`."""
+    from curate.trainer import config as trainer_config_module
+    from curate.trainer.launch import main as train
+
+    if spec["threads"]:
+        import torch
+
+        # Several runs on a few shared cores: more threads than cores make every step wait on the others.
+        torch.set_num_threads(spec["threads"])
+    run_dir = Path(spec["run_dir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "train.yaml"
+    config_path.write_text(yaml.safe_dump(spec["trainer"], sort_keys=False))
+    started = time.time()
+    status = train(str(config_path), [])
+    if status != 0:
+        raise CurateError(f"run {spec['arm']}/seed{spec['seed']}: `curate train {config_path}` exited {status}")
+    train_seconds = time.time() - started
+    started = time.time()
+    metrics = evaluate_run(trainer_config_module.load(config_path), spec)
+    result = {
+        "arm": spec["arm"], "seed": spec["seed"], "tokens": spec["tokens"], "train_tokens": spec["train_tokens"],
+        "epochs": spec["epochs"], "leaks": spec["leaks"], "train_seconds": round(train_seconds, 2),
+        "eval_seconds": round(time.time() - started, 2), "metrics": metrics,
+        "log": [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()],
+    }
+    tmp = run_dir / "result.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, run_dir / "result.json")  # written last: the run is done
+    return result
+
+
+def evaluate_run(train_cfg, spec: dict) -> dict:
+    """Metrics of a run's final checkpoint, keyed `bpb/<set>`, `acc/<set>`, `acc_norm/<set>`, `val_loss/<domain>`."""
+    import numpy as np
+    import torch
+
+    from curate.stages.tokenize import load_tokenizer
+    from curate.trainer import data, evaluate
+
+    manifest = data.read_manifest(spec["manifest"])
+    tokenizer_file = str(manifest.root / "tokenizer" / "tokenizer.json")
+    tokenizer, eos_id, vocab_size, _ = load_tokenizer(tokenizer_file, None)
+    device = "cuda" if train_cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
+    model = evaluate.load_model(train_cfg, vocab_size, device)
+    seq_len, batch = train_cfg.data.seq_len, spec["evaluation"]["batch"]
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.encode(text, add_special_tokens=False).ids
+
+    metrics: dict[str, dict] = {}
+    for ref in spec["evaluation"]["reference"]:
+        texts = reference_texts(ref["path"], ref["text_field"], f"evaluation.reference {ref['name']}")
+        bpb = evaluate.bits_per_byte(model, texts, encode, eos_id, seq_len, batch)
+        metrics[f"bpb/{ref['name']}"] = {"value": bpb.bits_per_byte, "bytes": bpb.bytes, "tokens": bpb.tokens,
+                                         "documents": bpb.documents}
+    for mc in spec["evaluation"]["multiple_choice"]:
+        items = choice_items(mc["path"], f"evaluation.multiple_choice {mc['name']}")
+        scores = evaluate.multiple_choice(model, items, encode, eos_id, seq_len, batch)
+        for name, values in (("acc", scores.acc), ("acc_norm", scores.acc_norm)):
+            metrics[f"{name}/{mc['name']}"] = {"value": float(values.mean()), "stderr": evaluate.mean_stderr(values),
+                                               "items": len(items)}
+    by_domain: dict[str, list] = {}
+    for shard in manifest.shards:
+        table = pq.read_table(manifest.root / shard["path"], columns=["split", "tokens"])
+        split = np.asarray(table.column("split").to_pylist())
+        docs = table.column("tokens").to_pylist()
+        by_domain.setdefault(shard["domain"], []).extend(np.asarray(d) for d, s in zip(docs, split)
+                                                         if s == "validation")
+    for domain, docs in sorted(by_domain.items()):
+        loss, n = evaluate.token_loss(model, docs, eos_id, seq_len, batch)
+        if n:
+            metrics[f"val_loss/{domain}"] = {"value": loss, "tokens": n, "documents": len(docs)}
+    return metrics
+
+
+def _worker_init(devices) -> None:
+    """A pool worker takes one GPU for all its runs (before torch sees CUDA)."""
+    device = devices.get()
+    if device is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(device)
+
+
+def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
+    """Every run without a result.json, one after another or `runs_at_once` in parallel (one GPU each)."""
+    results, todo = [], []
+    for spec in specs:
+        done = Path(spec["run_dir"]) / "result.json"
+        if done.is_file():
+            results.append(json.loads(done.read_text()))
+        else:
+            todo.append(spec)
+    if progress and results:
+        progress(f"{len(results)} run(s) already done: kept")
+    gpus = _gpu_count() if cfg.training.device != "cpu" else 0
+    at_once = cfg.training.runs_at_once or max(gpus, 1)
+    if at_once == 1 or len(todo) <= 1:
+        for spec in todo:
+            if progress:
+                progress(f"run {spec['arm']}/seed{spec['seed']}: {spec['tokens']:,} tokens "
+                         f"({spec['epochs']:.2f} epochs of its data)")
+            results.append(train_and_evaluate(spec))
+        return results
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fresh processes: CUDA must not be initialised in a fork
+    devices = context.Queue()
+    for worker in range(at_once):
+        devices.put(worker % gpus if gpus else None)
+    if progress:
+        progress(f"{len(todo)} run(s), {at_once} at once" + (f" on {gpus} GPU(s)" if gpus else ""))
+    with ProcessPoolExecutor(at_once, mp_context=context, initializer=_worker_init, initargs=(devices,)) as pool:
+        results += list(pool.map(train_and_evaluate, todo))
+    return results
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@contextlib.contextmanager
+def _one_spark_session(cfg: AblationConfig):
+    """One embedded SparkSession for all the curate runs of the ablation (each would otherwise start a JVM, ~10 s),
+    when every pipeline arm runs on the embedded Spark with default settings; otherwise each run starts its own."""
+    engines = [pipeline_config.load(arm.pipeline, {"input": {"paths": ["."], "dataset": "x"}}).engine
+               for arm in cfg.arms if arm.pipeline is not None]
+    if any(e.name != "spark" or e.master or e.conf for e in engines):
+        yield
+        return
+    from curate.pipeline.config import EngineConfig
+    from curate.pipeline.spark import session
+
+    spark, owned = session(EngineConfig(), jvm_work=True)
+    try:
+        yield
+    finally:
+        if owned:
+            spark.stop()
+
+
+def ablate(cfg: AblationConfig, progress=None) -> dict:
+    """Steps 1-5 of the module docstring; returns the results (also written under OUTPUT)."""
+    from curate.pipeline.ablate_results import summarise, write_results
+
+    started = time.time()
+    for arm in cfg.arms:  # before any engine starts
+        if arm.output is not None and not Output(arm.output).exists(MANIFEST):
+            raise CurateError(f"arm {arm.name}: output {arm.output!r} is not a finished curate output (no {MANIFEST})")
+    documents: dict[str, Path] = {}
+    with _one_spark_session(cfg):
+        for arm in cfg.arms:
+            documents[arm.name] = arm_documents(arm, cfg, documents, progress)
+        tokenizer = shared_tokenizer(cfg, documents, progress)
+        benchmarks = leak_benchmarks(cfg)
+        tokenized = {arm: tokenize_arm(arm, path, tokenizer, cfg, benchmarks, progress)
+                     for arm, path in documents.items()}
+    sha256 = check_tokenizers(tokenized, tokenizer)
+    runs = execute(run_specs(cfg, tokenized), cfg, progress)
+    results = summarise(cfg, runs, sha256)
+    results["wall_seconds"] = round(time.time() - started, 1)
+    write_results(cfg, results)
+    return results
