@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import CurateError
+from curate.pipeline.inspect import inspect_record
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
 from curate.pipeline.schema import uid_of
@@ -37,9 +41,9 @@ def write_input(directory: Path, files: dict[str, list[str]]) -> Path:
     return directory
 
 
-def curate(engine: str, inputs: Path, output: Path, stage: dict) -> dict:
+def curate(engine: str, inputs: Path, output: Path, stage: dict, **extra) -> dict:
     config = pipeline_config.parse({"input": {"paths": [str(inputs)], "dataset": "t"}, "output": str(output),
-                                    "engine": {"name": engine}, "stages": [stage]})
+                                    "engine": {"name": engine}, "stages": [stage], **extra})
     run(config)
     return json.loads((output / MANIFEST).read_text())
 
@@ -100,13 +104,30 @@ def test_exact_against_earlier_run_with_lineage(spark, tmp_path, engine):
     first = write_input(tmp_path / "in1", {"one.jsonl": ["Same text here", "other text"]})
     second = write_input(tmp_path / "in2", {"two.jsonl": ["same   TEXT here", "new text", "New text"]})
     one = curate(engine, first, tmp_path / "out1", {"name": "exact_dedup"})
-    two = curate(engine, second, tmp_path / "out2", {"name": "exact_dedup", "against": [str(tmp_path / "out1")]})
+    two = curate(engine, second, tmp_path / "out2", {"name": "exact_dedup", "against": [str(tmp_path / "out1")]},
+                 write_rejects=True)
     reasons = ledger(tmp_path / "out2", two)
     x, q = "t/one.jsonl:0", "t/two.jsonl:1"
     assert reasons == {"t/two.jsonl:0": ("exact_dedup:seen_before", x, uid_of(x)),
                        "t/two.jsonl:2": ("exact_dedup:duplicate", q, uid_of(q))}
     assert kept_ids(tmp_path / "out2", two) == {q}
     assert one["stage_outputs"]["exact_dedup"]["stage"] == "exact_dedup"
+
+    # What became of each record, with the kept document's id and text.
+    shown = rendered(inspect_record(str(tmp_path / "out2"), "t/two.jsonl:2"))
+    assert "exact_dedup" in shown and "duplicate" in shown and "New text" in shown
+    assert re.search(r"kept document\W+t/two.jsonl:1", shown) and re.search(r"kept text\W+new text", shown)
+    shown = rendered(inspect_record(str(tmp_path / "out2"), "t/two.jsonl:0"))
+    assert "seen_before" in shown and "t/one.jsonl:0" in shown and "kept by an earlier run" in shown
+    assert "kept" in rendered(inspect_record(str(tmp_path / "out2"), q))
+    with pytest.raises(CurateError, match="no record with id 't/nope:1'"):
+        inspect_record(str(tmp_path / "out2"), "t/nope:1")
+
+
+def rendered(table) -> str:
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))
+    console.print(table)
+    return console.export_text()
 
 
 def test_against_an_index_of_other_parameters_is_one_line(spark, tmp_path):
