@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -72,17 +73,23 @@ def main(argv: list[str] | None = None) -> int:
     from end_to_end import build_warcs
 
     work = args.work or Path(tempfile.mkdtemp(prefix="dedup-paragraphs-"))
-    pages = build_warcs(SHARED / "extraction" / "trafilatura-eval", work / "warc", copies=1, files=4)
     crawls = sorted(str(p) for p in (SHARED / "warc").glob("*.warc.gz"))
-    extracted = curate([str(work / "warc"), *crawls], work / "extracted", [{"name": "extract"}])
+    if (work / "extracted" / "manifest.json").exists():  # --work from an earlier try: the extraction is reused
+        pages = sum(1 for _ in (SHARED / "extraction" / "trafilatura-eval" / "index.jsonl").open())
+        extracted = json.loads((work / "extracted" / "manifest.json").read_text()) | {"wall_s": None}
+    else:
+        pages = build_warcs(SHARED / "extraction" / "trafilatura-eval", work / "warc", copies=1, files=4)
+        extracted = curate([str(work / "warc"), *crawls], work / "extracted", [{"name": "extract"}])
     texts = {r["id"]: r["text"] for r in rows(work / "extracted", extracted, "documents", ["id", "text"])}
     # The extracted texts as the common input of both runs: one JSONL file, ids pages/extracted.jsonl:<line>.
-    (work / "texts").mkdir()
+    (work / "texts").mkdir(exist_ok=True)
     with open(work / "texts" / "extracted.jsonl", "w") as f:
         for doc_id in sorted(texts):
             f.write(json.dumps({"text": texts[doc_id], "page": doc_id}) + "\n")
     original = {f"pages/extracted.jsonl:{i}": texts[doc_id] for i, doc_id in enumerate(sorted(texts))}
     as_input = [str(work / "texts")]
+    for name in ("quality", "dedup-quality"):
+        shutil.rmtree(work / name, ignore_errors=True)
     plain = curate(as_input, work / "quality", QUALITY)
     cut = curate(as_input, work / "dedup-quality", [{"name": "paragraph_dedup", "unit": args.unit,
                                                      "max_count": args.max_count}, *QUALITY])

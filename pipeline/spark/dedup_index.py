@@ -1,4 +1,4 @@
-"""The dedup index on Spark: earlier runs' index rows read into a plan, and this run's kept keys written as its index."""
+"""The dedup index on Spark: earlier runs' index rows read into a plan; this run's kept keys written as its index."""
 from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession

@@ -1,4 +1,4 @@
-"""Spark plan of `paragraph_dedup`: unit hashes → documents per hash → repeated hashes → positions to cut per document.
+"""Spark plan of `paragraph_dedup`: unit hashes → documents per hash → repeated hashes → positions to cut.
 
 What crosses the network: one (hash, uid, file_key, position) row per distinct unit of a document, twice (the count
 per hash, with map-side partial counts, and the join back to the repeated hashes), then the cut positions of the

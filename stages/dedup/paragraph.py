@@ -35,7 +35,7 @@ _SPACE = re.compile(r"\s+")
 
 
 class ParagraphDedupParams(Params):
-    unit: Literal["paragraph", "line"] = Field("paragraph", description="paragraph (between blank lines) or line")
+    unit: Literal["line", "paragraph"] = Field("line", description="line, or paragraph (text between blank lines)")
     max_count: int = Field(1, ge=1, description="a unit in more documents than this is cut from all of them")
     min_words: int = Field(10, ge=0, description="a document left with fewer words is rejected too_short")
 

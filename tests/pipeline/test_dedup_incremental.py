@@ -1,4 +1,4 @@
-"""Dedup across runs: each run's index in its output, `against:` earlier runs, lineage in the ledger — both engines."""
+"""Dedup across runs: each run's index in its output, `against:` earlier runs, lineage in the ledger, both engines."""
 from __future__ import annotations
 
 import json

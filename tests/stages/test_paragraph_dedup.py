@@ -47,7 +47,8 @@ def test_repeated_paragraphs_cut_on_both_engines(spark, tmp_path, engine):
     (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     config = pipeline_config.parse({
         "input": {"paths": [str(tmp_path / "in")], "dataset": "t"}, "output": str(tmp_path / "out"),
-        "engine": {"name": engine}, "stages": [{"name": "paragraph_dedup", "max_count": 2, "min_words": 5}]})
+        "engine": {"name": engine},
+        "stages": [{"name": "paragraph_dedup", "unit": "paragraph", "max_count": 2, "min_words": 5}]})
     run(config)
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
     kept = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["documents"]])
