@@ -8,6 +8,9 @@ The same decisions as the Spark plan (`curate.pipeline.spark.minhash_dedup`), in
 - `plan`: the last round's edges (vertex → component) joined with the keys on `uid`; per component, every member
   but the one the keep policy ranks first is a duplicate.
 
+With `against:`, earlier runs' index rows are vertices too (one per uid, `nodes`) and win their components
+(`seen_before`), as in the Spark plan; `plan` also writes this run's index (`dedup_index`).
+
 Star edges are the Spark plan's exactly: a bucket is spread over `salts` sub-buckets by xxhash64(uid, seed 42)
 (Spark's `xxhash64` on binary, signed, then a non-negative modulo: `pmod`), members link to their sub-bucket's
 smallest uid, sub-bucket centres to the bucket's. Verification then drops some edges, so choosing other centres

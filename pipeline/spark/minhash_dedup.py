@@ -13,6 +13,11 @@ uid to the bucket's. Buckets of one document make no edge.
 Determinism: every choice is a minimum over uids (bucket centres, component labels) or over the keep policy's
 ordering with the uid last, so the kept set does not depend on partitioning, file split or task order.
 
+Earlier runs (`against:`): their index rows join the vertices as earlier documents (first in every keep policy);
+a component holding one rejects this run's members `seen_before`, and a document an earlier run kept under the same
+id is `seen_before` it without becoming a vertex. The decision rows name the kept document (`kept_uid`, `kept_id`)
+for the reject ledger; the keys of the documents kept are written as this run's index (`dedup_index`).
+
 Reported beside the decisions: `OUTPUT/work/components/<stage id>/components.json` holds the connected-components
 rounds (`{"rounds": n}`, as the Beam plan's file has them).
 """
