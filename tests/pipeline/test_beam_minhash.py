@@ -256,7 +256,11 @@ def test_same_decisions_against_an_earlier_index(spark, tmp_path):
     spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
     on_spark = {bytes(r["uid"]): (r["reject_reason"], r["kept_id"], r["dup_cluster_size"])
                 for r in spark_plan(stage, spark.read.parquet(str(tmp_path / "run/keys")), output).collect()}
-    spark_index = set(pq.read_table(tmp_path / "run" / index.folder("minhash_dedup")).column("id").to_pylist())
+    def index_ids() -> set:
+        folder = tmp_path / "run" / index.folder("minhash_dedup")
+        return {i for f in folder.rglob("*.parquet") for i in pq.read_table(f).column("id").to_pylist()}
+
+    spark_index = index_ids()
 
     beam_minhash.prepare(stage, ["keys/0.parquet"], output, in_process)
     saved = tmp_path / "decisions.pickle"
@@ -270,7 +274,7 @@ def test_same_decisions_against_an_earlier_index(spark, tmp_path):
     in_process(build)
     on_beam = {d["uid"]: (d["reject_reason"], d["kept_id"], d["dup_cluster_size"])
                for d in pickle.loads(saved.read_bytes())}
-    beam_index = set(pq.read_table(tmp_path / "run" / index.folder("minhash_dedup")).column("id").to_pylist())
+    beam_index = index_ids()
     assert on_beam == on_spark
     assert beam_index == spark_index and len(spark_index) > 50
     reasons = [d[0] for d in on_beam.values()]
