@@ -212,11 +212,14 @@ def inspect(
     reason: Annotated[Optional[str], typer.Option(help="rejected records whose reason starts with this")] = None,
     shard: Annotated[Optional[str], typer.Option(help="a shard path from the manifest, or a domain")] = None,
     decode: Annotated[bool, typer.Option(help="with --shard: decode the tokens")] = True,
+    record: Annotated[Optional[str], typer.Option("--id", help="what became of one input record (its id)")] = None,
 ) -> None:
     """Show a few documents of a finished run (kept, or rejected with reasons) or of a token shard, decoded."""
-    from curate.pipeline.inspect import inspect_documents, inspect_shard
+    from curate.pipeline.inspect import inspect_documents, inspect_record, inspect_shard
 
-    if shard is not None:
+    if record is not None:
+        console.print(inspect_record(output, record))
+    elif shard is not None:
         console.print(inspect_shard(output, shard, n, decode=decode))
     else:
         chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None

@@ -159,6 +159,53 @@ def inspect_documents(output_uri: str, n: int = 10, where: str | None = None, re
     return view
 
 
+def _find(output: Output, paths: list[str], column: str, value: Any) -> dict | None:
+    """The first row of `paths` whose `column` equals `value` (Parquet row-group statistics skip most files)."""
+    for path in paths:
+        with output.fs.open(output.path(path), "rb") as f:
+            table = pq.read_table(f, filters=[(column, "=", value)])
+        if table.num_rows:
+            return table.slice(0, 1).to_pylist()[0]
+    return None
+
+
+def inspect_record(output_uri: str, doc_id: str) -> Table:
+    """What became of one input record: kept, or the stage and rule that rejected it and, for a duplicate, the
+    document kept in its place (its text where this run has it)."""
+    output, manifest = _finished(output_uri)
+    documents, rejects = manifest.get("documents", []), manifest.get("rejects", [])
+    view = Table(title=f"{doc_id} — {output_uri}", title_justify="left", show_header=False, show_lines=True)
+    view.add_column("field")
+    view.add_column("value", overflow="fold", ratio=4)
+    kept = _find(output, documents, "id", doc_id)
+    if kept is not None:
+        view.add_row("outcome", "kept")
+        view.add_row("text", _snippet(kept.get("text")))
+        return view
+    rejected = _find(output, rejects, "id", doc_id)
+    if rejected is None:
+        raise CurateError(f"no record with id {doc_id!r} in {output_uri!r} (neither kept nor in the reject ledger)")
+    stage, _, rule = rejected[REJECT].partition(":")
+    view.add_row("outcome", "rejected")
+    view.add_row("stage", stage)
+    view.add_row("rule", rule)
+    view.add_row("text", _snippet(rejected["text"]) if "text" in rejected
+                 else "(text not kept: run with write_rejects: true)")
+    if rejected.get("kept_uid") is not None:
+        view.add_row("kept document", rejected["kept_id"])
+        winner = _find(output, documents, "uid", rejected["kept_uid"])
+        if winner is not None:
+            text = _snippet(winner.get("text"))
+        else:
+            other = _find(output, rejects, "uid", rejected["kept_uid"])
+            text = (f"(not in this run's documents: rejected later, {other[REJECT]})" if other is not None else
+                    "(kept by an earlier run: see its output)")
+            if other is not None and other.get("text") is not None:
+                text += " " + _snippet(other["text"])
+        view.add_row("kept text", text)
+    return view
+
+
 def _tokenizer(output: Output, manifest: dict):
     from tokenizers import Tokenizer
 

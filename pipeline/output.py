@@ -48,6 +48,12 @@ def decisions_manifest(stage_id: str) -> str:
     return f"ledger/decisions-{stage_id}.json"
 
 
+def stage_outputs(stage_id: str) -> str:
+    """Where a global stage writes files that are part of the run's result (a dedup index); the run lists the
+    Parquet and JSON files found there in the manifest under `stage_outputs`."""
+    return f"stages/{stage_id}"
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -92,6 +98,14 @@ class Output:
             os.replace(temp, target)
         else:  # object stores publish a whole object at once
             self.fs.pipe_file(target, data)
+
+    def files(self, directory: str, suffixes: tuple[str, ...] = (".parquet",)) -> list[str]:
+        """The files under `directory` ending in one of `suffixes`, relative to the root, sorted (none when it does
+        not exist): an engine's marker files (`_SUCCESS`, `.crc`) are not data."""
+        if not self.exists(directory):
+            return []
+        return sorted(posixpath.relpath(p, self.root) for p in self.fs.find(self.path(directory))
+                      if p.endswith(suffixes))
 
     def open_write(self, name: str):
         target = self.path(name)

@@ -25,7 +25,7 @@ from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
 from curate.pipeline.readers import read
 from curate.pipeline.readers.ledger import ReaderLedger
-from curate.pipeline.schema import REJECT, REJECTS as REJECTS_SCHEMA
+from curate.pipeline.schema import LINEAGE, REJECT, REJECTS as REJECTS_SCHEMA
 from curate.pipeline.stage import GlobalStage
 
 # Stage instances live as long as the worker process: models load once, not once per file.
@@ -104,7 +104,8 @@ class _Sink:
 
 
 def _slim(rejected: pa.RecordBatch, keep_text: bool) -> pa.RecordBatch:
-    columns = [rejected.column(name) for name in REJECTS_SCHEMA.names]
+    columns = [rejected.column(name) if name in rejected.schema.names else pa.nulls(rejected.num_rows, kind)
+               for name, kind in zip(REJECTS_SCHEMA.names, REJECTS_SCHEMA.types)]
     schema = REJECTS_SCHEMA
     if keep_text:
         text = rejected.column("text") if "text" in rejected.schema.names else pa.nulls(rejected.num_rows, pa.string())
@@ -127,6 +128,8 @@ class Decisions:
             with output.fs.open(output.path(path), "rb") as f:
                 tables.append(pq.read_table(f))
         columns = ["uid", REJECT, *stage.adds()]
+        if tables and all(name in tables[0].column_names for name in LINEAGE.names):
+            columns += LINEAGE.names  # the plan names the document kept in a rejected one's place
         table = pa.concat_tables([t.select(columns) for t in tables]) if tables else None
         if table is None:
             schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field(REJECT, pa.string()),
@@ -135,17 +138,20 @@ class Decisions:
         return cls(stage, table)
 
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """`batch` with the stage's added columns (defaults where undecided) and its prefixed reasons."""
+        """`batch` with the stage's added columns (defaults where undecided), its prefixed reasons and, when the
+        table has them, the lineage columns (`run_pass` drops them from kept rows)."""
         index = pc.index_in(batch.column("uid"), value_set=self.table.column("uid").combine_chunks())
         found = pc.is_valid(index)
         out = batch
         defaults = self.stage.defaults()
-        for name, dtype in [*self.stage.adds().items(), (REJECT, pa.string())]:
+        lineage = [(f.name, f.type) for f in LINEAGE if f.name in self.table.column_names]
+        for name, dtype in [*self.stage.adds().items(), *lineage, (REJECT, pa.string())]:
             decided = self.table.column(name).combine_chunks().cast(dtype).take(pc.fill_null(index, 0)) \
                 if len(self.table) else pa.nulls(batch.num_rows, dtype)
             default = None if name == REJECT else defaults.get(name)
             values = pc.if_else(found, decided, pa.scalar(default, dtype))
             if name == REJECT:
+                out, values = self.stage.revise(out, values)  # a stage that rewrites what it decided on
                 values = pc.binary_join_element_wise(pa.scalar(self.stage.id), values, ":")
             position = out.schema.get_field_index(name)  # a second stage of the same kind replaces the first's
             out = out.set_column(position, name, values) if position >= 0 else out.append_column(name, values)
@@ -207,6 +213,7 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
             if applied is not None and kept.num_rows:
                 counts[0].rows_in += kept.num_rows
                 kept, rejected = split(applied.apply(kept))
+                kept = kept.drop_columns([name for name in LINEAGE.names if name in kept.schema.names])
                 counts[0].rows_out += kept.num_rows
                 reject(rejected)
             for bound, count in zip(maps, counts[1:] if applied is not None else counts):

@@ -90,6 +90,9 @@ def _run(config: PipelineConfig, plan: Plan, output: Output, started: float, res
         "documents": documents,
         "rejects": rejects,
         "stats": layout.STATS,
+        # Files a global stage wrote as part of the result (a dedup index), by stage id, with the stage's name.
+        "stage_outputs": {k: {"stage": v["name"], "files": v["outputs"]} for k, v in decisions.items()
+                          if v.get("outputs")},
         **sections,
     })
     if not keep_work and output.exists(layout.WORK):
@@ -126,10 +129,13 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
                 started = time.time()
                 key_files = [path for record in previous.values() for path in record["keys"]]
                 listing = engine.run_global(config, passes(config)[step.index - 1], key_files, output)
-                output.write_json(manifest, {"stage": step.applies.id, "files": listing,
+                output.write_json(manifest, {"stage": step.applies.id, "name": step.applies.name, "files": listing,
+                                             "outputs": output.files(layout.stage_outputs(step.applies.id),
+                                                                         (".parquet", ".json")),
                                              "seconds": round(time.time() - started, 2)})
                 redone = True
-            decisions[step.applies.id] = {"manifest": manifest, "files": listing}
+            decisions[step.applies.id] = {"manifest": manifest, "files": listing,
+                                          **{k: output.read_json(manifest).get(k) for k in ("name", "outputs")}}
         done = {} if redone else output.committed(step.index)
         todo = [f for f in inputs if f.key not in done]
         redone = redone or bool(todo)

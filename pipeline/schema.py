@@ -33,8 +33,13 @@ REJECTS = pa.schema(
         pa.field("file", pa.string(), nullable=False),
         pa.field("offset", pa.int64(), nullable=False),
         pa.field(REJECT, pa.string(), nullable=False),
+        # Lineage of a record rejected as a duplicate: the document kept in its place (null for other rejects).
+        pa.field("kept_uid", pa.binary(16)),
+        pa.field("kept_id", pa.string()),
     ]
 )
+# The lineage columns a global stage's decision table may carry; they go to the reject ledger, never to documents.
+LINEAGE = pa.schema([REJECTS.field("kept_uid"), REJECTS.field("kept_id")])
 
 # Media types that are HTML pages: what the reader hands to extraction.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+xhtml"})

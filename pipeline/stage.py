@@ -91,5 +91,11 @@ class GlobalStage(Stage):
         """The value of each added column for a document the decision table does not name."""
         return {name: None for name in self.adds()}
 
+    def revise(self, batch: pa.RecordBatch, reasons: pa.Array) -> tuple[pa.RecordBatch, pa.Array]:
+        """Phase C, per file: `batch` with the decided columns and `reasons` (null = kept, not yet prefixed with the
+        stage id). A stage whose decision changes documents (cuts repeated paragraphs) rewrites them here, and may
+        reject more rows; the default changes nothing."""
+        return batch, reasons
+
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         raise TypeError(f"{self.name} is a global stage: the engine runs it between passes")

@@ -31,6 +31,7 @@ from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output, attempt_id
 from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
 from curate.pipeline.progress import RunProgress
+from curate.pipeline.schema import LINEAGE
 
 
 class RunPass(beam.DoFn):
@@ -152,7 +153,7 @@ class BeamEngine:
             output.fs.rm(output.path(target), recursive=True)
         schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field("file_key", pa.string()),
                             pa.field("reject_reason", pa.string()),
-                            *(pa.field(k, v) for k, v in stage.adds().items())])
+                            *(pa.field(k, v) for k, v in stage.adds().items()), *LINEAGE])
         prepare = getattr(importlib.import_module(plan.__module__), "prepare", None)
 
         def decisions(p: beam.Pipeline) -> None:

@@ -8,6 +8,9 @@ The same decisions as the Spark plan (`curate.pipeline.spark.minhash_dedup`), in
 - `plan`: the last round's edges (vertex → component) joined with the keys on `uid`; per component, every member
   but the one the keep policy ranks first is a duplicate.
 
+With `against:`, earlier runs' index rows are vertices too (one per uid, `nodes`) and win their components
+(`seen_before`), as in the Spark plan; `plan` also writes this run's index (`dedup_index`).
+
 Star edges are the Spark plan's exactly: a bucket is spread over `salts` sub-buckets by xxhash64(uid, seed 42)
 (Spark's `xxhash64` on binary, signed, then a non-negative modulo: `pmod`), members link to their sub-bucket's
 smallest uid, sub-bucket centres to the bucket's. Verification then drops some edges, so choosing other centres
@@ -24,6 +27,7 @@ import xxhash
 
 from curate.pipeline.beam import read_keys
 from curate.pipeline.beam.components import connected_components, read_edges, write_edges
+from curate.pipeline.beam.dedup_index import as_earlier, earlier_files, write_index
 from curate.pipeline.output import Output
 from curate.stages.dedup.minhash import MinHashDedup
 
@@ -59,23 +63,31 @@ def similar(a: bytes, b: bytes, needed: float) -> bool:
 
 
 def order(row: dict, policy: str) -> tuple:
-    """The keep policy as a sort key (the smallest wins), as the Spark plan's `_rank`: the uid last, no ties.
-    `longest` / `highest:<column>`: the largest rank first; no rank counts as -inf; NaN (Spark: above +inf) last."""
+    """The keep policy as a sort key (the smallest wins), as the Spark plan's `_order`: an earlier run's documents
+    first, then the policy, the id and the uid last (no ties). `longest` / `highest:<column>`: the largest rank
+    first; no rank counts as -inf; NaN (Spark: above +inf) last."""
+    fresh = 0 if row.get("earlier") else 1
     if policy == "min_id":
-        return (row["id"], row["uid"])
+        return (fresh, row["id"], row["uid"])
     rank = row["rank"]
     if rank is not None and math.isnan(rank):
-        return ((1, 0.0), row["id"], row["uid"])
-    return ((0, math.inf if rank is None else -rank), row["id"], row["uid"])
+        return (fresh, (1, 0.0), row["id"], row["uid"])
+    return (fresh, (0, math.inf if rank is None else -rank), row["id"], row["uid"])
 
 
-def decide(component: bytes, members: Iterable[tuple[tuple, bytes, str]]):
-    """(order, uid, file_key) of a component's members → their decision rows."""
+def decide(component: bytes, members: Iterable[tuple[tuple, bytes, str | None]]):
+    """(order, uid, file_key) of a component's members (file_key None: an earlier run's document) → the decision
+    rows of this run's members."""
     members = list(members)
-    winner = min(m[0] for m in members)[-1]
+    best = min(m[0] for m in members)
+    fresh, kept_id, winner = best[0], best[-2], best[-1]
     for _, uid, file_key in members:
-        yield {"uid": uid, "file_key": file_key, "reject_reason": None if uid == winner else "duplicate",
-               "dup_cluster": winner, "dup_cluster_size": len(members)}
+        if file_key is None:
+            continue
+        reason = None if uid == winner else "duplicate" if fresh else "seen_before"
+        yield {"uid": uid, "file_key": file_key, "reject_reason": reason, "dup_cluster": winner,
+               "dup_cluster_size": len(members), "kept_uid": winner if reason else None,
+               "kept_id": kept_id if reason else None}
 
 
 def _work(stage: MinHashDedup) -> str:
@@ -99,12 +111,33 @@ def _verified(item, needed: float):
                 yield src, dst
 
 
+def _first_seen(item):
+    """(uid, {new: [row], earlier: [row]}) → the uid's vertex: its earlier run's row when there is one."""
+    _, grouped = item
+    rows = list(grouped["earlier"]) or list(grouped["new"])
+    yield rows[0]
+
+
+def nodes(p, keys, earlier: list[tuple[str, str]]):
+    """The plan's vertices: this run's keys with bands and, with `against:`, the earlier runs' index rows (one
+    vertex per uid: a document seen again under the same id is the earlier run's)."""
+    new = keys | "Has bands" >> beam.Filter(lambda row: row["bands"] is not None)
+    if not earlier:
+        return new
+    old = (p
+           | "Index files" >> beam.Create(earlier)
+           | "Read index" >> beam.FlatMap(read_keys)
+           | "Earlier" >> beam.Map(as_earlier))
+    return ({"new": new | "New by uid" >> beam.Map(lambda r: (r["uid"], r)),
+             "earlier": old | "Earlier by uid" >> beam.Map(lambda r: (r["uid"], r))}
+            | "Join on uid" >> beam.CoGroupByKey()
+            | "One vertex per uid" >> beam.FlatMap(_first_seen))
+
+
 def _star_edges(p, stage: MinHashDedup, key_files: list[str], output: Output) -> None:
     params, salts = stage.params, stage.params.salts
-    keys = (p
-            | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
-            | "Read keys" >> beam.FlatMap(read_keys)
-            | "Has bands" >> beam.Filter(lambda row: row["bands"] is not None))
+    keys = nodes(p, p | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
+                 | "Read keys" >> beam.FlatMap(read_keys), earlier_files(stage))
     subs = (keys
             | "Band rows" >> beam.FlatMap(lambda row: [((b, salt(row["uid"], salts)), row["uid"])
                                                        for b in row["bands"]])
@@ -151,17 +184,38 @@ def _members(item, policy: str):
             yield component, (order(row, policy), uid, row["file_key"])
 
 
+def _again(item):
+    """(uid, {new: [row], earlier: [row]}) → a `seen_before` decision for a document an earlier run kept."""
+    uid, grouped = item
+    earlier = list(grouped["earlier"])
+    if earlier:
+        for row in grouped["new"]:
+            yield {"uid": uid, "file_key": row["file_key"], "reject_reason": "seen_before", "dup_cluster": uid,
+                   "dup_cluster_size": 2, "kept_uid": uid, "kept_id": earlier[0]["id"]}
+
+
 def plan(stage: MinHashDedup, keys, output: Output):
     labels = output.read_json(f"{_work(stage)}/components.json")["labels"]
-    components = (keys.pipeline
+    p = keys.pipeline
+    components = (p
                   | "Label files" >> beam.Create([(path, output.uri) for path in labels])
                   | "Read labels" >> beam.FlatMap(read_edges)
                   | "Vertex and root" >> beam.FlatMapTuple(lambda vertex, root: [(vertex, root), (root, root)]))
-    ranked = (keys
-              | "Has bands" >> beam.Filter(lambda row: row["bands"] is not None)
-              | "By uid" >> beam.Map(lambda row: (row["uid"], row)))
-    return ({"component": components, "key": ranked}
-            | "Join labels" >> beam.CoGroupByKey()
-            | "Members" >> beam.FlatMap(_members, stage.params.keep)
-            | "By component" >> beam.GroupByKey()
-            | "Keep policy" >> beam.FlatMapTuple(decide))
+    earlier = earlier_files(stage)
+    ranked = nodes(p, keys, earlier) | "By uid" >> beam.Map(lambda row: (row["uid"], row))
+    decisions = ({"component": components, "key": ranked}
+                 | "Join labels" >> beam.CoGroupByKey()
+                 | "Members" >> beam.FlatMap(_members, stage.params.keep)
+                 | "By component" >> beam.GroupByKey()
+                 | "Keep policy" >> beam.FlatMapTuple(decide))
+    if earlier:
+        again = ({"new": keys | "Again: new by uid" >> beam.Map(lambda r: (r["uid"], r)),
+                  "earlier": (p | "Again: index files" >> beam.Create(earlier)
+                              | "Again: read index" >> beam.FlatMap(read_keys)
+                              | "Again: by uid" >> beam.Map(lambda r: (r["uid"], r)))}
+                 | "Again: join" >> beam.CoGroupByKey()
+                 | "Seen again" >> beam.FlatMap(_again))
+        decisions = (decisions, again) | "All decisions" >> beam.Flatten()
+    new = keys | "Index: has bands" >> beam.Filter(lambda row: row["bands"] is not None)
+    write_index(stage, new, decisions, output, max(1, len(labels)))
+    return decisions

@@ -26,6 +26,7 @@ from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
 from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
 from curate.pipeline.progress import RunProgress
+from curate.pipeline.schema import LINEAGE
 from curate.pipeline.spark import class_archive, quiet
 
 
@@ -165,7 +166,8 @@ class SparkEngine:
         with self.progress.global_stage(spec.id):
             keys = self.spark.read.parquet(*[output.uri_of(path) for path in key_files])
             decisions = plan(stage, keys, output)
-            columns = ["uid", "file_key", "reject_reason", *stage.adds()]
+            columns = ["uid", "file_key", "reject_reason", *stage.adds(),
+                       *(name for name in LINEAGE.names if name in decisions.columns)]
             decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
                 .partitionBy("file_key").parquet(output.uri_of(target))
         return decision_listing(output, target)

@@ -13,6 +13,11 @@ uid to the bucket's. Buckets of one document make no edge.
 Determinism: every choice is a minimum over uids (bucket centres, component labels) or over the keep policy's
 ordering with the uid last, so the kept set does not depend on partitioning, file split or task order.
 
+Earlier runs (`against:`): their index rows join the vertices as earlier documents (first in every keep policy);
+a component holding one rejects this run's members `seen_before`, and a document an earlier run kept under the same
+id is `seen_before` it without becoming a vertex. The decision rows name the kept document (`kept_uid`, `kept_id`)
+for the reject ledger; the keys of the documents kept are written as this run's index (`dedup_index`).
+
 Reported beside the decisions: `OUTPUT/work/components/<stage id>/components.json` holds the connected-components
 rounds (`{"rounds": n}`, as the Beam plan's file has them).
 """
@@ -22,20 +27,35 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from curate.pipeline.output import Output
-from curate.pipeline.spark.components import connected_components
+from curate.pipeline.spark.components import checkpoint, connected_components
+from curate.pipeline.spark.dedup_index import read_earlier, write_index
 from curate.stages.dedup.minhash import MinHashDedup
 
 
 def plan(stage: MinHashDedup, keys: DataFrame, output: Output) -> DataFrame:
     params = stage.params
-    keys = keys.where(F.col("bands").isNotNull())
-    rows = keys.select("uid", F.explode("bands").alias("bucket"))
+    new = keys.where(F.col("bands").isNotNull()).withColumn("earlier", F.lit(False))
+    earlier = read_earlier(stage, keys.sparkSession, new.columns)
+    again = None
+    if earlier is not None:
+        # A document an earlier run kept, here again under the same id: seen before, and no vertex of its own.
+        again = keys.join(earlier.select("uid", F.col("id").alias("kept_id")), "uid").select(
+            "uid", "file_key", F.lit("seen_before").alias("reject_reason"), F.col("uid").alias("dup_cluster"),
+            F.lit(2).cast("long").alias("dup_cluster_size"), F.col("uid").alias("kept_uid"), "kept_id")
+        new = new.join(earlier.select("uid"), "uid", "left_anti")
+    nodes = new if earlier is None else new.unionByName(earlier)
+    rows = nodes.select("uid", F.explode("bands").alias("bucket"))
     edges = star_edges(rows, params.salts)
     if params.verify:
-        edges = verified(edges, keys.select("uid", "sketch"), params.threshold, stage.hasher.num_perm)
+        edges = verified(edges, nodes.select("uid", "sketch"), params.threshold, stage.hasher.num_perm)
     labels, rounds = connected_components(edges, params.max_rounds, f"{stage.id}: connected components")
     output.write_json(f"work/components/{stage.id}/components.json", {"rounds": rounds})
-    return keep(labels, keys, params.keep)
+    decisions = keep(labels, nodes, params.keep)
+    if again is not None:
+        decisions = decisions.unionByName(again)
+    decisions = checkpoint(decisions, "decisions")  # read twice: the index below, the engine's decision files
+    write_index(stage, new, decisions, output)
+    return decisions
 
 
 def star_edges(rows: DataFrame, salts: int) -> DataFrame:
@@ -63,27 +83,28 @@ def verified(edges: DataFrame, sketches: DataFrame, threshold: float, num_perm: 
     return edges.join(a, "src").join(b, "dst").where(matches >= F.lit(needed)).select("src", "dst")
 
 
-def _rank(policy: str) -> list:
-    """The keep policy as an ordering (the smallest wins): the uid last, so there are no ties."""
-    if policy == "min_id":
-        return [F.col("id"), F.col("uid")]
-    # longest / highest:<column>: the largest rank first, documents without a value last, then the smallest id
-    return [F.coalesce(-F.col("rank"), F.lit(float("inf"))), F.col("id"), F.col("uid")]
+def _order(policy: str) -> list:
+    """The keep policy as an ordering (the smallest wins): earlier documents first, the uid last (no ties)."""
+    first = [F.when(F.col("earlier"), 0).otherwise(1).alias("fresh")]
+    if policy != "min_id":
+        # longest / highest:<column>: the largest rank first, documents without a value last, then the smallest id
+        first.append(F.coalesce(-F.col("rank"), F.lit(float("inf"))).alias("rank"))
+    return [*first, F.col("id").alias("id"), F.col("uid").alias("uid")]
 
 
-def keep(labels: DataFrame, keys: DataFrame, policy: str) -> DataFrame:
-    """The decision table: every member of a component but the one the policy ranks first is a duplicate."""
-    ranked = keys.select("uid", "file_key", F.struct(*[c.alias(f"k{i}") for i, c in enumerate(_rank(policy))])
-                         .alias("order"))
+def keep(labels: DataFrame, nodes: DataFrame, policy: str) -> DataFrame:
+    """The decision table of this run's documents: every member of a component but the one the policy ranks first
+    is a duplicate, or `seen_before` when that one is an earlier run's."""
+    ranked = nodes.select("uid", "file_key", "earlier", F.struct(*_order(policy)).alias("order"))
     members = labels.withColumnRenamed("vertex", "uid").join(ranked, "uid")
     cluster = Window.partitionBy("component")
     members = members.withColumn("winner", F.min("order").over(cluster)) \
-        .withColumn("dup_cluster_size", F.count("*").over(cluster))
-    winner_uid = F.col("winner").getField(f"k{len(_rank(policy)) - 1}")
+        .withColumn("dup_cluster_size", F.count("*").over(cluster)).where(~F.col("earlier"))
+    winner = F.col("winner")
+    reason = F.when(F.col("uid") == winner.getField("uid"), F.lit(None).cast("string")) \
+        .when(winner.getField("fresh") == 0, F.lit("seen_before")).otherwise(F.lit("duplicate"))
     return members.select(
-        "uid", "file_key",
-        F.when(F.col("uid") == winner_uid, F.lit(None).cast("string")).otherwise(F.lit("duplicate"))
-        .alias("reject_reason"),
-        winner_uid.alias("dup_cluster"),
-        F.col("dup_cluster_size"),
+        "uid", "file_key", reason.alias("reject_reason"), winner.getField("uid").alias("dup_cluster"), "dup_cluster_size",
+        F.when(reason.isNotNull(), winner.getField("uid")).alias("kept_uid"),
+        F.when(reason.isNotNull(), winner.getField("id")).alias("kept_id"),
     )

@@ -3,7 +3,10 @@
 A global stage. Keys (computed per file, never text): `uid`, a 64-bit hash of the normalised text or URL, the `id`
 (for the `min_id` keep policy) and the text length (for `longest`). The engine's plan groups by hash and rejects
 every member but the one the keep policy picks (`exact_dedup:duplicate`); members of a group carry its
-representative as `dup_cluster` and the group's size as `dup_cluster_size`.
+representative as `dup_cluster` and the group's size as `dup_cluster_size`; a rejected one's ledger row names the
+kept document (`kept_uid`, `kept_id`). The keys of the documents it keeps are the run's index
+(:mod:`curate.stages.dedup.index`); with `against:`, a document equal to one an earlier run kept is rejected
+`exact_dedup:seen_before`.
 """
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ def normalise_url(url: str) -> str:
 class ExactDedupParams(Params):
     on: Literal["text", "url"] = Field("text", description="what makes two documents the same")
     keep: Literal["min_id", "longest"] = Field("min_id", description="which member of a group is kept")
+    against: list[str] = Field([], description="earlier curate outputs (or their index folders): a document "
+                               "equal to one they kept is rejected seen_before")
 
 
 @register
@@ -63,6 +68,10 @@ class ExactDedup(GlobalStage):
 
     def key_schema(self) -> pa.Schema:
         return pa.schema([("uid", pa.binary(16)), ("id", pa.string()), ("hash", pa.int64()), ("length", pa.int64())])
+
+    def index_description(self) -> dict:
+        """What the index's hashes depend on: an index built otherwise cannot be matched against."""
+        return {"stage": self.name, "on": self.params.on}
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         values = batch.column(self.params.on).to_pylist()

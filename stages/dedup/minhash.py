@@ -9,7 +9,12 @@ The engine's plan (Spark: `curate.pipeline.spark.minhash_dedup`) groups band key
 members to its smallest uid (a star: never all pairs of a bucket), drops edges whose estimated Jaccard is below
 `threshold` (with `verify`), finds connected components with a distributed algorithm, and rejects every member of a
 component but the one the keep policy picks (`minhash_dedup:duplicate`). Members carry the kept document's uid as
-`dup_cluster`, and the component's size as `dup_cluster_size`.
+`dup_cluster`, and the component's size as `dup_cluster_size`; a rejected one's ledger row names the kept document
+(`kept_uid`, `kept_id`).
+
+The keys of the documents it keeps are the run's index (:mod:`curate.stages.dedup.index`, under `stages/<id>/`);
+with `against:`, earlier runs' indexes join the plan as documents that win every cluster they are in, and a new
+document in such a cluster is rejected `minhash_dedup:seen_before`.
 
 Defaults are FineWeb's: 5-word shingles, 112 hashes as 14 bands x 8 rows (a pair at Jaccard 0.8 shares a band with
 probability 0.92, at 0.7 with 0.56); verification at 0.8 keeps the 0.7-0.8 pairs the bands let through apart.
@@ -42,6 +47,8 @@ class MinHashDedupParams(Params):
                       description="which member of a cluster is kept: min_id, longest or highest:<column>")
     salts: int = Field(16, ge=1, le=4096, description="sub-buckets a band bucket is spread over (hot buckets)")
     max_rounds: int = Field(40, ge=1, description="connected-components rounds before the run fails")
+    against: list[str] = Field([], description="earlier curate outputs (or their index folders): a document "
+                               "near-duplicating one they kept is rejected seen_before")
 
     @model_validator(mode="after")
     def _bands(self):
@@ -87,6 +94,12 @@ class MinHashDedup(GlobalStage):
         if self.params.verify:
             fields.append(("sketch", pa.list_(pa.int8())))
         return pa.schema(fields)
+
+    def index_description(self) -> dict:
+        """What the index's keys depend on: an index built otherwise cannot be matched against."""
+        h = self.hasher
+        return {"stage": self.name, "num_perm": h.num_perm, "bands": h.bands, "rows": h.rows, "ngram": h.ngram,
+                "shingle": h.shingle, "verify": self.params.verify}
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         hasher = self.hasher

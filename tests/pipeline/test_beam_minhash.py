@@ -228,3 +228,55 @@ def test_same_decisions_as_the_spark_plan(spark, tmp_path, keep):
     assert clusters(rows, lambda uid: beam_minhash.salt(uid, 3), needed) == found
     assert clusters(rows, lambda uid: uid[-1] % 3, needed) != found
     assert 40 in {len(c) for c in found} and len(found) > 20
+
+
+def test_same_decisions_against_an_earlier_index(spark, tmp_path):
+    """`against:` on both plans: a third of the corpus is an earlier run's index, the rest this run's keys."""
+    from curate.pipeline.spark.minhash_dedup import plan as spark_plan
+    from curate.stages.dedup import index
+
+    texts = corpus(random.Random(4))
+    ids = [f"t/f.jsonl:{i}" for i in range(len(texts))]
+    batch = pa.RecordBatch.from_pydict({"id": ids, "uid": pa.array([uid_of(i) for i in ids], pa.binary(16)),
+                                        "text": texts})
+    earlier_run = Output(str(tmp_path / "earlier"))
+    plain = MinHashDedup(MinHashDedupParams(salts=3))
+    keys = pa.Table.from_batches([plain.keys(batch)])
+    (tmp_path / "earlier" / index.folder("minhash_dedup")).mkdir(parents=True)
+    pq.write_table(keys.take(list(range(0, len(texts), 3))),
+                   tmp_path / "earlier" / index.folder("minhash_dedup") / "part-0.parquet")
+    index.write_description(earlier_run, "minhash_dedup", plain.index_description())
+    stage = MinHashDedup(MinHashDedupParams(salts=3, against=[str(tmp_path / "earlier" / "stages/minhash_dedup")]))
+    new = [i for i in range(len(texts)) if i % 3]
+    (tmp_path / "run" / "keys").mkdir(parents=True)
+    part = keys.take(new)
+    pq.write_table(part.append_column("file_key", pa.array(["f0"] * len(part))), tmp_path / "run/keys/0.parquet")
+    output = Output(str(tmp_path / "run"))
+
+    spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
+    on_spark = {bytes(r["uid"]): (r["reject_reason"], r["kept_id"], r["dup_cluster_size"])
+                for r in spark_plan(stage, spark.read.parquet(str(tmp_path / "run/keys")), output).collect()}
+    def index_ids() -> set:
+        folder = tmp_path / "run" / index.folder("minhash_dedup")
+        return {i for f in folder.rglob("*.parquet") for i in pq.read_table(f).column("id").to_pylist()}
+
+    spark_index = index_ids()
+
+    beam_minhash.prepare(stage, ["keys/0.parquet"], output, in_process)
+    saved = tmp_path / "decisions.pickle"
+
+    def build(p):
+        keys_ = p | beam.Create([("keys/0.parquet", output.uri)]) | beam.FlatMap(read_keys)
+        _ = (beam_minhash.plan(stage, keys_, output)
+             | beam.combiners.ToList()
+             | beam.Map(lambda rows: saved.write_bytes(pickle.dumps(rows))))
+
+    in_process(build)
+    on_beam = {d["uid"]: (d["reject_reason"], d["kept_id"], d["dup_cluster_size"])
+               for d in pickle.loads(saved.read_bytes())}
+    beam_index = index_ids()
+    assert on_beam == on_spark
+    assert beam_index == spark_index and len(spark_index) > 50
+    reasons = [d[0] for d in on_beam.values()]
+    assert reasons.count("seen_before") > 20 and reasons.count("duplicate") > 5
+    assert all(int(d[1].rsplit(":", 1)[1]) % 3 == 0 for d in on_beam.values() if d[0] == "seen_before")

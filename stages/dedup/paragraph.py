@@ -1,0 +1,121 @@
+"""paragraph_dedup: paragraphs (or lines) repeated across the corpus — navigation, cookie banners, legal text — cut.
+
+A global stage, after CCNet (Wenzek et al. 2020, §3.1: lines hashed after normalisation, duplicates across a shard
+group removed) and Dolma (Soldaini et al. 2024, §3: repeated paragraphs removed). A *unit* is a paragraph (text
+between blank lines) or a line. Its key is a 64-bit hash of the unit normalised as CCNet does (lower case, accents
+and punctuation removed, digits → 0, whitespace collapsed); units that normalise to nothing have no key and stay.
+
+Keys per document (never text): `uid`, and `units` — (position, hash) of each keyed unit, once per hash per document
+(a paragraph a document repeats is that document's business: Gopher's repetition rules judge it). The engine's plan
+counts, over the whole corpus, the documents each hash appears in, keeps the hashes seen in more than `max_count`
+documents (:func:`repeated`, the same call on both engines), and gives each document the positions of its units to
+cut (`paragraphs_removed`, the unit positions in the text as it arrived; null when none). Applying the decision
+(:meth:`ParagraphDedup.revise`, per file) rewrites `text` without those units; a document left with fewer than
+`min_words` words is rejected `paragraph_dedup:too_short`.
+
+Every occurrence goes, the first included (as CCNet): nothing decides which page a banner "belongs" to.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+from pydantic import Field
+
+from curate.pipeline.registry import register
+from curate.pipeline.stage import GlobalStage, Params
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"\s+")
+
+
+class ParagraphDedupParams(Params):
+    unit: Literal["line", "paragraph"] = Field("line", description="line, or paragraph (text between blank lines)")
+    max_count: int = Field(1, ge=1, description="a unit in more documents than this is cut from all of them")
+    min_words: int = Field(10, ge=0, description="a document left with fewer words is rejected too_short")
+
+
+def split_units(text: str, unit: str) -> list[str]:
+    """The text's units, in order; joining them with their separator gives the text back."""
+    return text.split("\n") if unit == "line" else _BLANK_LINE.split(text)
+
+
+def normalise(unit: str) -> str:
+    """CCNet's normalisation: lower case, accents and punctuation removed, digits → 0, whitespace collapsed."""
+    decomposed = unicodedata.normalize("NFD", unit.lower())
+    kept = "".join(c for c in decomposed if unicodedata.category(c)[0] not in "PM")
+    return _SPACE.sub(" ", _DIGIT.sub("0", kept)).strip()
+
+
+def unit_keys(text: str | None, unit: str) -> tuple[list[int], list[int]]:
+    """(positions, hashes) of a text's keyed units, the first position of each distinct hash."""
+    positions, hashes, seen = [], [], set()
+    for position, part in enumerate(split_units(text or "", unit)):
+        normal = normalise(part)
+        if not normal:
+            continue
+        value = xxhash.xxh3_64_intdigest(normal.encode()) - (1 << 63)
+        if value not in seen:
+            seen.add(value)
+            positions.append(position)
+            hashes.append(value)
+    return positions, hashes
+
+
+def repeated(documents: np.ndarray, max_count: int) -> np.ndarray:
+    """The decision on a batch of counted hashes: True where a unit is in more than `max_count` documents."""
+    return np.asarray(documents) > max_count
+
+
+def cut(text: str, positions: list[int], unit: str) -> str:
+    """`text` without the units at `positions` (positions as `split_units` numbers them)."""
+    drop = set(positions)
+    parts = split_units(text, unit)
+    separator = "\n" if unit == "line" else "\n\n"
+    return separator.join(p for i, p in enumerate(parts) if i not in drop)
+
+
+@register
+class ParagraphDedup(GlobalStage):
+    """Repeated paragraphs (or lines) across the corpus cut from every document; too little left, rejected."""
+
+    name = "paragraph_dedup"
+    Params = ParagraphDedupParams
+    modifies = ("text",)
+
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"paragraphs_removed": pa.list_(pa.int32())}
+
+    def defaults(self) -> dict[str, Any]:
+        return {"paragraphs_removed": None}
+
+    def key_schema(self) -> pa.Schema:
+        return pa.schema([("uid", pa.binary(16)),
+                          ("units", pa.list_(pa.struct([("position", pa.int32()), ("hash", pa.int64())])))])
+
+    def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        units = []
+        for text in batch.column("text").to_pylist():
+            positions, hashes = unit_keys(text, self.params.unit)
+            units.append([{"position": p, "hash": h} for p, h in zip(positions, hashes)])
+        return pa.RecordBatch.from_arrays([batch.column("uid"), pa.array(units, self.key_schema().field("units").type)],
+                                          schema=self.key_schema())
+
+    def revise(self, batch: pa.RecordBatch, reasons: pa.Array) -> tuple[pa.RecordBatch, pa.Array]:
+        """The decided units cut from `text`; a document left with fewer than `min_words` words is too short."""
+        removed = batch.column("paragraphs_removed").to_pylist()
+        texts = batch.column("text").to_pylist()
+        out_texts, out_reasons = [], reasons.to_pylist()
+        for i, (text, positions) in enumerate(zip(texts, removed)):
+            if positions and text is not None:
+                text = cut(text, positions, self.params.unit)
+                if out_reasons[i] is None and len(text.split()) < self.params.min_words:
+                    out_reasons[i] = "too_short"
+            out_texts.append(text)
+        index = batch.schema.get_field_index("text")
+        return batch.set_column(index, "text", pa.array(out_texts, pa.string())), pa.array(out_reasons, pa.string())

@@ -1,0 +1,140 @@
+"""Dedup across runs: each run's index in its output, `against:` earlier runs, lineage in the ledger, both engines."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from rich.console import Console
+
+from curate.pipeline import config as pipeline_config
+from curate.pipeline.errors import CurateError
+from curate.pipeline.inspect import inspect_record
+from curate.pipeline.output import MANIFEST
+from curate.pipeline.run import run
+from curate.pipeline.schema import uid_of
+
+VOCAB = [f"w{i}" for i in range(2000)]
+
+
+def article(rng: random.Random, n: int = 300) -> list[str]:
+    return [rng.choice(VOCAB) for _ in range(n)]
+
+
+def variant(rng: random.Random, words: list[str], changes: int = 1) -> str:
+    words = list(words)
+    for _ in range(changes):
+        words[rng.randrange(len(words))] = rng.choice(VOCAB)
+    return " ".join(words)
+
+
+def write_input(directory: Path, files: dict[str, list[str]]) -> Path:
+    """JSONL files; a document's id is `t/<file>:<line>`."""
+    directory.mkdir(parents=True)
+    for name, texts in files.items():
+        (directory / name).write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    return directory
+
+
+def curate(engine: str, inputs: Path, output: Path, stage: dict, **extra) -> dict:
+    config = pipeline_config.parse({"input": {"paths": [str(inputs)], "dataset": "t"}, "output": str(output),
+                                    "engine": {"name": engine}, "stages": [stage], **extra})
+    run(config)
+    return json.loads((output / MANIFEST).read_text())
+
+
+def ledger(output: Path, manifest: dict) -> dict:
+    rejects = pa.concat_tables([pq.read_table(output / p) for p in manifest["rejects"]])
+    return {r["id"]: (r["reject_reason"], r["kept_id"], r["kept_uid"]) for r in rejects.to_pylist()}
+
+
+def kept_ids(output: Path, manifest: dict) -> set:
+    return {i for p in manifest["documents"] for i in pq.read_table(output / p).column("id").to_pylist()}
+
+
+def test_minhash_against_earlier_runs(spark, tmp_path, engine="spark"):
+    # Beam makes the same decisions: tests/pipeline/test_beam_minhash.py compares both plans against an index.
+    rng = random.Random(5)
+    a, b, c = article(rng), article(rng), article(rng)
+    one_texts = [variant(rng, a), variant(rng, b), " ".join(article(rng))]
+    first = write_input(tmp_path / "in1", {"one.jsonl": one_texts})
+    # two.jsonl: a near-duplicate of run 1's a, a new cluster, a new text; one.jsonl: run 1's file read again
+    second = write_input(tmp_path / "in2", {"two.jsonl": [variant(rng, a), variant(rng, c), variant(rng, c),
+                                                          " ".join(article(rng))], "one.jsonl": one_texts[:2]})
+    third = write_input(tmp_path / "in3", {"three.jsonl": [variant(rng, c), variant(rng, a), " ".join(article(rng))]})
+    stage = {"name": "minhash_dedup", "salts": 2}
+
+    one = curate(engine, first, tmp_path / "out1", stage)
+    index = one["stage_outputs"]["minhash_dedup"]
+    assert index["stage"] == "minhash_dedup" and any(f.endswith("index.json") for f in index["files"])
+    rows = pa.concat_tables([pq.read_table(tmp_path / "out1" / f) for f in index["files"] if f.endswith(".parquet")])
+    assert sorted(rows.column("id").to_pylist()) == ["t/one.jsonl:0", "t/one.jsonl:1", "t/one.jsonl:2"]
+    assert "text" not in rows.column_names and set(rows.column_names) >= {"uid", "bands", "sketch"}
+
+    # Earlier runs' documents are not read: only their manifest and index are left.
+    for name in ("documents", "ledger", "work"):
+        for path in (tmp_path / "out1" / name).rglob("*"):
+            if path.is_file():
+                path.unlink()
+    two = curate(engine, second, tmp_path / "out2", {**stage, "against": [str(tmp_path / "out1")]})
+    assert {k: v[:2] for k, v in ledger(tmp_path / "out2", two).items()} == {
+        "t/two.jsonl:0": ("minhash_dedup:seen_before", "t/one.jsonl:0"),
+        "t/two.jsonl:2": ("minhash_dedup:duplicate", "t/two.jsonl:1"),
+        # the same ids again: the earlier run's documents
+        "t/one.jsonl:0": ("minhash_dedup:seen_before", "t/one.jsonl:0"),
+        "t/one.jsonl:1": ("minhash_dedup:seen_before", "t/one.jsonl:1")}
+    assert kept_ids(tmp_path / "out2", two) == {"t/two.jsonl:1", "t/two.jsonl:3"}
+
+    # The index folder alone works as well as the run.
+    folder = tmp_path / "out2" / "stages" / "minhash_dedup"
+    three = curate(engine, third, tmp_path / "out3", {**stage, "against": [str(tmp_path / "out1"), str(folder)]})
+    assert {k: v[:2] for k, v in ledger(tmp_path / "out3", three).items()} == {
+        "t/three.jsonl:0": ("minhash_dedup:seen_before", "t/two.jsonl:1"),
+        "t/three.jsonl:1": ("minhash_dedup:seen_before", "t/one.jsonl:0")}
+    assert kept_ids(tmp_path / "out3", three) == {"t/three.jsonl:2"}
+
+
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_exact_against_earlier_run_with_lineage(spark, tmp_path, engine):
+    first = write_input(tmp_path / "in1", {"one.jsonl": ["Same text here", "other text"]})
+    second = write_input(tmp_path / "in2", {"two.jsonl": ["same   TEXT here", "new text", "New text"]})
+    one = curate(engine, first, tmp_path / "out1", {"name": "exact_dedup"})
+    two = curate(engine, second, tmp_path / "out2", {"name": "exact_dedup", "against": [str(tmp_path / "out1")]},
+                 write_rejects=True)
+    reasons = ledger(tmp_path / "out2", two)
+    x, q = "t/one.jsonl:0", "t/two.jsonl:1"
+    assert reasons == {"t/two.jsonl:0": ("exact_dedup:seen_before", x, uid_of(x)),
+                       "t/two.jsonl:2": ("exact_dedup:duplicate", q, uid_of(q))}
+    assert kept_ids(tmp_path / "out2", two) == {q}
+    assert one["stage_outputs"]["exact_dedup"]["stage"] == "exact_dedup"
+
+    # What became of each record, with the kept document's id and text.
+    shown = rendered(inspect_record(str(tmp_path / "out2"), "t/two.jsonl:2"))
+    assert "exact_dedup" in shown and "duplicate" in shown and "New text" in shown
+    assert re.search(r"kept document\W+t/two.jsonl:1", shown) and re.search(r"kept text\W+new text", shown)
+    shown = rendered(inspect_record(str(tmp_path / "out2"), "t/two.jsonl:0"))
+    assert "seen_before" in shown and "t/one.jsonl:0" in shown and "kept by an earlier run" in shown
+    assert "kept" in rendered(inspect_record(str(tmp_path / "out2"), q))
+    with pytest.raises(CurateError, match="no record with id 't/nope:1'"):
+        inspect_record(str(tmp_path / "out2"), "t/nope:1")
+
+
+def rendered(table) -> str:
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))
+    console.print(table)
+    return console.export_text()
+
+
+def test_against_an_index_of_other_parameters_is_one_line(spark, tmp_path):
+    first = write_input(tmp_path / "in1", {"one.jsonl": [" ".join(article(random.Random(1)))]})
+    curate("spark", first, tmp_path / "out1", {"name": "minhash_dedup"})
+    with pytest.raises(CurateError, match="built with ngram=5, this stage has ngram=3"):
+        curate("spark", first, tmp_path / "out2", {"name": "minhash_dedup", "ngram": 3,
+                                                   "against": [str(tmp_path / "out1")]})
+    with pytest.raises(CurateError, match="neither a finished curate run"):
+        curate("spark", first, tmp_path / "out3", {"name": "minhash_dedup", "against": [str(tmp_path / "in1")]})

@@ -1,0 +1,63 @@
+"""paragraph_dedup: the pure core (units, normalisation, the rule, the cut) and the stage on both engines."""
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.pipeline import config as pipeline_config
+from curate.pipeline.output import MANIFEST
+from curate.pipeline.run import run
+from curate.stages.dedup.paragraph import cut, normalise, repeated, split_units, unit_keys
+
+
+def test_units_and_normalisation():
+    text = "Home | About\n\nFirst paragraph\nstill first.\n \nLast one."
+    assert split_units(text, "paragraph") == ["Home | About", "First paragraph\nstill first.", "Last one."]
+    assert split_units(text, "line")[:2] == ["Home | About", ""]
+    assert normalise("  Café, 2024!  Open ") == normalise("cafe 1999 open") == "cafe 0000 open"
+    positions, hashes = unit_keys("A b.\n\n...\n\nA B\n\nc", "paragraph")
+    assert positions == [0, 3] and len(set(hashes)) == 2  # "..." has no key, "A B" repeats "A b."
+    assert cut(text, [0, 2], "paragraph") == "First paragraph\nstill first."
+    assert list(repeated([1, 2, 3], 2)) == [False, False, True]
+
+
+def corpus(rng: random.Random) -> list[str]:
+    words = [f"w{i}" for i in range(500)]
+
+    def sentence(n=30):
+        return " ".join(rng.choice(words) for _ in range(n))
+
+    banner = "We use cookies to improve your experience. Accept all cookies?"
+    nav = "Home | News | Sport | Contact"
+    texts = [f"{nav}\n\n{sentence()}\n\n{sentence()}\n\n{banner}" for _ in range(6)]
+    texts.append(f"{nav}\n\nToo short now.\n\n{banner}")
+    texts.append(f"{sentence()}\n\n{sentence()}")
+    texts.append(f"HOME | news | sport | contact!\n\n{sentence()}")  # the nav, normalised
+    return texts
+
+
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_repeated_paragraphs_cut_on_both_engines(spark, tmp_path, engine):
+    texts = corpus(random.Random(2))
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    config = pipeline_config.parse({
+        "input": {"paths": [str(tmp_path / "in")], "dataset": "t"}, "output": str(tmp_path / "out"),
+        "engine": {"name": engine},
+        "stages": [{"name": "paragraph_dedup", "unit": "paragraph", "max_count": 2, "min_words": 5}]})
+    run(config)
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["documents"]])
+    rows = {r["id"]: r for r in kept.to_pylist()}
+    rejects = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["rejects"]]).to_pylist()
+    assert {r["id"]: r["reject_reason"] for r in rejects} == {"t/a.jsonl:6": "paragraph_dedup:too_short"}
+    for i in range(6):
+        row = rows[f"t/a.jsonl:{i}"]
+        assert row["paragraphs_removed"] == [0, 3]
+        assert row["text"] == "\n\n".join(texts[i].split("\n\n")[1:3])
+    assert rows["t/a.jsonl:7"]["paragraphs_removed"] is None and rows["t/a.jsonl:7"]["text"] == texts[7]
+    assert rows["t/a.jsonl:8"]["paragraphs_removed"] == [0]
