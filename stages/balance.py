@@ -94,11 +94,11 @@ def summary_path(stage_id: str) -> str:
 def _water_fill(target: dict[str, float], cap: dict[str, float]) -> dict[str, float]:
     """Shares as close to `target` as the caps allow: capped domains at their cap, the rest scaled up together."""
     weight = {d: 0.0 for d in target}
-    free = {d for d, t in target.items() if t > 0}
+    free = sorted(d for d, t in target.items() if t > 0)  # sums in one order: the same floats in every process
     mass = 1.0
     while free:
         total = sum(target[d] for d in free)
-        over = {d for d in free if target[d] / total * mass > cap[d] + 1e-15}
+        over = [d for d in free if target[d] / total * mass > cap[d] + 1e-15]
         if not over:
             for d in free:
                 weight[d] = target[d] / total * mass
@@ -106,7 +106,7 @@ def _water_fill(target: dict[str, float], cap: dict[str, float]) -> dict[str, fl
         for d in over:
             weight[d] = cap[d]
             mass -= cap[d]
-        free -= over
+        free = [d for d in free if d not in over]
     return weight
 
 

@@ -139,3 +139,23 @@ def test_cuts_round_to_the_nearest_bucket_and_name_the_reason():
     histogram = {"web": {3: 8, 9: 8, 17: 7, 40: 77}, "wiki": {5: 10}, "spam": {1: 5}}
     # web: 8 + 8 = 16, the next bucket's midpoint (16 + 3.5) is within 20: kept; the one after is not
     assert cuts(histogram, summary) == {"web": (17, "downsample"), "spam": (-1, "unweighted")}
+
+
+_WATER_FILL = """
+from curate.stages.balance import _water_fill
+target = {f"d{i}": (i * 0.1234567) % 1 + 0.01 for i in range(12)}
+total = sum(target.values())
+target = {d: t / total for d, t in target.items()}
+print(repr(sorted(_water_fill(target, {d: 0.05 if i % 3 == 0 else 1.0 for i, d in enumerate(target)}).items())))
+"""
+
+
+def test_water_fill_gives_the_same_floats_whatever_the_hash_seed():
+    """Spark decides the mixture in the driver, Beam in a worker: set order must not reach the sums."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = {subprocess.run([sys.executable, "-c", _WATER_FILL], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(1, 7)}
+    assert len(outputs) == 1 and "d0" in outputs.pop()
