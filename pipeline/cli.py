@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -368,7 +369,7 @@ def _status(argv: list[str] | None) -> int:
     except CurateError as error:
         if _state["verbose"]:
             traceback.print_exc()
-        errors.print(f"[bold red]curate: error:[/] {error}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]curate: error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     except (typer.Abort, KeyboardInterrupt):
         return _interrupted()
@@ -381,7 +382,7 @@ def _status(argv: list[str] | None) -> int:
         if _state["verbose"]:
             traceback.print_exc()
         message = (str(error).strip().splitlines() or [""])[0][:500]
-        errors.print(f"[bold red]curate: failed:[/] {type(error).__name__}: {message} (--verbose shows the traceback)",
+        errors.print(f"[bold red]curate: failed:[/] {type(error).__name__}: {escape(message)} (--verbose shows the traceback)",
                      highlight=False, soft_wrap=True)
         return 1
     code = code if isinstance(code, int) else 0  # a command's own return value is not a status

@@ -179,3 +179,10 @@ def test_ctrl_c_is_one_line_and_130(tmp_path, engine):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-3000:]
     assert err.strip() == "curate: interrupted", err[-3000:]
+
+
+def test_an_error_quoting_brackets_prints_them(tmp_path, capsys):
+    """Error text is not console markup: a value like `[bad]` reaches the user as written."""
+    pipeline = write_pipeline(tmp_path, stages=[{"name": "langid", "languages": ["en"], "threshold": "[bad]"}])
+    status, _, err = curate(capsys, "explain", str(pipeline))
+    assert status == 2 and "'[bad]'" in err and len(err.strip().splitlines()) == 1
