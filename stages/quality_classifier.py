@@ -64,8 +64,9 @@ class QualityClassifierParams(Params):
             raise ValueError("give threshold or keep_fraction, not both")
         if "://" in self.model:
             raise ValueError(f"model {self.model!r}: a local path is needed (copy the model to every worker)")
-        # a fastText file is checked with every stage's files before the run (`files`); a checkpoint is a folder
-        if self.backend == "huggingface" and not (Path(self.model) / "config.json").is_file():
+        # the model file or folder is checked with every stage's files when the run is planned (`files`)
+        model = Path(self.model)
+        if self.backend == "huggingface" and model.exists() and not (model / "config.json").is_file():
             raise ValueError(f"{self.model!r} is not a local Hugging Face checkpoint folder (no config.json)")
         return self
 
@@ -245,9 +246,7 @@ class QualityClassifier(GlobalStage):
     name = "quality_classifier"
     Params = QualityClassifierParams
 
-    @property
-    def files(self) -> tuple[str, ...]:  # type: ignore[override]
-        return ("model",) if self.params.backend == "fasttext" else ()
+    files = ("model",)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"quality_score": pa.float32()}

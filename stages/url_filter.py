@@ -64,19 +64,14 @@ class UrlFilterParams(Params):
                 raise ValueError(f"regex {regex!r}: {error}") from None
         return regexes
 
-    @field_validator("ut1")
-    @classmethod
-    def _folder(cls, ut1: str | None) -> str | None:
-        if ut1 is not None and not Path(ut1).is_dir():
-            raise ValueError(f"no folder {ut1!r}")
-        return ut1
-
     @field_validator("ut1_categories")
     @classmethod
     def _categories(cls, categories: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if categories is not None:
             if not info.data.get("ut1"):
                 raise ValueError("ut1_categories goes with ut1")
+            if not Path(info.data["ut1"]).is_dir():  # checked with the other files before a run; explain is static
+                return categories
             try:
                 Ut1Lists(info.data["ut1"], categories)
             except FileNotFoundError as error:
@@ -105,7 +100,7 @@ class UrlFilter(Stage):
 
     name = "url_filter"
     requires = ("url",)
-    files = ("domain_files", "url_files", "allow_files", "banned_words_file", "soft_banned_words_file",
+    files = ("ut1", "domain_files", "url_files", "allow_files", "banned_words_file", "soft_banned_words_file",
              "banned_subwords_file")
     Params = UrlFilterParams
 

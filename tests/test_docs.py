@@ -45,7 +45,9 @@ def added_columns(cls) -> list[str]:
 
 
 def test_every_registered_stage_is_in_the_readme_table_with_the_columns_it_adds():
-    documented, stages = stage_table(), registry.stages()
+    # the stages curate ships: tests register stages of their own (plugins) in the same process
+    documented = stage_table()
+    stages = {name: cls for name, cls in registry.stages().items() if cls.__module__.startswith("curate.stages.")}
     assert sorted(set(stages) - set(documented)) == [], "registered stages missing from the README's stage table"
     assert sorted(set(documented) - set(stages)) == [], "README rows for stages that are not registered"
     for name, cls in stages.items():

@@ -72,7 +72,7 @@ def quality_model(tmp_path: Path) -> Path:
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"text": make()}) + "\n" for _ in range(150)))
     model = tmp_path / "quality.bin"
     train_quality(str(tmp_path / "prose.jsonl"), str(tmp_path / "shuffled.jsonl"), str(model),
-                  overrides={"bucket": 10_000}, log=lambda line: None)
+                  overrides={"bucket": 10_000, "lr": 0.05}, log=lambda line: None)
     return model
 
 

@@ -157,7 +157,7 @@ def _write_extremes(directory: Path) -> None:
 
 # The child only reads, so its peak memory is the pipeline's, not the making of the inputs.
 _EXTREMES = r"""
-import json, resource, sys
+import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import reliability_hostile as hostile
@@ -167,7 +167,9 @@ for name, fmt in (("big.warc.gz", "warc"), ("bomb.jsonl.gz", "jsonl"), ("http_bo
     outcome = hostile.check_file(directory / name, fmt, bound, read_limit=120)
     results[name] = {"seen": outcome.seen, "kept": outcome.kept, "reasons": dict(outcome.reasons)}
 bound["extract"].stage.sandbox.close()
-results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM: this process's own peak (ru_maxrss would carry the forking pytest process's peak across exec)
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+results["peak_rss_mb"] = int(status["VmHWM"].split()[0]) // 1024
 print(json.dumps(results))
 """
 

@@ -13,6 +13,7 @@ from curate.filters.opt_out import AI_AGENTS, header_directives, meta_directives
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import ConfigError
+from curate.pipeline.plan import build as build_plan
 from curate.pipeline.inputs import resolve
 from curate.pipeline.readers import read
 from curate.pipeline.readers.ledger import ReaderLedger
@@ -137,9 +138,11 @@ def test_a_robots_txt_warc_reads_statuses_as_rfc_9309_says(tmp_path):
     ({"agents": []}, "agents"),
 ])
 def test_bad_parameters_are_config_errors(stage, message):
+    """Values are checked as the file is parsed; the files they name when the run is planned (explain is static)."""
     with pytest.raises(ConfigError, match=message):
-        pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
-                               "stages": [{"name": "opt_out", **stage}]})
+        config = pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
+                                        "stages": [{"name": "opt_out", **stage}]})
+        build_plan(config, [], assumed="warc")
 
 
 def test_a_hosts_robots_txt_is_parsed_once_not_per_page(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import pytest
 from curate.filters.urls import HashIndex, host_key, suffixes, url_key
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import ConfigError
+from curate.pipeline.plan import build as build_plan
 from curate.stages.url_filter import UrlFilter, UrlFilterParams
 
 
@@ -99,15 +100,17 @@ def test_keys_and_index():
 
 @pytest.mark.parametrize("stage, message", [
     ({}, "no rule given"),
-    ({"ut1": "/no/such/folder"}, r"ut1: Value error, no folder"),
+    ({"ut1": "/no/such/folder"}, r"ut1: no file or folder '/no/such/folder'"),
     ({"domains": ["a.com"], "ut1_categories": ["adult"]}, "ut1_categories goes with ut1"),
     ({"regexes": ["("]}, "regexes: Value error, regex '\\('"),
     ({"domains": ["a.com"], "soft_word_threshold": 0}, "soft_word_threshold"),
 ])
 def test_bad_parameters_are_config_errors(stage, message):
+    """Values are checked as the file is parsed; the files they name when the run is planned (explain is static)."""
     with pytest.raises(ConfigError, match=message):
-        pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
-                               "stages": [{"name": "url_filter", **stage}]})
+        config = pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
+                                        "stages": [{"name": "url_filter", **stage}]})
+        build_plan(config, [], assumed="warc")
 
 
 def test_a_missing_category_is_a_config_error(ut1):
