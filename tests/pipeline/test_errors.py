@@ -88,7 +88,7 @@ def test_missing_model_file(tmp_path):
     model = tmp_path / "models" / "lid.176.bin"
     path = pipeline(tmp_path, stages=[{"name": "langid", "model_path": str(model)}])
     message = one_line_error(curate("run", str(path)))
-    assert message.startswith(f"stages[0] (langid).model_path: no file {str(model)!r}")
+    assert message.startswith(f"stages[0] (langid).model_path: no file or folder {str(model)!r}")
 
 
 def _path_without_java(tmp_path: Path) -> str:

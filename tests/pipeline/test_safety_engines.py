@@ -101,8 +101,8 @@ def test_a_missing_list_file_exits_2_in_one_line(tmp_path):
                             capture_output=True, text=True, timeout=300, cwd=tmp_path, env=dict(os.environ))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == (
-        "curate: error: stages[0] (url_filter).domain_files: no file 'lists/missing.txt' (relative paths are read "
-        "from the folder curate runs in)")
+        "curate: error: stages[0] (url_filter).domain_files: no file or folder 'lists/missing.txt' "
+        "(relative paths are read from the folder curate runs in)")
 
 
 def test_the_safety_example_is_a_valid_pipeline():
