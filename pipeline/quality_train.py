@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import json
+import multiprocessing
 import os
 import random
 import tempfile
@@ -100,6 +101,18 @@ def metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[st
             "recall": round(float(recall_score(labels, predicted, zero_division=0)), 4)}
 
 
+def _train(lines: str, model: str, seed: int, threads: int, hyperparameters: dict) -> str | None:
+    """Train and save the fastText model (in a child process); the error text when training fails."""
+    import fasttext
+
+    try:
+        classifier = fasttext.train_supervised(input=lines, seed=seed, thread=threads, verbose=0, **hyperparameters)
+    except RuntimeError as error:
+        return str(error)
+    classifier.save_model(model)
+    return None
+
+
 def train_quality(positive: str, negative: str, model: str, *, text_field: str = "text",
                   max_per_class: int | None = None, heldout: float = 0.1, seed: int = 0, threshold: float = 0.5,
                   threads: int | None = None, overrides: dict | None = None,
@@ -108,8 +121,6 @@ def train_quality(positive: str, negative: str, model: str, *, text_field: str =
 
     `overrides` replaces DCLM's hyper-parameters by name (e.g. fewer `bucket`s: a 2,000,000 x 100 bigram table is
     an 800 MB model file, more than a small corpus needs)."""
-    import fasttext
-
     unknown = set(overrides or {}) - set(DCLM_HYPERPARAMETERS)
     if unknown:
         raise CurateError(f"quality train: unknown hyper-parameter(s) {', '.join(sorted(unknown))}")
@@ -135,13 +146,13 @@ def train_quality(positive: str, negative: str, model: str, *, text_field: str =
     with tempfile.TemporaryDirectory() as scratch:
         lines = Path(scratch) / "train.txt"
         lines.write_text("".join(f"{label} {prepare(text, True)}\n" for label, text in train), encoding="utf-8")
-        try:
-            classifier = fasttext.train_supervised(input=str(lines), seed=seed, thread=threads, verbose=0,
-                                                   **hyperparameters)
-        except RuntimeError as error:  # fastText's "Encountered NaN": training diverged
-            raise CurateError(f"quality train: fastText failed ({error}); on small data use --threads 1 "
-                              "and the default --dim") from None
-    classifier.save_model(str(out))
+        # In a fresh process: inside a long-lived one that had loaded many libraries (the test suite), fastText's
+        # training diverged ("Encountered NaN") on lines it trains on cleanly in a new process, every time tried.
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            failure = pool.apply(_train, (str(lines), str(out), seed, threads, hyperparameters))
+        if failure:  # fastText's "Encountered NaN": training diverged
+            raise CurateError(f"quality train: fastText failed ({failure}); on small data use --threads 1 "
+                              "and the default --dim")
     card = {
         "model": out.name,
         "kind": "fasttext",

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from curate.pipeline.beam.minhash_dedup import salt
 from curate.pipeline.demo import _BANK, _page, _record, _sentence, demo_texts, generate_crawl
 from curate.pipeline.tokenizer_train import train_bpe
 from curate.pipeline.output import MANIFEST
+from curate.pipeline.quality_train import train_quality
 from curate.pipeline.run import run
 
 STAGES = [{"name": "extract"}, {"name": "langid", "threshold": 0.5}, {"name": "exact_dedup"},
@@ -72,11 +71,8 @@ def quality_model(tmp_path: Path) -> Path:
                        ("shuffled", lambda: " ".join(rng.sample(" ".join(rng.sample(texts, 4)).split(), 30)))):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"text": make()}) + "\n" for _ in range(150)))
     model = tmp_path / "quality.bin"
-    # trained as `curate quality train` trains it, in a process of its own: in the long test process fastText's
-    # training has stopped with "Encountered NaN" on these same lines (not reproduced in a fresh process)
-    train = (f"from curate.pipeline.quality_train import train_quality; train_quality({str(tmp_path / 'prose.jsonl')!r},"
-             f" {str(tmp_path / 'shuffled.jsonl')!r}, {str(model)!r}, overrides={{'bucket': 10_000}}, log=print)")
-    subprocess.run([sys.executable, "-c", train], check=True, capture_output=True)
+    train_quality(str(tmp_path / "prose.jsonl"), str(tmp_path / "shuffled.jsonl"), str(model),
+                  overrides={"bucket": 10_000}, log=lambda line: None)
     return model
 
 
