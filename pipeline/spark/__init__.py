@@ -76,8 +76,19 @@ def session(engine: EngineConfig, jvm_work: bool = True):
     if threading.current_thread() is threading.main_thread():
         # PySpark's own handler calls into the JVM from inside the signal handler, while the interrupted call still
         # holds the connection: four py4j tracebacks. A plain KeyboardInterrupt ends the run; `stop` cancels its jobs.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _interrupted.clear()
+        signal.signal(signal.SIGINT, _on_interrupt)
     return spark, True
+
+
+_interrupted = threading.Event()
+
+
+def _on_interrupt(signum, frame) -> None:
+    """Ctrl-C: remembered, for when py4j turns the KeyboardInterrupt raised inside its socket read into an error
+    of its own ("Answer from Java side is empty"), so the run still ends as interrupted."""
+    _interrupted.set()
+    raise KeyboardInterrupt
 
 
 def _java() -> str | None:
@@ -127,7 +138,8 @@ class SparkEngine:
     def __exit__(self, kind, *exc) -> None:
         if not self.owned:
             return
-        if kind is not None and issubclass(kind, KeyboardInterrupt):
+        interrupted = kind is not None and (issubclass(kind, KeyboardInterrupt) or _interrupted.is_set())
+        if interrupted:
             try:  # the interrupted call may have cut the connection to the JVM: stopping then fails, and must not
                 self.spark.stop()  # turn the interruption into a failed job
             except Exception:  # noqa: BLE001
@@ -136,6 +148,8 @@ class SparkEngine:
                 from pyspark import SparkContext
 
                 class_archive.abandon(SparkContext._gateway.proc)
+            if not issubclass(kind, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
             return
         self.spark.stop()  # the class-data archive, if asked of this JVM, is written by `finish_archive`
 
