@@ -2,7 +2,7 @@
 
     python bench/engines.py [--documents 4000] [--files 8] [--out results.json]
 
-Input: the demo crawl made bigger (`curate.pipeline.demo`'s articles and pages, seeded): new articles in four
+Input: the demo crawl made bigger (`curate.pipeline.commands.demo`'s articles and pages, seeded): new articles in four
 languages, exact copies under mirror URLs, near copies (the last paragraph changed), drifting copies (each close to
 the one before only), keyword spam and tiny pages, shuffled over `--files` WARC.gz files. Pipeline: the demo's
 (extract → langid → gopher_quality → exact_dedup → minhash_dedup → domain → tokenize → balance), two global stages
@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from curate.pipeline.demo import _BANK, _LANG_SHARE, _article, _page, _record, _sentence, _spam, demo_texts
-from curate.pipeline.tokenizer_train import train_bpe
+from curate.pipeline.commands.demo import _BANK, _LANG_SHARE, _article, _page, _record, _sentence, _spam, demo_texts
+from curate.pipeline.commands.tokenizer_train import train_bpe
 
 STAGES = [{"name": "extract"}, {"name": "langid", "languages": ["en", "de", "fr", "es"], "threshold": 0.65},
           {"name": "gopher_quality"}, {"name": "exact_dedup"}, {"name": "minhash_dedup"},
@@ -81,7 +81,7 @@ def build_crawl(directory: Path, documents: int, files: int, seed: int = 7) -> i
 
 
 def run_engine(engine: str, pipeline: Path, crawl: Path, output: Path) -> dict:
-    command = [sys.executable, "-m", "curate.pipeline.cli", "run", str(pipeline), "--engine", engine,
+    command = [sys.executable, "-m", "curate.pipeline.commands.cli", "run", str(pipeline), "--engine", engine,
                "--input", str(crawl), "--output", str(output), "--overwrite"]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""One pipeline run, engine-neutral: list inputs, check the plan, guard the output, run the passes, commit."""
+"""One pipeline run, engine-neutral: list inputs, check the pipeline, guard the output, run the passes, commit."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile, resolve
 from curate.pipeline.output import Output, now, refuse_inside_input
 from curate.pipeline.passes import passes
-from curate.pipeline.plan import Plan, assumed_format, build
+from curate.pipeline.check import Checked, assumed_format, check
 from curate.pipeline.stats import compute
 
 FORMAT_VERSION = 1
@@ -25,8 +25,8 @@ class RunResult:
     resumed_files: int
 
 
-def plan_of(config: PipelineConfig, static: bool = False) -> Plan:
-    """The checked plan over the listed input files; `static`: an input that cannot be listed (not there yet, on a
+def checked(config: PipelineConfig, static: bool = False) -> Checked:
+    """The checked pipeline over the listed input files; `static`: an input that cannot be listed (not there yet, on a
     host not reachable from here) is checked by its format instead of refused."""
     refuse_inside_input(config.output, config.input.paths)
     try:
@@ -34,10 +34,10 @@ def plan_of(config: PipelineConfig, static: bool = False) -> Plan:
     except CurateError as error:
         if not static:
             raise
-        plan = build(config, [], assumed_format(config), static=True)
-        plan.warnings.insert(0, f"the input is not listed here ({error}); a run lists it first")
-        return plan
-    return build(config, inputs, static=static)
+        pipeline = check(config, [], assumed_format(config), static=True)
+        pipeline.warnings.insert(0, f"the input is not listed here ({error}); a run lists it first")
+        return pipeline
+    return check(config, inputs, static=static)
 
 
 def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False, keep_work: bool = False,
@@ -45,11 +45,11 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     """Run a pipeline into its output, as the output's only writer. `keep_work` keeps `work/` (the rows between
     passes, the global stages' decisions) for debugging; it is deleted once the manifest is written."""
     started = time.time()
-    plan = plan_of(config)
+    pipeline = checked(config)
     output = Output(config.output)
     with output.lock():
         try:
-            return _run(config, plan, output, started, resume, overwrite, keep_work, progress)
+            return _run(config, pipeline, output, started, resume, overwrite, keep_work, progress)
         finally:
             if config.engine.name == "spark":
                 from curate.pipeline.spark import finish_archive
@@ -57,16 +57,16 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
                 finish_archive()
 
 
-def _run(config: PipelineConfig, plan: Plan, output: Output, started: float, resume: bool, overwrite: bool,
+def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: float, resume: bool, overwrite: bool,
          keep_work: bool, progress) -> RunResult:
-    listing = [f.listing() for f in plan.inputs]
+    listing = [f.listing() for f in pipeline.inputs]
     resuming = output.prepare(config.content_hash(), listing, resume, overwrite)
     if resuming and output.exists(layout.MANIFEST):
-        return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(plan.inputs))
+        return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(pipeline.inputs))
     resumed = len(output.committed(0)) if resuming else 0
     try:
         with _engine(config, progress) as engine:
-            records, decisions = _run_passes(config, plan.inputs, output, engine, resuming)
+            records, decisions = _run_passes(config, pipeline.inputs, output, engine, resuming)
     except CurateError:
         raise
     except Exception as error:

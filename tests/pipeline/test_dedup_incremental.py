@@ -14,7 +14,7 @@ from rich.console import Console
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import CurateError
-from curate.pipeline.inspect import inspect_record
+from curate.pipeline.commands.inspect import inspect_record
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
 from curate.pipeline.schema import uid_of

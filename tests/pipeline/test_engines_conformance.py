@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.beam.minhash_dedup import salt
-from curate.pipeline.demo import _BANK, _page, _record, _sentence, demo_texts, generate_crawl
-from curate.pipeline.tokenizer_train import train_bpe
+from curate.pipeline.commands.demo import _BANK, _page, _record, _sentence, demo_texts, generate_crawl
+from curate.pipeline.commands.tokenizer_train import train_bpe
 from curate.pipeline.output import MANIFEST
-from curate.pipeline.quality_train import train_quality
+from curate.pipeline.commands.quality_train import train_quality
 from curate.pipeline.run import run
 
 STAGES = [{"name": "extract"}, {"name": "langid", "threshold": 0.5}, {"name": "exact_dedup"},

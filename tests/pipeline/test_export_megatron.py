@@ -13,11 +13,11 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import CurateError
-from curate.pipeline.export_megatron import export_megatron
+from curate.pipeline.commands.export_megatron import export_megatron
 from curate.pipeline.output import Output
 from curate.pipeline.schema import uid_of
 from curate.pipeline.shards import ShardSink, manifest_section
-from curate.pipeline.tokenizer_train import train_bpe
+from curate.pipeline.commands.tokenizer_train import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
 

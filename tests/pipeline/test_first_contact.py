@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from curate.pipeline import config as config_module
-from curate.pipeline.cli import _default, _type_name, main
-from curate.pipeline.plan import build
+from curate.pipeline.commands.cli import _default, _type_name, main
+from curate.pipeline.check import check
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def test_default_of_a_factory():
 def test_train_tiny_reads_the_manifest_the_demo_writes():
     import inspect
 
-    from curate.pipeline import cli
+    from curate.pipeline.commands import cli
 
     workdir = inspect.signature(cli.demo).parameters["workdir"].default  # run_demo writes <workdir>/output
     tiny = yaml.safe_load((ROOT / "examples" / "train_tiny.yaml").read_text())
@@ -75,11 +75,11 @@ def test_fineweb_example_explains_without_its_crawl_and_without_warnings(capsys)
 def test_a_decision_on_a_stale_signal_still_warns():
     config = config_module.parse({"input": "x.jsonl", "output": "out", "stages": [
         {"name": "langid"}, {"name": "c4_quality"}, {"name": "domain", "column": "lang"}]})
-    plan = build(config, [], "jsonl")
+    plan = check(config, [], "jsonl")
     assert plan.warnings == ["domain reads 'lang', computed on 'text' before c4_quality modified it"]
     config = config_module.parse({"input": "x.jsonl", "output": "out", "stages": [
         {"name": "langid"}, {"name": "c4_quality"}, {"name": "langid", "id": "again"}, {"name": "domain", "column": "lang"}]})
-    assert not [w for w in build(config, [], "jsonl").warnings if "reads" in w]  # computed again after the change
+    assert not [w for w in check(config, [], "jsonl").warnings if "reads" in w]  # computed again after the change
 
 
 def test_child_stderr_drops_the_jvm_start_up_noise(tmp_path):

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.demo import generate_crawl
+from curate.pipeline.commands.demo import generate_crawl
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.passes import passes
 from curate.pipeline.run import run

@@ -8,7 +8,7 @@ import pytest
 
 from curate.filters.minhash import MinHasher
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.demo import generate_crawl
+from curate.pipeline.commands.demo import generate_crawl
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, Output
 from curate.pipeline.schema import uid_of

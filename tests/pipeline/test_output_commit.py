@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from curate.pipeline import config as config_module
 from curate.pipeline.output import Output
-from curate.pipeline.run import plan_of, run
+from curate.pipeline.run import checked, run
 
 
 def pipeline(tmp_path: Path, stages: list):
@@ -30,7 +30,7 @@ def pipeline(tmp_path: Path, stages: list):
 def test_failed_attempts_files_are_gone_before_the_manifest(tmp_path):
     config = pipeline(tmp_path, [{"name": "langid", "languages": ["de"], "threshold": 0.3}])
     out = Output(config.output)
-    plan = plan_of(config)
+    plan = checked(config)
     out.prepare(config.content_hash(), [f.listing() for f in plan.inputs], resume=False, overwrite=False)
     # what a killed task leaves: a whole file its commit never listed, and one cut short (disk full)
     orphan = pa.table({"id": ["x"] * 7, "text": ["an orphan row"] * 7})

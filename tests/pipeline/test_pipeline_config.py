@@ -11,7 +11,7 @@ import pytest
 from curate.pipeline import config
 from curate.pipeline.errors import ConfigError
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.plan import build
+from curate.pipeline.check import check
 
 BASE = {"input": {"paths": ["x.warc.gz"], "dataset": "cc"}, "output": "out"}
 WARC = [InputFile("x.warc.gz", "x.warc.gz", 10, "warc")]
@@ -54,7 +54,7 @@ def test_top_level_errors():
 def test_chain_needs_extraction_before_text_stages_on_warc():
     plan_config = config.parse({**BASE, "stages": [{"name": "langid"}]})
     with pytest.raises(ConfigError) as caught:
-        build(plan_config, WARC)
+        check(plan_config, WARC)
     assert str(caught.value).startswith("stages[0] (langid): requires column 'text'")
     assert "extract" in str(caught.value)
 
@@ -62,11 +62,11 @@ def test_chain_needs_extraction_before_text_stages_on_warc():
 def test_chain_html_only_from_warc():
     plan_config = config.parse({**BASE, "stages": [{"name": "extract"}]})
     with pytest.raises(ConfigError, match="requires column 'html'"):
-        build(plan_config, JSONL)
+        check(plan_config, JSONL)
 
 
 def test_chain_columns_accumulate():
-    plan = build(config.parse({**BASE, "stages": [{"name": "extract"}, {"name": "langid"},
+    plan = check(config.parse({**BASE, "stages": [{"name": "extract"}, {"name": "langid"},
                                                   {"name": "gopher_quality", "keep_signals": True}]}), WARC)
     assert [s.id for s in plan.stages] == ["extract", "langid", "gopher_quality"]
     assert {"text", "lang", "lang_score", "gopher_quality_word_count"} <= set(plan.columns)
@@ -78,7 +78,7 @@ def test_chain_columns_accumulate():
 def test_same_stage_twice_under_ids():
     raw = {**BASE, "stages": [{"name": "extract"}, {"name": "langid", "id": "langid_loose", "threshold": 0.2},
                               {"name": "langid", "id": "langid_strict", "threshold": 0.9}]}
-    plan = build(config.parse(raw), WARC)
+    plan = check(config.parse(raw), WARC)
     assert [s.id for s in plan.stages] == ["extract", "langid_loose", "langid_strict"]
 
 
@@ -104,7 +104,7 @@ def test_config_hash_ignores_output_and_engine_but_not_params():
 def test_cli_reports_one_line_and_exit_status_2(tmp_path: Path, yaml_text: str, expected: str):
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(yaml_text)
-    result = subprocess.run([sys.executable, "-m", "curate.pipeline.cli", "explain", str(pipeline)],
+    result = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "explain", str(pipeline)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -119,7 +119,7 @@ def test_cli_missing_column_is_one_line(tmp_path: Path, shared_data: Path):
         output: {tmp_path}/out
         stages: [{{name: gopher_quality}}]
     """))
-    result = subprocess.run([sys.executable, "-m", "curate.pipeline.cli", "explain", str(pipeline)],
+    result = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "explain", str(pipeline)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "stages[0] (gopher_quality): requires column 'text'" in result.stderr
@@ -156,4 +156,4 @@ def test_a_global_stage_without_a_plan_on_the_engine_is_a_config_error(tmp_path,
     raw = {**BASE, "plugins": ["my_global_stages"], "engine": {"name": "beam"},
            "stages": [{"name": "extract"}, {"name": "my_clusters"}]}
     with pytest.raises(ConfigError, match=r"stages\[1\] \(my_clusters\): stage 'my_clusters' has no beam plan"):
-        build(config.parse(raw), WARC)
+        check(config.parse(raw), WARC)

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.demo import demo_texts
+from curate.pipeline.commands.demo import demo_texts
 from curate.pipeline.output import MANIFEST
-from curate.pipeline.quality_train import train_quality
+from curate.pipeline.commands.quality_train import train_quality
 from curate.pipeline.run import run
 from curate.stages.quality_classifier import QualityClassifier, QualityClassifierParams
 

@@ -75,7 +75,7 @@ def test_warc_018_with_malformed_dates_keeps_dates_verbatim(shared_data: Path):
 
 
 def test_non_html_and_errors_rejected_by_reader(tmp_path: Path):
-    from curate.pipeline.demo import _record
+    from curate.pipeline.commands.demo import _record
     from datetime import datetime, timezone
 
     when = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.demo import generate_crawl
+from curate.pipeline.commands.demo import generate_crawl
 from curate.pipeline.inputs import resolve
 from curate.pipeline.readers import read
 from curate.pipeline.readers.ledger import ReaderLedger

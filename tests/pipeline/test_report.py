@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from curate.pipeline import config as pipeline_config  # noqa: E402
-from curate.pipeline.demo import _BANK, generate_crawl  # noqa: E402
-from curate.pipeline.report import REPORT_FILE, signal_thresholds, write_report  # noqa: E402
+from curate.pipeline.commands.demo import _BANK, generate_crawl  # noqa: E402
+from curate.pipeline.commands.report import REPORT_FILE, signal_thresholds, write_report  # noqa: E402
 from curate.pipeline.run import run  # noqa: E402
-from curate.pipeline.tokenizer_train import train_bpe  # noqa: E402
+from curate.pipeline.commands.tokenizer_train import train_bpe  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Plots a run with every kind of stage draws: each <img> of the page, a PNG beside it.

@@ -18,10 +18,10 @@ from curate.pipeline import config as pipeline_config
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
 from curate.pipeline.passes import passes
-from curate.pipeline.plan import build
+from curate.pipeline.check import check
 from curate.pipeline.run import run
 from curate.pipeline.shards import ShardSink, manifest_section, shard_schema, splits
-from curate.pipeline.tokenizer_train import train_bpe
+from curate.pipeline.commands.tokenizer_train import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
 WORDS = ("the river data shard token curate pipeline model corpus crawl domain wiki code news page table spark "
@@ -265,7 +265,7 @@ def test_the_example_pipeline_validates(tmp_path, monkeypatch):
     (tmp_path / "tokenizer.json").touch()
     example = Path(__file__).resolve().parents[2] / "examples" / "shards.yaml"
     config = pipeline_config.load(example)
-    plan = build(config, [InputFile(uri=str(tmp_path / "a.warc.gz"), rel="a.warc.gz", size=1, format="warc")])
+    plan = check(config, [InputFile(uri=str(tmp_path / "a.warc.gz"), rel="a.warc.gz", size=1, format="warc")])
     assert [s.id for s in plan.stages] == [s["name"] for s in yaml.safe_load(example.read_text())["stages"]]
     assert plan.warnings == []
     assert {"text", "lang", "dup_cluster", "domain", "n_tokens"} <= set(plan.columns)

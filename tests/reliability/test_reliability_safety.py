@@ -18,7 +18,7 @@ import yaml
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.output import RUN, Output, refuse_inside_input
-from curate.pipeline.run import plan_of
+from curate.pipeline.run import checked
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("pipeline", "stages", "filters", "jobs", "trainer")
@@ -63,7 +63,7 @@ def test_yaml_object_tags_are_refused_with_one_line(tmp_path):
 def test_the_cli_refuses_an_object_tag_with_exit_status_2(tmp_path):
     path = tmp_path / "pipeline.yaml"
     path.write_text("input: !!python/name:os.system\noutput: out\n")
-    done = subprocess.run([sys.executable, "-m", "curate.pipeline.cli", "run", str(path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "run", str(path)], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -146,10 +146,10 @@ def test_output_inside_or_around_the_input_is_refused(tmp_path, data, where):
     output = (tmp_path / where).resolve()
     for inputs in ([str(data)], [str(data / "a.jsonl")], [str(data / "*.jsonl")]):
         if inputs == [str(data / "a.jsonl")] and where.startswith("data/"):
-            plan_of(_config(tmp_path, inputs, output))  # beside an input file, not around it: fine (issue #17)
+            checked(_config(tmp_path, inputs, output))  # beside an input file, not around it: fine (issue #17)
             continue
         with pytest.raises(CurateError, match="overlaps input"):
-            plan_of(_config(tmp_path, inputs, output))
+            checked(_config(tmp_path, inputs, output))
 
 
 def test_a_sibling_whose_name_extends_the_input_is_not_inside_it(tmp_path, data):
@@ -157,7 +157,7 @@ def test_a_sibling_whose_name_extends_the_input_is_not_inside_it(tmp_path, data)
     sibling = tmp_path / "data-out"
     for inputs in ([str(data)], [str(data / "*.jsonl")]):
         assert refuse_inside_input(str(sibling), inputs) is None
-        plan = plan_of(_config(tmp_path, inputs, sibling))
+        plan = checked(_config(tmp_path, inputs, sibling))
         assert [f.rel for f in plan.inputs] == ["a.jsonl"] and plan.config.output == str(sibling)
     with pytest.raises(CurateError, match="overlaps input"):  # the same check does refuse the real thing
         refuse_inside_input(str(data / "out"), [str(data)])

@@ -13,7 +13,7 @@ from curate.filters.opt_out import AI_AGENTS, header_directives, meta_directives
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import ConfigError
-from curate.pipeline.plan import build as build_plan
+from curate.pipeline.check import check
 from curate.pipeline.inputs import resolve
 from curate.pipeline.readers import read
 from curate.pipeline.readers.ledger import ReaderLedger
@@ -142,7 +142,7 @@ def test_bad_parameters_are_config_errors(stage, message):
     with pytest.raises(ConfigError, match=message):
         config = pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
                                         "stages": [{"name": "opt_out", **stage}]})
-        build_plan(config, [], assumed="warc")
+        check(config, [], assumed="warc")
 
 
 def test_a_hosts_robots_txt_is_parsed_once_not_per_page(tmp_path, monkeypatch):

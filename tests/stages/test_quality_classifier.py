@@ -13,11 +13,11 @@ import pyarrow as pa
 import pytest
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.demo import demo_texts
+from curate.pipeline.commands.demo import demo_texts
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.plan import build
-from curate.pipeline.quality_train import read_source, train_quality
+from curate.pipeline.check import check
+from curate.pipeline.commands.quality_train import read_source, train_quality
 from curate.stages.quality_classifier import (
     LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, prepare, ranks, select, summary)
 
@@ -159,7 +159,7 @@ def test_tiny_or_empty_sources_are_one_line_errors(tmp_path):
         train_quality(str(positive), str(negative), str(tmp_path / "m.bin"), text_field="body", log=lambda _: None)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "a.txt").write_text("  \n")
-    run = subprocess.run([sys.executable, "-m", "curate.pipeline.cli", "quality", "train", "--positive",
+    run = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "quality", "train", "--positive",
                           str(tmp_path / "empty"), "--negative", str(negative), "--model", str(tmp_path / "m.bin")],
                          capture_output=True, text=True)
     assert run.returncode == 2
@@ -175,7 +175,7 @@ def test_bad_parameters_and_missing_models_are_config_errors(model, tmp_path):
     with pytest.raises(ConfigError, match="threshold or keep_fraction, not both"):
         parse(model=str(model), threshold=0.5, keep_fraction=0.3)
     with pytest.raises(ConfigError, match=r"stages\[0\] \(quality_classifier\).model: no file .*absent.bin"):
-        build(parse(model=str(tmp_path / "absent.bin")), [InputFile(str(tmp_path / "x.jsonl"), "x.jsonl", 1, "jsonl")])
+        check(parse(model=str(tmp_path / "absent.bin")), [InputFile(str(tmp_path / "x.jsonl"), "x.jsonl", 1, "jsonl")])
     with pytest.raises(ConfigError, match="keep_fraction"):
         parse(model=str(model), keep_fraction=1.5)
     with pytest.raises(ConfigError, match="not a local Hugging Face checkpoint"):

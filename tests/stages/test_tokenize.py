@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from curate.pipeline.errors import CurateError
 from curate.pipeline.schema import uid_of
-from curate.pipeline.tokenizer_train import EOS, train_bpe, train_tokenizer
+from curate.pipeline.commands.tokenizer_train import EOS, train_bpe, train_tokenizer
 from curate.stages.tokenize import Tokenize, TokenizeParams, load_tokenizer, token_dtype
 
 WORDS = "alpha beta gamma delta river stone cloud light shard token".split()
@@ -95,9 +95,9 @@ def test_train_tokenizer_on_a_sample_of_an_output(tmp_path, tokenizer_file):
 def test_explain_lists_tokens_with_the_shards_not_the_documents(tokenizer_file, tmp_path):
     from curate.pipeline import config
     from curate.pipeline.inputs import InputFile
-    from curate.pipeline.plan import build
+    from curate.pipeline.check import check
 
     raw = {"input": {"paths": [str(tmp_path)], "dataset": "t"}, "output": str(tmp_path / "out"),
            "stages": [{"name": "tokenize", "tokenizer": str(tokenizer_file)}]}
-    plan = build(config.parse(raw), [InputFile(uri=str(tmp_path / "a.jsonl"), rel="a.jsonl", size=1, format="jsonl")])
+    plan = check(config.parse(raw), [InputFile(uri=str(tmp_path / "a.jsonl"), rel="a.jsonl", size=1, format="jsonl")])
     assert "n_tokens" in plan.columns and "tokens" not in plan.columns

@@ -8,7 +8,7 @@ import pytest
 from curate.filters.urls import HashIndex, host_key, suffixes, url_key
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import ConfigError
-from curate.pipeline.plan import build as build_plan
+from curate.pipeline.check import check
 from curate.stages.url_filter import UrlFilter, UrlFilterParams
 
 
@@ -110,7 +110,7 @@ def test_bad_parameters_are_config_errors(stage, message):
     with pytest.raises(ConfigError, match=message):
         config = pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
                                         "stages": [{"name": "url_filter", **stage}]})
-        build_plan(config, [], assumed="warc")
+        check(config, [], assumed="warc")
 
 
 def test_a_missing_category_is_a_config_error(ut1):

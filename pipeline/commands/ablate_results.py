@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.pipeline.ablate_config import AblationConfig
+from curate.pipeline.commands.ablate_config import AblationConfig
 
 LOWER_IS_BETTER = ("bpb/", "val_loss/")
 
@@ -166,7 +166,7 @@ def _png(figure) -> bytes:
 
 
 def plots(results: dict) -> dict[str, bytes]:
-    from curate.pipeline.report import _PALETTE, _figure  # the run report's look
+    from curate.pipeline.commands.report import _PALETTE, _figure  # the run report's look
 
     arms = list(results["arms"])
     colour = {arm: _PALETTE[i % len(_PALETTE)] for i, arm in enumerate(arms)}
@@ -211,7 +211,7 @@ def plots(results: dict) -> dict[str, bytes]:
 
 
 def page(results: dict, title: str) -> str:
-    from curate.pipeline.report import _CSS, _table
+    from curate.pipeline.commands.report import _CSS, _table
 
     header, rows = table(results)
     sections = [("results", "Results", _table(header, rows, numeric_from=1)

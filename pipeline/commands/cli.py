@@ -65,7 +65,7 @@ def run(
 def _write_report(output: str) -> None:
     """The run report after every run; the run's output is complete without it, so a failure only warns."""
     from curate.pipeline.output import Output
-    from curate.pipeline.report import write_report
+    from curate.pipeline.commands.report import write_report
 
     try:
         with Output(output).lock():
@@ -79,7 +79,7 @@ def _write_report(output: str) -> None:
 
 
 def _show_result(result) -> None:
-    from curate.pipeline.funnel import funnel_table, reasons_table
+    from curate.pipeline.commands.funnel import funnel_table, reasons_table
 
     stats = result.stats
     console.print(funnel_table(stats))
@@ -102,9 +102,9 @@ def explain(
 ) -> None:
     """Print the checked plan: stages, the columns each needs and adds, and the phases. A static check: the input
     need not exist yet."""
-    from curate.pipeline.run import plan_of
+    from curate.pipeline.run import checked
 
-    console.print(plan_of(_config(pipeline, input, output, None), static=True).explain(), highlight=False,
+    console.print(checked(_config(pipeline, input, output, None), static=True).explain(), highlight=False,
                   soft_wrap=True)
 
 
@@ -157,7 +157,7 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="where the sample crawl and the output go")] = Path("curate-demo"),
 ) -> None:
     """Generate a small multilingual sample crawl, run examples/demo.yaml on it, and show the funnel."""
-    from curate.pipeline.demo import run_demo
+    from curate.pipeline.commands.demo import run_demo
     from curate.pipeline.progress import RunProgress
 
     result = run_demo(workdir, RunProgress(errors), console)
@@ -168,9 +168,9 @@ def demo(
 @app.command()
 def report(output: Annotated[str, typer.Argument(help="a run's output directory or URI")]) -> None:
     """Write the run report (report/report.html with its plots) of a finished run, and show the funnel."""
-    from curate.pipeline.funnel import funnel_table, reasons_table
+    from curate.pipeline.commands.funnel import funnel_table, reasons_table
     from curate.pipeline.output import MANIFEST, STATS, Output
-    from curate.pipeline.report import write_report
+    from curate.pipeline.commands.report import write_report
 
     out = Output(output)
     if not out.exists(MANIFEST):  # before the lock, which would make the folder
@@ -187,7 +187,7 @@ def report(output: Annotated[str, typer.Argument(help="a run's output directory 
 
 def _show_sections(out) -> None:
     """The bias report and the domain mixture of a finished run, where it has them."""
-    from curate.pipeline.funnel import mixture_table
+    from curate.pipeline.commands.funnel import mixture_table
     from curate.pipeline.output import MANIFEST
 
     manifest = out.read_json(MANIFEST)
@@ -216,7 +216,7 @@ def inspect(
     record: Annotated[Optional[str], typer.Option("--id", help="what became of one input record (its id)")] = None,
 ) -> None:
     """Show a few documents of a finished run (kept, or rejected with reasons) or of a token shard, decoded."""
-    from curate.pipeline.inspect import inspect_documents, inspect_record, inspect_shard
+    from curate.pipeline.commands.inspect import inspect_documents, inspect_record, inspect_shard
 
     if record is not None:
         console.print(inspect_record(output, record))
@@ -244,7 +244,7 @@ def tokenizer_train(
     out: Annotated[Optional[str], typer.Option(help="where to write tokenizer.json (default OUTPUT/tokenizer.json)")] = None,
 ) -> None:
     """Train a byte-level BPE tokenizer on a sample of a run's documents."""
-    from curate.pipeline.tokenizer_train import train_tokenizer
+    from curate.pipeline.commands.tokenizer_train import train_tokenizer
 
     console.print(f"tokenizer: {train_tokenizer(output, vocab_size, sample, out, seed)}")
 
@@ -266,7 +266,7 @@ def quality_train(
     = 2_000_000,
 ) -> None:
     """Train a fastText quality classifier (DCLM's recipe) and write its model card."""
-    from curate.pipeline.quality_train import train_quality
+    from curate.pipeline.commands.quality_train import train_quality
 
     train_quality(positive, negative, model, text_field=text_field, max_per_class=max_per_class, heldout=heldout,
                   seed=seed, threshold=threshold, threads=threads,
@@ -280,7 +280,7 @@ def export_megatron(
     target: Annotated[str, typer.Argument(help="where the .bin/.idx files go")],
 ) -> None:
     """Write Megatron-LM indexed datasets (MMIDIDX v1 .bin/.idx) per domain, and the --data-path line."""
-    from curate.pipeline.export_megatron import export_megatron as export
+    from curate.pipeline.commands.export_megatron import export_megatron as export
 
     written = export(output, target)
     for path in written[:-1]:
@@ -340,8 +340,8 @@ def ablate(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="where arms, runs and results go")] = None,
 ) -> None:
     """Train small models on each arm's data (same tokens, tokenizer, seeds) and compare them; resumable."""
-    from curate.pipeline.ablate import ablate as run_ablation
-    from curate.pipeline.ablate_config import load
+    from curate.pipeline.commands.ablate import ablate as run_ablation
+    from curate.pipeline.commands.ablate_config import load
 
     config = load(ablation, {"input.paths": input or None, "output": output})
     started = time.monotonic()

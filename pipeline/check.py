@@ -1,4 +1,4 @@
-"""The checked plan: which columns each stage needs and gets, validated before anything runs."""
+"""The checked pipeline: which columns each stage needs and gets, validated before anything runs."""
 from __future__ import annotations
 
 import os
@@ -19,7 +19,7 @@ _FILLED = {"warc": ("html",), "wet": ("text",), "jsonl": ("text",), "parquet": (
 
 
 @dataclass
-class StagePlan:
+class StageColumns:
     id: str
     name: str
     requires: tuple[str, ...]
@@ -28,10 +28,10 @@ class StagePlan:
 
 
 @dataclass
-class Plan:
+class Checked:
     config: PipelineConfig
     inputs: list[InputFile]
-    stages: list[StagePlan]
+    stages: list[StageColumns]
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
     assumed: str | None = None  # the format checked against when the input was not listed (a static check)
@@ -69,7 +69,7 @@ class Plan:
         return "\n".join(lines)
 
     @staticmethod
-    def _stage_line(stage: StagePlan) -> str:
+    def _stage_line(stage: StageColumns) -> str:
         parts = [f"requires {', '.join(stage.requires) or '-'}"]
         if stage.adds:
             parts.append("adds " + ", ".join(f"{k}:{v}" for k, v in stage.adds.items()))
@@ -79,7 +79,7 @@ class Plan:
         return f"  {label:<15} {'; '.join(parts)}"
 
 
-def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None, static: bool = False) -> Plan:
+def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None, static: bool = False) -> Checked:
     """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage. Without
     `inputs`, against the `assumed` input format. `static` (`curate explain`): a missing local file a stage names is
     a warning, not an error (a model or tokenizer made later, e.g. by `curate demo`)."""
@@ -130,10 +130,10 @@ def build(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
             if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in stage.modifies:
                 warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id
-        stages.append(StagePlan(spec.id, spec.name, stage.requires, adds, stage.modifies))
+        stages.append(StageColumns(spec.id, spec.name, stage.requires, adds, stage.modifies))
     # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
     columns = [c for c in provided if c not in ("html", "tokens")]
-    return Plan(config, inputs, stages, columns, warnings, None if inputs else assumed)
+    return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed)
 
 
 def assumed_format(config: PipelineConfig) -> str:

@@ -196,14 +196,14 @@ def demo_texts(seed: int = 11, sentences: int = 4000) -> list[str]:
 
 def run_demo(workdir: Path, progress, console):
     from curate.pipeline.run import run
-    from curate.pipeline.tokenizer_train import train_bpe
+    from curate.pipeline.commands.tokenizer_train import train_bpe
 
     crawl = workdir / "crawl"
     paths = generate_crawl(crawl)
     tokenizer = workdir / "tokenizer.json"
     train_bpe(demo_texts(), vocab_size=2048).save(str(tokenizer))
     console.print(f"sample crawl: {len(paths)} WARC files in {crawl}; tokenizer: {tokenizer}")
-    example = Path(str(resources.files("curate.pipeline").joinpath("demo.yaml")))
+    example = Path(str(resources.files("curate.pipeline.commands").joinpath("demo.yaml")))
     raw = yaml.safe_load(example.read_text(encoding="utf-8"))
     raw["input"]["paths"] = [str(crawl)]
     raw["output"] = str(workdir / "output")

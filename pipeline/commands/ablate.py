@@ -14,7 +14,7 @@ The steps, each resumable (finished work is found in OUTPUT and kept):
    Then the final checkpoint is evaluated (`curate.trainer.evaluate`): bits per byte per reference set,
    multiple-choice accuracy per set, and the loss per domain on the arm's own validation documents. A run is done when
    its `result.json` exists; an interrupted run resumes from its newest checkpoint.
-5. **Results** (`curate.pipeline.ablate_results`): table, JSON and HTML page.
+5. **Results** (`curate.pipeline.commands.ablate_results`): table, JSON and HTML page.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.ablate_config import AblationConfig, ArmConfig
+from curate.pipeline.commands.ablate_config import AblationConfig, ArmConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, STATS, Output
 
@@ -106,7 +106,7 @@ def shared_tokenizer(cfg: AblationConfig, documents: dict[str, Path], progress) 
         return path
     from itertools import chain
 
-    from curate.pipeline.tokenizer_train import train_bpe, sample_texts
+    from curate.pipeline.commands.tokenizer_train import train_bpe, sample_texts
 
     if progress:
         progress(f"tokenizer: BPE of {cfg.tokenizer.vocab_size:,} on up to {cfg.tokenizer.sample:,} documents "
@@ -439,7 +439,7 @@ def _one_spark_session(cfg: AblationConfig):
 
 def ablate(cfg: AblationConfig, progress=None) -> dict:
     """Steps 1-5 of the module docstring; returns the results (also written under OUTPUT)."""
-    from curate.pipeline.ablate_results import summarise, write_results
+    from curate.pipeline.commands.ablate_results import summarise, write_results
 
     started = time.time()
     for arm in cfg.arms:  # before any engine starts
