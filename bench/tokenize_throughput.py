@@ -31,7 +31,6 @@ from tokenizers import Tokenizer
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.output import Output
 from curate.pipeline.schema import MAX_BATCH_ROWS, uid_of
-from curate.pipeline.shards import ShardSink
 from curate.pipeline.commands.tokenizer_train import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
@@ -97,10 +96,10 @@ def main() -> int:
         config = pipeline_config.parse({"input": {"paths": ["x"], "dataset": "bench"}, "output": str(out),
                                         "stages": [{"name": "tokenize", "tokenizer": str(tokenizer_path),
                                                     "shard_tokens": 1_000_000}]})
-        sink = ShardSink(config, Output(str(out)), f"run{run}")
+        sink = config.stages[0].build().collector(Output(str(out)), f"run{run}")
         for batch in batches:
-            sink.write(stage.process(batch).drop_columns(["reject_reason"]))
-        return sink.close()
+            sink.kept(stage.process(batch).drop_columns(["reject_reason"]))
+        return sink.close().value
 
     names = ("encode_batch", "encode_batch_fast", "stage + shards")
     wall, cpu = dict.fromkeys(names, float("inf")), dict.fromkeys(names, float("inf"))

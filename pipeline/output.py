@@ -25,7 +25,6 @@ from curate.pipeline.filesystems import filesystem, scheme_of, uri
 RUN = "run.json"
 MANIFEST = "manifest.json"
 STATS = "stats.json"
-BIAS = "bias.json"
 DOCUMENTS = "documents"
 REJECTS = "ledger/rejects"
 READER = "ledger/reader"

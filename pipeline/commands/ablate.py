@@ -332,7 +332,7 @@ def evaluate_run(train_cfg, spec: dict) -> dict:
     import numpy as np
     import torch
 
-    from curate.stages.tokenize import load_tokenizer
+    from curate.pipeline.tokenizer import load_tokenizer
     from curate.trainer import data, evaluate
 
     manifest = data.read_manifest(spec["manifest"])

@@ -166,13 +166,13 @@ def _png(figure) -> bytes:
 
 
 def plots(results: dict) -> dict[str, bytes]:
-    from curate.pipeline.commands.report import _PALETTE, _figure  # the run report's look
+    from curate.pipeline.sections import PALETTE, figure  # the run report's look
 
     arms = list(results["arms"])
-    colour = {arm: _PALETTE[i % len(_PALETTE)] for i, arm in enumerate(arms)}
+    colour = {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
     out = {}
-    figure = _figure(9, 4)
-    ax = figure.add_subplot(1, 1, 1)
+    plot = figure(9, 4)
+    ax = plot.add_subplot(1, 1, 1)
     styles = ["-", "--", ":", "-."]
     for run, points in results["curves"].items():
         arm, seed = run.rsplit("/seed", 1)
@@ -186,10 +186,10 @@ def plots(results: dict) -> dict[str, bytes]:
     ax.set_title("training loss of every run", fontsize=9)
     ax.legend(fontsize=7, ncol=max(1, len(arms)))
     ax.tick_params(labelsize=7)
-    out["loss_curves.png"] = _png(figure)
+    out["loss_curves.png"] = _png(plot)
     for metric in sorted({m for arm in results["arms"].values() for m in arm["metrics"]}):
-        figure = _figure(max(3.5, 1.2 * len(arms) + 1.5), 3)
-        ax = figure.add_subplot(1, 1, 1)
+        plot = figure(max(3.5, 1.2 * len(arms) + 1.5), 3)
+        ax = plot.add_subplot(1, 1, 1)
         names = [a for a in arms if metric in results["arms"][a]["metrics"]]
         stats = [results["arms"][a]["metrics"][metric] for a in names]
         ax.bar(range(len(names)), [s["mean"] for s in stats], yerr=[s["std"] for s in stats], capsize=4,
@@ -206,15 +206,15 @@ def plots(results: dict) -> dict[str, bytes]:
         ax.set_title(f"{metric} ({'lower' if better_is_lower(metric) else 'higher'} is better), mean ± std"
                      + (", axis not from 0" if zoomed else ""), fontsize=9)
         ax.tick_params(labelsize=7)
-        out[f"{metric.replace('/', '_')}.png"] = _png(figure)
+        out[f"{metric.replace('/', '_')}.png"] = _png(plot)
     return out
 
 
 def page(results: dict, title: str) -> str:
-    from curate.pipeline.commands.report import _CSS, _table
+    from curate.pipeline.sections import CSS, table
 
     header, rows = table(results)
-    sections = [("results", "Results", _table(header, rows, numeric_from=1)
+    sections = [("results", "Results", table(header, rows, numeric_from=1)
                  + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in ordering_lines(results)) + "</ul>"
                  + f'<p class="note">{html.escape("Rule: " + results["significance_rule"])}. Tokenizer sha256 '
                    f'{html.escape(results["tokenizer_sha256"])}; {results["training"]["steps"]:,} steps of '
@@ -226,7 +226,7 @@ def page(results: dict, title: str) -> str:
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
     body = "".join(f'<section id="{a}"><h2>{html.escape(t)}</h2>{b}</section>' for a, t, b in sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{_CSS}</style></head><body><header><h1>{html.escape(title)}</h1></header>"
+            f"<style>{CSS}</style></head><body><header><h1>{html.escape(title)}</h1></header>"
             f"<nav>{nav}</nav><main>{body}</main></body></html>\n")
 
 

@@ -186,21 +186,11 @@ def report(output: Annotated[str, typer.Argument(help="a run's output directory 
 
 
 def _show_sections(out) -> None:
-    """The bias report and the domain mixture of a finished run, where it has them."""
-    from curate.pipeline.commands.funnel import mixture_table
-    from curate.pipeline.output import MANIFEST
+    """The console lines of the run's stage families that have some (the bias report, the domain mixture, …)."""
+    from curate.pipeline.commands.report import report_text
 
-    manifest = out.read_json(MANIFEST)
-    if "bias" in manifest:
-        from curate.stages.bias import format_report
-
-        console.print(format_report(out.read_json(manifest["bias"])), highlight=False)
-    if "balance" in manifest:
-        balance = out.read_json(manifest["balance"])
-        console.print(mixture_table(balance))
-        for note in balance["notes"] or ["target met"]:
-            console.print(f"  {note}")
-        console.print(f"  the weights support up to {balance['max_training_tokens']:,} training tokens")
+    for line in report_text(out):
+        console.print(line, highlight=False)
 
 
 @app.command()

@@ -28,14 +28,3 @@ def reasons_table(stats: dict, top: int = 15) -> Table:
     if len(reasons) > top:
         table.add_row(f"… {len(reasons) - top} more", f"{sum(n for _, n in reasons[top:]):,}")
     return table
-
-
-def mixture_table(balance: dict) -> Table:
-    """The domain mixture the balance stage decided: target versus achieved share, per domain."""
-    table = Table(title=f"mixture ({balance['by']}, {balance['mode']})", title_justify="left")
-    for column in ("domain", "target", "achieved", "available", "kept", "train tokens", "max epochs"):
-        table.add_column(column, justify="left" if column == "domain" else "right")
-    for name, row in balance["domains"].items():
-        table.add_row(name, f"{row['target']:.3f}", f"{row['achieved']:.3f}", f"{row['available']:,}",
-                      f"{row['kept']:,}", f"{row['train_tokens']:,}", f"{row['max_epochs']}")
-    return table

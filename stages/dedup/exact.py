@@ -21,6 +21,7 @@ from pydantic import Field
 
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
+from curate.stages.dedup.report import cluster_sizes_section
 
 _SPACE = re.compile(r"\s+")
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
@@ -55,6 +56,7 @@ class ExactDedup(GlobalStage):
 
     name = "exact_dedup"
     Params = ExactDedupParams
+    report_section = staticmethod(cluster_sizes_section)
 
     @property
     def requires(self) -> tuple[str, ...]:  # type: ignore[override]

@@ -33,6 +33,7 @@ from pydantic import Field, model_validator
 from curate.filters.minhash import MinHasher, bands_for
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
+from curate.stages.dedup.report import cluster_sizes_section
 
 
 class MinHashDedupParams(Params):
@@ -65,6 +66,7 @@ class MinHashDedup(GlobalStage):
 
     name = "minhash_dedup"
     Params = MinHashDedupParams
+    report_section = staticmethod(cluster_sizes_section)
 
     @property
     def requires(self) -> tuple[str, ...]:  # type: ignore[override]

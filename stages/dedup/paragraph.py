@@ -28,6 +28,7 @@ from pydantic import Field
 
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
+from curate.stages.dedup.report import cluster_sizes_section
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _DIGIT = re.compile(r"\d")
@@ -86,6 +87,7 @@ class ParagraphDedup(GlobalStage):
 
     name = "paragraph_dedup"
     Params = ParagraphDedupParams
+    report_section = staticmethod(cluster_sizes_section)
     modifies = ("text",)
 
     def adds(self) -> dict[str, pa.DataType]:

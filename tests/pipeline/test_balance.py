@@ -5,8 +5,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from curate.pipeline.shards import balance_report
-from curate.stages.balance import Balance, BalanceParams, cuts, decide, uid_hash
+from curate.pipeline.schema import uid_hash
+from curate.stages.balance import Balance, BalanceParams, cuts, decide
+from curate.stages.shards import balance_report
 from curate.trainer.data import blend_index
 
 SKEWED = {"web": 900_000, "wiki": 90_000, "code": 10_000}  # tokens: 90% / 9% / 1%

@@ -16,7 +16,6 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.commands.export_megatron import export_megatron
 from curate.pipeline.output import Output
 from curate.pipeline.schema import uid_of
-from curate.pipeline.shards import ShardSink, manifest_section
 from curate.pipeline.commands.tokenizer_train import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
@@ -55,9 +54,10 @@ def write_output(root: Path, tokenizer: Path, docs: dict[str, list[str]]) -> dic
     batch = pa.RecordBatch.from_pydict({
         "id": ids, "uid": pa.array([uid_of(i) for i in ids], pa.binary(16)), "source": ["t"] * len(ids),
         "domain": [d for d, texts in docs.items() for _ in texts], "text": [t for texts in docs.values() for t in texts]})
-    sink = ShardSink(config, Output(str(root)), "file-p0-attempt")
-    sink.write(stage.process(batch).drop_columns(["reject_reason"]))
-    manifest = {"format_version": 1, **manifest_section(config, Output(str(root)), [{"shards": sink.close()}])}
+    configured = config.stages[0].build()
+    sink = configured.collector(Output(str(root)), "file-p0-attempt")
+    sink.kept(stage.process(batch).drop_columns(["reject_reason"]))
+    manifest = {"format_version": 1, **configured.result([sink.close().value], Output(str(root)), [configured])}
     (root / "manifest.json").write_text(json.dumps(manifest))
     return manifest
 

@@ -20,7 +20,7 @@ from curate.pipeline.output import Output
 from curate.pipeline.passes import passes
 from curate.pipeline.check import check
 from curate.pipeline.run import run
-from curate.pipeline.shards import ShardSink, manifest_section, shard_schema, splits
+from curate.stages.shards import shard_schema, splits
 from curate.pipeline.commands.tokenizer_train import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
@@ -220,11 +220,14 @@ def test_shard_sink_cuts_by_token_target_per_domain(tokenizer_file, tmp_path):
         "id": ids, "uid": pa.array([hashlib.md5(i.encode()).digest() for i in ids], pa.binary(16)),
         "source": ["t"] * 120, "domain": [("a", "b")[i % 3 == 0] for i in range(120)], "text": docs})
     tokenized = stage.process(batch).drop_columns(["reject_reason"])
-    sink = ShardSink(config, Output(str(tmp_path)), "tag")
+    configured = config.stages[0].build()
+    sink = configured.collector(Output(str(tmp_path)), "tag")
     for start in range(0, 120, 25):
-        rest = sink.write(tokenized.slice(start, 25))
+        rest = sink.kept(tokenized.slice(start, 25))
         assert "tokens" not in rest.schema.names and rest.num_rows == min(25, 120 - start)
-    entries = sink.close()
+    partial = sink.close()
+    entries = partial.value
+    assert partial.files == [e["path"] for e in entries]
     for domain in ("a", "b"):
         mine = [e for e in entries if e["domain"] == domain]
         for e in mine[:-1]:
@@ -233,8 +236,7 @@ def test_shard_sink_cuts_by_token_target_per_domain(tokenizer_file, tmp_path):
             assert e["tokens"] >= 200 > e["tokens"] - last  # closed by the document that reached the target
         assert sum(e["rows"] for e in mine) == sum(1 for i in range(120) if (i % 3 == 0) == (domain == "b"))
     assert sum(e["tokens"] for e in entries) == sum(tokenized.column("n_tokens").to_pylist())
-    records = [{"shards": entries}]
-    section = manifest_section(config, Output(str(tmp_path)), records)
+    section = configured.result([entries], Output(str(tmp_path)), [configured])
     assert section["splits"]["validation"] == {"documents": 0, "tokens": 0}
     assert [e["path"] for e in section["shards"]] == sorted((e["path"] for e in entries),
                                                              key=lambda p: p.split("/")[1])

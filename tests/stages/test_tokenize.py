@@ -12,7 +12,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from curate.pipeline.errors import CurateError
 from curate.pipeline.schema import uid_of
 from curate.pipeline.commands.tokenizer_train import EOS, train_bpe, train_tokenizer
-from curate.stages.tokenize import Tokenize, TokenizeParams, load_tokenizer, token_dtype
+from curate.pipeline.tokenizer import load_tokenizer, token_dtype
+from curate.stages.tokenize import Tokenize, TokenizeParams
 
 WORDS = "alpha beta gamma delta river stone cloud light shard token".split()
 

@@ -1,4 +1,5 @@
-"""Token shards per domain, written by the last pass, and the manifest sections that describe them (docs/FORMAT.md).
+"""Token shards per domain: the tokenize stage's collector and result, and the manifest sections that describe them
+(docs/FORMAT.md).
 
 `ShardSink` takes each batch of kept documents of one input file, moves the `tokens` column into Parquet shards under
 `shards/<domain>/` (columns `id, uid, domain, split, n_tokens, tokens`), and returns the batch without it for
@@ -8,14 +9,16 @@ carries the task's attempt tag, its sha256 is taken as it is written. `split` is
 domain is the dataset (`source`).
 
 `manifest_section` runs once at the end: it copies the tokenizer into `tokenizer/`, lists the shards, sums the domains
-and splits, and takes each domain's weight and epoch cap from the balance stage's decision (without one: the
-natural mixture of training tokens, capped at `DEFAULT_MAX_EPOCHS`), writing the achieved-versus-target report to
-`balance.json`.
+and splits, and takes each domain's weight and epoch cap from the mixture a stage of the run decided
+(`Stage.mixture`: the balance stage; without one, the natural mixture of training tokens, capped at
+`DEFAULT_MAX_EPOCHS`), writing the achieved-versus-target report to `balance.json`.
 """
 from __future__ import annotations
 
 import hashlib
+import html
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,21 +26,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.pipeline.config import PipelineConfig, StageSpec
-from curate.pipeline.output import Output
-from curate.stages.balance import summary_path, uid_hash, unit_interval
-from curate.stages.tokenize import load_tokenizer, token_dtype
+from curate.pipeline.output import SHARDS, Output
+from curate.pipeline.schema import uid_hash, unit_interval
+from curate.pipeline.sections import KEPT, RunView, Section, figure, pct, table
+from curate.pipeline.stage import Collector, Partial, Stage
+from curate.pipeline.tokenizer import load_tokenizer, token_dtype
 
 DEFAULT_MAX_EPOCHS = 4.0
 BALANCE_REPORT = "balance.json"
 TOKENIZER_FILE = "tokenizer/tokenizer.json"
 SPLIT_SALT = 0x73706C6974  # "split": independent of the down-sampling hash
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
-
-
-def tokenize_spec(config: PipelineConfig) -> StageSpec:
-    """The stage whose `tokens` the shards hold (the last one that adds them)."""
-    return [spec for spec in config.stages if "tokens" in spec.build().adds()][-1]
 
 
 def shard_schema(dtype: str) -> pa.Schema:
@@ -108,19 +107,19 @@ class _Shard:
                 "splits": {k: {"documents": d, "tokens": t} for k, (d, t) in self.split_counts.items()}}
 
 
-class ShardSink:
+class ShardSink(Collector):
     """The token shards of one input file's last pass: one open shard per domain, closed at `shard_tokens`."""
 
-    def __init__(self, config: PipelineConfig, output: Output, tag: str):
+    def __init__(self, params, output: Output, tag: str):
         self.output, self.tag = output, tag
-        self.params = tokenize_spec(config).params
+        self.params = params
         _, _, vocab_size, _ = load_tokenizer(self.params.tokenizer, self.params.eos_token)
         self.schema = shard_schema(token_dtype(vocab_size))
         self.open: dict[str, _Shard] = {}
         self.count: dict[str, int] = {}
         self.entries: list[dict] = []
 
-    def write(self, kept: pa.RecordBatch) -> pa.RecordBatch:
+    def kept(self, kept: pa.RecordBatch) -> pa.RecordBatch:
         """Write `kept`'s tokens to the shards; returns `kept` without them (for documents/)."""
         if "tokens" not in kept.schema.names:
             return kept
@@ -151,38 +150,31 @@ class ShardSink:
         folder = _UNSAFE.sub("_", domain) or "_"
         number = self.count.get(domain, 0)
         self.count[domain] = number + 1
-        path = f"shards/{folder}/part-{self.tag}-{number:05d}.parquet"
+        path = f"{SHARDS}/{folder}/part-{self.tag}-{number:05d}.parquet"
         stream = _HashingFile(self.output.open_write(path))
         writer = pq.ParquetWriter(stream, self.schema, compression="zstd")
         self.open[domain] = _Shard(path, domain, stream, writer)
         return self.open[domain]
 
-    def close(self) -> list[dict]:
+    def close(self) -> Partial:
         """Close the open shards; the entries of every shard this file wrote, with their per-split counts."""
         for domain in sorted(self.open):
             self.entries.append(self.open[domain].close())
         self.open.clear()
-        return self.entries
+        return Partial(self.entries, [entry["path"] for entry in self.entries])
 
 
-def _balance_summary(config: PipelineConfig, output: Output) -> tuple[str, dict] | None:
-    specs = [spec for spec in config.stages if spec.name == "balance"]
-    if not specs or not output.exists(summary_path(specs[-1].id)):
-        return None
-    return specs[-1].id, output.read_json(summary_path(specs[-1].id))
-
-
-def manifest_section(config: PipelineConfig, output: Output, records: list[dict]) -> dict:
-    """`tokenizer`, `shards`, `domains`, `splits` (and `balance`) of manifest.json, from the last pass's records."""
-    spec = tokenize_spec(config)
-    tokenizer_path = spec.params.tokenizer
-    _, eos_id, vocab_size, sha256 = load_tokenizer(tokenizer_path, spec.params.eos_token)
+def manifest_section(params, output: Output, partials: list[list[dict]], stages: list[Stage]) -> dict:
+    """`tokenizer`, `shards`, `domains`, `splits` (and `balance`) of manifest.json, from the shard entries of every
+    file (`partials`) and the mixture the last stage that decides one decided."""
+    tokenizer_path = params.tokenizer
+    _, eos_id, vocab_size, sha256 = load_tokenizer(tokenizer_path, params.eos_token)
     with open(tokenizer_path, "rb") as f:
         data = f.read()
     output.fs.makedirs(output.path("tokenizer"), exist_ok=True)
     output.fs.pipe_file(output.path(TOKENIZER_FILE), data)
 
-    entries = sorted((e for record in records for e in record["shards"]), key=lambda e: e["domain"])  # stable
+    entries = sorted((e for entries in partials for e in entries), key=lambda e: e["domain"])  # stable
     domains: dict[str, dict] = {}
     split_totals = {"train": {"documents": 0, "tokens": 0}, "validation": {"documents": 0, "tokens": 0}}
     train_tokens: dict[str, int] = {}
@@ -196,7 +188,8 @@ def manifest_section(config: PipelineConfig, output: Output, records: list[dict]
             split_totals[name]["tokens"] += counts["tokens"]
 
     sections: dict = {}
-    balance = _balance_summary(config, output)
+    mixtures = [(stage.id, mixture) for stage in stages if (mixture := stage.mixture(output)) is not None]
+    balance = mixtures[-1] if mixtures else None
     if balance is None:
         total = sum(train_tokens.values()) or 1
         for name, d in domains.items():
@@ -245,3 +238,83 @@ def balance_report(stage_id: str, summary: dict, domains: dict[str, dict], train
     return {"stage": stage_id, "by": summary["by"], "mode": summary["mode"], "temperature": summary["temperature"],
             "budget": summary["budget"], "feasible": not notes, "notes": notes,
             "max_training_tokens": int(min(limits)) if limits else 0, "domains": rows}
+
+
+# ---- what the run report shows ---------------------------------------------------------------------------------
+
+def domains_section(run: RunView, stages: list[Stage]) -> Section | None:
+    """The run report's domain mixture (input, target, achieved) and tokens per domain and split."""
+    domains = run.manifest.get("domains")
+    body = []
+    if domains:
+        balance = run.output.read_json(run.manifest["balance"]) if "balance" in run.manifest else None
+        names = sorted(domains, key=lambda d: -domains[d]["tokens"])
+        available = {}
+        if balance:
+            total_available = sum(r["available"] for r in balance["domains"].values()) or 1
+            available = {d: r["available"] / total_available for d, r in balance["domains"].items()}
+        total_tokens = sum(d["tokens"] for d in domains.values()) or 1
+        plot = figure(11, 3.4)
+        mix, tokens = plot.subplots(1, 2)
+        x = np.arange(len(names))
+        bars = [("input", [available.get(n, 0.0) for n in names], "#aaaaaa")] if available else []
+        if any("target" in domains[n] for n in names):
+            bars.append(("target", [domains[n].get("target", 0.0) for n in names], "#f0ad4e"))
+        bars.append(("achieved (manifest weight)", [domains[n]["weight"] for n in names], KEPT))
+        width = 0.8 / len(bars)
+        for i, (label, values, colour) in enumerate(bars):
+            mix.bar(x + (i - (len(bars) - 1) / 2) * width, values, width, label=label, color=colour)
+        mix.set_xticks(x, names)
+        mix.set_ylabel("share of training tokens")
+        mix.set_title("domain mixture", fontsize=10)
+        mix.legend(fontsize=7)
+        tokens.bar(names, [domains[n]["tokens"] for n in names], color=KEPT)
+        tokens.set_title("tokens per domain (shards)", fontsize=10)
+        tokens.tick_params(labelsize=8)
+        rows = [[n, domains[n]["documents"], domains[n]["tokens"], pct(domains[n]["tokens"], total_tokens),
+                 domains[n].get("target"), domains[n]["weight"], domains[n].get("max_epochs")] for n in names]
+        body += [run.plot("domains", plot),
+                 table(["domain", "documents", "tokens", "of tokens", "target", "weight", "max epochs"], rows)]
+        splits = run.manifest.get("splits")
+        if splits:
+            body.append(table(["split", "documents", "tokens"],
+                               [[k, v["documents"], v["tokens"]] for k, v in splits.items()]))
+        if balance:
+            feasible = "feasible" if balance["feasible"] else "not feasible"
+            body.append(f"<p>Balance ({html.escape(balance['mode'])} by {html.escape(balance['by'])}): {feasible}; "
+                        f"the weights support up to {balance['max_training_tokens']:,} training tokens before a "
+                        "domain passes its max_epochs.</p>")
+            for note in balance["notes"]:
+                body.append(f'<p class="warn">{html.escape(note)}</p>')
+    elif "n_tokens" in run.columns:
+        key = "domain" if "domain" in run.columns else None
+        documents = run.sample([key, "n_tokens"] if key else ["n_tokens"])
+        labels = documents.column(key).to_pylist() if key else ["(all)"] * documents.num_rows
+        per: Counter[str] = Counter()
+        for label, n in zip(labels, documents.column("n_tokens").to_pylist()):
+            per[str(label)] += int(n or 0) * run.stride
+        plot = figure(6, 3)
+        ax = plot.add_subplot()
+        ax.bar(list(per), list(per.values()), color=KEPT)
+        ax.set_title("tokens per domain (kept documents)", fontsize=10)
+        body += [run.plot("domains", plot), table(["domain", "tokens"], [[k, v] for k, v in per.most_common()])]
+    else:
+        return None
+    return Section("domains", "Domains and tokens", body)
+
+
+def mixture_text(run: RunView, stages: list[Stage]) -> list:
+    """The decided mixture for `curate report` on the console: target versus achieved share, per domain."""
+    if "balance" not in run.manifest:
+        return []
+    from rich.table import Table
+
+    balance = run.output.read_json(run.manifest["balance"])
+    listing = Table(title=f"mixture ({balance['by']}, {balance['mode']})", title_justify="left")
+    for column in ("domain", "target", "achieved", "available", "kept", "train tokens", "max epochs"):
+        listing.add_column(column, justify="left" if column == "domain" else "right")
+    for name, row in balance["domains"].items():
+        listing.add_row(name, f"{row['target']:.3f}", f"{row['achieved']:.3f}", f"{row['available']:,}",
+                        f"{row['kept']:,}", f"{row['train_tokens']:,}", f"{row['max_epochs']}")
+    notes = [f"  {note}" for note in balance["notes"] or ["target met"]]
+    return [listing, *notes, f"  the weights support up to {balance['max_training_tokens']:,} training tokens"]
