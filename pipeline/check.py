@@ -54,13 +54,13 @@ class Checked:
 
         for step in passes(self.config):
             if step.applies is not None:
-                lines += ["", f"phase B  global stage {step.applies.id}: its plan over every document's keys -> "
-                              "a decision table by uid",
-                          f"pass {step.index} (phase C, per input file: apply {step.applies.id}'s decisions -> map stages"
+                lines += ["", f"plan of {step.applies.id} (the engine, over every document's keys -> a decision table "
+                              "by uid)",
+                          f"pass {step.index} (per input file: apply {step.applies.id}'s decisions -> map stages"
                           f" -> {'work/ + keys' if step.feeds else 'documents/'})"]
                 lines.append(self._stage_line(by_id[step.applies.id]))
             else:
-                lines += ["", f"pass 0 (phase A, per input file, fused in one task: read -> map stages -> "
+                lines += ["", f"pass 0 (per input file, fused in one task: read -> map stages -> "
                               f"{'work/ + keys of ' + step.feeds.id if step.feeds else 'documents/ + ledgers'})",
                           f"  read            adds {', '.join(_IDENTITY + _FILLED[self.formats[0]])}"]
             lines += [self._stage_line(by_id[spec.id]) for spec in step.maps]

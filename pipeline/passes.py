@@ -1,10 +1,12 @@
 """Per-file passes, engine-neutral: what one task does to one input file, written and committed by that task.
 
-A pipeline is cut at its global stages into passes. Pass 0 reads the input file (phase A); pass k > 0 reads the rows
-pass k-1 kept for that file, applies the decisions of global stage k (phase C: a join on `uid`), and runs the map
-stages up to the next global stage. A pass followed by a global stage writes its kept rows to `work/` and that
-stage's keys beside them; the last pass writes `documents/`. Every pass writes its rejects to `ledger/rejects/` and
-commits last, with a record listing the attempt-unique files it wrote. Spark and Beam both call `run_pass`.
+A pipeline is cut at its global stages into passes. Pass 0 reads the input file; between pass k-1 and pass k the
+engine runs global stage k's plan over every file's keys; pass k > 0 reads the rows pass k-1 kept for that file,
+applies the decisions of global stage k (a join on `uid`), and runs the map stages up to the next global stage. A
+pass followed by a global stage writes its kept rows to `work/` and that stage's keys beside them; the last pass
+writes `documents/`. Every pass writes its rejects to `ledger/rejects/`, hands the rows leaving the run to the stages'
+collectors (`Stage.collector`), and commits last, with a record listing the attempt-unique files it wrote and the
+collectors' partial results. Spark and Beam both call `run_pass`.
 """
 from __future__ import annotations
 

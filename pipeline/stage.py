@@ -127,7 +127,7 @@ def emit(batch: pa.RecordBatch, reasons: Sequence[str | None] | pa.Array, **colu
 
 
 class GlobalStage(Stage):
-    """A stage that decides over the whole corpus (dedup clustering, balancing): phase B of a run.
+    """A stage that decides over the whole corpus (dedup clustering, balancing), between two passes of a run.
 
     Its pure core is split in two. `keys(batch)` runs inside the per-file task of the pass before it and returns the
     small columns the decision needs (never text): `uid` plus stage-specific keys such as band hashes or a domain.
@@ -148,9 +148,9 @@ class GlobalStage(Stage):
         return {name: None for name in self.adds()}
 
     def revise(self, batch: pa.RecordBatch, reasons: pa.Array) -> tuple[pa.RecordBatch, pa.Array]:
-        """Phase C, per file: `batch` with the decided columns and `reasons` (null = kept, not yet prefixed with the
-        stage id). A stage whose decision changes documents (cuts repeated paragraphs) rewrites them here, and may
-        reject more rows; the default changes nothing."""
+        """In the pass after the plan, per file: `batch` with the decided columns and `reasons` (null = kept, not yet
+        prefixed with the stage id). A stage whose decision changes documents (cuts repeated paragraphs) rewrites them
+        here, and may reject more rows; the default changes nothing."""
         return batch, reasons
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -100,7 +100,7 @@ def explain(
     input: Annotated[Optional[list[str]], typer.Option("--input", "-i")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o")] = None,
 ) -> None:
-    """Print the checked plan: stages, the columns each needs and adds, and the phases. A static check: the input
+    """Print the checked plan: stages, the columns each needs and adds, and the passes. A static check: the input
     need not exist yet."""
     from curate.pipeline.run import checked
 
