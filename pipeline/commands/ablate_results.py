@@ -211,10 +211,10 @@ def plots(results: dict) -> dict[str, bytes]:
 
 
 def page(results: dict, title: str) -> str:
-    from curate.pipeline.sections import CSS, table
+    from curate.pipeline import sections as look  # the run report's look
 
     header, rows = table(results)
-    sections = [("results", "Results", table(header, rows, numeric_from=1)
+    sections = [("results", "Results", look.table(header, rows, numeric_from=1)
                  + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in ordering_lines(results)) + "</ul>"
                  + f'<p class="note">{html.escape("Rule: " + results["significance_rule"])}. Tokenizer sha256 '
                    f'{html.escape(results["tokenizer_sha256"])}; {results["training"]["steps"]:,} steps of '
@@ -226,7 +226,7 @@ def page(results: dict, title: str) -> str:
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
     body = "".join(f'<section id="{a}"><h2>{html.escape(t)}</h2>{b}</section>' for a, t, b in sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{CSS}</style></head><body><header><h1>{html.escape(title)}</h1></header>"
+            f"<style>{look.CSS}</style></head><body><header><h1>{html.escape(title)}</h1></header>"
             f"<nav>{nav}</nav><main>{body}</main></body></html>\n")
 
 
