@@ -170,7 +170,6 @@ class Bias(Stage):
     name = "bias"
     files = ("lexicon_paths",)
     Params = BiasParams
-    optional = ("lang",)
 
     def __init__(self, params: BiasParams, stage_id: str | None = None):
         super().__init__(params, stage_id)

@@ -48,8 +48,7 @@ class OptOut(Stage):
     files = ("robots",)
     Params = OptOutParams
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         p = self.params
         return ("url", *(("x_robots_tag",) if p.header else ()), *(("html",) if p.meta else ()))
 

@@ -33,7 +33,6 @@ class HeuristicStage(Stage):
     """A rule set of `curate.filters` applied to every kept document."""
 
     module: ClassVar[ModuleType]
-    optional = ("lang",)
 
     def adds(self) -> dict[str, pa.DataType]:
         if not self.params.keep_signals:
@@ -59,7 +58,7 @@ class HeuristicStage(Stage):
         if self.params.keep_signals:
             columns = {f"{self.id}_{name}": pa.array([sig[name] for _, sig in measured], pa.float64())
                        for name in self.module.SIGNALS}
-        if self.modifies:
+        if self.modifies():
             columns["text"] = pa.array([new if new is not None else old for (new, _), old in zip(measured, texts)],
                                        pa.string())
         return emit(batch, reasons, **columns)
@@ -105,8 +104,10 @@ class C4(HeuristicStage):
     name = "c4_quality"
     files = ("bad_words_path",)
     module = c4
-    modifies = ("text",)
     Params = _params_of(c4, bad_words_path=(str | None, Field(None, description="file of bad words, one a line")))
+
+    def modifies(self) -> tuple[str, ...]:
+        return ("text",)
 
     def setup(self) -> None:
         super().setup()

@@ -174,7 +174,6 @@ class Toxicity(Stage):
     name = "toxicity"
     files = ("checkpoint",)
     Params = ToxicityParams
-    optional = ("lang",)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {f"tox_{label}": pa.float32() for label in self.params.label_names()}

@@ -56,8 +56,7 @@ class ExactDedup(GlobalStage):
     name = "exact_dedup"
     Params = ExactDedupParams
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         return (self.params.on,)
 
     def adds(self) -> dict[str, pa.DataType]:

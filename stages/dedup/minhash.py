@@ -66,8 +66,7 @@ class MinHashDedup(GlobalStage):
     name = "minhash_dedup"
     Params = MinHashDedupParams
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         column = self.keep_column
         return ("text",) if column is None else ("text", column)
 

@@ -17,10 +17,12 @@ class Shout(Stage):
 
     name = "shout"
     Params = ShoutParams
-    modifies = ("text",)
 
     def adds(self):
         return {"shout_len": pa.int32()}
+
+    def modifies(self):
+        return ("text",)
 
     def process(self, batch):
         texts = batch.column("text").to_pylist()
