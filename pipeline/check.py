@@ -106,7 +106,8 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
                 global_plan(config.engine.name, spec.name)
             except CurateError as error:
                 raise ConfigError(f"stages[{index}] ({spec.id}): {error}") from None
-        for column in stage.requires:
+        requires, modifies = stage.requires(), stage.modifies()
+        for column in requires:
             if column not in provided:
                 hint = " (for WARC input, add an `extract` stage before it)" if column == "text" else ""
                 if column == "html":
@@ -115,22 +116,22 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
                                   f"provides{hint}")
         # A signal computed on a column that a later stage changed is stale; that matters only where a stage after
         # the change decides on it (FineWeb's own order scores the language before C4's line removal, on purpose).
-        for column in stage.requires:
+        for column in requires:
             if column in stale:
                 warnings.append(f"{spec.id} reads {column!r}, computed on {stale[column][1]!r} before "
                                 f"{stale[column][0]} modified it")
-        for column in stage.modifies:
+        for column in modifies:
             for signal in computed_on.pop(column, []):
                 stale[signal] = (spec.id, column)
         adds = stage.adds()
-        for column in stage.requires:
-            computed_on.setdefault(column, []).extend(c for c in adds if c not in stage.modifies)
+        for column in requires:
+            computed_on.setdefault(column, []).extend(c for c in adds if c not in modifies)
         for column in adds:
             stale.pop(column, None)  # computed again
-            if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in stage.modifies:
+            if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in modifies:
                 warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id
-        stages.append(StageColumns(spec.id, spec.name, stage.requires, adds, stage.modifies))
+        stages.append(StageColumns(spec.id, spec.name, requires, adds, modifies))
     # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
     columns = [c for c in provided if c not in ("html", "tokens")]
     return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed)
@@ -146,7 +147,7 @@ def assumed_format(config: PipelineConfig) -> str:
     for path in config.input.paths:
         if format_of(path):
             return format_of(path)
-    return "warc" if any("html" in spec.build().requires for spec in config.stages) else "jsonl"
+    return "warc" if any("html" in spec.build().requires() for spec in config.stages) else "jsonl"
 
 
 def _check_files(index: int, stage_id: str, stage) -> None:

@@ -60,7 +60,7 @@ def passes(config: PipelineConfig) -> list[Pass]:
         else:
             maps.append(spec)
     out.append(Pass(len(out), applies, tuple(maps), None))
-    needs = [spec.build().requires for spec in config.stages]
+    needs = [spec.build().requires() for spec in config.stages]
     needs_html = [any("html" in n for n in needs[i:]) for i in range(len(needs) + 1)]
     position, marked = 0, []
     for step in out:

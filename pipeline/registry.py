@@ -16,6 +16,9 @@ def register(cls: type[Stage]) -> type[Stage]:
     """Class decorator: make a stage available under its `name`."""
     if cls.name in _STAGES and _STAGES[cls.name] is not cls:
         raise ValueError(f"stage name {cls.name!r} registered twice")
+    for declaration in ("requires", "adds", "modifies"):
+        if not callable(getattr(cls, declaration)):  # the older `requires = (...)` would fail only when a run checks it
+            raise TypeError(f"stage {cls.name!r}: {declaration} must be a method")
     _STAGES[cls.name] = cls
     return cls
 

@@ -28,14 +28,11 @@ class Params(BaseModel):
 
 
 class Stage:
-    """Base of map stages. Subclasses set `name`, `Params`, `requires`, `modifies`, and implement `process`."""
+    """Base of map stages. Subclasses set `name` and `Params`, declare `requires()`, `adds()` and `modifies()` (methods:
+    what a stage reads and writes may depend on its parameters), and implement `process`."""
 
     name: ClassVar[str]
     Params: ClassVar[type[Params]] = Params
-    requires: ClassVar[tuple[str, ...]] = ("text",)
-    # Columns read when present (e.g. `lang` for language-aware rules); never a config error when missing.
-    optional: ClassVar[tuple[str, ...]] = ()
-    modifies: ClassVar[tuple[str, ...]] = ()
     # Parameters naming local files (a path or a list of paths) that must exist before anything runs.
     files: ClassVar[tuple[str, ...]] = ()
     # CPU spent in helper processes (an extraction sandbox) so far; the framework adds its growth to the stage's time.
@@ -45,9 +42,17 @@ class Stage:
         self.params = params
         self.id = stage_id or self.name
 
+    def requires(self) -> tuple[str, ...]:
+        """The columns this stage reads, given its parameters: a config error when nothing before it provides one."""
+        return ("text",)
+
     def adds(self) -> dict[str, pa.DataType]:
         """The typed columns this stage adds, given its parameters."""
         return {}
+
+    def modifies(self) -> tuple[str, ...]:
+        """The existing columns this stage rewrites in place, given its parameters."""
+        return ()
 
     def totals(self) -> tuple[str, ...]:
         """Added integer columns the run report sums over the kept documents (counts of things found or replaced)."""

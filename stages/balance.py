@@ -158,8 +158,7 @@ class Balance(GlobalStage):
     name = "balance"
     Params = BalanceParams
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         return ("domain", "n_tokens" if self.params.by == "tokens" else "text")
 
     def key_schema(self) -> pa.Schema:

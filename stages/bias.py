@@ -220,7 +220,6 @@ class Bias(Stage):
     name = "bias"
     files = ("lexicon_paths",)
     Params = BiasParams
-    optional = ("lang",)
     report_section = staticmethod(bias_section)
     report_text = staticmethod(bias_text)
 

@@ -213,8 +213,7 @@ class Decontaminate(Stage):
     name = "decontaminate"
     Params = DecontaminateParams
 
-    @property
-    def modifies(self) -> tuple[str, ...]:  # type: ignore[override]
+    def modifies(self) -> tuple[str, ...]:
         return ("text",) if self.params.mode == "remove" else ()
 
     def adds(self) -> dict[str, pa.DataType]:

@@ -143,8 +143,7 @@ class Domain(Stage):
     files = ("rules_file", "classifier")
     Params = DomainParams
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         p = self.params
         return (p.column,) if p.column else ("text",) if p.classifier else ("url",)
 

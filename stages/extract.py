@@ -84,8 +84,9 @@ class Extract(Stage):
 
     name = "extract"
     Params = ExtractParams
-    requires = ("html",)
-    optional = ("content_type",)
+
+    def requires(self) -> tuple[str, ...]:
+        return ("html",)  # and `content_type` where the reader has it
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"text": pa.string()}

@@ -44,9 +44,10 @@ class LangPrecheck(Stage):
 
     name = "lang_precheck"
     Params = LangPrecheckParams
-    requires = ("html",)
-    optional = ("content_type",)
     files = ("model_path",)
+
+    def requires(self) -> tuple[str, ...]:
+        return ("html",)  # and `content_type` where the reader has it
 
     def setup(self) -> None:
         p = self.params

@@ -9,7 +9,6 @@ no robots.txt is kept.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -48,8 +47,7 @@ class OptOut(Stage):
     files = ("robots",)
     Params = OptOutParams
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         p = self.params
         return ("url", *(("x_robots_tag",) if p.header else ()), *(("html",) if p.meta else ()))
 

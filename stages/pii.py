@@ -44,11 +44,13 @@ class Pii(Stage):
     """PII redaction: e-mails, phones (libphonenumber), public IPs, cards (Luhn), IBANs (mod-97), US SSNs."""
 
     name = "pii"
-    modifies = ("text",)
     Params = PiiParams
 
     def adds(self) -> dict[str, pa.DataType]:
         return {f"pii_{kind}": pa.int32() for kind in self._kinds()}
+
+    def modifies(self) -> tuple[str, ...]:
+        return ("text",)
 
     def totals(self) -> tuple[str, ...]:
         return tuple(self.adds())

@@ -204,7 +204,6 @@ class Toxicity(Stage):
     files = ("checkpoint",)
     Params = ToxicityParams
     report_section = staticmethod(toxicity_section)
-    optional = ("lang",)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {f"{PREFIX}{label}": pa.float32() for label in self.params.label_names()}

@@ -99,10 +99,12 @@ class UrlFilter(Stage):
     """URL block lists (hosts with subdomains, URL prefixes, UT1 categories, regexes), FineWeb's banned URL words."""
 
     name = "url_filter"
-    requires = ("url",)
     files = ("ut1", "domain_files", "url_files", "allow_files", "banned_words_file", "soft_banned_words_file",
              "banned_subwords_file")
     Params = UrlFilterParams
+
+    def requires(self) -> tuple[str, ...]:
+        return ("url",)
 
     def setup(self) -> None:
         p = self.params

@@ -88,7 +88,7 @@ def input_format(raw: dict) -> str:
             if ending in path:
                 return fmt
     config = pipeline_config.parse({**raw, "input": {"paths": ["x"], "dataset": "d"}, "output": "o"})
-    return "warc" if any("html" in spec.build().requires for spec in config.stages) else "jsonl"
+    return "warc" if any("html" in spec.build().requires() for spec in config.stages) else "jsonl"
 
 
 @pytest.mark.parametrize("where, raw", pipelines(), ids=[where for where, _ in pipelines()])

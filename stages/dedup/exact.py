@@ -58,8 +58,7 @@ class ExactDedup(GlobalStage):
     Params = ExactDedupParams
     report_section = staticmethod(cluster_sizes_section)
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         return (self.params.on,)
 
     def adds(self) -> dict[str, pa.DataType]:

@@ -68,8 +68,7 @@ class MinHashDedup(GlobalStage):
     Params = MinHashDedupParams
     report_section = staticmethod(cluster_sizes_section)
 
-    @property
-    def requires(self) -> tuple[str, ...]:  # type: ignore[override]
+    def requires(self) -> tuple[str, ...]:
         column = self.keep_column
         return ("text",) if column is None else ("text", column)
 

@@ -88,10 +88,12 @@ class ParagraphDedup(GlobalStage):
     name = "paragraph_dedup"
     Params = ParagraphDedupParams
     report_section = staticmethod(cluster_sizes_section)
-    modifies = ("text",)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"paragraphs_removed": pa.list_(pa.int32())}
+
+    def modifies(self) -> tuple[str, ...]:
+        return ("text",)
 
     def defaults(self) -> dict[str, Any]:
         return {"paragraphs_removed": None}

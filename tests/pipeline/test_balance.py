@@ -109,7 +109,7 @@ def test_keys_carry_no_text_and_the_hash_is_seeded_and_stable():
     by_chars = Balance(BalanceParams(weights={"a": 1}, by="characters")).keys(batch)
     assert by_chars.schema.names == ["uid", "domain", "amount", "bucket"]
     assert set(by_chars.column("amount").to_pylist()) == {5}
-    assert Balance(BalanceParams(weights={"a": 1})).requires == ("domain", "n_tokens")
+    assert Balance(BalanceParams(weights={"a": 1})).requires() == ("domain", "n_tokens")
     h0, h1 = uid_hash(uids, 0), uid_hash(uids, 1)
     assert (h0 != h1).all() and (uid_hash(uids.slice(50), 0) == h0[50:]).all()
     buckets = by_chars.column("bucket").to_numpy()

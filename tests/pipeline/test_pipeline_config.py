@@ -133,7 +133,8 @@ def test_plugins_register_their_stages(tmp_path, monkeypatch):
         "class Upper(Stage):\n"
         "    '''Upper-cases text.'''\n"
         "    name = 'my_upper'\n"
-        "    modifies = ('text',)\n"
+        "    def modifies(self):\n"
+        "        return ('text',)\n"
         "    def process(self, batch):\n"
         "        return emit(batch, [None] * batch.num_rows, text=[t.upper() for t in batch.column('text').to_pylist()])\n"
     )
@@ -141,6 +142,21 @@ def test_plugins_register_their_stages(tmp_path, monkeypatch):
     parsed = config.parse({**BASE, "plugins": ["my_stages"], "stages": [{"name": "my_upper"}]})
     assert parsed.stages[0].stage_class.__name__ == "Upper"
     assert parse_error({**BASE, "plugins": ["no_such_module_x"]}).startswith("plugins[0]: cannot import")
+
+
+def test_a_plugin_declaring_modifies_as_a_class_attribute_is_told_to_write_a_method(tmp_path, monkeypatch):
+    (tmp_path / "my_old_stages.py").write_text(
+        "from curate.pipeline.registry import register\n"
+        "from curate.pipeline.stage import Stage\n"
+        "@register\n"
+        "class Old(Stage):\n"
+        "    name = 'my_old'\n"
+        "    modifies = ('text',)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    message = parse_error({**BASE, "plugins": ["my_old_stages"], "stages": [{"name": "extract"}]})
+    assert message.startswith("plugins[0]: importing 'my_old_stages' failed: TypeError:")
+    assert "stage 'my_old': modifies must be a method" in message
 
 
 def test_a_global_stage_without_a_plan_on_the_engine_is_a_config_error(tmp_path, monkeypatch):

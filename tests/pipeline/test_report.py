@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 from curate.pipeline import config as pipeline_config  # noqa: E402
 from curate.pipeline.commands.demo import _BANK, generate_crawl  # noqa: E402
 from curate.pipeline.commands.report import REPORT_FILE, write_report  # noqa: E402
-from curate.stages.quality_signals import signal_thresholds  # noqa: E402
+from curate.stages.heuristic import signal_thresholds  # noqa: E402
 from curate.pipeline.run import run  # noqa: E402
 from curate.pipeline.commands.tokenizer_train import train_bpe  # noqa: E402
 

@@ -17,10 +17,12 @@ class Shout(Stage):
 
     name = "shout"
     Params = ShoutParams
-    modifies = ("text",)
 
     def adds(self):
         return {"shout_len": pa.int32()}
+
+    def modifies(self):
+        return ("text",)
 
     def process(self, batch):
         texts = batch.column("text").to_pylist()
@@ -74,3 +76,13 @@ def test_a_stage_that_loses_rows_is_a_bug_not_a_reject():
     bound = BoundStage(Lossy(ShoutParams()), "fail")
     with pytest.raises(RuntimeError, match="returned 1 rows for 2"):
         bound.run(batch_of(["a", "b"]), StageCounts("lossy"))
+
+
+def test_each_built_in_stage_has_a_file_of_its_own_with_its_params_written_out_there():
+    from curate.pipeline import registry
+
+    stages = {name: cls for name, cls in registry.stages().items() if cls.__module__.startswith("curate.stages.")}
+    modules = [cls.__module__ for cls in stages.values()]
+    assert sorted(m for m in set(modules) if modules.count(m) > 1) == []
+    for name, cls in stages.items():
+        assert (cls.Params.__module__, cls.Params.__qualname__) == (cls.__module__, f"{cls.__name__}Params"), name

@@ -36,7 +36,6 @@ class Faults(Stage):
 
     name = "reliability_faults"
     Params = FaultsParams
-    requires = ("text",)
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         file = batch.column("file")[0].as_py() if batch.num_rows else None

@@ -72,7 +72,7 @@ def test_planted_item_rejected_clean_kept_and_reason_names_the_benchmark(tmp_pat
 def test_remove_mode_cuts_only_the_overlapping_span(tmp_path):
     bench = jsonl(tmp_path / "b.jsonl", [{"question": QUESTION, "answer": "252"}])
     s = stage(tmp_path, [{"name": "bakery", "path": str(bench), "layout": "gsm8k"}], mode="remove")
-    assert s.modifies == ("text",)
+    assert s.modifies() == ("text",)
     page = f"Before the puzzle. {QUESTION} After the puzzle."
     out = run(s, [page, QUESTION, "Nothing to see here."])
     assert out["text"][0] == "Before the puzzle. ? After the puzzle."

@@ -83,6 +83,6 @@ def test_config_errors_name_the_stage(stage, message):
 
 
 def test_requires_what_its_source_reads():
-    assert Domain(DomainParams(rules=[{"domain": "a.com", "label": "a"}])).requires == ("url",)
-    assert Domain(DomainParams(column="topic")).requires == ("topic",)
-    assert Domain(DomainParams(classifier="m.bin")).requires == ("text",)
+    assert Domain(DomainParams(rules=[{"domain": "a.com", "label": "a"}])).requires() == ("url",)
+    assert Domain(DomainParams(column="topic")).requires() == ("topic",)
+    assert Domain(DomainParams(classifier="m.bin")).requires() == ("text",)

@@ -43,7 +43,7 @@ def test_rank_follows_the_keep_policy():
     assert stage(keep="longest").keys(batch(texts)).column("rank").to_pylist() == [5.0, 13.0]
     assert stage().keys(batch(texts)).column("rank").null_count == 2
     scored = stage(keep="highest:quality")
-    assert scored.requires == ("text", "quality")
+    assert scored.requires() == ("text", "quality")
     assert scored.keys(batch(texts, quality=[0.5, None])).column("rank").to_pylist() == [0.5, None]
 
 

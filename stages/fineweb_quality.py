@@ -1,0 +1,36 @@
+"""fineweb_quality: FineWeb's own quality rules (Penedo et al. 2024, §3.6; `curate.filters.fineweb`) as a stage.
+
+Rejects a document with too few lines ending in punctuation, too many short lines, too many characters in duplicated
+lines, or too many list-like lines. The defaults are those of the filter that produced FineWeb.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from curate.filters import fineweb
+from curate.pipeline.registry import register
+from curate.pipeline.stage import Params
+from curate.stages.heuristic import HeuristicStage
+
+
+class FineWebQualityParams(Params):
+    """`curate.filters.fineweb.Thresholds`, field for field, and `keep_signals`."""
+
+    min_line_punct_ratio: float = 0.12
+    short_line_length: int = 30
+    max_short_line_ratio: float = 0.67
+    max_dup_line_char_fraction: float = 0.01
+    max_list_ratio: float = 0.3
+    keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
+
+
+@register
+class FineWebQuality(HeuristicStage):
+    """FineWeb's own rules (Penedo et al. 2024): line punctuation, short lines, duplicated lines, lists."""
+
+    name = "fineweb_quality"
+    Params = FineWebQualityParams
+    module = fineweb
+
+    def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
+        return None, fineweb.signals(text, lang, th=self.thresholds)

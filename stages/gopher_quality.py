@@ -1,0 +1,42 @@
+"""gopher_quality: Gopher's quality rules (Rae et al. 2021, App. A.1.1; `curate.filters.gopher_quality`) as a stage.
+
+Rejects a document outside the word-count and mean-word-length ranges, with too many hash or ellipsis symbols,
+bullet or ellipsis lines, too few alphabetic words or too few stop words. The defaults are the paper's.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from curate.filters import gopher_quality
+from curate.pipeline.registry import register
+from curate.pipeline.stage import Params
+from curate.stages.heuristic import HeuristicStage
+
+
+class GopherQualityParams(Params):
+    """`curate.filters.gopher_quality.Thresholds`, field for field, and `keep_signals`."""
+
+    min_words: int = 50
+    max_words: int = 100000
+    min_mean_word_length: float = 3.0
+    max_mean_word_length: float = 10.0
+    max_hash_ratio: float = 0.1
+    max_ellipsis_ratio: float = 0.1
+    max_bullet_line_fraction: float = 0.9
+    max_ellipsis_line_fraction: float = 0.3
+    min_alpha_word_fraction: float = 0.8
+    min_stop_words: int = 2
+    punctuation_tokens: bool = False  # count punctuation as words in the ratios, as datatrove (FineWeb) does
+    keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
+
+
+@register
+class GopherQuality(HeuristicStage):
+    """Gopher quality rules (Rae et al. 2021, App. A.1.1): word count and length, symbols, bullets, stop words."""
+
+    name = "gopher_quality"
+    Params = GopherQualityParams
+    module = gopher_quality
+
+    def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
+        return None, gopher_quality.signals(text, lang, self.thresholds.punctuation_tokens)

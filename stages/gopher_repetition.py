@@ -1,0 +1,41 @@
+"""gopher_repetition: Gopher's repetition rules (Rae et al. 2021, Table A1; `curate.filters.gopher_repetition`).
+
+Rejects a document whose duplicated lines or paragraphs, most frequent 2-4-grams or duplicated 5-10-grams cover more
+than the paper's fraction of it. The defaults are Table A1's.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from curate.filters import gopher_repetition
+from curate.pipeline.registry import register
+from curate.pipeline.stage import Params
+from curate.stages.heuristic import HeuristicStage
+
+
+class GopherRepetitionParams(Params):
+    """`curate.filters.gopher_repetition.Thresholds`, field for field, and `keep_signals`."""
+
+    max_dup_line_fraction: float = 0.3
+    max_dup_paragraph_fraction: float = 0.3
+    max_dup_line_char_fraction: float = 0.2
+    max_dup_paragraph_char_fraction: float = 0.2
+    max_top_2gram_char_fraction: float = 0.2
+    max_top_3gram_char_fraction: float = 0.18
+    max_top_4gram_char_fraction: float = 0.16
+    max_dup_5gram_char_fraction: float = 0.15
+    max_dup_6gram_char_fraction: float = 0.14
+    max_dup_7gram_char_fraction: float = 0.13
+    max_dup_8gram_char_fraction: float = 0.12
+    max_dup_9gram_char_fraction: float = 0.11
+    max_dup_10gram_char_fraction: float = 0.1
+    keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
+
+
+@register
+class GopherRepetition(HeuristicStage):
+    """Gopher repetition rules (Rae et al. 2021, Table A1): duplicate lines, paragraphs and n-grams."""
+
+    name = "gopher_repetition"
+    Params = GopherRepetitionParams
+    module = gopher_repetition
