@@ -18,8 +18,9 @@ from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.check import check
 from curate.pipeline.commands.quality_train import read_source, train_quality
+from curate.filters.quality_model import prepare
 from curate.stages.quality_classifier import (
-    LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, prepare, ranks, select, summary)
+    LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, ranks, select, summary)
 
 JUNK = ("home login cart checkout menu share tweet subscribe cookie privacy terms contact sitemap click here buy now "
         "free shipping sale deals account wishlist").split()
