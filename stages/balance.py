@@ -187,6 +187,15 @@ class Balance(GlobalStage):
         return pa.schema([("uid", pa.binary(16)), ("domain", pa.string()), ("amount", pa.int64()),
                           ("bucket", pa.int32())])
 
+    def mixture(self, histogram: dict[str, dict[int, int]]) -> tuple[dict, dict[str, tuple[int, str]]]:
+        """The decision on the corpus's units per (domain, bucket), as both plans gather them: the mixture (`decide`,
+        written to `summary_path`) and the cuts per domain (`cuts`)."""
+        summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, self.params)
+        return summary, cuts(histogram, summary)
+
+    def summary_path(self) -> str:
+        return summary_path(self.id)
+
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if self.params.by == "tokens":
             amount = batch.column("n_tokens").cast(pa.int64())

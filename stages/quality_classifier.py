@@ -225,6 +225,21 @@ class QualityClassifier(GlobalStage):
         return pa.schema([("uid", pa.binary(16)), ("quality_score", pa.float32()), ("rank", pa.int64()),
                           *((f"d{level}", pa.int32()) for level in range(LEVELS))])
 
+    # The decision, as the plans call it: `select` once per digit level (`levels` rounds at most) with keep_fraction,
+    # then `cutoff`; what keep_fraction did (`kept`) written to `summary_path`.
+    levels = LEVELS
+
+    def select(self, histogram: dict[int, int], state: dict | None) -> dict:
+        return select(histogram, state, self.params.keep_fraction)
+
+    def cutoff(self, state: dict | None) -> tuple[int, str | None]:
+        return cutoff(self.params, state)
+
+    kept = staticmethod(summary)
+
+    def summary_path(self) -> str:
+        return summary_path(self.id)
+
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         scores = self.score(batch.column("text").to_pylist())
         rank = ranks(scores, batch.column("uid"))
