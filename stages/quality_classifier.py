@@ -36,10 +36,10 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from curate.filters.quality_model import FastTextScorer, ModelError
+from curate.filters.uid_hash import uid_hash
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
-from curate.stages.balance import uid_hash
 
 DIGIT_BITS = 16
 LEVELS = 4  # 4 x 16 bits: the whole 64-bit rank
