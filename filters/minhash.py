@@ -40,7 +40,8 @@ import pyarrow as pa
 from curate.filters import text as segment
 from curate.filters.ngrams import mix64
 
-__all__ = ["MinHasher", "Shingles", "collision_probability", "bands_for", "sketch_jaccard", "estimated_jaccard", "EMPTY"]
+__all__ = ["MinHasher", "Shingles", "collision_probability", "bands_for", "sketch_jaccard", "sketch_matches",
+           "sketches_agree", "estimated_jaccard", "EMPTY"]
 
 #: The signature value of an empty document (no shingles): larger than every permuted hash can be in practice.
 EMPTY = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
@@ -94,6 +95,18 @@ def sketch_jaccard(matches: np.ndarray | float, num_perm: int) -> np.ndarray | f
     """Jaccard estimated from the number of equal bytes of two 8-bit sketches (corrects the 1/256 chance agreement)."""
     share = np.asarray(matches, np.float64) / num_perm
     return np.clip((share - 1.0 / 256) / (1.0 - 1.0 / 256), 0.0, 1.0)
+
+
+def sketch_matches(threshold: float, num_perm: int) -> float:
+    """The equal bytes two 8-bit sketches need for an estimated Jaccard of `threshold` or more: P[equal byte] =
+    J + (1 - J) / 256 (what :func:`sketch_jaccard` inverts), solved for J >= threshold."""
+    return num_perm * (threshold + (1.0 - threshold) / 256)
+
+
+def sketches_agree(a: np.ndarray, b: np.ndarray, needed: float) -> np.ndarray | bool:
+    """True where two 8-bit sketches (or two (n, num_perm) matrices of them, row by row) agree in `needed` bytes or
+    more."""
+    return np.count_nonzero(np.asarray(a) == np.asarray(b), axis=-1) >= needed
 
 
 @dataclass(frozen=True)

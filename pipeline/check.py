@@ -103,7 +103,7 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
             warnings.append(f"{error}; a run needs it")
         if isinstance(stage, GlobalStage):
             try:
-                global_plan(config.engine.name, spec.name)
+                global_plan(config.engine.name, spec.stage_class)
             except CurateError as error:
                 raise ConfigError(f"stages[{index}] ({spec.id}): {error}") from None
         requires, modifies = stage.requires(), stage.modifies()

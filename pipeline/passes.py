@@ -271,13 +271,11 @@ def decision_listing(output: Output, target: str) -> dict[str, list[str]]:
     return listing
 
 
-def global_plan(engine: str, stage_name: str):
-    """The plan of a global stage on an engine: `curate.pipeline.<engine>.<stage name>.plan`."""
-    module = f"curate.pipeline.{engine}.{stage_name}"
-    try:
-        return importlib.import_module(module).plan
-    except ModuleNotFoundError as error:
-        if error.name != module:
-            raise
-        raise CurateError(f"stage {stage_name!r} has no {engine} plan yet ({module}); "
-                          f"run it with another engine") from None
+def global_plan(engine: str, stage: type[GlobalStage]):
+    """The plan of a global stage on an engine, from the engine's registry `curate.pipeline.<engine>.plans`."""
+    registry = f"curate.pipeline.{engine}.plans"
+    plan = importlib.import_module(registry).PLANS.get(stage)
+    if plan is None:
+        raise CurateError(f"stage {stage.name!r} has no {engine} plan yet (none in {registry}); "
+                          f"run it with another engine")
+    return plan

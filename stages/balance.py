@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
+from curate.filters.uid_hash import uid_hash
 from curate.pipeline.output import Output
 from curate.pipeline.registry import register
-from curate.pipeline.schema import uid_hash
 from curate.pipeline.stage import GlobalStage, Params
 
 BUCKET_BITS = 12
@@ -164,6 +164,15 @@ class Balance(GlobalStage):
     def key_schema(self) -> pa.Schema:
         return pa.schema([("uid", pa.binary(16)), ("domain", pa.string()), ("amount", pa.int64()),
                           ("bucket", pa.int32())])
+
+    def decide(self, histogram: dict[str, dict[int, int]]) -> tuple[dict, dict[str, tuple[int, str]]]:
+        """The decision on the corpus's units per (domain, bucket), as both plans gather them: the mixture (`decide`,
+        written to `summary_path`) and the cuts per domain (`cuts`)."""
+        summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, self.params)
+        return summary, cuts(histogram, summary)
+
+    def summary_path(self) -> str:
+        return summary_path(self.id)
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if self.params.by == "tokens":

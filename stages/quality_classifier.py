@@ -18,7 +18,8 @@ Backends (one interface: texts -> scores):
   published one such as DCLM's `openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train.bin` (fasttext_oh_eli5). The score
   is the probability of `label` (default `__label__hq`, DCLM's and ours). Text is prepared as the model was trained:
   by the model card beside it (`<model>.json`, written by `curate quality train`: lower-cased, newlines to spaces),
-  else as DCLM's published scorer does (newlines to spaces, case kept).
+  else as DCLM's published scorer does (newlines to spaces, case kept); :mod:`curate.filters.quality_model`, which
+  the command shares.
 - `huggingface`: a local sequence-classification checkpoint folder (config.json, weights, tokenizer), loaded by
   transformers' Auto classes, offline. A regression head (one output, FineWeb-Edu's classifier) gives its raw output
   as the score; a classification head the softmax probability of `label` (a name in its id2label). Texts are batched
@@ -26,7 +27,6 @@ Backends (one interface: texts -> scores):
 """
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -35,10 +35,11 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
+from curate.filters.quality_model import FastTextScorer, ModelError
+from curate.filters.uid_hash import uid_hash
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
-from curate.pipeline.schema import uid_hash
 
 DIGIT_BITS = 16
 LEVELS = 4  # 4 x 16 bits: the whole 64-bit rank
@@ -72,43 +73,6 @@ class QualityClassifierParams(Params):
 
     def positive_label(self) -> str | None:
         return self.label or ("__label__hq" if self.backend == "fasttext" else None)
-
-
-def prepare(text: str | None, lowercase: bool) -> str:
-    """One line of text for fastText, lower-cased for models trained so (DCLM's recipe as `curate quality train`
-    applies it). Newlines become spaces: fastText reads a newline as the end of a line, and splits words at any run of
-    whitespace, so this is the whole of whitespace normalisation as fastText sees words (a regex collapsing the runs
-    gives the same tokens at 3x the cost)."""
-    line = (text or "").replace("\n", " ")
-    return line.lower() if lowercase else line
-
-
-def card_path(model: str) -> Path:
-    """The model card beside a model file: `quality.bin` -> `quality.json`."""
-    return Path(model).with_suffix(".json")
-
-
-class FastTextScorer:
-    """A fastText supervised model: the probability of the positive label for each text."""
-
-    def __init__(self, model: str, label: str) -> None:
-        import fasttext
-
-        try:
-            self.model = fasttext.load_model(model)
-        except ValueError as error:
-            raise CurateError(f"quality_classifier.model {model!r} is not a fastText model ({error})") from None
-        if label not in self.model.labels:
-            raise CurateError(f"quality_classifier: the model {model!r} has no label {label!r} "
-                              f"(labels: {', '.join(self.model.labels)}); set quality_classifier.label")
-        card = card_path(model)
-        self.lowercase = json.loads(card.read_text())["preprocess"]["lowercase"] if card.is_file() else False
-        self.label = label
-
-    def __call__(self, texts: list[str | None]) -> np.ndarray:
-        labels, probs = self.model.predict([prepare(t, self.lowercase) for t in texts], k=-1)
-        label = self.label
-        return np.array([p[ls.index(label)] if label in ls else 0.0 for ls, p in zip(labels, probs)], np.float32)
 
 
 class HuggingFaceScorer:
@@ -157,7 +121,10 @@ class HuggingFaceScorer:
 def load_scorer(params: QualityClassifierParams):
     """One scorer per worker process and parameters: the model loads once, not once per file."""
     if params.backend == "fasttext":
-        return FastTextScorer(params.model, params.positive_label())
+        try:
+            return FastTextScorer(params.model, params.positive_label())
+        except ModelError as error:
+            raise CurateError(str(error)) from None
     return HuggingFaceScorer(params)
 
 
@@ -257,6 +224,21 @@ class QualityClassifier(GlobalStage):
     def key_schema(self) -> pa.Schema:
         return pa.schema([("uid", pa.binary(16)), ("quality_score", pa.float32()), ("rank", pa.int64()),
                           *((f"d{level}", pa.int32()) for level in range(LEVELS))])
+
+    # The decision, as the plans call it: `select` once per digit level (`levels` rounds at most) with keep_fraction,
+    # then `cutoff`; what keep_fraction did (`kept`) written to `summary_path`.
+    levels = LEVELS
+
+    def select(self, histogram: dict[int, int], state: dict | None) -> dict:
+        return select(histogram, state, self.params.keep_fraction)
+
+    def cutoff(self, state: dict | None) -> tuple[int, str | None]:
+        return cutoff(self.params, state)
+
+    kept = staticmethod(summary)
+
+    def summary_path(self) -> str:
+        return summary_path(self.id)
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         scores = self.score(batch.column("text").to_pylist())

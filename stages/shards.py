@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.pipeline.output import SHARDS, Output
-from curate.pipeline.schema import uid_hash, unit_interval
+from curate.filters.uid_hash import uid_hash, unit_interval
 from curate.pipeline.sections import KEPT, RunView, Section, figure, pct, table
 from curate.pipeline.stage import Collector, Partial, Stage
 from curate.pipeline.tokenizer import load_tokenizer, token_dtype

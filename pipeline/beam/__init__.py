@@ -2,17 +2,16 @@
 
 A pass reads as a sentence: input files | Reshuffle | run the pass on each file. Each file's task is the
 engine-neutral `run_pass` (reader, map stages over Arrow batches, writers, commit), so no stage knows which engine
-runs it. A global stage's plan lives in `curate.pipeline.beam.<stage name>`: keys rows in, decision rows out, in
+runs it. A global stage's plan is listed in `curate.pipeline.beam.plans`: keys rows in, decision rows out, in
 Beam's own transforms (GroupByKey, CombinePerKey, CoGroupByKey). Locally the Python SDK's in-process FnApiRunner
 runs it (never the Prism runner, which downloads a binary); `conf: {runner: DataflowRunner, project: …}` or
-`FlinkRunner` run it remotely. A plan module may also define `prepare(stage, key_files, output, run)`: pipelines run
+`FlinkRunner` run it remotely. A stage may also have a `prepare(stage, key_files, output, run)` there: pipelines run
 before the decision pipeline (`run(build)` runs one), for work that loops until a count read back says it is done
 (MinHash's connected-components rounds).
 """
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -148,13 +147,15 @@ class BeamEngine:
         target = f"work/decisions/{spec.id}"
         if not key_files:
             return {}
-        plan = global_plan("beam", spec.name)
+        plan = global_plan("beam", spec.stage_class)
         if output.exists(target):
             output.fs.rm(output.path(target), recursive=True)
         schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field("file_key", pa.string()),
                             pa.field("reject_reason", pa.string()),
                             *(pa.field(k, v) for k, v in stage.adds().items()), *LINEAGE])
-        prepare = getattr(importlib.import_module(plan.__module__), "prepare", None)
+        from curate.pipeline.beam.plans import PREPARE
+
+        prepare = PREPARE.get(spec.stage_class)
 
         def decisions(p: beam.Pipeline) -> None:
             keys = (p

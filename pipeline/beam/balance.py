@@ -5,16 +5,15 @@ from __future__ import annotations
 import apache_beam as beam
 
 from curate.pipeline.output import Output
-from curate.stages.balance import Balance, cuts, decide, summary_path
 
 
-def _decide(rows: list, stage: Balance, output_uri: str) -> dict:
+def _decide(rows: list, stage, output_uri: str) -> dict:
     histogram: dict[str, dict[int, int]] = {}
     for (domain, bucket), amount in rows:
         histogram.setdefault(domain, {})[bucket] = amount
-    summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, stage.params)
-    Output(output_uri).write_json(summary_path(stage.id), summary)
-    return cuts(histogram, summary)
+    summary, cuts = stage.decide(histogram)
+    Output(output_uri).write_json(stage.summary_path(), summary)
+    return cuts
 
 
 def _reject(row: dict, cut: dict):
@@ -23,7 +22,7 @@ def _reject(row: dict, cut: dict):
         yield {"uid": row["uid"], "file_key": row["file_key"], "reject_reason": decided[1]}
 
 
-def plan(stage: Balance, keys, output: Output):
+def plan(stage, keys, output: Output):
     cut = (keys
            | "Units per bucket" >> beam.Map(lambda row: ((row["domain"], row["bucket"]), int(row["amount"] or 0)))
            | "Histogram" >> beam.CombinePerKey(sum)

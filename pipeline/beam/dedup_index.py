@@ -7,15 +7,13 @@ import pyarrow.parquet as pq
 
 from curate.pipeline.beam.components import shard_of
 from curate.pipeline.output import Output
-from curate.stages.dedup import index
 
 
 def earlier_files(stage) -> list[tuple[str, str]]:
     """The `against:` index files as (path, root) pairs, as `read_keys` takes them."""
     if not stage.params.against:
         return []
-    return [(path, root) for root, path in index.earlier_files(stage.params.against, stage.name,
-                                                               stage.index_description())]
+    return [(path, root) for root, path in stage.earlier_index_files()]
 
 
 def as_earlier(row: dict) -> dict:
@@ -48,10 +46,10 @@ class WriteIndex(beam.DoFn):
 def write_index(stage, keys, decisions, output: Output, shards: int, label: str = "Index") -> None:
     """The key rows of the documents this run kept (not rejected by `decisions`): the run's index."""
     schema = stage.key_schema()
-    folder = index.folder(stage.id)
+    folder = stage.index_folder()
     if output.exists(folder):
         output.fs.rm(output.path(folder), recursive=True)
-    index.write_description(output, stage.id, stage.index_description())
+    stage.write_index_description(output)
     _ = ({"key": keys | f"{label}: keys by uid" >> beam.Map(lambda r: (r["uid"], r)),
           "decision": decisions | f"{label}: decisions by uid" >> beam.Map(lambda d: (d["uid"], d["reject_reason"]))}
          | f"{label}: join" >> beam.CoGroupByKey()

@@ -18,18 +18,17 @@ could split a component differently: the salt must match. The functions on one g
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import apache_beam as beam
 import numpy as np
 import xxhash
 
+from curate.filters.minhash import sketches_agree
 from curate.pipeline.beam import read_keys
 from curate.pipeline.beam.components import connected_components, read_edges, write_edges
 from curate.pipeline.beam.dedup_index import as_earlier, earlier_files, write_index
 from curate.pipeline.output import Output
-from curate.stages.dedup.minhash import MinHashDedup
 
 
 def salt(uid: bytes, salts: int) -> int:
@@ -52,45 +51,7 @@ def bucket_edges(centres: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
     return [(top, c) for c in centres if c != top]
 
 
-def needed_matches(num_perm: int, threshold: float) -> float:
-    # P[equal bytes] = J + (1 - J) / 256 (curate.filters.minhash.sketch_jaccard), solved for J >= threshold
-    return num_perm * (threshold + (1.0 - threshold) / 256)
-
-
-def similar(a: bytes, b: bytes, needed: float) -> bool:
-    """Two 8-bit sketches agree in `needed` bytes or more."""
-    return int(np.count_nonzero(np.frombuffer(a, np.uint8) == np.frombuffer(b, np.uint8))) >= needed
-
-
-def order(row: dict, policy: str) -> tuple:
-    """The keep policy as a sort key (the smallest wins), as the Spark plan's `_order`: an earlier run's documents
-    first, then the policy, the id and the uid last (no ties). `longest` / `highest:<column>`: the largest rank
-    first; no rank counts as -inf; NaN (Spark: above +inf) last."""
-    fresh = 0 if row.get("earlier") else 1
-    if policy == "min_id":
-        return (fresh, row["id"], row["uid"])
-    rank = row["rank"]
-    if rank is not None and math.isnan(rank):
-        return (fresh, (1, 0.0), row["id"], row["uid"])
-    return (fresh, (0, math.inf if rank is None else -rank), row["id"], row["uid"])
-
-
-def decide(component: bytes, members: Iterable[tuple[tuple, bytes, str | None]]):
-    """(order, uid, file_key) of a component's members (file_key None: an earlier run's document) → the decision
-    rows of this run's members."""
-    members = list(members)
-    best = min(m[0] for m in members)
-    fresh, kept_id, winner = best[0], best[-2], best[-1]
-    for _, uid, file_key in members:
-        if file_key is None:
-            continue
-        reason = None if uid == winner else "duplicate" if fresh else "seen_before"
-        yield {"uid": uid, "file_key": file_key, "reject_reason": reason, "dup_cluster": winner,
-               "dup_cluster_size": len(members), "kept_uid": winner if reason else None,
-               "kept_id": kept_id if reason else None}
-
-
-def _work(stage: MinHashDedup) -> str:
+def _work(stage) -> str:
     return f"work/components/{stage.id}"
 
 
@@ -107,7 +68,7 @@ def _verified(item, needed: float):
     dst, grouped = item
     for sketch in grouped["sketch"]:
         for src, other in grouped["edges"]:
-            if similar(other, sketch, needed):
+            if sketches_agree(np.frombuffer(other, np.uint8), np.frombuffer(sketch, np.uint8), needed):
                 yield src, dst
 
 
@@ -134,7 +95,7 @@ def nodes(p, keys, earlier: list[tuple[str, str]]):
             | "One vertex per uid" >> beam.FlatMap(_first_seen))
 
 
-def _star_edges(p, stage: MinHashDedup, key_files: list[str], output: Output) -> None:
+def _star_edges(p, stage, key_files: list[str], output: Output) -> None:
     params, salts = stage.params, stage.params.salts
     keys = nodes(p, p | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
                  | "Read keys" >> beam.FlatMap(read_keys), earlier_files(stage))
@@ -149,7 +110,7 @@ def _star_edges(p, stage: MinHashDedup, key_files: list[str], output: Output) ->
               | "To bucket top" >> beam.FlatMapTuple(lambda _, centres: bucket_edges(centres)))
     edges = (to_centre, to_top) | "Star edges" >> beam.Flatten() | "Distinct" >> beam.Distinct()
     if params.verify:
-        needed = needed_matches(stage.hasher.num_perm, params.threshold)
+        needed = stage.matches_needed()
         sketches = keys | "Sketches" >> beam.Map(lambda row: (row["uid"], bytes(x & 0xFF for x in row["sketch"])))
         half = ({"edges": edges | "By source" >> beam.Map(lambda e: (e[0], e[1])), "sketch": sketches}
                 | "Join source sketch" >> beam.CoGroupByKey()
@@ -165,7 +126,7 @@ def _shards(key_files: list[str]) -> int:
     return max(1, len(key_files))  # one edge file per input file: the corpus's own grain
 
 
-def prepare(stage: MinHashDedup, key_files: list[str], output: Output, run) -> None:
+def prepare(stage, key_files: list[str], output: Output, run) -> None:
     """Star edges, then connected-components rounds, each a pipeline run by `run(build)`; the final labels'
     files are recorded in `<work>/components.json` for `plan`."""
     work = _work(stage)
@@ -177,11 +138,12 @@ def prepare(stage: MinHashDedup, key_files: list[str], output: Output, run) -> N
     output.write_json(f"{work}/components.json", {"rounds": rounds, "labels": files})
 
 
-def _members(item, policy: str):
-    uid, grouped = item
+def _members(item, columns: list[str]):
+    """(uid, {component: [root], key: [row]}) → (component, the row's keep-policy columns)."""
+    _, grouped = item
     for component in set(grouped["component"]):  # one when converged; none for a document without an edge
         for row in grouped["key"]:
-            yield component, (order(row, policy), uid, row["file_key"])
+            yield component, {name: row.get(name) for name in columns}
 
 
 def _again(item):
@@ -194,7 +156,7 @@ def _again(item):
                    "dup_cluster_size": 2, "kept_uid": uid, "kept_id": earlier[0]["id"]}
 
 
-def plan(stage: MinHashDedup, keys, output: Output):
+def plan(stage, keys, output: Output):
     labels = output.read_json(f"{_work(stage)}/components.json")["labels"]
     p = keys.pipeline
     components = (p
@@ -205,9 +167,9 @@ def plan(stage: MinHashDedup, keys, output: Output):
     ranked = nodes(p, keys, earlier) | "By uid" >> beam.Map(lambda row: (row["uid"], row))
     decisions = ({"component": components, "key": ranked}
                  | "Join labels" >> beam.CoGroupByKey()
-                 | "Members" >> beam.FlatMap(_members, stage.params.keep)
+                 | "Members" >> beam.FlatMap(_members, stage.member_schema().names)
                  | "By component" >> beam.GroupByKey()
-                 | "Keep policy" >> beam.FlatMapTuple(decide))
+                 | "Keep policy" >> beam.FlatMapTuple(lambda _, rows: stage.decide(list(rows))))
     if earlier:
         again = ({"new": keys | "Again: new by uid" >> beam.Map(lambda r: (r["uid"], r)),
                   "earlier": (p | "Again: index files" >> beam.Create(earlier)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import apache_beam as beam
 
 from curate.pipeline.output import Output
-from curate.stages.dedup.paragraph import ParagraphDedup, repeated
 
 
 def _units(row: dict):
@@ -29,13 +28,12 @@ def _decision(document, positions):
     return {"uid": uid, "file_key": file_key, "reject_reason": None, "paragraphs_removed": sorted(positions)}
 
 
-def plan(stage: ParagraphDedup, keys, output: Output):
-    max_count = stage.params.max_count
+def plan(stage, keys, output: Output):
     units = keys | "Units" >> beam.FlatMap(_units)
     frequent = (units
                 | "One per document" >> beam.Map(lambda kv: (kv[0], 1))
                 | "Documents per hash" >> beam.CombinePerKey(sum)
-                | "Repeated" >> beam.Filter(lambda kv: bool(repeated(kv[1], max_count))))
+                | "Repeated" >> beam.Filter(lambda kv: bool(stage.repeated(kv[1]))))
     return ({"unit": units, "repeated": frequent}
             | "Join repeated" >> beam.CoGroupByKey()
             | "Positions to cut" >> beam.FlatMap(_cut)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import apache_beam as beam
 
 from curate.pipeline.output import Output
-from curate.stages.quality_classifier import LEVELS, QualityClassifier, cutoff, select, summary, summary_path
 
 
 def _matches(row: dict, state: dict | None) -> bool:
@@ -18,14 +17,14 @@ def _matches(row: dict, state: dict | None) -> bool:
     return all(row[f"d{i}"] == digit for i, digit in enumerate(state["prefix"] if state else []))
 
 
-def _select(rows: list, state: dict | None, keep_fraction: float) -> dict:
-    return select(dict(rows), state, keep_fraction)
+def _select(rows: list, state: dict | None, stage) -> dict:
+    return stage.select(dict(rows), state)
 
 
-def _cutoff(state: dict | None, stage: QualityClassifier, output_uri: str) -> tuple[int, str | None]:
+def _cutoff(state: dict | None, stage, output_uri: str) -> tuple[int, str | None]:
     if state is not None:
-        Output(output_uri).write_json(summary_path(stage.id), summary(state))
-    return cutoff(stage.params, state)
+        Output(output_uri).write_json(stage.summary_path(), stage.kept(state))
+    return stage.cutoff(state)
 
 
 def _decide(row: dict, decided: tuple[int, str | None]):
@@ -34,18 +33,18 @@ def _decide(row: dict, decided: tuple[int, str | None]):
             "reject_reason": reason if row["rank"] < lowest else None}
 
 
-def plan(stage: QualityClassifier, keys, output: Output):
+def plan(stage, keys, output: Output):
     fraction = stage.params.keep_fraction
     state = None
     if fraction is not None:
         state = keys.pipeline | "No state yet" >> beam.Create([None])
-        for level in range(LEVELS):
+        for level in range(stage.levels):
             state = (keys
                      | f"Matching round {level}" >> beam.Filter(_matches, beam.pvalue.AsSingleton(state))
                      | f"Digit {level}" >> beam.Map(lambda row, d=f"d{level}": (row[d], 1))
                      | f"Count digit {level}" >> beam.CombinePerKey(sum)
                      | f"Gather round {level}" >> beam.combiners.ToList()
-                     | f"Select round {level}" >> beam.Map(_select, beam.pvalue.AsSingleton(state), fraction))
+                     | f"Select round {level}" >> beam.Map(_select, beam.pvalue.AsSingleton(state), stage))
     decided = ((state if state is not None else keys.pipeline | "Threshold" >> beam.Create([None]))
                | "Cutoff" >> beam.Map(_cutoff, stage, output.uri))
     return keys | "Decide" >> beam.Map(_decide, beam.pvalue.AsSingleton(decided))

@@ -5,7 +5,7 @@ DCLM's recipe (Li et al. 2024, "DataComp-LM"; mlfoundations/dclm `baselines/trai
 (`wordNgrams 2`) and fastText's supervised defaults otherwise — "we did not deviate from their default values for our
 OH2.5 + ELI5 classifier": lr 0.1, dim 100, ws 5, epoch 5, minCount 1, softmax loss, 2,000,000 hash buckets. Labels
 `__label__hq` (positive) and `__label__cc` (negative), as DCLM's. Each document is one line, lower-cased, newlines
-turned into spaces (`stages.quality_classifier.prepare`; fastText splits words at any run of whitespace, so that
+turned into spaces (`filters.quality_model.prepare`; fastText splits words at any run of whitespace, so that
 normalises whitespace as fastText sees it); the card records it so the stage prepares text the same way.
 
 Sampling: the same number of documents from each class (the smaller class's size, at most `max_per_class`), chosen
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from curate.pipeline.errors import CurateError
-from curate.stages.quality_classifier import FastTextScorer, card_path, prepare
+from curate.filters.quality_model import FastTextScorer, card_path, prepare
 
 POSITIVE, NEGATIVE = "__label__hq", "__label__cc"
 DCLM_HYPERPARAMETERS = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1, "wordNgrams": 2,

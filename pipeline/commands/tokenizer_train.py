@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from curate.filters.uid_hash import uid_hash, unit_interval
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, STATS, Output
-from curate.pipeline.schema import uid_hash, unit_interval
 
 EOS = "<|endoftext|>"
 SAMPLE_SALT = 0x746F6B656E  # "token": independent of the other hashes of uid

@@ -3,8 +3,8 @@
 HTML and text never enter the JVM: each Python task reads its file (or the rows the previous pass kept), runs the
 fused map stages, writes its own output and ledgers, and returns only the file's key. A pass is a plain RDD job, not a
 DataFrame `mapInArrow`: nothing in it is relational, and the SQL layer's planning and code generation cost ~11 s of
-JVM CPU per pass for nothing (measured on a 2-core machine: 22 vs 33 CPU-s for a session plus one 8-task job). A global stage's plan lives
-in `curate.pipeline.spark.<stage name>`: `plan(stage, keys, output)` turns the keys of all files into a decision
+JVM CPU per pass for nothing (measured on a 2-core machine: 22 vs 33 CPU-s for a session plus one 8-task job). A global stage's plan is
+listed in `curate.pipeline.spark.plans`: `plan(stage, keys, output)` turns the keys of all files into a decision
 table keyed by `uid` (`output` is the run's root, for what a plan reports beside its decisions).
 Embedded `local[*]` by default; any master URL (spark://, yarn, k8s://) runs the same plan on a cluster.
 """
@@ -173,7 +173,7 @@ class SparkEngine:
         target = f"work/decisions/{spec.id}"
         if not key_files:
             return {}
-        plan = global_plan("spark", spec.name)
+        plan = global_plan("spark", spec.stage_class)
         sc = self.spark.sparkContext
         sc.setCheckpointDir(output.uri_of("work", "checkpoints", spec.id))
         sc.setJobGroup(f"curate-{spec.id}", f"global stage {spec.id}")

@@ -10,17 +10,16 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from curate.pipeline.output import Output
-from curate.stages.balance import Balance, cuts, decide, summary_path
 
 
-def plan(stage: Balance, keys: DataFrame, output: Output) -> DataFrame:
+def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
     histogram: dict[str, dict[int, int]] = {}
     for row in keys.groupBy("domain", "bucket").agg(F.sum("amount").alias("amount")).collect():
         histogram.setdefault(row["domain"], {})[row["bucket"]] = int(row["amount"] or 0)
-    summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, stage.params)
-    output.write_json(summary_path(stage.id), summary)
+    summary, cuts = stage.decide(histogram)
+    output.write_json(stage.summary_path(), summary)
     cut = F.broadcast(keys.sparkSession.createDataFrame(
-        [(d, last, reason) for d, (last, reason) in sorted(cuts(histogram, summary).items())],
+        [(d, last, reason) for d, (last, reason) in sorted(cuts.items())],
         "domain string, last int, reason string"))
     return (keys.join(cut, "domain").where(F.col("bucket") > F.col("last"))
             .select("uid", "file_key", F.col("reason").alias("reject_reason")))

@@ -28,11 +28,10 @@ from pyspark.sql import functions as F
 
 from curate.pipeline.output import Output
 from curate.pipeline.spark.components import checkpoint, connected_components
-from curate.pipeline.spark.dedup_index import read_earlier, write_index
-from curate.stages.dedup.minhash import MinHashDedup
+from curate.pipeline.spark.dedup_index import keep_struct, read_earlier, verdicts, write_index
 
 
-def plan(stage: MinHashDedup, keys: DataFrame, output: Output) -> DataFrame:
+def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
     params = stage.params
     new = keys.where(F.col("bands").isNotNull()).withColumn("earlier", F.lit(False))
     earlier = read_earlier(stage, keys.sparkSession, new.columns)
@@ -47,10 +46,10 @@ def plan(stage: MinHashDedup, keys: DataFrame, output: Output) -> DataFrame:
     rows = nodes.select("uid", F.explode("bands").alias("bucket"))
     edges = star_edges(rows, params.salts)
     if params.verify:
-        edges = verified(edges, nodes.select("uid", "sketch"), params.threshold, stage.hasher.num_perm)
+        edges = verified(edges, nodes.select("uid", "sketch"), stage.matches_needed())
     labels, rounds = connected_components(edges, params.max_rounds, f"{stage.id}: connected components")
     output.write_json(f"work/components/{stage.id}/components.json", {"rounds": rounds})
-    decisions = keep(labels, nodes, params.keep)
+    decisions = keep(stage, labels, nodes)
     if again is not None:
         decisions = decisions.unionByName(again)
     decisions = checkpoint(decisions, "decisions")  # read twice: the index below, the engine's decision files
@@ -72,39 +71,21 @@ def star_edges(rows: DataFrame, salts: int) -> DataFrame:
     return to_top.union(to_centre).distinct()
 
 
-def verified(edges: DataFrame, sketches: DataFrame, threshold: float, num_perm: int) -> DataFrame:
-    """The edges whose endpoints' 8-bit sketches estimate a Jaccard of `threshold` or more."""
+def verified(edges: DataFrame, sketches: DataFrame, needed: float) -> DataFrame:
+    """The edges whose endpoints' 8-bit sketches agree in `needed` bytes or more (the stage's `matches_needed`)."""
     a = sketches.select(F.col("uid").alias("src"), F.col("sketch").alias("a"))
     b = sketches.select(F.col("uid").alias("dst"), F.col("sketch").alias("b"))
     matches = F.aggregate(F.zip_with("a", "b", lambda x, y: F.when(x == y, 1).otherwise(0)), F.lit(0),
                           lambda acc, x: acc + x)
-    # P[equal bytes] = J + (1 - J) / 256 (curate.filters.minhash.sketch_jaccard), solved for J >= threshold
-    needed = num_perm * (threshold + (1.0 - threshold) / 256)
     return edges.join(a, "src").join(b, "dst").where(matches >= F.lit(needed)).select("src", "dst")
 
 
-def _order(policy: str) -> list:
-    """The keep policy as an ordering (the smallest wins): earlier documents first, the uid last (no ties)."""
-    first = [F.when(F.col("earlier"), 0).otherwise(1).alias("fresh")]
-    if policy != "min_id":
-        # longest / highest:<column>: the largest rank first, documents without a value last, then the smallest id
-        first.append(F.coalesce(-F.col("rank"), F.lit(float("inf"))).alias("rank"))
-    return [*first, F.col("id").alias("id"), F.col("uid").alias("uid")]
-
-
-def keep(labels: DataFrame, nodes: DataFrame, policy: str) -> DataFrame:
-    """The decision table of this run's documents: every member of a component but the one the policy ranks first
-    is a duplicate, or `seen_before` when that one is an earlier run's."""
-    ranked = nodes.select("uid", "file_key", "earlier", F.struct(*_order(policy)).alias("order"))
+def keep(stage, labels: DataFrame, nodes: DataFrame) -> DataFrame:
+    """The decision table of this run's documents: every member of a component but the one the stage's keep policy
+    ranks first is a duplicate, or `seen_before` when that one is an earlier run's."""
+    ranked = nodes.select("uid", "file_key", "earlier", keep_struct(stage).alias("order"))
     members = labels.withColumnRenamed("vertex", "uid").join(ranked, "uid")
     cluster = Window.partitionBy("component")
     members = members.withColumn("winner", F.min("order").over(cluster)) \
         .withColumn("dup_cluster_size", F.count("*").over(cluster)).where(~F.col("earlier"))
-    winner = F.col("winner")
-    reason = F.when(F.col("uid") == winner.getField("uid"), F.lit(None).cast("string")) \
-        .when(winner.getField("fresh") == 0, F.lit("seen_before")).otherwise(F.lit("duplicate"))
-    return members.select(
-        "uid", "file_key", reason.alias("reject_reason"), winner.getField("uid").alias("dup_cluster"), "dup_cluster_size",
-        F.when(reason.isNotNull(), winner.getField("uid")).alias("kept_uid"),
-        F.when(reason.isNotNull(), winner.getField("id")).alias("kept_id"),
-    )
+    return verdicts(stage, members)

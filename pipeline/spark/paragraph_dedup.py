@@ -11,18 +11,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from curate.pipeline.output import Output
-from curate.stages.dedup.paragraph import ParagraphDedup, repeated
 
 
-def plan(stage: ParagraphDedup, keys: DataFrame, output: Output) -> DataFrame:
+def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
     units = keys.select("uid", "file_key", F.explode("units").alias("unit")) \
         .select("uid", "file_key", F.col("unit.position").alias("position"), F.col("unit.hash").alias("hash"))
     counts = units.groupBy("hash").agg(F.count("*").alias("documents"))
-    max_count = stage.params.max_count
+    repeated = stage.repeated
 
     def decide(batches):
         for batch in batches:  # the stage's own rule, on Arrow batches of counted hashes
-            yield batch.filter(pa.array(repeated(batch.column("documents").to_numpy(), max_count)))
+            yield batch.filter(pa.array(repeated(batch.column("documents").to_numpy())))
 
     frequent = counts.mapInArrow(decide, counts.schema).select("hash")
     cuts = units.join(frequent, "hash").groupBy("uid", "file_key") \

@@ -11,19 +11,18 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from curate.pipeline.output import Output
-from curate.stages.quality_classifier import LEVELS, QualityClassifier, cutoff, select, summary, summary_path
 
 
-def plan(stage: QualityClassifier, keys: DataFrame, output: Output) -> DataFrame:
+def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
     state = None
     if stage.params.keep_fraction is not None:
-        for level in range(LEVELS):
+        for level in range(stage.levels):
             matching = [F.col(f"d{i}") == digit for i, digit in enumerate(state["prefix"])] if state else []
             rows = reduce(DataFrame.where, matching, keys).groupBy(f"d{level}").count().collect()
-            state = select({row[0]: row[1] for row in rows}, state, stage.params.keep_fraction)
+            state = stage.select({row[0]: row[1] for row in rows}, state)
             if state["done"]:
                 break
-        output.write_json(summary_path(stage.id), summary(state))
-    lowest, reason = cutoff(stage.params, state)
+        output.write_json(stage.summary_path(), stage.kept(state))
+    lowest, reason = stage.cutoff(state)
     rejected = F.when(F.col("rank") < F.lit(lowest), F.lit(reason)).otherwise(F.lit(None)).cast("string")
     return keys.select("uid", "file_key", rejected.alias("reject_reason"), "quality_score")

@@ -20,7 +20,8 @@ import xxhash
 from pydantic import Field
 
 from curate.pipeline.registry import register
-from curate.pipeline.stage import GlobalStage, Params
+from curate.pipeline.stage import Params
+from curate.stages.dedup.base import DedupStage
 from curate.stages.dedup.report import cluster_sizes_section
 
 _SPACE = re.compile(r"\s+")
@@ -51,7 +52,7 @@ class ExactDedupParams(Params):
 
 
 @register
-class ExactDedup(GlobalStage):
+class ExactDedup(DedupStage):
     """Exact deduplication on normalised text or URL, decided over the whole corpus."""
 
     name = "exact_dedup"
@@ -66,6 +67,11 @@ class ExactDedup(GlobalStage):
 
     def defaults(self) -> dict[str, Any]:
         return {"dup_cluster": None, "dup_cluster_size": 1}
+
+    @property
+    def rank_column(self) -> str | None:
+        """`longest`: the text length, largest first; `min_id`: the id alone (:mod:`curate.stages.dedup.keep`)."""
+        return "length" if self.params.keep == "longest" else None
 
     def key_schema(self) -> pa.Schema:
         return pa.schema([("uid", pa.binary(16)), ("id", pa.string()), ("hash", pa.int64()), ("length", pa.int64())])

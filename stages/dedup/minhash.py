@@ -30,9 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.filters.minhash import MinHasher, bands_for
+from curate.filters.minhash import MinHasher, bands_for, sketch_matches
 from curate.pipeline.registry import register
-from curate.pipeline.stage import GlobalStage, Params
+from curate.pipeline.stage import Params
+from curate.stages.dedup.base import DedupStage
 from curate.stages.dedup.report import cluster_sizes_section
 
 
@@ -61,7 +62,7 @@ class MinHashDedupParams(Params):
 
 
 @register
-class MinHashDedup(GlobalStage):
+class MinHashDedup(DedupStage):
     """Near-duplicate removal: MinHash LSH, connected components on the engine, one document kept per cluster."""
 
     name = "minhash_dedup"
@@ -77,6 +78,12 @@ class MinHashDedup(GlobalStage):
         """The column `highest:<column>` ranks by."""
         keep = self.params.keep
         return keep.split(":", 1)[1] if keep.startswith("highest:") else None
+
+    @property
+    def rank_column(self) -> str | None:
+        """`longest` / `highest:<column>`: `rank`, largest first; `min_id`: the id alone
+        (:mod:`curate.stages.dedup.keep`)."""
+        return None if self.params.keep == "min_id" else "rank"
 
     @cached_property
     def hasher(self) -> MinHasher:
@@ -95,6 +102,11 @@ class MinHashDedup(GlobalStage):
         if self.params.verify:
             fields.append(("sketch", pa.list_(pa.int8())))
         return pa.schema(fields)
+
+    def matches_needed(self) -> float:
+        """Verification keeps a candidate edge whose endpoints' sketches agree in this many bytes or more: an
+        estimated Jaccard of `threshold` (:func:`curate.filters.minhash.sketch_matches`)."""
+        return sketch_matches(self.params.threshold, self.hasher.num_perm)
 
     def index_description(self) -> dict:
         """What the index's keys depend on: an index built otherwise cannot be matched against."""

@@ -102,6 +102,10 @@ class ParagraphDedup(GlobalStage):
         return pa.schema([("uid", pa.binary(16)),
                           ("units", pa.list_(pa.struct([("position", pa.int32()), ("hash", pa.int64())])))])
 
+    def repeated(self, documents: np.ndarray) -> np.ndarray:
+        """The plans' decision on counted hashes (:func:`repeated` with this stage's `max_count`)."""
+        return repeated(documents, self.params.max_count)
+
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         units = []
         for text in batch.column("text").to_pylist():

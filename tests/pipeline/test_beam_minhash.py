@@ -3,10 +3,12 @@ import pickle
 import random
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from curate.filters.minhash import sketches_agree
 from curate.pipeline.beam import components as cc
 from curate.pipeline.beam import read_keys
 from curate.pipeline.beam import minhash_dedup as beam_minhash
@@ -126,18 +128,17 @@ def test_salt_is_sparks_pmod_xxhash64(spark):
         assert {bytes(r["uid"]): r["salt"] for r in rows} == {u: beam_minhash.salt(u, salts) for u in uids}
 
 
-def test_keep_policy_order_is_sparks():
+def test_keep_policy_through_the_stage():
+    """The Beam plan hands a component's rows to the stage's pure `decide` (the order: tests/stages/test_dedup_keep)."""
     def row(i, rank):
-        return {"id": f"d{i}", "uid": bytes([i]), "rank": rank}
+        return {"id": f"d{i}", "uid": bytes([i]), "rank": rank, "file_key": "f"}
 
     rows = [row(1, None), row(2, 5.0), row(3, float("nan")), row(4, 7.0), row(5, float("-inf")), row(6, 7.0)]
-    ranked = sorted(rows, key=lambda r: beam_minhash.order(r, "longest"))
-    assert [r["id"] for r in ranked] == ["d4", "d6", "d2", "d1", "d5", "d3"]
-    assert min(rows, key=lambda r: beam_minhash.order(r, "min_id"))["id"] == "d1"
-    decided = list(beam_minhash.decide(b"c", [(beam_minhash.order(r, "longest"), r["uid"], "f") for r in rows]))
+    decided = MinHashDedup(MinHashDedupParams(keep="longest")).decide(rows)
     assert [d["reject_reason"] for d in decided] == ["duplicate", "duplicate", "duplicate", None, "duplicate",
                                                      "duplicate"]
     assert {d["dup_cluster"] for d in decided} == {bytes([4])} and decided[0]["dup_cluster_size"] == 6
+    assert {d["kept_id"] for d in MinHashDedup(MinHashDedupParams()).decide(rows)} == {None, "d1"}
 
 
 def corpus(rng: random.Random) -> list[str]:
@@ -181,7 +182,9 @@ def clusters(rows: list[dict], salt_of, needed: float) -> set[frozenset]:
     for tops in centres.values():
         edges.update(beam_minhash.bucket_edges(tops))
     sketches = {row["uid"]: bytes(x & 0xFF for x in row["sketch"]) for row in rows}
-    labels = union_find([(a, b) for a, b in edges if beam_minhash.similar(sketches[a], sketches[b], needed)])
+    labels = union_find([(a, b) for a, b in edges
+                         if sketches_agree(np.frombuffer(sketches[a], np.uint8), np.frombuffer(sketches[b], np.uint8),
+                                           needed)])
     return {frozenset(v for v in labels if labels[v] == c) for c in set(labels.values())}
 
 
@@ -224,7 +227,7 @@ def test_same_decisions_as_the_spark_plan(spark, tmp_path, keep):
 
     # The input can tell salts apart: the brute-force plan with Spark's salt gives these clusters, with another not.
     found = {frozenset(u for u, d in on_beam.items() if d[1] == c) for c in {d[1] for d in on_beam.values()}}
-    rows, needed = keys.to_pylist(), beam_minhash.needed_matches(stage.hasher.num_perm, 0.8)
+    rows, needed = keys.to_pylist(), stage.matches_needed()
     assert clusters(rows, lambda uid: beam_minhash.salt(uid, 3), needed) == found
     assert clusters(rows, lambda uid: uid[-1] % 3, needed) != found
     assert 40 in {len(c) for c in found} and len(found) > 20

@@ -106,3 +106,29 @@ def test_safety_stages_and_the_bias_report_on_spark(spark, tmp_path, shared_data
     report = json.loads((tmp_path / "out" / manifest["bias"]).read_text())
     assert report["documents"]["before"] == 13 and report["documents"]["after"] == 2
     assert report["axes"]["gender"]  # the clean texts mention women and men
+
+
+def test_each_engine_lists_its_plans_and_names_a_missing_one():
+    """Plans are found in the engines' registries (pipeline/{spark,beam}/plans.py), not by module name."""
+    import pytest
+
+    from curate.pipeline import registry
+    from curate.pipeline.beam import exact_dedup as beam_exact
+    from curate.pipeline.errors import CurateError
+    from curate.pipeline.passes import global_plan
+    from curate.pipeline.spark import minhash_dedup as spark_minhash
+    from curate.pipeline.stage import GlobalStage
+    from curate.stages.dedup.exact import ExactDedup
+    from curate.stages.dedup.minhash import MinHashDedup
+
+    assert global_plan("spark", MinHashDedup) is spark_minhash.plan
+    assert global_plan("beam", ExactDedup) is beam_exact.plan
+    for stage in registry.stages().values():
+        if issubclass(stage, GlobalStage):
+            assert global_plan("spark", stage) and global_plan("beam", stage)
+
+    class Unplanned(GlobalStage):
+        name = "unplanned"
+
+    with pytest.raises(CurateError, match=r"stage 'unplanned' has no beam plan yet .*; run it with another engine"):
+        global_plan("beam", Unplanned)

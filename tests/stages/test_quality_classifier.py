@@ -18,8 +18,9 @@ from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.check import check
 from curate.pipeline.commands.quality_train import read_source, train_quality
+from curate.filters.quality_model import prepare
 from curate.stages.quality_classifier import (
-    LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, prepare, ranks, select, summary)
+    LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, ranks, select, summary)
 
 JUNK = ("home login cart checkout menu share tweet subscribe cookie privacy terms contact sitemap click here buy now "
         "free shipping sale deals account wishlist").split()
@@ -229,3 +230,24 @@ def test_hugging_face_backend_scores_as_the_model_does(tmp_path, num_labels):
         with pytest.raises(CurateError, match="set quality_classifier.label"):
             QualityClassifier(QualityClassifierParams(model=str(root), backend="huggingface",
                                                       label="great")).score(["x"])
+
+
+def test_the_stage_gives_the_plans_its_decision_on_ten_documents(tmp_path):
+    """What both plans call through the stage: `levels` rounds of `select`, then `cutoff` and `kept`."""
+    scores = np.array([0.9, 0.1, 0.5, 0.7, 0.5, 0.3, 0.8, 0.2, 0.6, 0.4], np.float32)
+    rank = ranks(scores, uids(10))
+    (tmp_path / "m.bin").touch()
+    stage = QualityClassifier(QualityClassifierParams(model=str(tmp_path / "m.bin"), keep_fraction=0.3), "qc")
+    levels, state = digits(rank), None
+    for level in range(stage.levels):
+        matching = np.ones(10, bool)
+        for i, digit in enumerate(state["prefix"] if state else []):
+            matching &= levels[i] == digit
+        values, counts = np.unique(levels[level][matching], return_counts=True)
+        state = stage.select(dict(zip(values.tolist(), counts.tolist())), state)
+        if state["done"]:
+            break
+    lowest, reason = stage.cutoff(state)
+    assert np.flatnonzero(rank >= lowest).tolist() == [0, 3, 6] and reason == "below_keep_fraction"
+    assert stage.kept(state) == {"documents": 10, "keep": 3, "kept": 3}
+    assert stage.summary_path() == "work/quality_classifier/qc.json"

@@ -1,0 +1,60 @@
+"""What the corpus-level dedup stages (`exact_dedup`, `minhash_dedup`) share: a keep policy and an index.
+
+The engines' plans reach both through the stage they are given (they import nothing from `curate.stages`): the keep
+policy's declared ordering and its pure decisions (:mod:`curate.stages.dedup.keep`), and where the stage's index is
+and which earlier indexes it dedups against (:mod:`curate.stages.dedup.index`).
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.pipeline.output import Output
+from curate.pipeline.stage import GlobalStage
+from curate.stages.dedup import index, keep
+
+
+class DedupStage(GlobalStage):
+    """A global stage that keeps one document of each group of duplicates, and writes the keys of those it keeps."""
+
+    @property
+    def rank_column(self) -> str | None:
+        """The key column the keep policy ranks by, largest first (None: by id alone)."""
+        raise NotImplementedError
+
+    def keep_order(self) -> keep.Order:
+        return keep.order(self.rank_column)
+
+    def member_schema(self) -> pa.Schema:
+        """A group member as `decide` takes it: the keep order's columns and the member's input file."""
+        types = {"earlier": pa.bool_(), "id": pa.string(), "uid": pa.binary(), "file_key": pa.string()}
+        if self.rank_column is not None:
+            types[self.rank_column] = self.key_schema().field(self.rank_column).type
+        return pa.schema([(name, types[name]) for name, _ in self.keep_order()] + [("file_key", pa.string())])
+
+    def decide(self, rows: list[dict]) -> list[dict]:
+        """One group's key rows (an earlier run's with `earlier` true and no `file_key`) → the decision rows of this
+        run's members."""
+        if len(rows) < 2:
+            return []  # a group of one decides nothing (most hashes of a corpus: no table built for them)
+        members = pa.Table.from_pylist(rows, schema=self.member_schema())
+        at = members.schema.get_field_index("earlier")
+        members = members.set_column(at, "earlier", pc.fill_null(members.column("earlier"), False))
+        return keep.decide(members, self.keep_order()).to_pylist()
+
+    verdicts = staticmethod(keep.verdicts)
+
+    def index_folder(self) -> str:
+        """Where a run writes this stage's index, relative to its output."""
+        return index.folder(self.id)
+
+    def earlier_index_files(self) -> list[tuple[str, str]]:
+        """The index files of the runs in `against`, as (root URI, path under it)."""
+        return index.earlier_files(self.params.against, self.name, self.index_description())
+
+    def write_index_description(self, output: Output) -> None:
+        index.write_description(output, self.id, self.index_description())
+
+    def index_description(self) -> dict:
+        """What the index's keys depend on: an index built otherwise cannot be matched against."""
+        raise NotImplementedError
