@@ -6,12 +6,12 @@ import time
 from dataclasses import dataclass
 
 from curate.pipeline import output as layout
+from curate.pipeline.check import Checked, assumed_format, check
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile, resolve
 from curate.pipeline.output import Output, now, refuse_inside_input
 from curate.pipeline.passes import passes
-from curate.pipeline.check import Checked, assumed_format, check
 from curate.pipeline.stats import compute
 
 FORMAT_VERSION = 1
