@@ -16,18 +16,22 @@ from curate.pipeline.stage import Params
 from curate.stages.heuristic import HeuristicStage
 
 
-class C4QualityParams(Params):
-    """`curate.filters.c4.Thresholds`, field for field, `keep_signals` and the bad-words file."""
+DEFAULTS = c4.Thresholds()  # the filter's defaults: Raffel et al. 2020, §2.2
 
-    remove_no_terminal_punct_lines: bool = True
-    min_words_per_line: int = 5
-    remove_javascript_lines: bool = True
-    remove_policy_lines: bool = True
-    remove_citations: bool = True
-    min_sentences: int = 3
-    reject_lorem_ipsum: bool = True
-    reject_curly_bracket: bool = True
-    max_bad_words: int = 0
+
+class C4QualityParams(Params):
+    """`curate.filters.c4.Thresholds`, field for field (its defaults, the published ones), `keep_signals` and the
+    bad-words file."""
+
+    remove_no_terminal_punct_lines: bool = DEFAULTS.remove_no_terminal_punct_lines
+    min_words_per_line: int = DEFAULTS.min_words_per_line
+    remove_javascript_lines: bool = DEFAULTS.remove_javascript_lines
+    remove_policy_lines: bool = DEFAULTS.remove_policy_lines
+    remove_citations: bool = DEFAULTS.remove_citations
+    min_sentences: int = DEFAULTS.min_sentences
+    reject_lorem_ipsum: bool = DEFAULTS.reject_lorem_ipsum
+    reject_curly_bracket: bool = DEFAULTS.reject_curly_bracket
+    max_bad_words: int = DEFAULTS.max_bad_words
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
     bad_words_path: str | None = Field(None, description="file of bad words, one a line")
 

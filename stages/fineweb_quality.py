@@ -13,14 +13,18 @@ from curate.pipeline.stage import Params
 from curate.stages.heuristic import HeuristicStage
 
 
-class FineWebQualityParams(Params):
-    """`curate.filters.fineweb.Thresholds`, field for field, and `keep_signals`."""
+DEFAULTS = fineweb.Thresholds()  # the filter's defaults: Penedo et al. 2024
 
-    min_line_punct_ratio: float = 0.12
-    short_line_length: int = 30
-    max_short_line_ratio: float = 0.67
-    max_dup_line_char_fraction: float = 0.01
-    max_list_ratio: float = 0.3
+
+class FineWebQualityParams(Params):
+    """`curate.filters.fineweb.Thresholds`, field for field (its defaults, the published ones), and
+    `keep_signals`."""
+
+    min_line_punct_ratio: float = DEFAULTS.min_line_punct_ratio
+    short_line_length: int = DEFAULTS.short_line_length
+    max_short_line_ratio: float = DEFAULTS.max_short_line_ratio
+    max_dup_line_char_fraction: float = DEFAULTS.max_dup_line_char_fraction
+    max_list_ratio: float = DEFAULTS.max_list_ratio
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
 
 

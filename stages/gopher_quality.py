@@ -13,20 +13,25 @@ from curate.pipeline.stage import Params
 from curate.stages.heuristic import HeuristicStage
 
 
-class GopherQualityParams(Params):
-    """`curate.filters.gopher_quality.Thresholds`, field for field, and `keep_signals`."""
+DEFAULTS = gopher_quality.Thresholds()  # the filter's defaults: Rae et al. 2021, App. A.1.1
 
-    min_words: int = 50
-    max_words: int = 100000
-    min_mean_word_length: float = 3.0
-    max_mean_word_length: float = 10.0
-    max_hash_ratio: float = 0.1
-    max_ellipsis_ratio: float = 0.1
-    max_bullet_line_fraction: float = 0.9
-    max_ellipsis_line_fraction: float = 0.3
-    min_alpha_word_fraction: float = 0.8
-    min_stop_words: int = 2
-    punctuation_tokens: bool = False  # count punctuation as words in the ratios, as datatrove (FineWeb) does
+
+class GopherQualityParams(Params):
+    """`curate.filters.gopher_quality.Thresholds`, field for field (its defaults, the published ones), and
+    `keep_signals`."""
+
+    min_words: int = DEFAULTS.min_words
+    max_words: int = DEFAULTS.max_words
+    min_mean_word_length: float = DEFAULTS.min_mean_word_length
+    max_mean_word_length: float = DEFAULTS.max_mean_word_length
+    max_hash_ratio: float = DEFAULTS.max_hash_ratio
+    max_ellipsis_ratio: float = DEFAULTS.max_ellipsis_ratio
+    max_bullet_line_fraction: float = DEFAULTS.max_bullet_line_fraction
+    max_ellipsis_line_fraction: float = DEFAULTS.max_ellipsis_line_fraction
+    min_alpha_word_fraction: float = DEFAULTS.min_alpha_word_fraction
+    min_stop_words: int = DEFAULTS.min_stop_words
+    # count punctuation as words in the ratios, as datatrove (FineWeb) does
+    punctuation_tokens: bool = DEFAULTS.punctuation_tokens
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
 
 

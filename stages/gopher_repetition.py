@@ -13,22 +13,26 @@ from curate.pipeline.stage import Params
 from curate.stages.heuristic import HeuristicStage
 
 
-class GopherRepetitionParams(Params):
-    """`curate.filters.gopher_repetition.Thresholds`, field for field, and `keep_signals`."""
+DEFAULTS = gopher_repetition.Thresholds()  # the filter's defaults: Rae et al. 2021, Table A1
 
-    max_dup_line_fraction: float = 0.3
-    max_dup_paragraph_fraction: float = 0.3
-    max_dup_line_char_fraction: float = 0.2
-    max_dup_paragraph_char_fraction: float = 0.2
-    max_top_2gram_char_fraction: float = 0.2
-    max_top_3gram_char_fraction: float = 0.18
-    max_top_4gram_char_fraction: float = 0.16
-    max_dup_5gram_char_fraction: float = 0.15
-    max_dup_6gram_char_fraction: float = 0.14
-    max_dup_7gram_char_fraction: float = 0.13
-    max_dup_8gram_char_fraction: float = 0.12
-    max_dup_9gram_char_fraction: float = 0.11
-    max_dup_10gram_char_fraction: float = 0.1
+
+class GopherRepetitionParams(Params):
+    """`curate.filters.gopher_repetition.Thresholds`, field for field (its defaults, the published ones), and
+    `keep_signals`."""
+
+    max_dup_line_fraction: float = DEFAULTS.max_dup_line_fraction
+    max_dup_paragraph_fraction: float = DEFAULTS.max_dup_paragraph_fraction
+    max_dup_line_char_fraction: float = DEFAULTS.max_dup_line_char_fraction
+    max_dup_paragraph_char_fraction: float = DEFAULTS.max_dup_paragraph_char_fraction
+    max_top_2gram_char_fraction: float = DEFAULTS.max_top_2gram_char_fraction
+    max_top_3gram_char_fraction: float = DEFAULTS.max_top_3gram_char_fraction
+    max_top_4gram_char_fraction: float = DEFAULTS.max_top_4gram_char_fraction
+    max_dup_5gram_char_fraction: float = DEFAULTS.max_dup_5gram_char_fraction
+    max_dup_6gram_char_fraction: float = DEFAULTS.max_dup_6gram_char_fraction
+    max_dup_7gram_char_fraction: float = DEFAULTS.max_dup_7gram_char_fraction
+    max_dup_8gram_char_fraction: float = DEFAULTS.max_dup_8gram_char_fraction
+    max_dup_9gram_char_fraction: float = DEFAULTS.max_dup_9gram_char_fraction
+    max_dup_10gram_char_fraction: float = DEFAULTS.max_dup_10gram_char_fraction
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
 
 
