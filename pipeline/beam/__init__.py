@@ -67,11 +67,15 @@ class WriteDecisions(beam.DoFn):
 
     def process(self, item):
         file_key, rows = item
-        table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["uid"]), schema=self.schema)
-        output = Output(self.output_uri)
-        with output.open_write(f"{self.target}/file_key={file_key}/part-{attempt_id()}.parquet") as f:
-            pq.write_table(table, f)
+        write_rows(self.output_uri, f"{self.target}/file_key={file_key}/part-{attempt_id()}.parquet", rows, self.schema)
         yield file_key
+
+
+def write_rows(output_uri: str, path: str, rows, schema: pa.Schema) -> None:
+    """Rows (dicts) as one Parquet file at `path` under the output, in uid order."""
+    table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["uid"]), schema=schema)
+    with Output(output_uri).open_write(path) as f:
+        pq.write_table(table, f)
 
 
 @contextlib.contextmanager
@@ -141,7 +145,8 @@ class BeamEngine:
                  | "One file per worker" >> beam.Reshuffle()
                  | f"Pass {step.index}" >> beam.ParDo(RunPass(config.to_json(), step.index, output.uri)))
 
-    def run_global(self, config: PipelineConfig, step: Pass, key_files: list[str], output: Output) -> dict[str, list[str]]:
+    def run_global(self, config: PipelineConfig, step: Pass, key_files: list[str],
+                   output: Output) -> dict[str, list[str]]:
         spec = step.feeds
         stage = spec.build()
         target = f"work/decisions/{spec.id}"

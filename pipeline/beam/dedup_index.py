@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curate.pipeline.beam import write_rows
 from curate.pipeline.beam.components import shard_of
 from curate.pipeline.output import Output
 
@@ -37,9 +37,7 @@ class WriteIndex(beam.DoFn):
 
     def process(self, item):
         shard, rows = item
-        table = pa.Table.from_pylist(sorted(rows, key=lambda r: r["uid"]), schema=self.schema)
-        with Output(self.output_uri).open_write(f"{self.folder}/part-{shard:05d}.parquet") as f:
-            pq.write_table(table, f)
+        write_rows(self.output_uri, f"{self.folder}/part-{shard:05d}.parquet", rows, self.schema)
         yield shard
 
 
