@@ -13,7 +13,7 @@ from curate.pipeline.output import Output
 
 
 def plan(stage, keys, output: Output):
-    columns = stage.member_schema().names
+    columns = stage.member_columns()
     new = keys | "Has a hash" >> beam.Filter(lambda row: row["hash"] is not None)
     members = new
     if stage.params.against:
@@ -25,6 +25,8 @@ def plan(stage, keys, output: Output):
     decisions = (members
                  | "Key by hash" >> beam.Map(lambda row: (row["hash"], {name: row.get(name) for name in columns}))
                  | "Groups" >> beam.GroupByKey()
-                 | "Keep policy" >> beam.FlatMapTuple(lambda _, rows: stage.decide(list(rows))))
+                 | "Winners" >> beam.FlatMapTuple(lambda _, rows: stage.winners(list(rows)))
+                 | "Batches" >> beam.BatchElements(max_batch_size=4096)
+                 | "Keep policy" >> beam.FlatMap(stage.label))
     write_index(stage, new, decisions, output, shards=4)  # the index of a run is a few small files
     return decisions

@@ -167,9 +167,11 @@ def plan(stage, keys, output: Output):
     ranked = nodes(p, keys, earlier) | "By uid" >> beam.Map(lambda row: (row["uid"], row))
     decisions = ({"component": components, "key": ranked}
                  | "Join labels" >> beam.CoGroupByKey()
-                 | "Members" >> beam.FlatMap(_members, stage.member_schema().names)
+                 | "Members" >> beam.FlatMap(_members, stage.member_columns())
                  | "By component" >> beam.GroupByKey()
-                 | "Keep policy" >> beam.FlatMapTuple(lambda _, rows: stage.decide(list(rows))))
+                 | "Winners" >> beam.FlatMapTuple(lambda _, rows: stage.winners(list(rows)))
+                 | "Batches" >> beam.BatchElements(max_batch_size=4096)
+                 | "Keep policy" >> beam.FlatMap(stage.label))
     if earlier:
         again = ({"new": keys | "Again: new by uid" >> beam.Map(lambda r: (r["uid"], r)),
                   "earlier": (p | "Again: index files" >> beam.Create(earlier)

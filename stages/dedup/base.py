@@ -7,7 +7,6 @@ and which earlier indexes it dedups against (:mod:`curate.stages.dedup.index`).
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from curate.pipeline.output import Output
 from curate.pipeline.stage import GlobalStage
@@ -25,22 +24,18 @@ class DedupStage(GlobalStage):
     def keep_order(self) -> keep.Order:
         return keep.order(self.rank_column)
 
-    def member_schema(self) -> pa.Schema:
-        """A group member as `decide` takes it: the keep order's columns and the member's input file."""
-        types = {"earlier": pa.bool_(), "id": pa.string(), "uid": pa.binary(), "file_key": pa.string()}
-        if self.rank_column is not None:
-            types[self.rank_column] = self.key_schema().field(self.rank_column).type
-        return pa.schema([(name, types[name]) for name, _ in self.keep_order()] + [("file_key", pa.string())])
+    def member_columns(self) -> list[str]:
+        """What a group member carries to the decision: the keep order's columns and its input file."""
+        return [name for name, _ in self.keep_order()] + ["file_key"]
 
-    def decide(self, rows: list[dict]) -> list[dict]:
-        """One group's key rows (an earlier run's with `earlier` true and no `file_key`) → the decision rows of this
-        run's members."""
-        if len(rows) < 2:
-            return []  # a group of one decides nothing (most hashes of a corpus: no table built for them)
-        members = pa.Table.from_pylist(rows, schema=self.member_schema())
-        at = members.schema.get_field_index("earlier")
-        members = members.set_column(at, "earlier", pc.fill_null(members.column("earlier"), False))
-        return keep.decide(members, self.keep_order()).to_pylist()
+    def winners(self, rows: list[dict]) -> list[dict]:
+        """One group's key rows (an earlier run's with `earlier` true and no `file_key`) → this run's members with
+        their group's winner (`keep.winners`); none for a group of one, as most hashes of a corpus are."""
+        return keep.winners(rows, self.keep_order())
+
+    def label(self, members: list[dict]) -> list[dict]:
+        """Members with their winners, from any number of groups → their decision rows (`keep.verdicts`)."""
+        return keep.verdicts(pa.Table.from_pylist(members, schema=keep.MEMBERS)).to_pylist()
 
     verdicts = staticmethod(keep.verdicts)
 

@@ -6,17 +6,24 @@ always wins; `longest` / `highest:<column>` then rank the largest value first; t
 so no two members tie and the choice depends on nothing but the keys. A descending key puts missing values after
 every value: null, then NaN (Spark's order: NaN above +inf).
 
-Both engines take the rule from here. Beam hands each group to :func:`decide`; Spark, which decides with a minimum
-over a struct of columns, builds the struct from the same declared pairs and labels the members with
-:func:`verdicts`. The tests in `tests/stages/test_dedup_keep.py` pin both on one table of ten rows.
+Both engines take the rule from here. Beam finds each group's winner with :func:`winners` (a group is a handful of
+rows: a Python sort key, not an Arrow table per group) and labels batches of members with :func:`verdicts`; Spark,
+which decides with a minimum over a struct of columns, builds the struct from the same declared pairs and labels the
+members with the same :func:`verdicts`. The tests in `tests/stages/test_dedup_keep.py` pin both on one group of ten.
 """
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 Order = tuple[tuple[str, bool], ...]  # (column, descending): the first member in this order is kept
 
+# A member of a group with its group's winner: what `verdicts` labels.
+MEMBERS = pa.schema([("uid", pa.binary()), ("file_key", pa.string()), ("dup_cluster_size", pa.int64()),
+                     ("winner_uid", pa.binary()), ("winner_id", pa.string()), ("winner_earlier", pa.bool_())])
 DECISIONS = pa.schema([("uid", pa.binary()), ("file_key", pa.string()), ("reject_reason", pa.string()),
                        ("dup_cluster", pa.binary()), ("dup_cluster_size", pa.int64()), ("kept_uid", pa.binary()),
                        ("kept_id", pa.string())])
@@ -29,22 +36,41 @@ def order(rank: str | None) -> Order:
     return (("earlier", True), *by_rank, ("id", False), ("uid", False))
 
 
-def descending_key(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """A descending key as an ascending one: the negated value as float64, null as +inf (NaN stays NaN, sorts last).
-    Spark's plans build the same expression: `coalesce(-cast(value as double), +inf)`."""
-    negated = pc.negate(pc.cast(values, pa.float64()))
-    return pc.fill_null(negated, float("inf"))
+def sort_key(keep: Order) -> Callable[[dict], tuple]:
+    """`keep` as a sort key on a member's row (the smallest is kept). A descending key sorts as its negated value,
+    a missing one as +inf and NaN after everything: Spark's plans build the same struct field,
+    `coalesce(-cast(value as double), +inf)`, and Spark orders NaN above +inf. A missing ascending key sorts first,
+    as Spark orders a struct's null fields."""
+    def key(row: dict) -> tuple:
+        out = []
+        for name, descending in keep:
+            value = row.get(name)
+            if descending:
+                negated = math.inf if value is None else -float(value)
+                out.append((1, 0.0) if math.isnan(negated) else (0, negated))
+            else:
+                out.append((0,) if value is None else (1, value))
+        return tuple(out)
+
+    return key
 
 
-def first(members: pa.Table, keep: Order) -> int:
-    """The row of `members` that `keep` ranks first."""
-    columns, sort_keys = {}, []
-    for i, (name, descending) in enumerate(keep):
-        columns[f"k{i}"] = descending_key(members.column(name)) if descending else members.column(name)
-        # Arrow places NaN with the nulls: at the end for a descending key (which has no nulls); nulls first in an
-        # ascending one, as Spark orders a struct's fields
-        sort_keys.append((f"k{i}", "ascending", "at_end" if descending else "at_start"))
-    return pc.sort_indices(pa.table(columns), sort_keys=sort_keys)[0].as_py()
+def first(members: list[dict], keep: Order) -> int:
+    """The index of the member that `keep` ranks first."""
+    key = sort_key(keep)
+    return min(range(len(members)), key=lambda i: key(members[i]))
+
+
+def winners(members: list[dict], keep: Order) -> list[dict]:
+    """One group's members (every member, earlier runs' included: `earlier` true and no `file_key`) → this run's
+    members with their group's winner, as `verdicts` takes them (`MEMBERS`). A group of one decides nothing."""
+    if len(members) < 2:
+        return []
+    members = [{**row, "earlier": bool(row.get("earlier"))} for row in members]
+    best = members[first(members, keep)]
+    return [{"uid": row["uid"], "file_key": row["file_key"], "dup_cluster_size": len(members),
+             "winner_uid": best["uid"], "winner_id": best["id"], "winner_earlier": best["earlier"]}
+            for row in members if not row["earlier"]]
 
 
 def verdicts(members: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
@@ -64,18 +90,3 @@ def verdicts(members: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
     if isinstance(members, pa.RecordBatch):
         return pa.RecordBatch.from_arrays(columns, schema=DECISIONS)
     return pa.Table.from_arrays(columns, schema=DECISIONS)
-
-
-def decide(members: pa.Table, keep: Order) -> pa.Table:
-    """One group (every member, earlier runs' included; `file_key` null for those) → the decision rows of this run's
-    members."""
-    winner = members.slice(first(members, keep), 1).to_pylist()[0]
-    fresh = members.filter(pc.invert(members.column("earlier")))
-    n = len(fresh)
-    return verdicts(pa.table({
-        "uid": fresh.column("uid"), "file_key": fresh.column("file_key"),
-        "dup_cluster_size": pa.array([members.num_rows] * n, pa.int64()),
-        "winner_uid": pa.array([winner["uid"]] * n, pa.binary()),
-        "winner_id": pa.array([winner["id"]] * n, pa.string()),
-        "winner_earlier": pa.array([winner["earlier"]] * n, pa.bool_()),
-    }))

@@ -129,16 +129,19 @@ def test_salt_is_sparks_pmod_xxhash64(spark):
 
 
 def test_keep_policy_through_the_stage():
-    """The Beam plan hands a component's rows to the stage's pure `decide` (the order: tests/stages/test_dedup_keep)."""
+    """The Beam plan hands a component's rows to the stage's pure `winners`, then the members to `label` (the order:
+    tests/stages/test_dedup_keep)."""
     def row(i, rank):
         return {"id": f"d{i}", "uid": bytes([i]), "rank": rank, "file_key": "f"}
 
     rows = [row(1, None), row(2, 5.0), row(3, float("nan")), row(4, 7.0), row(5, float("-inf")), row(6, 7.0)]
-    decided = MinHashDedup(MinHashDedupParams(keep="longest")).decide(rows)
+    stage = MinHashDedup(MinHashDedupParams(keep="longest"))
+    decided = stage.label(stage.winners(rows))
     assert [d["reject_reason"] for d in decided] == ["duplicate", "duplicate", "duplicate", None, "duplicate",
                                                      "duplicate"]
     assert {d["dup_cluster"] for d in decided} == {bytes([4])} and decided[0]["dup_cluster_size"] == 6
-    assert {d["kept_id"] for d in MinHashDedup(MinHashDedupParams()).decide(rows)} == {None, "d1"}
+    by_id = MinHashDedup(MinHashDedupParams())
+    assert {d["kept_id"] for d in by_id.label(by_id.winners(rows))} == {None, "d1"}
 
 
 def corpus(rng: random.Random) -> list[str]:

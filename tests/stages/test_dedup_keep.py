@@ -25,20 +25,21 @@ GROUP = [
 ]
 
 
-def table(rows=GROUP) -> pa.Table:
-    return pa.table({"id": [r[0] for r in rows], "uid": pa.array([r[1] for r in rows], pa.binary()),
-                     "rank": pa.array([r[2] for r in rows], pa.float64()), "earlier": [r[3] for r in rows],
-                     "file_key": [r[4] for r in rows]})
+def members(rows=GROUP) -> list[dict]:
+    return [{"id": r[0], "uid": r[1], "rank": r[2], "earlier": r[3], "file_key": r[4]} for r in rows]
 
 
-def ranked(group: pa.Table, order: keep.Order) -> list[str]:
+def ranked(group: list[dict], order: keep.Order) -> list[str]:
     """The whole order, by taking the first member again and again."""
     out = []
-    while group.num_rows:
-        at = keep.first(group, order)
-        out.append(group.column("id")[at].as_py())
-        group = group.take(pa.array([i for i in range(group.num_rows) if i != at], pa.int64()))
+    while group:
+        out.append(group.pop(keep.first(group, order))["id"])
     return out
+
+
+def decide(group: list[dict], order: keep.Order) -> list[dict]:
+    """A group's decision rows, as the Beam plans make them: its winner, then the labels."""
+    return keep.verdicts(pa.Table.from_pylist(keep.winners(group, order), schema=keep.MEMBERS)).to_pylist()
 
 
 def test_the_declared_orders():
@@ -52,18 +53,17 @@ def test_the_declared_orders():
 def test_largest_rank_first_missing_last_earlier_runs_before_all():
     # the earlier run's d9 first; then by rank: 7.0 twice (the id breaks the tie), 5, 3, 0.0 and -0.0 tie (the id),
     # no rank and -inf tie (the id), NaN after everything
-    assert ranked(table(), keep.order("rank")) == ["d9", "d4", "d6", "d2", "d0", "d7", "d8", "d1", "d5", "d3"]
-    assert ranked(table(), keep.order(None)) == ["d9", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"]
-    fresh = table(GROUP[:9])
-    assert fresh.column("id")[keep.first(fresh, keep.order("rank"))].as_py() == "d4"
-    assert fresh.column("id")[keep.first(fresh, keep.order(None))].as_py() == "d0"
-    same_id = table([("x", bytes([2]), 1.0, False, "f"), ("x", bytes([1]), 1.0, False, "f")])
+    assert ranked(members(), keep.order("rank")) == ["d9", "d4", "d6", "d2", "d0", "d7", "d8", "d1", "d5", "d3"]
+    assert ranked(members(), keep.order(None)) == ["d9", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"]
+    fresh = members(GROUP[:9])
+    assert fresh[keep.first(fresh, keep.order("rank"))]["id"] == "d4"
+    assert fresh[keep.first(fresh, keep.order(None))]["id"] == "d0"
+    same_id = members([("x", bytes([2]), 1.0, False, "f"), ("x", bytes([1]), 1.0, False, "f")])
     assert keep.first(same_id, keep.order("rank")) == 1  # the uid last
 
 
 def test_decisions_of_a_group():
-    fresh = table(GROUP[:9])
-    decided = keep.decide(fresh, keep.order("rank")).to_pylist()
+    decided = decide(members(GROUP[:9]), keep.order("rank"))
     assert [d["uid"] for d in decided] == [r[1] for r in GROUP[:9]]
     assert [d["reject_reason"] for d in decided] == ["duplicate"] * 3 + [None] + ["duplicate"] * 5
     assert {d["dup_cluster"] for d in decided} == {bytes([4])} and {d["dup_cluster_size"] for d in decided} == {9}
@@ -71,29 +71,33 @@ def test_decisions_of_a_group():
     assert decided[0]["kept_uid"] == bytes([4]) and decided[0]["kept_id"] == "d4"
     assert [d["file_key"] for d in decided] == [r[4] for r in GROUP[:9]]
     # with the earlier run's document: it wins, nine rows (none for it), every one seen before it
-    decided = keep.decide(table(), keep.order("rank")).to_pylist()
+    decided = decide(members(), keep.order("rank"))
     assert len(decided) == 9 and {d["reject_reason"] for d in decided} == {"seen_before"}
     assert {(d["kept_uid"], d["kept_id"], d["dup_cluster_size"]) for d in decided} == {(bytes([9]), "d9", 10)}
-    assert keep.decide(table(GROUP[:1]), keep.order("rank")).num_rows == 0  # a group of one decides nothing
+    assert decide(members(GROUP[:1]), keep.order("rank")) == []  # a group of one decides nothing
 
 
 def test_verdicts_the_spark_plans_label_with():
-    members = pa.table({"uid": pa.array([b"a", b"b", b"c", b"d"], pa.binary()), "file_key": ["f", "f", "g", "g"],
-                        "dup_cluster_size": pa.array([2, 2, 3, 1], pa.int64()),
-                        "winner_uid": pa.array([b"a", b"a", b"c", b"d"], pa.binary()),
-                        "winner_id": ["A", "A", "X", "D"], "winner_earlier": [False, False, True, False]})
-    rows = keep.verdicts(members).to_pylist()
+    labelled = pa.table({"uid": pa.array([b"a", b"b", b"c", b"d"], pa.binary()), "file_key": ["f", "f", "g", "g"],
+                         "dup_cluster_size": pa.array([2, 2, 3, 1], pa.int64()),
+                         "winner_uid": pa.array([b"a", b"a", b"c", b"d"], pa.binary()),
+                         "winner_id": ["A", "A", "X", "D"], "winner_earlier": [False, False, True, False]})
+    rows = keep.verdicts(labelled).to_pylist()
     assert [(r["uid"], r["reject_reason"], r["kept_uid"], r["kept_id"]) for r in rows] == [
         (b"a", None, None, None), (b"b", "duplicate", b"a", "A"), (b"c", "seen_before", b"c", "X")]
 
 
 def test_beam_rows_through_the_stage():
-    """The Beam plans hand a group's key rows to `stage.decide`: this run's rows carry no `earlier`."""
+    """The Beam plans hand a group's key rows to `stage.winners` (this run's rows carry no `earlier`), then batches
+    of members from several groups to `stage.label`."""
     stage = ExactDedup(ExactDedupParams(keep="longest"))
     rows = [{"id": f"d{i}", "uid": bytes([i]), "length": n, "file_key": "f"} for i, n in enumerate([5, 9, 9, 2])]
-    decided = stage.decide(rows + [{"id": "e", "uid": bytes([7]), "length": 1, "earlier": True, "file_key": None}])
-    assert [d["reject_reason"] for d in decided] == ["seen_before"] * 4
-    assert [d["reject_reason"] for d in stage.decide(rows)] == ["duplicate", None, "duplicate", "duplicate"]
+    seen = stage.winners(rows + [{"id": "e", "uid": bytes([7]), "length": 1, "earlier": True, "file_key": None}])
+    other = [{"id": f"o{i}", "uid": bytes([20 + i]), "length": 3, "file_key": "g"} for i in range(2)]
+    decided = stage.label(seen + stage.winners(rows) + stage.winners(other) + stage.winners(other[:1]))
+    assert [d["reject_reason"] for d in decided] == ["seen_before"] * 4 + ["duplicate", None, "duplicate",
+                                                                          "duplicate"] + [None, "duplicate"]
+    assert [d["kept_id"] for d in decided][-2:] == [None, "o0"] and decided[-1]["dup_cluster_size"] == 2
 
 
 def test_spark_struct_ranks_as_the_pure_order(spark):
@@ -108,7 +112,7 @@ def test_spark_struct_ranks_as_the_pure_order(spark):
     for n in range(1, len(GROUP) + 1):
         part = frame.where(F.col("id").isin([r[0] for r in GROUP[-n:]]))
         winner = part.select(F.min(keep_struct(stage)).alias("w")).first()["w"]
-        assert winner["id"] == table(GROUP[-n:]).column("id")[keep.first(table(GROUP[-n:]), stage.keep_order())].as_py()
+        assert winner["id"] == members(GROUP[-n:])[keep.first(members(GROUP[-n:]), stage.keep_order())]["id"]
     assert frame.select(F.min(keep_struct(stage)).alias("w")).first()["w"]["earlier"] is True
 
 
