@@ -12,15 +12,16 @@ from curate.pipeline.output import Output
 
 def _units(row: dict):
     for unit in row["units"] or []:
-        yield unit["hash"], (row["uid"], row["file_key"], unit["position"])
+        yield unit["hash"], (row["uid"], row["file_key"], unit["positions"])
 
 
 def _cut(item):
-    """(hash, {unit: [(uid, file_key, position)], repeated: [count]}) → ((uid, file_key), position) to cut."""
+    """(hash, {unit: [(uid, file_key, positions)], repeated: [count]}) → ((uid, file_key), position) to cut."""
     _, grouped = item
     if list(grouped["repeated"]):
-        for uid, file_key, position in grouped["unit"]:
-            yield (uid, file_key), position
+        for uid, file_key, positions in grouped["unit"]:
+            for position in positions:
+                yield (uid, file_key), position
 
 
 def _decision(document, positions):

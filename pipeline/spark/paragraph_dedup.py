@@ -1,6 +1,6 @@
 """Spark plan of `paragraph_dedup`: unit hashes → documents per hash → repeated hashes → positions to cut.
 
-What crosses the network: one (hash, uid, file_key, position) row per distinct unit of a document, twice (the count
+What crosses the network: one (hash, uid, file_key, positions) row per distinct unit of a document, twice (the count
 per hash, with map-side partial counts, and the join back to the repeated hashes), then the cut positions of the
 documents that lose a unit. Never text.
 """
@@ -15,7 +15,7 @@ from curate.pipeline.output import Output
 
 def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
     units = keys.select("uid", "file_key", F.explode("units").alias("unit")) \
-        .select("uid", "file_key", F.col("unit.position").alias("position"), F.col("unit.hash").alias("hash"))
+        .select("uid", "file_key", F.col("unit.hash").alias("hash"), F.col("unit.positions").alias("positions"))
     counts = units.groupBy("hash").agg(F.count("*").alias("documents"))
     repeated = stage.repeated
 
@@ -25,5 +25,5 @@ def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
 
     frequent = counts.mapInArrow(decide, counts.schema).select("hash")
     cuts = units.join(frequent, "hash").groupBy("uid", "file_key") \
-        .agg(F.array_sort(F.collect_list(F.col("position").cast("int"))).alias("paragraphs_removed"))
+        .agg(F.array_sort(F.flatten(F.collect_list("positions"))).alias("paragraphs_removed"))
     return cuts.select("uid", "file_key", F.lit(None).cast("string").alias("reject_reason"), "paragraphs_removed")

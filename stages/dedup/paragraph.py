@@ -5,15 +5,17 @@ group removed) and Dolma (Soldaini et al. 2024, §3: repeated paragraphs removed
 between blank lines) or a line. Its key is a 64-bit hash of the unit normalised as CCNet does (lower case, accents
 and punctuation removed, digits → 0, whitespace collapsed); units that normalise to nothing have no key and stay.
 
-Keys per document (never text): `uid`, and `units` — (position, hash) of each keyed unit, once per hash per document
-(a paragraph a document repeats is that document's business: Gopher's repetition rules judge it). The engine's plan
-counts, over the whole corpus, the documents each hash appears in, keeps the hashes seen in more than `max_count`
-documents (:func:`repeated`, the same call on both engines), and gives each document the positions of its units to
-cut (`paragraphs_removed`, the unit positions in the text as it arrived; null when none). Applying the decision
-(:meth:`ParagraphDedup.revise`, per file) rewrites `text` without those units; a document left with fewer than
-`min_words` words is rejected `paragraph_dedup:too_short`.
+Keys per document (never text): `uid`, and `units` — one (hash, positions) per distinct keyed unit, with every
+position the unit holds in the document. A document counts once per hash however often it repeats the unit (a
+paragraph repeated inside one page and nowhere else is that page's business: Gopher's repetition rules judge it). The
+engine's plan counts, over the whole corpus, the documents each hash appears in, keeps the hashes seen in more than
+`max_count` documents (:func:`repeated`, the same call on both engines), and gives each document the positions of its
+units to cut (`paragraphs_removed`, the unit positions in the text as it arrived; null when none). Applying the
+decision (:meth:`ParagraphDedup.revise`, per file) rewrites `text` without those units; a document left with fewer
+than `min_words` words is rejected `paragraph_dedup:too_short`.
 
-Every occurrence goes, the first included (as CCNet): nothing decides which page a banner "belongs" to.
+Every occurrence goes, the first included (as CCNet), and every copy inside a document: nothing decides which page,
+or which place on a page, a banner "belongs" to.
 """
 from __future__ import annotations
 
@@ -53,19 +55,15 @@ def normalise(unit: str) -> str:
     return _SPACE.sub(" ", _DIGIT.sub("0", kept)).strip()
 
 
-def unit_keys(text: str | None, unit: str) -> tuple[list[int], list[int]]:
-    """(positions, hashes) of a text's keyed units, the first position of each distinct hash."""
-    positions, hashes, seen = [], [], set()
+def unit_keys(text: str | None, unit: str) -> tuple[list[int], list[list[int]]]:
+    """(hashes, positions) of a text's keyed units: each distinct hash once, in order of first appearance, with
+    every position it holds."""
+    positions: dict[int, list[int]] = {}
     for position, part in enumerate(split_units(text or "", unit)):
         normal = normalise(part)
-        if not normal:
-            continue
-        value = xxhash.xxh3_64_intdigest(normal.encode()) - (1 << 63)
-        if value not in seen:
-            seen.add(value)
-            positions.append(position)
-            hashes.append(value)
-    return positions, hashes
+        if normal:
+            positions.setdefault(xxhash.xxh3_64_intdigest(normal.encode()) - (1 << 63), []).append(position)
+    return list(positions), list(positions.values())
 
 
 def repeated(documents: np.ndarray, max_count: int) -> np.ndarray:
@@ -100,7 +98,7 @@ class ParagraphDedup(GlobalStage):
 
     def key_schema(self) -> pa.Schema:
         return pa.schema([("uid", pa.binary(16)),
-                          ("units", pa.list_(pa.struct([("position", pa.int32()), ("hash", pa.int64())])))])
+                          ("units", pa.list_(pa.struct([("hash", pa.int64()), ("positions", pa.list_(pa.int32()))])))])
 
     def repeated(self, documents: np.ndarray) -> np.ndarray:
         """The plans' decision on counted hashes (:func:`repeated` with this stage's `max_count`)."""
@@ -109,8 +107,8 @@ class ParagraphDedup(GlobalStage):
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         units = []
         for text in batch.column("text").to_pylist():
-            positions, hashes = unit_keys(text, self.params.unit)
-            units.append([{"position": p, "hash": h} for p, h in zip(positions, hashes)])
+            hashes, positions = unit_keys(text, self.params.unit)
+            units.append([{"hash": h, "positions": p} for h, p in zip(hashes, positions)])
         return pa.RecordBatch.from_arrays([batch.column("uid"), pa.array(units, self.key_schema().field("units").type)],
                                           schema=self.key_schema())
 

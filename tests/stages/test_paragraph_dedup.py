@@ -19,8 +19,8 @@ def test_units_and_normalisation():
     assert split_units(text, "paragraph") == ["Home | About", "First paragraph\nstill first.", "Last one."]
     assert split_units(text, "line")[:2] == ["Home | About", ""]
     assert normalise("  Café, 2024!  Open ") == normalise("cafe 1999 open") == "cafe 0000 open"
-    positions, hashes = unit_keys("A b.\n\n...\n\nA B\n\nc", "paragraph")
-    assert positions == [0, 3] and len(set(hashes)) == 2  # "..." has no key, "A B" repeats "A b."
+    hashes, positions = unit_keys("A b.\n\n...\n\nA B\n\nc", "paragraph")
+    assert positions == [[0, 2], [3]] and len(set(hashes)) == 2  # "..." has no key, "A B" repeats "A b."
     assert cut(text, [0, 2], "paragraph") == "First paragraph\nstill first."
     assert list(repeated([1, 2, 3], 2)) == [False, False, True]
 
@@ -61,3 +61,23 @@ def test_repeated_paragraphs_cut_on_both_engines(spark, tmp_path, engine):
         assert row["text"] == "\n\n".join(texts[i].split("\n\n")[1:3])
     assert rows["t/a.jsonl:7"]["paragraphs_removed"] is None and rows["t/a.jsonl:7"]["text"] == texts[7]
     assert rows["t/a.jsonl:8"]["paragraphs_removed"] == [0]
+
+
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_a_unit_repeated_inside_a_document_is_cut_in_every_copy(spark, tmp_path, engine):
+    """The banner is in three documents, twice in the first (top and bottom): every copy goes, and the first
+    document still counts once towards the banner's documents (max_count 2: three documents, so it is cut)."""
+    banner = "We use cookies to improve your experience."
+    body = ["alpha beta gamma delta", "epsilon zeta eta theta", "iota kappa lambda mu"]
+    texts = [f"{banner}\n{body[0]}\n{banner}", f"{body[1]}\n{banner}", f"{banner}\n{body[2]}"]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    config = pipeline_config.parse({
+        "input": {"paths": [str(tmp_path / "in")], "dataset": "t"}, "output": str(tmp_path / "out"),
+        "engine": {"name": engine},
+        "stages": [{"name": "paragraph_dedup", "unit": "line", "max_count": 2, "min_words": 1}]})
+    run(config)
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["documents"]])
+    rows = {r["id"]: (r["text"], r["paragraphs_removed"]) for r in kept.to_pylist()}
+    assert rows == {"t/a.jsonl:0": (body[0], [0, 2]), "t/a.jsonl:1": (body[1], [1]), "t/a.jsonl:2": (body[2], [0])}
