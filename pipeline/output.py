@@ -83,8 +83,9 @@ class Output:
         with self.fs.open(self.path(*parts), "rb") as f:
             return json.load(f)
 
-    def write_json(self, name: str, body: Any) -> None:
-        """Write atomically: a reader sees the old file or the whole new one, never a part."""
+    def write_json(self, name: str, body: Any, durable: bool = True) -> None:
+        """Write atomically: a reader sees the old file or the whole new one, never a part. `durable=False` skips
+        the flush to disk, for a file that is only shown, never trusted after a crash (a task's in-flight figures)."""
         data = json.dumps(body, indent=1, sort_keys=False).encode()
         target = self.path(name)
         self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
@@ -92,8 +93,9 @@ class Output:
             temp = f"{target}.tmp-{attempt_id()}"
             with open(temp, "wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             os.replace(temp, target)
         else:  # object stores publish a whole object at once
             self.fs.pipe_file(target, data)

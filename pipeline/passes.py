@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate.pipeline import inflight
 from curate.pipeline.chain import BoundStage, StageCounts, split
 from curate.pipeline.config import PipelineConfig, StageSpec
 from curate.pipeline.errors import CurateError
@@ -166,6 +167,7 @@ class _Source:
 
     file: InputFile
     previous_rows: list[str] = field(default_factory=list)
+    rows_read: int = 0  # after pass 0 (the reader ledger counts pass 0's)
 
     def batches(self, config: PipelineConfig, output: Output, ledger: ReaderLedger | None):
         if ledger is not None:
@@ -174,15 +176,18 @@ class _Source:
         for path in self.previous_rows:
             with output.fs.open(output.path(path), "rb") as f:
                 for batch in pq.ParquetFile(f).iter_batches():
+                    self.rows_read += batch.num_rows
                     yield batch.append_column(REJECT, pa.nulls(batch.num_rows, pa.string()))
 
 
 def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output,
-             previous: dict | None = None, decisions: list[str] | None = None) -> dict:
+             previous: dict | None = None, decisions: list[str] | None = None,
+             progress_every: float | None = None) -> dict:
     """Run one pass over one input file and commit it; returns the commit record.
 
     `previous` is the file's record of the pass before (pass k > 0); `decisions` the files of the decision table for
-    this input file of the global stage this pass applies.
+    this input file of the global stage this pass applies; `progress_every`: seconds between two writes of the task's
+    in-flight figures for the driver's progress line (`inflight.py`), none when no progress is shown.
     """
     started = time.time()
     attempt = attempt_id()
@@ -209,29 +214,36 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
                 collector.rejected(rejected)
         rejects.write(_slim(rejected, config.write_rejects))
 
+    def figures() -> inflight.Figures:
+        done = rows.rows + rejects.rows
+        if ledger is not None:
+            return inflight.Figures(ledger.records_seen, None, ledger.bytes_read, file.size, done)
+        return inflight.Figures(source.rows_read, previous["kept"] if previous else 0, 0, None, done)
+
     try:
-        for batch in source.batches(config, output, ledger):
-            kept, rejected = split(batch)
-            reject(rejected)
-            if applied is not None and kept.num_rows:
-                counts[0].rows_in += kept.num_rows
-                kept, rejected = split(applied.apply(kept))
-                kept = kept.drop_columns([name for name in LINEAGE.names if name in kept.schema.names])
-                counts[0].rows_out += kept.num_rows
+        with inflight.Reporter(output, step.index, file.key, progress_every, figures):
+            for batch in source.batches(config, output, ledger):
+                kept, rejected = split(batch)
                 reject(rejected)
-            for bound, count in zip(maps, counts[1:] if applied is not None else counts):
-                if kept.num_rows == 0:
-                    break
-                kept, rejected = split(bound.run(kept, count))
-                reject(rejected)
-            if not step.keeps_html and "html" in kept.schema.names:
-                kept = kept.drop_columns(["html"])
-            if step.last and kept.num_rows:
-                for collector in collectors.values():
-                    kept = collector.kept(kept)  # a collector may take columns out (tokens go to the shards)
-            rows.write(kept)
-            if feeds is not None and kept.num_rows:
-                keys.write(_with_file(feeds.keys(kept), file.key))
+                if applied is not None and kept.num_rows:
+                    counts[0].rows_in += kept.num_rows
+                    kept, rejected = split(applied.apply(kept))
+                    kept = kept.drop_columns([name for name in LINEAGE.names if name in kept.schema.names])
+                    counts[0].rows_out += kept.num_rows
+                    reject(rejected)
+                for bound, count in zip(maps, counts[1:] if applied is not None else counts):
+                    if kept.num_rows == 0:
+                        break
+                    kept, rejected = split(bound.run(kept, count))
+                    reject(rejected)
+                if not step.keeps_html and "html" in kept.schema.names:
+                    kept = kept.drop_columns(["html"])
+                if step.last and kept.num_rows:
+                    for collector in collectors.values():
+                        kept = collector.kept(kept)  # a collector may take columns out (tokens go to the shards)
+                rows.write(kept)
+                if feeds is not None and kept.num_rows:
+                    keys.write(_with_file(feeds.keys(kept), file.key))
     finally:
         written_rows, written_keys, written_rejects = rows.close(), keys.close(), rejects.close()
         partials = {stage_id: collector.close() for stage_id, collector in collectors.items()}

@@ -1,10 +1,12 @@
 """Progress of long work on either engine: a live line on a terminal, a plain line at a steady interval in a log.
 
 A pass counts what its tasks have committed (each input file's record in the output, see `output.py`), so Spark and
-Beam report the same figures from the same place, and a figure is never ahead of what a resume would keep: files done
-of the pass's total, documents of those files, documents per second and the time left at the files' rate. A global
-stage reports the time it has run. On a terminal the line is live and disappears when the work ends; in a log (CI,
-spark-submit, nohup: the console is not a terminal) a plain line is printed every `every` seconds and once at the end.
+Beam report the same figures from the same place, and those figures are never ahead of what a resume would keep:
+files done of the pass's total, documents of those files, documents per second and the time left at the files' rate.
+Beside them, labelled as in flight and never added to them, what the running tasks have read so far (`inflight.py`):
+`reading 2 files (in flight): 1,234 records, 12.3 MB of 40.0 MB, 600 through the stages`. A global stage reports the
+time it has run. On a terminal the line is live and disappears when the work ends; in a log (CI, spark-submit, nohup:
+the console is not a terminal) a plain line is printed every `every` seconds and once at the end.
 """
 from __future__ import annotations
 
@@ -14,32 +16,48 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from curate.pipeline import inflight
 from curate.pipeline.output import Output, pass_dir
 from curate.pipeline.passes import Pass
 
 LOG_EVERY = 30.0  # seconds between two lines in a log: a long run stays readable, a stalled one shows within a minute
 LIVE_EVERY = 1.0  # seconds between two looks at the output on a terminal (one directory listing each)
+# Seconds between two writes of a running task's in-flight figures when the progress goes to a log: fresh enough for
+# a line every LOG_EVERY, and few writes to an object store.
+TASK_EVERY = 10.0
+
+
+@dataclass
+class Counted:
+    """A pass's figures at one look: files committed and their documents, and what the running tasks have read."""
+
+    files: int
+    documents: int
+    reading: inflight.Figures | None = None
 
 
 class Commits:
-    """Files committed to one pass since it began, and their documents; reads each new commit record once."""
+    """Files committed to one pass since it began, and their documents; reads each new commit record once. Also
+    reads the running tasks' in-flight figures (and clears what earlier attempts left of them at the start)."""
 
     def __init__(self, output: Output, index: int):
-        self.output, self.directory = output, output.path(pass_dir(index))
+        self.output, self.index, self.directory = output, index, output.path(pass_dir(index))
         self.seen = set(self._listing())  # files committed by an earlier attempt of the run are not this pass's work
         self.files = self.documents = 0
+        self.keys: set[str] = set()
+        inflight.clear(output, index)
 
     def _listing(self) -> list[str]:
         if not self.output.fs.exists(self.directory):
             return []
         return [p for p in self.output.fs.ls(self.directory, detail=False) if p.endswith(".json")]
 
-    def __call__(self) -> tuple[int, int]:
-        """(files, documents) committed so far."""
+    def _committed(self) -> set[str]:
         for path in self._listing():
             if path in self.seen:
                 continue
@@ -47,9 +65,36 @@ class Commits:
             with self.output.fs.open(path, "rb") as f:
                 record = json.load(f)
             self.files += 1
+            self.keys.add(record["key"])
             self.documents += record["reader"]["records_seen"] if record["reader"] else \
                 record["kept"] + record["rejected"]
-        return self.files, self.documents
+        return self.keys
+
+    def __call__(self) -> Counted:
+        """The figures committed so far, and the in-flight ones of the files not committed yet."""
+        reading = inflight.read(self.output, self.index)
+        committed = self._committed()  # after the in-flight files: a file that commits in between counts once
+        running = [figures for key, figures in reading.items() if key not in committed]
+        return Counted(self.files, self.documents, sum(running[1:], running[0]) if running else None)
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB"
+
+
+def reading_text(reading: inflight.Figures | None) -> str:
+    """`reading 2 files (in flight): 1,234 records, 12.3 MB of 40.0 MB, 600 through the stages` (after pass 0:
+    `600 of 1,234 records`); empty when no task has reported."""
+    if reading is None:
+        return ""
+    records = f"{reading.records:,} of {reading.records_total:,} records" if reading.records_total is not None \
+        else f"{reading.records:,} records"
+    parts = [records]
+    if reading.size is not None:
+        parts.append(f"{_megabytes(reading.bytes_read)} of {_megabytes(reading.size)}")
+    parts.append(f"{reading.done:,} through the stages")
+    files = f"{reading.files} file{'s' if reading.files != 1 else ''}"
+    return f"reading {files} (in flight): {', '.join(parts)}"
 
 
 def _clock(seconds: float) -> str:
@@ -68,6 +113,14 @@ class RunProgress:
 
     def __init__(self, console: Console | None, every: float = LOG_EVERY):
         self.console, self.every = console, every
+
+    @property
+    def task_every(self) -> float | None:
+        """Seconds between two writes of a running task's in-flight figures (`run_pass`); None when nothing is shown,
+        and then no task writes them."""
+        if self.console is None:
+            return None
+        return LIVE_EVERY if self.console.is_terminal else min(self.every, TASK_EVERY)
 
     def pass_of(self, step: Pass, output: Output, total: int):
         """A context showing `step` over `total` input files, counted from its commits."""
@@ -125,7 +178,8 @@ def _own_stream(console: Console) -> Iterator[Console]:
 
 class _LogLines:
     """Plain lines for a log: `pass 0 (read + map stages): 3/8 files, 1,204 documents, 96 docs/s, 0:00:12, ETA
-    0:00:20`, and the same with `done in` when the work has ended."""
+    0:00:20; reading 2 files (in flight): …` (`reading_text`), and the same with `done in` (and nothing in flight)
+    when the work has ended."""
 
     def __init__(self, console: Console, label: str, total: int | None):
         self.console, self.label, self.total = console, label, total
@@ -136,18 +190,20 @@ class _LogLines:
     def __exit__(self, *exc) -> None:
         pass
 
-    def update(self, counted: tuple[int, int] | None, elapsed: float, done: bool = False) -> None:
+    def update(self, counted: Counted | None, elapsed: float, done: bool = False) -> None:
         parts = []
         if counted is not None:
-            files, documents = counted
-            parts += [f"{files}/{self.total} files", f"{documents:,} documents",
-                      f"{documents / max(elapsed, 1e-9):,.0f} docs/s"]
+            parts += [f"{counted.files}/{self.total} files", f"{counted.documents:,} documents",
+                      f"{counted.documents / max(elapsed, 1e-9):,.0f} docs/s"]
         parts.append(f"done in {_clock(elapsed)}" if done else _clock(elapsed))
         if counted is not None and not done:
-            parts.append(_eta(elapsed, counted[0], self.total))
-        self.console.print(f"{self.label}: {', '.join(parts)}", markup=False, highlight=False, soft_wrap=True)
+            parts.append(_eta(elapsed, counted.files, self.total))
+        line = f"{self.label}: {', '.join(parts)}"
+        if counted is not None and not done and counted.reading is not None:
+            line += f"; {reading_text(counted.reading)}"
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    def finish(self, counted: tuple[int, int] | None, elapsed: float) -> None:
+    def finish(self, counted: Counted | None, elapsed: float) -> None:
         self.update(counted, elapsed, done=True)
 
 
@@ -160,9 +216,9 @@ class _LiveLine:
             columns += [BarColumn(), MofNCompleteColumn(), TextColumn("files, {task.fields[documents]}")]
         columns.append(TimeElapsedColumn())
         if total is not None:
-            columns.append(TextColumn("{task.fields[eta]}"))
+            columns += [TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[reading]}")]
         self.bar = Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
-        self.task = self.bar.add_task(label, total=total, documents="", eta="ETA -")
+        self.task = self.bar.add_task(label, total=total, documents="", eta="ETA -", reading="")
         self.total = total
 
     def __enter__(self) -> None:
@@ -171,11 +227,12 @@ class _LiveLine:
     def __exit__(self, *exc) -> None:
         self.bar.stop()
 
-    def update(self, counted: tuple[int, int] | None, elapsed: float) -> None:
+    def update(self, counted: Counted | None, elapsed: float) -> None:
         if counted is not None:
-            files, documents = counted
-            self.bar.update(self.task, completed=files, eta=_eta(elapsed, files, self.total),
-                            documents=f"{documents:,} documents, {documents / max(elapsed, 1e-9):,.0f} docs/s")
+            documents = counted.documents
+            self.bar.update(self.task, completed=counted.files, eta=_eta(elapsed, counted.files, self.total),
+                            documents=f"{documents:,} documents, {documents / max(elapsed, 1e-9):,.0f} docs/s",
+                            reading=reading_text(counted.reading))
 
-    def finish(self, counted: tuple[int, int] | None, elapsed: float) -> None:
+    def finish(self, counted: Counted | None, elapsed: float) -> None:
         pass

@@ -116,7 +116,8 @@ def _pass_task(raw_config: dict, index: int, output_uri: str) -> Callable[[Itera
         step = passes(config)[index]
         for spec in specs:
             task = json.loads(spec)
-            record = run_pass(config, step, InputFile(**task["file"]), output, task["previous"], task["decisions"])
+            record = run_pass(config, step, InputFile(**task["file"]), output, task["previous"], task["decisions"],
+                              task["progress_every"])
             yield record["key"]
 
     return run
@@ -160,7 +161,8 @@ class SparkEngine:
             return
         sc = self.spark.sparkContext
         specs = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
-                             "decisions": decisions.get(f.key, [])}) for f in files]
+                             "decisions": decisions.get(f.key, []),
+                             "progress_every": self.progress.task_every}) for f in files]
         sc.setJobGroup(f"curate-pass-{step.index}", f"pass {step.index}: {len(files)} input files")
         job = sc.parallelize(specs, len(specs)).mapPartitions(_pass_task(config.to_json(), step.index, output.uri))
         with self.progress.pass_of(step, output, len(files)):

@@ -13,7 +13,7 @@ from curate.pipeline.run import run
 
 FILES, RECORDS = 3, 40  # per file; every third text is a copy of another file's, for exact_dedup to reject
 LINE = re.compile(r"^pass (\d) \((.+)\): (\d+)/(\d+) files, ([\d,]+) documents, ([\d,]+) docs/s, "
-                  r"(?:done in )?\d+:\d\d:\d\d(?:, ETA (?:\d+:\d\d:\d\d|-))?$")
+                  r"(?:done in )?\d+:\d\d:\d\d(?:, ETA (?:\d+:\d\d:\d\d|-))?(?:; reading \d+ files? \(in flight\): .*)?$")
 
 
 def inputs(directory) -> None:
@@ -68,3 +68,57 @@ def test_a_run_logs_plain_progress_lines_when_not_on_a_terminal(engine, stages, 
     assert result.stats["input"] == FILES * RECORDS
     check_log(capfd.readouterr().err, global_stage=bool(stages))
 
+
+
+IN_FLIGHT = re.compile(r"^pass 0 \(read \+ map stages\): (\d+)/(\d+) files, .*; reading (\d+) files? \(in flight\): "
+                       r"([\d,]+) records, ([\d,.]+) MB of ([\d,.]+) MB, ([\d,]+) through the stages$")
+
+
+def real_crawl(shared_data, directory, files: int, pages: int) -> list[int]:
+    """`files` WARC files of `pages` real pages each (trafilatura-eval), uncompressed; returns their sizes in bytes."""
+    import gzip
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    root = shared_data / "extraction" / "trafilatura-eval"
+    index = [json.loads(line) for line in (root / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+    for f in range(files):
+        with open(directory / f"pages-{f}.warc", "wb") as stream:
+            writer = WARCWriter(stream, gzip=False)
+            for page in index[f * pages:(f + 1) * pages]:
+                body = gzip.decompress((root / page["html"]).read_bytes())
+                http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+                writer.write_record(writer.create_warc_record(page["url"], "response", payload=io.BytesIO(body),
+                                                              http_headers=http))
+    return [p.stat().st_size for p in directory.iterdir()]
+
+
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_records_and_bytes_read_show_before_the_first_file_commits(engine, request, tmp_path, capfd, shared_data):
+    """Three WARCs of 40 real pages (3-5 MB each) through trafilatura: while no file has committed, the log shows
+    the running tasks' records and bytes, labelled as in flight; bytes never pass the files' size, and the last line
+    (everything committed) shows nothing in flight."""
+    if engine == "spark":
+        request.getfixturevalue("spark")
+    data = tmp_path / "crawl"
+    data.mkdir()
+    sizes = real_crawl(shared_data, data, files=3, pages=40)
+    assert min(sizes) > 3_000_000
+    config = pipeline_config.parse({"input": {"paths": [str(data)], "dataset": "c"}, "output": str(tmp_path / "out"),
+                                    "engine": {"name": engine}, "stages": [{"name": "extract"}]})
+    stderr = open(2, "w", closefd=False)
+    result = run(config, progress=RunProgress(Console(file=stderr, force_terminal=False), every=0.05))
+    stderr.flush()
+    assert result.stats["input"] == 120
+    lines = capfd.readouterr().err.splitlines()
+    shown = [m for m in map(IN_FLIGHT.match, lines) if m]
+    before_commit = [m for m in shown if m[1] == "0" and int(m[4].replace(",", "")) > 0
+                     and float(m[5].replace(",", "")) > 0]
+    assert before_commit, "\n".join(lines)
+    for m in shown:
+        assert 1 <= int(m[3]) <= 3 and int(m[3]) + int(m[1]) <= 3
+        assert float(m[5].replace(",", "")) <= float(m[6].replace(",", "")) <= sum(sizes) / 1e6 + 0.1
+    done = [line for line in lines if line.startswith("pass 0") and "done in" in line]
+    assert len(done) == 1 and "in flight" not in done[0] and done[0].startswith("pass 0 (read + map stages): 3/3 files")
