@@ -79,9 +79,10 @@ class Checked:
 
 
 def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None, static: bool = False) -> Checked:
-    """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage. Without
-    `inputs`, against the `assumed` input format. `static` (`curate explain`): a missing local file a stage names is
-    a warning, not an error (a model or tokenizer made later, e.g. by `curate demo`)."""
+    """Check the stage chain against what the input provides; the gaps are one ConfigError, a line per gap naming the
+    stage (a column missing is named once, at the first stage that needs it). Without `inputs`, against the `assumed`
+    input format. `static` (`curate explain`): a missing local file a stage names is a warning, not an error (a model
+    or tokenizer made later, e.g. by `curate demo`)."""
     formats = {f.format for f in inputs} or {assumed}
     if "warc" in formats and len(formats) > 1:
         raise ConfigError(f"input mixes formats {sorted(formats)}: WARC needs extraction, the others do not; "
@@ -91,28 +92,30 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
         provided[name] = "input.fields"
     computed_on: dict[str, list[str]] = {}  # column -> signal columns computed from it so far
     stale: dict[str, tuple[str, str]] = {}  # signal column -> (the stage that modified its source, the source)
-    stages, warnings = [], []
+    stages, warnings, problems = [], [], []
     for index, spec in enumerate(config.stages):
         stage = spec.build()
         try:
             _check_files(index, spec.id, stage)
         except ConfigError as error:
-            if not static:
-                raise
-            warnings.append(f"{error}; a run needs it")
+            if static:
+                warnings.append(f"{error}; a run needs it")
+            else:
+                problems.append(str(error))
         if isinstance(stage, GlobalStage):
             try:
                 global_plan(config.engine.name, spec.stage_class)
             except CurateError as error:
-                raise ConfigError(f"stages[{index}] ({spec.id}): {error}") from None
+                problems.append(f"stages[{index}] ({spec.id}): {error}")
         requires, modifies = stage.requires(), stage.modifies()
         for column in requires:
             if column not in provided:
                 hint = " (for WARC input, add an `extract` stage before it)" if column == "text" else ""
                 if column == "html":
                     hint = " (html comes only from WARC input)"
-                raise ConfigError(f"stages[{index}] ({spec.id}): requires column {column!r}, which nothing before it "
-                                  f"provides{hint}")
+                problems.append(f"stages[{index}] ({spec.id}): requires column {column!r}, which nothing before it "
+                                f"provides{hint}")
+                provided[column] = "missing"  # named once: the stages after it that need it have the same fix
         # A signal computed on a column that a later stage changed is stale; that matters only where a stage after
         # the change decides on it (FineWeb's own order scores the language before C4's line removal, on purpose).
         for column in requires:
@@ -127,10 +130,13 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
             computed_on.setdefault(column, []).extend(c for c in adds if c not in modifies)
         for column in adds:
             stale.pop(column, None)  # computed again
-            if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in modifies:
+            if provided.get(column, "the reader") not in ("the reader", "input.fields", "missing") \
+                    and column not in modifies:
                 warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id
         stages.append(StageColumns(spec.id, spec.name, requires, adds, modifies))
+    if problems:
+        raise ConfigError("\n".join(problems))
     # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
     columns = [c for c in provided if c not in ("html", "tokens")]
     return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed)

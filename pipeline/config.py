@@ -54,8 +54,8 @@ class InputConfig(_Strict):
         if isinstance(value, dict) and "dataset" not in value:
             paths = value.get("paths")
             first = paths if isinstance(paths, str) else paths[0] if isinstance(paths, list) and paths else None
-            if isinstance(first, str):
-                value = {**value, "dataset": default_dataset(first)}
+            # without usable paths the paths' error is the one to fix: no second one saying the dataset is missing
+            value = {**value, "dataset": default_dataset(first) if isinstance(first, str) else "input"}
         return value
 
     @field_validator("paths", mode="before")
@@ -141,117 +141,155 @@ def _loc(loc: tuple[Any, ...], prefix: str = "") -> str:
     return path or "(top level)"
 
 
-def _one_line(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+def _lines(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None,
+           misspelled: frozenset[tuple] = frozenset()) -> list[str]:
+    """Every error of a validation, one line each, with its key path: a value that matched no member of a union is
+    one line listing the members; a misspelled key names the close known key, and the "missing" error of that key
+    (caused by the misspelling, as for the keys in `misspelled`) is left out."""
     errors = error.errors()
-    # a misspelled key is also a missing one: name the misspelling, which is the cause
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    union = _union_alternatives(errors)
-    if union:
-        loc, alternatives = union
-        return f"{_loc(loc, prefix)}: expected {' or '.join(alternatives)}, got {quoted(first.get('input'))}"
-    message = first["msg"]
-    if first["type"] == "extra_forbidden":
-        message = "unknown key" + _did_you_mean(first["loc"], model)
-    elif first["type"] == "missing":
-        message = "required key is missing"
-    extra = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    got = first.get("input")
-    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f", got {quoted(got)}"
-    return f"{_loc(first['loc'], prefix)}: {message}{shown}{extra}"
+    misspelled = misspelled | ({_close_key(e["loc"], model) for e in errors if e["type"] == "extra_forbidden"} - {None})
+    lines, done = [], set()
+    for index, e in enumerate(errors):
+        if index in done:
+            continue
+        members = _union_members(errors, index, model)
+        done.update(members)
+        if len(members) > 1:
+            alternatives = " or ".join(str(errors[i]["loc"][-1]) for i in members)
+            lines.append(f"{_loc(e['loc'][:-1], prefix)}: expected {alternatives}, got {quoted(e.get('input'))}")
+            continue
+        if e["type"] == "missing" and e["loc"] in misspelled:
+            continue
+        message = e["msg"]
+        if e["type"] == "extra_forbidden":
+            close = _close_key(e["loc"], model)
+            message = "unknown key" + (f" (did you mean {close[-1]!r}?)" if close else "")
+        elif e["type"] == "missing":
+            message = "required key is missing"
+        got = e.get("input")
+        shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f", got {quoted(got)}"
+        lines.append(f"{_loc(e['loc'], prefix)}: {message}{shown}")
+    return lines
 
 
-def _did_you_mean(loc: tuple[Any, ...], model: type[BaseModel] | None) -> str:
-    """For an unknown key: the closest known key of the model section it sits in, as a hint."""
-    for part in loc[:-1]:
+def _section(loc: tuple[Any, ...], model: type[BaseModel] | None) -> type[BaseModel] | None:
+    """The model of the config section at `loc` (None past a list, a dict or a plain value)."""
+    for part in loc:
         field = model.model_fields.get(part) if model is not None and isinstance(part, str) else None
         annotation = field.annotation if field is not None else None
         model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    if model is None or not isinstance(loc[-1], str):
-        return ""
-    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return model
 
 
-def _union_alternatives(errors: list[dict]) -> tuple[tuple, list[str]] | None:
-    """A value that matched no member of a union reports one error per member, each loc ending in the member's type."""
-    if len(errors) < 2:
+def _close_key(loc: tuple[Any, ...], model: type[BaseModel] | None) -> tuple[Any, ...] | None:
+    """For an unknown key: the location of the closest known key of the section it sits in."""
+    section = _section(loc[:-1], model)
+    if section is None or not isinstance(loc[-1], str):
         return None
-    if any(e["type"] in ("missing", "extra_forbidden") for e in errors):
-        return None
-    locs = [e["loc"] for e in errors]
-    common = locs[0][:-1]
-    if not common or any(loc[:-1] != common for loc in locs):
-        return None
-    return common, [str(loc[-1]) for loc in locs]
+    close = difflib.get_close_matches(loc[-1], list(section.model_fields), n=1)
+    return (*loc[:-1], close[0]) if close else None
 
 
-def _stage_spec(index: int, entry: Any) -> StageSpec:
+def _union_members(errors: list[dict], index: int, model: type[BaseModel] | None) -> list[int]:
+    """The errors that one value which matched no member of a union reported, one per member (their locations end in
+    the member's type, under the same key, for the same input); just `index` for any other error."""
+    e = errors[index]
+    loc = e["loc"]
+    if e["type"] in ("missing", "extra_forbidden") or len(loc) < 2 or not isinstance(loc[-1], str):
+        return [index]
+    section = _section(loc[:-1], model)
+    if section is not None and loc[-1] in section.model_fields:  # a field of a section, not a union member
+        return [index]
+    members = [i for i, other in enumerate(errors) if other["loc"][:-1] == loc[:-1]
+               and isinstance(other["loc"][-1], str) and other["type"] not in ("missing", "extra_forbidden")
+               and other.get("input") is e.get("input")]
+    return members if len(members) > 1 else [index]
+
+
+def _stage_spec(index: int, entry: Any, problems: list[str]) -> StageSpec | None:
+    """One entry of `stages:` validated; every problem with it appended to `problems` (then None)."""
     where = f"stages[{index}]"
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping like {{name: langid, ...}}, got {quoted(entry)}")
+        problems.append(f"{where}: expected a mapping like {{name: langid, ...}}, got {quoted(entry)}")
+        return None
     entry = dict(entry)
     name = entry.pop("name", None)
+    cls = registry.get(name) if isinstance(name, str) else None
     if not isinstance(name, str):
-        raise ConfigError(f"{where}.name: required, one of: {', '.join(registry.stages())}")
-    cls = registry.get(name)
-    if cls is None:
+        problems.append(f"{where}.name: required, one of: {', '.join(registry.stages())}")
+    elif cls is None:
         known = list(registry.stages())
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{where}.name: unknown stage {quoted(name)}{hint}; registered stages: {', '.join(known)}")
+        problems.append(f"{where}.name: unknown stage {quoted(name)}{hint}; registered stages: {', '.join(known)}")
     stage_id = entry.pop("id", name)
     on_error = entry.pop("on_error", "reject")
+    found = len(problems)
     if on_error not in ("reject", "fail"):
-        raise ConfigError(f"{where}.on_error: must be 'reject' or 'fail', got {quoted(on_error)}")
-    if not isinstance(stage_id, str) or not stage_id.replace("_", "").isalnum():
-        raise ConfigError(f"{where}.id: must be a word of letters, digits and '_', got {quoted(stage_id)}")
+        problems.append(f"{where}.on_error: must be 'reject' or 'fail', got {quoted(on_error)}")
+    if stage_id is not None and (not isinstance(stage_id, str) or not stage_id.replace("_", "").isalnum()):
+        problems.append(f"{where}.id: must be a word of letters, digits and '_', got {quoted(stage_id)}")
+    if cls is None:
+        return None
     try:
         params = cls.Params.model_validate(entry)
     except ValidationError as error:
-        raise ConfigError(_one_line(error, f"{where} ({name}).", cls.Params)) from None
-    return StageSpec(name=name, id=stage_id, on_error=on_error, params=params)
+        problems.extend(_lines(error, f"{where} ({name}).", cls.Params))
+        return None
+    return StageSpec(name=name, id=stage_id, on_error=on_error, params=params) if len(problems) == found else None
 
 
-def _import_plugins(modules: Any) -> None:
+def _import_plugins(modules: Any, problems: list[str]) -> None:
     if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
-        raise ConfigError(f"plugins: expected a list of module names, got {quoted(modules)}")
+        problems.append(f"plugins: expected a list of module names, got {quoted(modules)}")
+        return
     for index, module in enumerate(modules):
         if not _MODULE.match(module):
-            raise ConfigError(f"plugins[{index}]: {quoted(module)} is not a module name (like `mypkg.stages`)")
+            problems.append(f"plugins[{index}]: {quoted(module)} is not a module name (like `mypkg.stages`)")
+            continue
         try:
             importlib.import_module(module)
         except ImportError as error:
-            raise ConfigError(f"plugins[{index}]: cannot import {module!r} ({error}); it must be importable "
-                              "on the driver and on every worker") from None
+            problems.append(f"plugins[{index}]: cannot import {module!r} ({error}); it must be importable "
+                            "on the driver and on every worker")
         except Exception as error:  # noqa: BLE001 (the plugin's own code failed while importing)
-            raise ConfigError(f"plugins[{index}]: importing {module!r} failed: {type(error).__name__}: "
-                              f"{quoted(str(error))}") from None
+            problems.append(f"plugins[{index}]: importing {module!r} failed: {type(error).__name__}: "
+                            f"{quoted(str(error))}")
 
 
 def parse(raw: Any) -> PipelineConfig:
-    """Validate a loaded YAML document into a PipelineConfig, raising ConfigError with the key path."""
+    """Validate a loaded YAML document into a PipelineConfig. Every problem found is reported at once: a ConfigError
+    with one line per problem, each naming its key path."""
     if not isinstance(raw, dict):
         raise ConfigError("the pipeline file must be a mapping with input, output and stages")
     raw = dict(raw)
+    problems: list[str] = []
+    misspelled = set()
     known = list(PipelineConfig.model_fields)
-    for key in raw:  # before the missing ones: a misspelled key is also a missing one
+    for key in list(raw):
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"unknown key {quoted(key)}{hint}; a pipeline has: {', '.join(known)}")
-    _import_plugins(raw.get("plugins", []))
+            problems.append(f"unknown key {quoted(key)}{hint}; a pipeline has: {', '.join(known)}")
+            misspelled.update((name,) for name in close)
+            del raw[key]
+    _import_plugins(raw.get("plugins", []), problems)
     entries = raw.pop("stages", [])
+    specs = []
     if not isinstance(entries, list):
-        raise ConfigError(f"stages: expected a list of stages, got {type(entries).__name__}")
-    specs = [_stage_spec(i, entry) for i, entry in enumerate(entries)]
-    ids = [spec.id for spec in specs]
-    for stage_id in ids:
-        if ids.count(stage_id) > 1:
-            raise ConfigError(f"stages: id {stage_id!r} appears twice; give repeated stages distinct `id:` values")
+        problems.append(f"stages: expected a list of stages, got {type(entries).__name__}")
+    else:
+        specs = [_stage_spec(i, entry, problems) for i, entry in enumerate(entries)]
+    ids = [spec.id for spec in specs if spec is not None]
+    for stage_id in sorted({i for i in ids if ids.count(i) > 1}, key=ids.index):
+        problems.append(f"stages: id {stage_id!r} appears twice; give repeated stages distinct `id:` values")
     try:
         config = PipelineConfig.model_validate({**raw, "stages": []})
     except ValidationError as error:
-        raise ConfigError(_one_line(error, model=PipelineConfig)) from None
+        problems.extend(_lines(error, model=PipelineConfig, misspelled=frozenset(misspelled)))
+        config = None
+    if problems:
+        raise ConfigError("\n".join(problems))
     return config.model_copy(update={"stages": specs})
 
 

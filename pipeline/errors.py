@@ -1,4 +1,5 @@
-"""Errors a user can act on: the CLI prints them as one line and exits with status 2."""
+"""Errors a user can act on: the CLI prints each as one line (a config error: one line per problem) and exits with
+status 2."""
 
 
 class CurateError(Exception):
@@ -6,4 +7,4 @@ class CurateError(Exception):
 
 
 class ConfigError(CurateError):
-    """The pipeline YAML (or a command-line override) is invalid; the message names the key path."""
+    """The pipeline YAML (or a command-line override) is invalid: one line per problem, each naming its key path."""

@@ -23,15 +23,26 @@ class C4QualityParams(Params):
     """`curate.filters.c4.Thresholds`, field for field (its defaults, the published ones), `keep_signals` and the
     bad-words file."""
 
-    remove_no_terminal_punct_lines: bool = DEFAULTS.remove_no_terminal_punct_lines
-    min_words_per_line: int = DEFAULTS.min_words_per_line
-    remove_javascript_lines: bool = DEFAULTS.remove_javascript_lines
-    remove_policy_lines: bool = DEFAULTS.remove_policy_lines
-    remove_citations: bool = DEFAULTS.remove_citations
-    min_sentences: int = DEFAULTS.min_sentences
-    reject_lorem_ipsum: bool = DEFAULTS.reject_lorem_ipsum
-    reject_curly_bracket: bool = DEFAULTS.reject_curly_bracket
-    max_bad_words: int = DEFAULTS.max_bad_words
+    remove_no_terminal_punct_lines: bool = Field(
+        DEFAULTS.remove_no_terminal_punct_lines,
+        description="drop lines that do not end in a terminal mark (. ! ? closing quote; not ...)")
+    min_words_per_line: int = Field(
+        DEFAULTS.min_words_per_line, description="drop lines with fewer words (0: keep every line)")
+    remove_javascript_lines: bool = Field(
+        DEFAULTS.remove_javascript_lines, description="drop lines containing the word 'javascript'")
+    remove_policy_lines: bool = Field(
+        DEFAULTS.remove_policy_lines,
+        description="drop lines naming 'terms of use', 'privacy policy', 'cookie policy', 'uses cookies', …")
+    remove_citations: bool = Field(
+        DEFAULTS.remove_citations, description="cut citation markers: [1], [citation needed], [edit]")
+    min_sentences: int = Field(
+        DEFAULTS.min_sentences,
+        description="pages with fewer sentences in their kept lines are rejected (kept_sentences)")
+    reject_lorem_ipsum: bool = Field(DEFAULTS.reject_lorem_ipsum, description="reject pages containing 'lorem ipsum'")
+    reject_curly_bracket: bool = Field(
+        DEFAULTS.reject_curly_bracket, description="reject pages containing '{' (code, templates)")
+    max_bad_words: int = Field(
+        DEFAULTS.max_bad_words, description="pages with more words of bad_words_path are rejected (no list: no rule)")
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
     bad_words_path: str | None = Field(None, description="file of bad words, one a line")
 

@@ -20,11 +20,18 @@ class FineWebQualityParams(Params):
     """`curate.filters.fineweb.Thresholds`, field for field (its defaults, the published ones), and
     `keep_signals`."""
 
-    min_line_punct_ratio: float = DEFAULTS.min_line_punct_ratio
-    short_line_length: int = DEFAULTS.short_line_length
-    max_short_line_ratio: float = DEFAULTS.max_short_line_ratio
-    max_dup_line_char_fraction: float = DEFAULTS.max_dup_line_char_fraction
-    max_list_ratio: float = DEFAULTS.max_list_ratio
+    min_line_punct_ratio: float = Field(
+        DEFAULTS.min_line_punct_ratio,
+        description="documents with a smaller share of lines ending in punctuation are rejected")
+    short_line_length: int = Field(
+        DEFAULTS.short_line_length, description="a line of at most this many characters is short")
+    max_short_line_ratio: float = Field(
+        DEFAULTS.max_short_line_ratio, description="documents with this share of short lines or more are rejected")
+    max_dup_line_char_fraction: float = Field(
+        DEFAULTS.max_dup_line_char_fraction,
+        description="documents with this share of characters in repeated lines or more are rejected")
+    max_list_ratio: float = Field(
+        DEFAULTS.max_list_ratio, description="documents with more newlines per word are rejected (list-like pages)")
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
 
 

@@ -20,18 +20,32 @@ class GopherQualityParams(Params):
     """`curate.filters.gopher_quality.Thresholds`, field for field (its defaults, the published ones), and
     `keep_signals`."""
 
-    min_words: int = DEFAULTS.min_words
-    max_words: int = DEFAULTS.max_words
-    min_mean_word_length: float = DEFAULTS.min_mean_word_length
-    max_mean_word_length: float = DEFAULTS.max_mean_word_length
-    max_hash_ratio: float = DEFAULTS.max_hash_ratio
-    max_ellipsis_ratio: float = DEFAULTS.max_ellipsis_ratio
-    max_bullet_line_fraction: float = DEFAULTS.max_bullet_line_fraction
-    max_ellipsis_line_fraction: float = DEFAULTS.max_ellipsis_line_fraction
-    min_alpha_word_fraction: float = DEFAULTS.min_alpha_word_fraction
-    min_stop_words: int = DEFAULTS.min_stop_words
-    # count punctuation as words in the ratios, as datatrove (FineWeb) does
-    punctuation_tokens: bool = DEFAULTS.punctuation_tokens
+    min_words: int = Field(DEFAULTS.min_words, description="documents with fewer words are rejected (word_count)")
+    max_words: int = Field(DEFAULTS.max_words, description="documents with more words are rejected (word_count)")
+    min_mean_word_length: float = Field(
+        DEFAULTS.min_mean_word_length,
+        description="documents whose mean word length in characters is below this are rejected")
+    max_mean_word_length: float = Field(
+        DEFAULTS.max_mean_word_length,
+        description="documents whose mean word length in characters is above this are rejected")
+    max_hash_ratio: float = Field(DEFAULTS.max_hash_ratio, description="documents with more '#' per word are rejected")
+    max_ellipsis_ratio: float = Field(
+        DEFAULTS.max_ellipsis_ratio, description="documents with more ellipses ('...', '…') per word are rejected")
+    max_bullet_line_fraction: float = Field(
+        DEFAULTS.max_bullet_line_fraction,
+        description="documents with a larger share of lines starting with a bullet are rejected")
+    max_ellipsis_line_fraction: float = Field(
+        DEFAULTS.max_ellipsis_line_fraction,
+        description="documents with a larger share of lines ending in an ellipsis are rejected")
+    min_alpha_word_fraction: float = Field(
+        DEFAULTS.min_alpha_word_fraction,
+        description="documents with a smaller share of words holding a letter are rejected")
+    min_stop_words: int = Field(
+        DEFAULTS.min_stop_words,
+        description="English documents with fewer of Gopher's stop words (the, be, to, of, …) are rejected")
+    punctuation_tokens: bool = Field(
+        DEFAULTS.punctuation_tokens,
+        description="count punctuation as words of its own in the ratios, as datatrove (FineWeb) does")
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
 
 

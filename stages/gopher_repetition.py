@@ -20,19 +20,38 @@ class GopherRepetitionParams(Params):
     """`curate.filters.gopher_repetition.Thresholds`, field for field (its defaults, the published ones), and
     `keep_signals`."""
 
-    max_dup_line_fraction: float = DEFAULTS.max_dup_line_fraction
-    max_dup_paragraph_fraction: float = DEFAULTS.max_dup_paragraph_fraction
-    max_dup_line_char_fraction: float = DEFAULTS.max_dup_line_char_fraction
-    max_dup_paragraph_char_fraction: float = DEFAULTS.max_dup_paragraph_char_fraction
-    max_top_2gram_char_fraction: float = DEFAULTS.max_top_2gram_char_fraction
-    max_top_3gram_char_fraction: float = DEFAULTS.max_top_3gram_char_fraction
-    max_top_4gram_char_fraction: float = DEFAULTS.max_top_4gram_char_fraction
-    max_dup_5gram_char_fraction: float = DEFAULTS.max_dup_5gram_char_fraction
-    max_dup_6gram_char_fraction: float = DEFAULTS.max_dup_6gram_char_fraction
-    max_dup_7gram_char_fraction: float = DEFAULTS.max_dup_7gram_char_fraction
-    max_dup_8gram_char_fraction: float = DEFAULTS.max_dup_8gram_char_fraction
-    max_dup_9gram_char_fraction: float = DEFAULTS.max_dup_9gram_char_fraction
-    max_dup_10gram_char_fraction: float = DEFAULTS.max_dup_10gram_char_fraction
+    max_dup_line_fraction: float = Field(
+        DEFAULTS.max_dup_line_fraction, description="rejected above this share of lines that repeat an earlier line")
+    max_dup_paragraph_fraction: float = Field(
+        DEFAULTS.max_dup_paragraph_fraction,
+        description="rejected above this share of paragraphs that repeat an earlier one")
+    max_dup_line_char_fraction: float = Field(
+        DEFAULTS.max_dup_line_char_fraction, description="rejected above this share of characters in repeated lines")
+    max_dup_paragraph_char_fraction: float = Field(
+        DEFAULTS.max_dup_paragraph_char_fraction,
+        description="rejected above this share of characters in repeated paragraphs")
+    max_top_2gram_char_fraction: float = Field(
+        DEFAULTS.max_top_2gram_char_fraction,
+        description="rejected above this share of characters in the most frequent 2-gram")
+    max_top_3gram_char_fraction: float = Field(
+        DEFAULTS.max_top_3gram_char_fraction,
+        description="rejected above this share of characters in the most frequent 3-gram")
+    max_top_4gram_char_fraction: float = Field(
+        DEFAULTS.max_top_4gram_char_fraction,
+        description="rejected above this share of characters in the most frequent 4-gram")
+    max_dup_5gram_char_fraction: float = Field(
+        DEFAULTS.max_dup_5gram_char_fraction, description="rejected above this share of characters in repeated 5-grams")
+    max_dup_6gram_char_fraction: float = Field(
+        DEFAULTS.max_dup_6gram_char_fraction, description="rejected above this share of characters in repeated 6-grams")
+    max_dup_7gram_char_fraction: float = Field(
+        DEFAULTS.max_dup_7gram_char_fraction, description="rejected above this share of characters in repeated 7-grams")
+    max_dup_8gram_char_fraction: float = Field(
+        DEFAULTS.max_dup_8gram_char_fraction, description="rejected above this share of characters in repeated 8-grams")
+    max_dup_9gram_char_fraction: float = Field(
+        DEFAULTS.max_dup_9gram_char_fraction, description="rejected above this share of characters in repeated 9-grams")
+    max_dup_10gram_char_fraction: float = Field(
+        DEFAULTS.max_dup_10gram_char_fraction,
+        description="rejected above this share of characters in repeated 10-grams")
     keep_signals: bool = Field(False, description="keep the signal columns to re-threshold later")
 
 

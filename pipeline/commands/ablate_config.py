@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from curate.pipeline.config import InputConfig, _one_line
+from curate.pipeline.config import InputConfig, _lines
 from curate.pipeline.errors import ConfigError
 
 _NAME = r"^[A-Za-z0-9_.\-]+$"
@@ -145,4 +145,4 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None) -> AblationC
     try:
         return AblationConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_one_line(error)) from None
+        raise ConfigError("\n".join(_lines(error))) from None

@@ -1,6 +1,7 @@
 """The `curate` command line: run, explain, stages, demo, report, train, ablate."""
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import sys
@@ -20,7 +21,7 @@ from rich.text import Text
 from curate.pipeline.errors import CurateError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Data curation for LLM pretraining corpora on Apache Spark.")
+                  help="Data curation for LLM pretraining corpora on Apache Spark or Apache Beam.")
 console = Console()
 errors = Console(stderr=True)
 _state = {"verbose": False}
@@ -109,11 +110,18 @@ def explain(
 
 
 @app.command()
-def stages() -> None:
-    """List the registered stages with their parameters and defaults."""
+def stages(name: Annotated[Optional[str], typer.Argument(help="one stage to show (default: every stage)")] = None) -> None:
+    """List the registered stages with their parameters and defaults, or show one stage."""
     from curate.pipeline import registry
 
-    for name, cls in registry.stages().items():
+    shown = registry.stages()
+    if name is not None:
+        if name not in shown:
+            close = difflib.get_close_matches(name, list(shown), n=3)
+            hint = f"did you mean {' or '.join(map(repr, close))}?" if close else f"registered: {', '.join(shown)}"
+            raise CurateError(f"no stage named {name!r}: {hint}")
+        shown = {name: shown[name]}
+    for name, cls in shown.items():
         table = Table(title=f"[bold]{name}[/]  {cls.summary()}", title_justify="left", show_header=True)
         fields = cls.Params.model_fields
         # names and types are what a user copies into YAML: never cut; the meaning wraps instead
@@ -359,7 +367,8 @@ def _status(argv: list[str] | None) -> int:
     except CurateError as error:
         if _state["verbose"]:
             traceback.print_exc()
-        errors.print(f"[bold red]curate: error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+        for line in str(error).splitlines() or [""]:  # a config error lists every problem, one a line
+            errors.print(f"[bold red]curate: error:[/] {escape(line)}", highlight=False, soft_wrap=True)
         return 2
     except (typer.Abort, KeyboardInterrupt):
         return _interrupted()

@@ -105,3 +105,36 @@ def test_run_outputs_are_ignored_by_git():
     if ignored.returncode == 128:
         pytest.skip("not a git checkout")
     assert ignored.stdout.split() == ["runs/tiny", "curate-demo/output"]
+
+
+def test_every_parameter_of_every_built_in_stage_says_what_it_means():
+    from curate.pipeline import registry
+
+    blank = [f"{name}.{field}" for name, cls in registry.stages().items()
+             for field, info in cls.Params.model_fields.items() if not (info.description or "").strip()]
+    assert blank == []
+
+
+def test_stages_name_shows_that_stage_alone(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["stages", "c4_quality"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert "c4_quality" in out and "min_sentences" in out and "bad_words_path" in out
+    assert "langid" not in out and "lexicon_paths" not in out  # no other stage's table
+
+
+def test_stages_with_an_unknown_name_is_one_line_with_close_matches(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["stages", "gopher_qualty"])
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert done.value.code == 2 and out.out == "" and len(lines) == 1, out.err
+    assert lines[0].startswith("curate: error: ") and "'gopher_quality'" in lines[0]
+
+
+def test_help_names_both_engines(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and "Spark" in out and "Beam" in out

@@ -173,3 +173,39 @@ def test_a_global_stage_without_a_plan_on_the_engine_is_a_config_error(tmp_path,
            "stages": [{"name": "extract"}, {"name": "my_clusters"}]}
     with pytest.raises(ConfigError, match=r"stages\[1\] \(my_clusters\): stage 'my_clusters' has no beam plan"):
         check(config.parse(raw), WARC)
+
+
+def test_every_config_error_at_once_one_line_each(tmp_path: Path):
+    """Five mistakes in one file: five lines, each one error with its key path, never "(and N more)"."""
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(textwrap.dedent("""
+        input: {paths: [x], dataset: cc}
+        outptu: o
+        stages:
+          - {name: langid, threshold: high, max_chars: many}
+          - {name: gopher_qualty}
+          - {name: extract, bakend: x}
+    """))
+    result = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "explain", str(pipeline)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert all(line.startswith("curate: error: ") for line in lines), result.stderr
+    assert "more)" not in result.stderr
+    found = [line.removeprefix("curate: error: ") for line in lines]
+    expected = ["unknown key 'outptu' (did you mean 'output'?)", "stages[0] (langid).threshold:",
+                "stages[0] (langid).max_chars:", "stages[1].name: unknown stage 'gopher_qualty'",
+                "stages[2] (extract).bakend: unknown key (did you mean 'backend'?)"]
+    assert len(found) == len(expected) and all(line.startswith(e) for line, e in zip(found, expected)), found
+
+
+def test_every_chain_error_at_once():
+    """Two stages that each miss something: both named, one line each; a column missing once is named once."""
+    raw = {**BASE, "stages": [{"name": "langid"}, {"name": "gopher_quality"},
+                              {"name": "tokenize", "tokenizer": "no-such-tokenizer.json"}]}
+    with pytest.raises(ConfigError) as caught:
+        check(config.parse(raw), WARC)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("stages[0] (langid): requires column 'text'")
+    assert lines[1].startswith("stages[2] (tokenize).tokenizer: no file or folder 'no-such-tokenizer.json'")
