@@ -152,13 +152,16 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
 
 
 def _results(config: PipelineConfig, output: Output, records: list[list[dict]]) -> dict:
-    """The manifest sections of the stages' corpus-level results, each from its collectors' partials."""
+    """The manifest sections of the stages' corpus-level results, each from its collectors' partials. Two stages
+    that return the same section by stage id (a stage used twice under two ids) both keep theirs."""
     stages = [spec.build() for spec in config.stages]
     sections: dict = {}
     for stage in stages:
         partials = [r["partials"][stage.id]["value"] for step in records for r in step if stage.id in r["partials"]]
         if partials:
-            sections.update(stage.result(partials, output, stages))
+            for key, value in stage.result(partials, output, stages).items():
+                merged = isinstance(value, dict) and isinstance(sections.get(key), dict)
+                sections[key] = {**sections[key], **value} if merged else value
     return sections
 
 

@@ -24,27 +24,45 @@ Backends (one interface: texts -> scores):
   transformers' Auto classes, offline. A regression head (one output, FineWeb-Edu's classifier) gives its raw output
   as the score; a classification head the softmax probability of `label` (a name in its id2label). Texts are batched
   by length (longest first, less padding), truncated at `max_length` tokens, on the GPU when there is one.
+
+The run report's section (`quality_section`): every document the classifier scored is counted once where it leaves
+the run (a collector, `ScoreCounts`): its score in one of 65,536 buckets (the top 16 bits of the order-preserving
+float32 bits, 1/128 of a value wide), and its URL's host, each split into kept and rejected by the classifier (a
+document kept here and rejected by a later stage counts as kept here). The manifest's `quality_classifier.<id>` then
+holds the totals, the cutoff score, a 40-bar histogram and the hosts with most documents, with the share kept.
 """
 from __future__ import annotations
 
+import html
+import math
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.filters.quality_model import FastTextScorer, ModelError
 from curate.filters.uid_hash import uid_hash
 from curate.pipeline.errors import CurateError
+from curate.pipeline.output import Output
 from curate.pipeline.registry import register
-from curate.pipeline.stage import GlobalStage, Params
+from curate.pipeline.sections import KEPT, REJECTED, RunView, Section, figure, pct, table
+from curate.pipeline.stage import Collector, GlobalStage, Params, Partial, Stage
 
 DIGIT_BITS = 16
 LEVELS = 4  # 4 x 16 bits: the whole 64-bit rank
 RANK_SALT = 0x7175616C697479  # "quality": independent of balance's and the split's hashes
 KEEP_ALL, KEEP_NONE = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+REPORT_KEY = "quality_classifier"  # the manifest's section, by stage id
+SCORE_BINS = 40  # bars of the report's histogram
+HOSTS_PER_FILE = 1_000  # hosts a file's partial names; the rest of its documents are counted under OTHER
+TOP_HOSTS = 20  # hosts the report lists
+OTHER, NO_URL = "(other)", "(no url)"
+_HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(?P<host>[^:/?#]*)"
 
 
 class QualityClassifierParams(Params):
@@ -206,12 +224,155 @@ def summary_path(stage_id: str) -> str:
     return f"work/quality_classifier/{stage_id}.json"
 
 
+def score_buckets(scores: np.ndarray) -> np.ndarray:
+    """The report's bucket of each score: the top 16 bits of its order-preserving float32 bits (buckets order as
+    scores do; one spans 1/128 of a value)."""
+    return (_ordered(scores) >> np.uint64(16)).astype(np.int64)
+
+
+def bucket_floor(buckets: np.ndarray) -> np.ndarray:
+    """The lowest float32 score of each bucket (`score_buckets` undone on the bucket's first bits)."""
+    bits = (np.asarray(buckets, np.uint64) << np.uint64(16)).astype(np.uint32)
+    return np.where(bits & np.uint32(0x80000000), bits ^ np.uint32(0x80000000), ~bits).astype(np.uint32) \
+        .view(np.float32)
+
+
+def hosts(urls: pa.Array) -> list[str]:
+    """Each URL's host, lower-cased, without a leading `www.`; NO_URL where there is none."""
+    found = pc.struct_field(pc.extract_regex(pc.fill_null(urls, ""), _HOST), "host")
+    names = pc.utf8_lower(found).to_pylist()
+    return [name.removeprefix("www.") if name else NO_URL for name in names]
+
+
+class ScoreCounts(Collector):
+    """The classifier's verdicts on one file's documents, counted where they leave the run: score buckets and hosts,
+    each as [kept, rejected] by this stage, and the lowest score it kept."""
+
+    def __init__(self, stage_id: str):
+        self.prefix = f"{stage_id}:"
+        self.buckets: Counter[tuple[int, int]] = Counter()
+        self.hosts: Counter[tuple[str, int]] = Counter()
+        self.lowest_kept = math.inf
+
+    def _count(self, rows: pa.RecordBatch, rejected: np.ndarray) -> None:
+        if "quality_score" not in rows.schema.names:
+            return  # rows that left before the classifier scored them
+        scored = rows.column("quality_score").is_valid().to_numpy(zero_copy_only=False)
+        scores = rows.column("quality_score").to_numpy(zero_copy_only=False)[scored].astype(np.float32)
+        rejected = rejected[scored]
+        finite = np.isfinite(scores)
+        self.buckets.update(zip(score_buckets(scores[finite]).tolist(), rejected[finite].astype(int).tolist()))
+        urls = rows.column("url").filter(pa.array(scored)) if "url" in rows.schema.names else \
+            pa.nulls(len(scores), pa.string())
+        self.hosts.update(zip(hosts(urls), rejected.astype(int).tolist()))
+        if (~rejected).any():
+            self.lowest_kept = min(self.lowest_kept, float(scores[~rejected].min()))
+
+    def rejected(self, rows: pa.RecordBatch) -> None:
+        mine = pc.starts_with(rows.column("reject_reason"), self.prefix).to_numpy(zero_copy_only=False)
+        self._count(rows, mine.astype(bool))
+
+    def kept(self, rows: pa.RecordBatch) -> pa.RecordBatch:
+        self._count(rows, np.zeros(rows.num_rows, bool))
+        return rows
+
+    def close(self) -> Partial:
+        by_host: dict[str, list[int]] = {}
+        for (host, rejected), count in self.hosts.items():
+            by_host.setdefault(host, [0, 0])[rejected] += count
+        ordered = sorted(by_host.items(), key=lambda item: (-sum(item[1]), item[0]))
+        other = [sum(counts[side] for _, counts in ordered[HOSTS_PER_FILE:]) for side in (0, 1)]
+        buckets: dict[int, list[int]] = {}
+        for (bucket, rejected), count in self.buckets.items():
+            buckets.setdefault(bucket, [0, 0])[rejected] += count
+        return Partial({"buckets": [[b, *counts] for b, counts in sorted(buckets.items())],
+                        "hosts": [[h, *counts] for h, counts in ordered[:HOSTS_PER_FILE]], "other": other,
+                        "lowest_kept": None if math.isinf(self.lowest_kept) else self.lowest_kept})
+
+
+def score_histogram(buckets: dict[int, list[int]]) -> dict[str, list]:
+    """About SCORE_BINS bars from the lowest bucket's floor to the top of the highest, [kept, rejected] per bar. The
+    bars' edges are moved to the nearest bucket floor below, so every bucket lies in one bar and the counts are exact
+    for the edges given (bars differ in width by at most a bucket; fewer bars when the scores span fewer buckets)."""
+    if not buckets:
+        return {"edges": [], "kept": [], "rejected": []}
+    ordered = np.array(sorted(buckets))
+    top = ordered[-1] + 1
+    even = np.linspace(float(bucket_floor(ordered[:1])[0]), float(bucket_floor(np.array([top]))[0]), SCORE_BINS + 1)
+    cuts = np.unique(np.clip(score_buckets(even[1:-1]), ordered[0], top))
+    edges = np.unique(np.concatenate([[ordered[0]], cuts, [top]]))  # as buckets: bar i is [edges[i], edges[i+1])
+    bars = np.searchsorted(edges, ordered, side="right") - 1
+    kept, rejected = np.zeros(len(edges) - 1, np.int64), np.zeros(len(edges) - 1, np.int64)
+    for bar, bucket in zip(bars, ordered.tolist()):
+        kept[bar] += buckets[bucket][0]
+        rejected[bar] += buckets[bucket][1]
+    return {"edges": bucket_floor(edges).astype(float).tolist(), "kept": kept.tolist(), "rejected": rejected.tolist()}
+
+
+def quality_section(run: RunView, stages: list[Stage]) -> Section | None:
+    """The run report's quality classifier: per stage, its scores (kept and rejected by it) with the cutoff, its
+    totals, and the hosts with most documents with the share it kept."""
+    results = run.manifest.get(REPORT_KEY, {})
+    body = []
+    for stage in stages:
+        result = results.get(stage.id)
+        if not result:
+            continue
+        bars = result["histogram"]
+        plot = figure(9, 3.2)
+        ax = plot.add_subplot()
+        if bars["edges"]:
+            edges = np.array(bars["edges"])
+            ax.stairs(np.array(bars["kept"]) + np.array(bars["rejected"]), edges, fill=True, color=REJECTED,
+                      label="rejected by the classifier")
+            ax.stairs(bars["kept"], edges, fill=True, color=KEPT, label="kept by the classifier")
+        if result["cutoff"] is not None:
+            ax.axvline(result["cutoff"], color="black", linestyle="--", linewidth=1.2,
+                       label=f"cutoff {result['cutoff']:.4g}")
+        ax.set_xlabel("quality_score")
+        ax.set_ylabel("documents")
+        ax.legend(fontsize=8)
+        ax.set_title(f"{stage.id}: scores of the {result['documents']:,} documents it scored", fontsize=10)
+        rule = "none (scores only)"
+        if result["rule"] == "threshold":
+            rule = f"quality_score >= {stage.params.threshold}"
+        elif result["rule"] == "keep_fraction":
+            rule = f"the top {stage.params.keep_fraction:g} of the corpus"
+        rows = [["documents scored", result["documents"]],
+                ["kept", f"{result['kept']:,} ({pct(result['kept'], result['documents'])})"],
+                ["rejected", f"{result['rejected']:,} ({pct(result['rejected'], result['documents'])})"],
+                ["rule", rule],
+                ["cutoff (lowest score kept)", result["cutoff"]]]
+        domains = [[d["domain"], d["kept"] + d["rejected"], d["kept"], pct(d["kept"], d["kept"] + d["rejected"])]
+                   for d in result["domains"]]
+        body += [f"<h3>{html.escape(stage.id)}</h3>", run.plot(f"{stage.id}-scores", plot),
+                 table(None, rows, numeric_from=2),
+                 f'<p class="note">Hosts with most scored documents (of each input file the {HOSTS_PER_FILE:,} '
+                 f"largest are named, the others are counted under {OTHER}).</p>",
+                 table(["host", "documents", "kept", "kept share"], domains)]
+    return Section("quality-classifier", "Quality classifier", body) if body else None
+
+
+def quality_text(run: RunView, stages: list[Stage]) -> list[str]:
+    """One line per classifier for the console: documents scored, kept, and the cutoff."""
+    lines = []
+    for stage in stages:
+        result = run.manifest.get(REPORT_KEY, {}).get(stage.id)
+        if result:
+            cutoff = f", cutoff quality_score >= {result['cutoff']:.4g}" if result["cutoff"] is not None else ""
+            lines.append(f"{stage.id}: {result['documents']:,} documents scored, {result['kept']:,} kept "
+                         f"({pct(result['kept'], result['documents'])}){cutoff}")
+    return lines
+
+
 @register
 class QualityClassifier(GlobalStage):
     """Model quality score (fastText, or a Hugging Face classifier); keeps by threshold or top fraction (global)."""
 
     name = "quality_classifier"
     Params = QualityClassifierParams
+    report_section = staticmethod(quality_section)
+    report_text = staticmethod(quality_text)
 
     files = ("model",)
 
@@ -245,3 +406,38 @@ class QualityClassifier(GlobalStage):
         rank = ranks(scores, batch.column("uid"))
         return pa.RecordBatch.from_arrays([batch.column("uid"), pa.array(scores, pa.float32()), pa.array(rank),
                                            *(pa.array(d) for d in digits(rank))], schema=self.key_schema())
+
+    def collector(self, output: Output, tag: str) -> Collector:
+        return ScoreCounts(self.id)
+
+    def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
+        """`quality_classifier.<id>` in the manifest: documents scored, kept and rejected by this stage, the rule and
+        the cutoff (the threshold, or the lowest score the top fraction kept), the score histogram, the hosts."""
+        buckets: dict[int, list[int]] = {}
+        by_host: dict[str, list[int]] = {}
+        other = [0, 0]
+        for partial in partials:
+            for bucket, kept, rejected in partial["buckets"]:
+                counts = buckets.setdefault(bucket, [0, 0])
+                counts[0], counts[1] = counts[0] + kept, counts[1] + rejected
+            for host, kept, rejected in partial["hosts"]:
+                counts = by_host.setdefault(host, [0, 0])
+                counts[0], counts[1] = counts[0] + kept, counts[1] + rejected
+            other = [other[0] + partial["other"][0], other[1] + partial["other"][1]]
+        ordered = sorted(by_host.items(), key=lambda item: (-sum(item[1]), item[0]))
+        for _, counts in ordered[TOP_HOSTS:]:
+            other = [other[0] + counts[0], other[1] + counts[1]]
+        domains = [{"domain": host, "kept": k, "rejected": r} for host, (k, r) in ordered[:TOP_HOSTS]]
+        if sum(other):
+            domains.append({"domain": OTHER, "kept": other[0], "rejected": other[1]})
+        kept, rejected = sum(d["kept"] for d in domains), sum(d["rejected"] for d in domains)
+        lowest = [p["lowest_kept"] for p in partials if p["lowest_kept"] is not None]
+        rule = "threshold" if self.params.threshold is not None else \
+            "keep_fraction" if self.params.keep_fraction is not None else None
+        cutoff = float(np.float32(self.params.threshold)) if rule == "threshold" else \
+            (min(lowest) if lowest else None) if rule == "keep_fraction" else None
+        result = {"documents": kept + rejected, "kept": kept, "rejected": rejected, "rule": rule, "cutoff": cutoff,
+                  "histogram": score_histogram(buckets), "domains": domains}
+        if rule == "keep_fraction" and output.exists(self.summary_path()):
+            result["selection"] = output.read_json(self.summary_path())  # documents, keep = k, kept
+        return {REPORT_KEY: {self.id: result}}

@@ -37,6 +37,7 @@ def outcome(output: Path) -> tuple[dict, dict, dict]:
     shards = pa.concat_tables([pq.read_table(output / s["path"]) for s in manifest["shards"]])
     tokens = {row["id"]: (row["domain"], row["split"], row["tokens"]) for row in shards.to_pylist()}
     counts["domains"] = manifest["domains"]
+    counts["quality"] = manifest["quality_classifier"]  # the report's section: scores, cutoff, hosts
     return kept_rows, reasons, counts, tokens
 
 
@@ -109,6 +110,9 @@ def test_demo_crawl_same_on_spark_and_beam(spark, tmp_path):
     # keep_fraction keeps exactly round(0.7 n) of the n documents that reach it
     (_, seen, kept), = [s for s in on_spark[2]["stages"] if s[0] == "quality_classifier"]
     assert kept == int(0.7 * seen + 0.5) and seen > 50
+    quality = on_spark[2]["quality"]["quality_classifier"]
+    assert (quality["documents"], quality["kept"], quality["selection"]["kept"]) == (seen, kept, kept)
+    assert sum(quality["histogram"]["kept"]) == kept and quality["cutoff"] >= quality["histogram"]["edges"][0]
     # the input exercises what could tell the plans apart: several rounds, buckets spread over both sub-buckets
     work = tmp_path / "beam" / "work"
     assert json.loads((work / "components/minhash_dedup/components.json").read_text())["rounds"] > 1

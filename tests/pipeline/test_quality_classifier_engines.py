@@ -59,3 +59,51 @@ def test_threshold_on_beam(tmp_path):
     assert scores.min() >= np.float32(threshold)
     # the score in documents/ is the stage's score of that text
     assert np.allclose(scores, stage.score(kept.column("text").to_pylist()))
+
+
+def test_the_report_shows_the_scores_the_cutoff_and_the_kept_share_per_domain(tmp_path):
+    """Every scored document counted once, kept or rejected by the classifier; the threshold drawn; per host the
+    documents scored and the share kept, as the run's own outputs have them."""
+    import re
+
+    from curate.pipeline.commands.report import write_report
+
+    model = corpus(tmp_path)
+    hosts = ["a.example", "www.b.example", "c.example"]
+    for part in sorted((tmp_path / "input").glob("*.jsonl")):  # give every document a URL on one of three hosts
+        rows = [json.loads(line) for line in part.read_text().splitlines()]
+        part.write_text("".join(json.dumps({**r, "url": f"https://{hosts[i % 3]}/{part.stem}/{i}"}) + "\n"
+                                for i, r in enumerate(rows)))
+    stage = QualityClassifier(QualityClassifierParams(model=str(model)))
+    texts = [json.loads(line)["text"] for part in sorted((tmp_path / "input").glob("*.jsonl"))
+             for line in part.read_text().splitlines()]
+    threshold = float(np.median(stage.score(texts)))
+    raw = {"input": {"paths": [str(tmp_path / "input")], "dataset": "q"}, "output": str(tmp_path / "out"),
+           "engine": {"name": "beam"},
+           "stages": [{"name": "quality_classifier", "model": str(model), "threshold": threshold}]}
+    run(pipeline_config.parse(raw))
+    out = tmp_path / "out"
+    manifest = json.loads((out / MANIFEST).read_text())
+    kept = pa.concat_tables([pq.read_table(out / p) for p in manifest["documents"]]).to_pylist()
+    rejects = pa.concat_tables([pq.read_table(out / p) for p in manifest["rejects"]]).to_pylist()
+    host_of = {f"q/{part.name}:{i}": hosts[i % 3].removeprefix("www.")
+               for part in (tmp_path / "input").glob("*.jsonl") for i in range(40)}
+    expected = {host: [sum(host_of[r["id"]] == host for r in kept), sum(host_of[r["id"]] == host for r in rejects)]
+                for host in ("a.example", "b.example", "c.example")}
+
+    section = manifest["quality_classifier"]["quality_classifier"]
+    assert (section["documents"], section["kept"], section["rejected"]) == (80, len(kept), len(rejects))
+    assert section["cutoff"] == float(np.float32(threshold))
+    histogram = section["histogram"]
+    assert sum(histogram["kept"]) == len(kept) and sum(histogram["rejected"]) == len(rejects)
+    assert histogram["edges"][0] <= min(r["quality_score"] for r in kept) and \
+        histogram["edges"][-1] >= max(r["quality_score"] for r in kept)
+    assert {d["domain"]: [d["kept"], d["rejected"]] for d in section["domains"]} == expected
+
+    page = Path(write_report(str(out))).read_text()
+    assert '<section id="quality-classifier">' in page and 'src="quality_classifier-scores.png"' in page
+    assert (out / "report" / "quality_classifier-scores.png").stat().st_size > 1000
+    for host, (k, r) in expected.items():
+        row = re.search(rf"<td[^>]*>{re.escape(host)}</td><td[^>]*>{k + r}</td><td[^>]*>{k}</td>"
+                        rf"<td[^>]*>([\d.]+)%</td>", page)
+        assert row and abs(float(row[1]) - 100 * k / (k + r)) < 0.051, host
