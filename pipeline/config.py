@@ -222,7 +222,7 @@ def _stage_spec(index: int, entry: Any, problems: list[str]) -> StageSpec | None
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         problems.append(f"{where}.name: unknown stage {quoted(name)}{hint}; registered stages: {', '.join(known)}")
-    stage_id = entry.pop("id", name)
+    stage_id = entry.pop("id", name if isinstance(name, str) else None)
     on_error = entry.pop("on_error", "reject")
     found = len(problems)
     if on_error not in ("reject", "fail"):
