@@ -60,6 +60,13 @@ _IDENTIFIER_BEFORE = re.compile(
     r"(?:\b(?:order|tracking|track|invoice|ref|reference|confirmation|conf|item|sku|model|part|serial|version|ver|"
     r"build|release|isbn|doi|ticket|case|article|art|product|parcel|shipment|waybill|awb)\b\.?\s*"
     r"(?:no\.?|nr\.?|number|num\.?|id|code)?\s*[:#]?\s*|#\s*)$", re.IGNORECASE)
+# Words that make a dotted quad an address rather than a version: `IP` ending a word (IP-Adresse, clientIP; not ZIP),
+# and network words, within _IP_WINDOW characters before it (half that after).
+_IP_WORD = re.compile(r"(?<![A-Z])IPs?(?:v4)?\b|(?i:\b(?:ips?|ipv4|address(?:es)?|addr|adressen?|hosts?|hostname|"
+                      r"server|dns|nameserver|resolver|gateway|router|proxy|vpn|subnet|netmask|ping|traceroute|"
+                      r"whois|inet|client|localhost|firewall)\b)")
+_IP_WINDOW = 48
+_PORT_OR_PREFIX = re.compile(r"(?::\d{1,5}|/\d{1,2})(?!\d)")
 _PHONE_HINT = re.compile(r"\d(?:[\s().+/-]*\d){6}")
 _SEPARATOR = re.compile(r"[\s().+/-]")
 
@@ -119,6 +126,21 @@ def _ipv6_shaped(candidate: str) -> bool:
     return len(groups) >= 3 or len(groups[0] if groups else "") == 4
 
 
+def _version_shaped(quad: str) -> bool:
+    """Could this dotted quad be a version or a section number (Chrome 4.0.249.78, Android 4.4.2.1, section 5.4.3.2)?
+    Its first two numbers are below 32, as a major and a minor version are; 1.7 % of public addresses are."""
+    major, minor = quad.split(".", 2)[:2]
+    return int(major) < 32 and int(minor) < 32
+
+
+def _ip_context(text: str, start: int, end: int) -> bool:
+    """Does the text around an address say it is one: an IP word near it (IP, address, server, DNS, …), a port or a
+    prefix length after it (`:8080`, `/24`), or `//` before it (a URL's host)?"""
+    return (text.startswith("//", start - 2) or _PORT_OR_PREFIX.match(text, end) is not None
+            or _IP_WORD.search(text, max(0, start - _IP_WINDOW), start) is not None
+            or _IP_WORD.search(text, end, end + _IP_WINDOW // 2) is not None)
+
+
 def luhn(digits: str) -> bool:
     total = 0
     for i, c in enumerate(reversed(digits)):
@@ -164,14 +186,16 @@ class PiiFinder:
 
     def find(self, text: str) -> list[Found]:
         """Non-overlapping PII spans of `text`, by start."""
-        protected = None
-        taken: list[Found] = []
+        blocked = None  # one byte a character, set where a span was taken or is protected: a test per span is a scan
+        taken: list[Found] = []  # of its own characters, never of the spans taken before (no quadratic path)
         for kind in self.kinds:
             for start, end in getattr(self, f"_{kind}")(text):
-                if protected is None:  # most texts have no candidate at all: look for ISBNs and DOIs only now
-                    protected = _protected(text)
-                if not any(s < end and start < e for s, e in protected) and \
-                        not any(f.start < end and start < f.end for f in taken):
+                if blocked is None:  # most texts have no candidate at all: look for ISBNs and DOIs only now
+                    blocked = bytearray(len(text))
+                    for s, e in _protected(text):
+                        blocked[s:e] = b"\x01" * (e - s)
+                if blocked.find(1, start, end) < 0:
+                    blocked[start:end] = b"\x01" * (end - start)
                     taken.append(Found(start, end, kind))
         return sorted(taken, key=lambda f: f.start)
 
@@ -228,16 +252,28 @@ class PiiFinder:
                 yield m.start(), m.end()
 
     def _ip(self, text: str):
-        for pattern in (_IPV4, _IPV6):
-            for m in pattern.finditer(text):
-                if pattern is _IPV6 and not _ipv6_shaped(m.group()):
-                    continue
-                try:
-                    address = ipaddress.ip_address(m.group())
-                except ValueError:
-                    continue
-                if self._ip_wanted(address) and not self._named_thing(text, m.start(), in_url=False):
-                    yield m.start(), m.end()
+        last = -_IP_WINDOW  # where the last address taken ends: the next one of a list has it as its context
+        for m in _IPV4.finditer(text):
+            try:
+                address = ipaddress.ip_address(m.group())
+            except ValueError:
+                continue
+            if not self._ip_wanted(address) or self._named_thing(text, m.start(), in_url=False):
+                continue
+            if _version_shaped(m.group()) and m.start() - last > _IP_WINDOW and not _ip_context(text, m.start(),
+                                                                                              m.end()):
+                continue
+            last = m.end()
+            yield m.start(), m.end()
+        for m in _IPV6.finditer(text):
+            if not _ipv6_shaped(m.group()):
+                continue
+            try:
+                address = ipaddress.ip_address(m.group())
+            except ValueError:
+                continue
+            if self._ip_wanted(address) and not self._named_thing(text, m.start(), in_url=False):
+                yield m.start(), m.end()
 
     def _ip_wanted(self, address) -> bool:
         if any(address in network for network in _DOCUMENTATION):
