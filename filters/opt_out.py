@@ -25,8 +25,10 @@ from protego import Protego
 AI_AGENTS = ("GPTBot", "CCBot", "Google-Extended", "anthropic-ai", "ClaudeBot")
 DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 
-_META = re.compile(rb"<meta\b[^>]*>", re.IGNORECASE)
-_ATTRIBUTE = re.compile(rb"""([a-z][a-z0-9_:\-]*)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)""", re.IGNORECASE)
+# Both read lower-cased pages. An attribute name starts only where no name character precedes it, and its runs are
+# possessive: a long run of name characters is tried once, not once per position (which took 204 s on 80 KB).
+_META_OPEN = re.compile(rb"<meta\b")
+_ATTRIBUTE = re.compile(rb"""(?<![a-z0-9_:\-])([a-z][a-z0-9_:\-]*+)\s*+=\s*+("[^"]*"|'[^']*'|[^\s"'>]++)""")
 _AGENT_PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.\-]*)\s*:\s*(.*)$")
 # Directives that carry a value after a colon: their name is not a user agent.
 _VALUED = {"unavailable_after", "max-snippet", "max-image-preview", "max-video-preview"}
@@ -68,11 +70,24 @@ def meta_directives(html: bytes | None, agents: Iterable[str]) -> set[str]:
     if not any(name in lowered for name in names):  # most pages: no tag to parse
         return set()
     out: set[str] = set()
-    for tag in _META.findall(lowered):
+    for tag in _meta_tags(lowered):
         attributes = {k: v.strip(b"\"'") for k, v in _ATTRIBUTE.findall(tag)}
         if attributes.get(b"name", b"").strip() in names and b"content" in attributes:
             out |= _directives(attributes[b"content"].decode("utf-8", "replace"))
     return out
+
+
+def _meta_tags(lowered: bytes):
+    """Each `<meta …>` tag of a lower-cased page, up to its first `>`: every byte is scanned once (a tag that never
+    closes ends the scan: no later one can close either)."""
+    end = 0
+    for opening in _META_OPEN.finditer(lowered):
+        if opening.start() < end:  # inside the tag before
+            continue
+        end = lowered.find(b">", opening.end())
+        if end < 0:
+            return
+        yield lowered[opening.start():end + 1]
 
 
 def host_of(url: str | None) -> str:
