@@ -7,8 +7,8 @@ A shape is a page made to hit one path: one attribute of a megabyte, tags and qu
 `@`, digits or dots, ten thousands of e-mails (each of which the old finder compared with every span taken before).
 Each runs at 4 KB, 16 KB, 64 KB, 256 KB and 1 MB; the best CPU time of `--repeats` runs counts. Linear code gives
 the same seconds per MB at every size; quadratic code 4x more at each step. A size whose time, extrapolated as
-quadratic from the size before, would pass `--budget` seconds is not run for the old code (`>N s`, the prediction):
-at 1 MB it would take hours. The old code is the module files `filters/opt_out.py` and `filters/pii.py` as they
+quadratic from the size before, would pass `--budget` seconds is not run for the old code: its predicted seconds per
+MB are shown in brackets (at 1 MB some would take hours). The old code is the module files `filters/opt_out.py` and `filters/pii.py` as they
 were at `--before` (read with `git show`, loaded beside the current ones).
 
 Asserts, for the current code: every shape runs at 1 MB within `--max-seconds-per-mb`, and its seconds per MB at
@@ -116,9 +116,10 @@ def measure(function: Callable, make: Callable, budget: float, repeats: int) -> 
     for size in SIZES:
         page = make(size)
         mb = len(page.encode() if isinstance(page, str) else page) / (1 << 20)
-        if last is not None and last[1] * (mb / last[0]) ** 2 > budget:
-            rows.append({"size": size, "skipped": round(last[1] * (mb / last[0]) ** 2, 1)})
-            last = (mb, last[1] * (mb / last[0]) ** 2)
+        predicted = last[1] * (mb / last[0]) ** 2 if last is not None else 0.0
+        if predicted > budget:
+            rows.append({"size": size, "predicted_seconds_per_mb": round(predicted / mb, 1)})
+            last = (mb, predicted)
             continue
         spent = seconds(function, page, repeats if last is None or last[1] < budget / 10 else 1)
         rows.append({"size": size, "seconds": round(spent, 5), "seconds_per_mb": round(spent / mb, 4)})
@@ -140,13 +141,13 @@ def main() -> None:
     failures = []
     header = "shape".ljust(38) + "".join(f"{s >> 10:>9} KB" for s in SIZES) + "   (seconds per MB)"
     for side, functions in implementations.items():
-        print(f"\n{side}\n{header}")
+        print(f"\n{side}\n{header}")  # (N): predicted, not run
         for name, (core, make) in SHAPES.items():
             # the current code runs every size: its figure at 1 MB is what is asserted
             rows = measure(functions[core], make, args.budget if side == "before" else float("inf"), args.repeats)
             results["shapes"].setdefault(name, {})[side] = rows
-            cells = "".join(f"{r['seconds_per_mb']:>12.3f}" if "seconds" in r else f"{'>' + str(r['skipped']) + 's':>12}"
-                            for r in rows)
+            cells = "".join(f"{r['seconds_per_mb']:>12.3f}" if "seconds" in r else
+                            f"{'(' + format(r['predicted_seconds_per_mb'], ',.0f') + ')':>12}" for r in rows)
             print(name.ljust(38) + cells, flush=True)
             if side == "after":
                 at = {r["size"]: r for r in rows}
