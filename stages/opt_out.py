@@ -156,9 +156,12 @@ def load_robots(paths: list[str], max_bytes: int) -> tuple[RobotsTable, dict]:
     for path in paths:
         root = Path(path)
         for file in sorted(root.rglob("*")) if root.is_dir() else [root]:
-            if not file.name.endswith((".warc", ".warc.gz", ".txt")):
+            if not file.name.endswith((".warc", ".warc.gz", ".warc.zst", ".txt")):
                 continue
-            mode = os.stat(file).st_mode
+            try:
+                mode = os.stat(file).st_mode
+            except FileNotFoundError:  # a link to nothing
+                mode = 0
             if not stat.S_ISREG(mode):
                 if not stat.S_ISDIR(mode):
                     skipped.append(str(file))
