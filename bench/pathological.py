@@ -8,8 +8,8 @@ A shape is a page made to hit one path: one attribute of a megabyte, tags and qu
 Each runs at 4 KB, 16 KB, 64 KB, 256 KB and 1 MB; the best CPU time of `--repeats` runs counts. Linear code gives
 the same seconds per MB at every size; quadratic code 4x more at each step. A size whose time, extrapolated as
 quadratic from the size before, would pass `--budget` seconds is not run for the old code: its predicted seconds per
-MB are shown in brackets (at 1 MB some would take hours). The old code is the module files `filters/opt_out.py` and `filters/pii.py` as they
-were at `--before` (read with `git show`, loaded beside the current ones).
+MB are shown in brackets (at 1 MB some would take hours). The old code is the module files `filters/opt_out.py` and
+`filters/pii.py` as they were at `--before` (read with `git show`, loaded beside the current ones).
 
 Asserts, for the current code: every shape runs at 1 MB within `--max-seconds-per-mb`, and its seconds per MB at
 1 MB are at most `--max-growth` times those at 64 KB (a quadratic path gives 16).

@@ -1,8 +1,8 @@
 """URL rules on Arrow arrays: hosts and URL prefixes as sorted 64-bit hashes, UT1 list folders, FineWeb's banned words.
 
-- Hosts, of URLs and of list entries alike, as browsers see them: a URL is read as the WHATWG URL standard reads an
-  address (a backslash ends the host, `www.x.com/p` and `//x.com/p` have hosts), and a host is mapped by UTS #46 with IDNA
-  2008, non-transitional (`host_key`: `straße.de` is `xn--strae-oqa.de`, not `strasse.de`).
+- Hosts, of URLs and of list entries alike, as browsers see them: a URL is read as the WHATWG URL standard reads
+  an address (a backslash ends the host, `www.x.com/p` and `//x.com/p` have hosts), and a host is mapped by UTS #46
+  with IDNA 2008, non-transitional (`host_key`: `straße.de` is `xn--strae-oqa.de`, not `strasse.de`).
 - Host lists: a listed host matches itself and every subdomain, never a look-alike (`example.com` matches
   `example.com` and `a.b.example.com`, not `notexample.com`). A host is kept as a 64-bit hash of its lower-cased
   name (a leading `*.` or `.` dropped) beside a uint16 list number, sorted: 10 bytes a host, so a list of a million

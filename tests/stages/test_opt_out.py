@@ -318,7 +318,8 @@ def test_the_robots_facts_reach_the_manifest_and_the_run_output(tmp_path):
         for url in ("https://news.example/a", "https://news.example/private/b", "https://ok.example/c"):
             f.write(warc_response(url, "200 OK", [("Content-Type", "text/html")], PAGE))
     raw = {"input": {"paths": [str(tmp_path / "crawl")], "dataset": "t"}, "output": str(tmp_path / "out"),
-           "engine": {"name": "beam"}, "stages": [{"name": "opt_out", "robots": [str(robots)], "robots_max_bytes": 1024}]}
+           "engine": {"name": "beam"},
+           "stages": [{"name": "opt_out", "robots": [str(robots)], "robots_max_bytes": 1024}]}
     run(pipeline_config.parse(raw))
     facts = json.loads((tmp_path / "out" / "manifest.json").read_text())["opt_out"]["robots"]
     assert facts["cut"]["hosts"] == ["news.example"] and facts["unread_files"] == 2
