@@ -154,6 +154,7 @@ def test_card_network_test_numbers(number):
     "Chrome 4.0.249.78 and Android 4.4.2.1, see section 5.4.3.2.",  # all three are public IPv4 addresses too
     "Firefox 2.0.0.16 - SeaMonkey; All in One SEO Pack 2.3.4.2 by Michael; McAfee Stinger 12.2.0.79",
     "fixed in 3.1.7.4 (see 5.5.6.1, 6.4.3.3 and 2.9.3.1)",  # a list of versions is no list of addresses
+    "4.4.2.1 is out",
 ])
 def test_dotted_versions_stay(text):
     assert redacted(text) == text
