@@ -74,12 +74,14 @@ SHAPES: dict[str, tuple[str, Callable[[int], bytes | str]]] = {
 
 
 def load_module(name: str, source: str):
-    path = Path(tempfile.mkdtemp(prefix="pathological-")) / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
+    """`source` imported as module `name` (the file is gone once it is loaded)."""
+    with tempfile.TemporaryDirectory(prefix="pathological-") as folder:
+        path = Path(folder) / f"{name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
     return module
 
 

@@ -52,12 +52,13 @@ def child(variant: str, folder: str, hosts: int, urls: int, before: str) -> dict
 
         source = subprocess.run(["git", "-C", str(ROOT), "show", f"{before}:filters/opt_out.py"], check=True,
                                 capture_output=True, text=True).stdout
-        path = Path(tempfile.mkdtemp()) / "before_opt_out.py"
-        path.write_text(source)
-        spec = importlib.util.spec_from_file_location("before_opt_out", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["before_opt_out"] = module
-        spec.loader.exec_module(module)
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "before_opt_out.py"
+            path.write_text(source)
+            spec = importlib.util.spec_from_file_location("before_opt_out", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["before_opt_out"] = module
+            spec.loader.exec_module(module)
         table, facts = module.RobotsTable.load([folder]), None
     loaded = rss_mb()
     first, matching = [], []
