@@ -1,5 +1,8 @@
 """URL rules on Arrow arrays: hosts and URL prefixes as sorted 64-bit hashes, UT1 list folders, FineWeb's banned words.
 
+- Hosts, of URLs and of list entries alike, as browsers see them: a URL is read as the WHATWG URL standard reads
+  an address (a backslash ends the host, `www.x.com/p` and `//x.com/p` have hosts), and a host is mapped by UTS #46
+  with IDNA 2008, non-transitional (`host_key`: `straße.de` is `xn--strae-oqa.de`, not `strasse.de`).
 - Host lists: a listed host matches itself and every subdomain, never a look-alike (`example.com` matches
   `example.com` and `a.b.example.com`, not `notexample.com`). A host is kept as a 64-bit hash of its lower-cased
   name (a leading `*.` or `.` dropped) beside a uint16 list number, sorted: 10 bytes a host, so a list of a million
@@ -20,50 +23,96 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
+import idna
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# scheme://[userinfo@]host[:port][/path][?query][#fragment]; hosts are lower-cased afterwards.
-_URL = (r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(?P<host>\[[^\]]*\]|[^:/?#]*)(?::\d*)?"
-        r"(?P<path>/[^?#]*)?")
+# A URL's host and path, as a browser's address bar reads them (WHATWG URL: `\` is a `/` in http URLs, so
+# `http://evil.example\@good.example/` is on evil.example). With a scheme or `//`: [scheme:]//[userinfo@]host[:port]
+# [/path]; without (`www.x.com/p`), a host needs a dot and no space, and nothing but a port, a path, a query or a
+# fragment may follow it (`not a url`, `mailto:a@b.c` and `tel:` have none). RE2 (Arrow) and Python read both alike.
+_URL = (r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//(?:[^@/\\?#]*@)?(?P<host>\[[^\]]*\]|[^:/\\?#]*)(?::\d*)?"
+        r"(?P<path>[/\\][^?#]*)?")
+_BARE_URL = (r"^(?:[^@/\\?#\s:]*@)?(?P<host>[^\s:/\\?#@\[\]]+\.[^\s:/\\?#@\[\]]+)(?::\d*)?"
+             r"(?P<path>[/\\][^?#]*)?(?:[?#]|$)")
+_URL_RE, _BARE_URL_RE = re.compile(_URL, re.ASCII), re.compile(_BARE_URL, re.ASCII)
 NO_LIST = -1
 
 
 def host_key(entry: str) -> str:
-    """A list entry or URL host as it is compared: lower case, no `*.`/leading or trailing dot, IDNA for Unicode."""
-    host = entry.strip().lower().removeprefix("*.").strip(".")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass  # not a valid IDNA name: compared as written
-    return host
+    """A list entry or URL host as browsers compare it (UTS #46, IDNA 2008 non-transitional, as the WHATWG URL
+    standard maps hosts): percent-decoded, case and width folded, `straße.de` -> `xn--strae-oqa.de` (not
+    `strasse.de`, IDNA 2003's answer); a leading `*.` and leading or trailing dots dropped."""
+    host = entry.strip()
+    if "%" in host:
+        host = unquote(host)
+    host = host.removeprefix("*.")
+    if host.isascii():
+        return host.lower().strip(".")
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+    except idna.IDNAError:
+        return host.lower().strip(".")  # a code point UTS #46 disallows: no browser reaches it; compared as written
+    # each label punycoded as it is (browsers do not refuse what IDNA 2008 alone disallows, such as emoji)
+    return ".".join(label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+                    for label in mapped.split(".")).strip(".")
+
+
+def host_of(url: str | None) -> str:
+    """The host of one URL as `host_key` compares it; "" when it has none (`split_urls` for a batch)."""
+    url = _clean(url or "")
+    found = _URL_RE.match(url) or _BARE_URL_RE.match(url)
+    return host_key(found.group("host")) if found else ""
+
+
+def _clean(url: str) -> str:
+    """As browsers take a URL: without surrounding spaces and without tabs and newlines anywhere."""
+    return url.strip().replace("\t", "").replace("\n", "").replace("\r", "")
 
 
 def url_key(entry: str) -> str:
     """A URL-list entry as it is compared: `host/path` without scheme, `www.`, port or trailing slash."""
-    entry = entry.strip()
-    if "://" in entry:
-        entry = entry.split("://", 1)[1]
+    entry = _clean(entry).replace("\\", "/")
+    entry = entry.split("://", 1)[1] if "://" in entry else entry.removeprefix("//")
     host, _, path = entry.partition("/")
     return join_url_key(host_key(host.split("@")[-1].split(":")[0]), path)
 
 
 def join_url_key(host: str, path: str) -> str:
     """`host/path` as URL-list entries are compared: no `www.`, no query, fragment or trailing slash."""
-    path = path.split("?")[0].split("#")[0].strip("/")
+    path = path.replace("\\", "/").split("?")[0].split("#")[0].strip("/")
     host = host.removeprefix("www.")
     return f"{host}/{path}" if path else host
 
 
+class ListFileError(ValueError):
+    """A list file that is not a list of entries: not a regular file, binary, or not UTF-8."""
+
+
 def read_entries(path: str | os.PathLike) -> Iterator[str]:
-    """The entries of a list file: one a line; blank lines and `#` comments skipped; undecodable bytes replaced."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
+    """The entries of a list file: one a line; blank lines and `#` comments skipped. A file that is not a regular
+    file (a FIFO would block the worker), holds a NUL byte (binary) or is not UTF-8 is refused, naming the line:
+    read with replacement characters, it would be a list of junk that matches nothing, silently."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise ListFileError(f"{os.fspath(path)!r} is not a regular file (a FIFO, a device or a socket): "
+                            "give a list file")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if b"\0" in raw:
+                raise ListFileError(f"{os.fspath(path)!r} line {number} holds a NUL byte: a binary file, not a list")
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise ListFileError(f"{os.fspath(path)!r} line {number} is not UTF-8 (byte {raw[error.start]:#04x} "
+                                    f"at column {error.start + 1}): convert the file to UTF-8") from None
             entry = line.split("#", 1)[0].strip()
             if entry:
                 yield entry
@@ -132,10 +181,12 @@ def first_match(index: HashIndex, candidates: list[list[str]]) -> np.ndarray:
 
 
 def split_urls(urls: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(hosts lower-cased, paths) per URL; "" for a null or unparseable URL."""
-    parts = pc.extract_regex(pc.fill_null(urls, ""), _URL)
-    return (pc.fill_null(pc.utf8_lower(pc.struct_field(parts, [0])), ""),
-            pc.fill_null(pc.struct_field(parts, [1]), ""))
+    """(hosts as written, paths) per URL, read as `host_of` reads one (`host_key` each distinct host); "" for a null
+    URL or one without a host."""
+    cleaned = pc.replace_substring_regex(pc.utf8_trim_whitespace(pc.fill_null(urls, "")), r"[\t\n\r]", "")
+    full, bare = pc.extract_regex(cleaned, _URL), pc.extract_regex(cleaned, _BARE_URL)
+    return (pc.fill_null(pc.coalesce(pc.struct_field(full, [0]), pc.struct_field(bare, [0])), ""),
+            pc.fill_null(pc.coalesce(pc.struct_field(full, [1]), pc.struct_field(bare, [1])), ""))
 
 
 class Ut1Lists:
@@ -143,8 +194,9 @@ class Ut1Lists:
 
     def __init__(self, root: str, categories: list[str] | None = None):
         folder = Path(root)
+        # `exists`, not `is_file`: a domains file that is a FIFO is refused when read, not taken for an absent one
         present = sorted(p.name for p in folder.iterdir() if p.is_dir() and
-                         ((p / "domains").is_file() or (p / "urls").is_file()))
+                         ((p / "domains").exists() or (p / "urls").exists()))
         missing = [c for c in categories or [] if c not in present]
         if missing:
             raise FileNotFoundError(f"{root}: no category {', '.join(missing)} (with a domains or urls file); "
@@ -155,13 +207,13 @@ class Ut1Lists:
     def domains(self, first: int) -> Iterator[tuple[str, int]]:
         for number, category in enumerate(self.categories, first):
             file = self.root / category / "domains"
-            if file.is_file():
+            if file.exists():
                 yield from ((host_key(e), number) for e in read_entries(file))
 
     def urls(self, first: int) -> Iterator[tuple[str, int]]:
         for number, category in enumerate(self.categories, first):
             file = self.root / category / "urls"
-            if file.is_file():
+            if file.exists():
                 yield from ((url_key(e), number) for e in read_entries(file))
 
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import ConfigError, CurateError
-from curate.pipeline.inputs import InputFile
+from curate.pipeline.inputs import InputFile, not_regular
 from curate.pipeline.passes import global_plan
 from curate.pipeline.stage import GlobalStage
 
@@ -156,11 +156,16 @@ def assumed_format(config: PipelineConfig) -> str:
 
 
 def _check_files(index: int, stage_id: str, stage) -> None:
-    """Every local file a stage's parameters name exists, checked before an engine starts (a worker would fail
-    later, wrapped in the engine's error)."""
+    """Every local file a stage's parameters name exists and is a file or a folder, checked before an engine starts
+    (a worker would fail later, wrapped in the engine's error; a FIFO would block it), as input paths are."""
     for param in stage.files:
         value = getattr(stage.params, param)
         for path in value if isinstance(value, list) else [value]:
-            if path and "://" not in path and not os.path.exists(path):
+            if not path or "://" in path:
+                continue
+            if not os.path.exists(path):
                 raise ConfigError(f"stages[{index}] ({stage_id}).{param}: no file or folder {path!r} "
                                   "(relative paths are read from the folder curate runs in)")
+            if (kind := not_regular(path)) not in (None, "directory"):
+                raise ConfigError(f"stages[{index}] ({stage_id}).{param}: {path!r} is not a regular file but a "
+                                  f"{kind}: give a file or a folder")

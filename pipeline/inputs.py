@@ -82,7 +82,7 @@ def _resolve_one(spec: str, cfg: InputConfig, files: dict[str, InputFile]) -> No
     elif fs.exists(path):
         root = posixpath.dirname(path.rstrip("/"))
         matches = [path]
-        if local and (kind := _not_regular(path)):
+        if local and (kind := not_regular(path)):
             raise CurateError(f"input path {spec!r} is not a regular file but a {kind}: leave it out of input.paths")
     else:
         raise CurateError(f"input path {spec!r} does not exist")
@@ -91,7 +91,7 @@ def _resolve_one(spec: str, cfg: InputConfig, files: dict[str, InputFile]) -> No
         fmt = format_of(match) if cfg.format == "auto" else cfg.format
         if fmt is None:
             continue
-        if local and (kind := _not_regular(match)):
+        if local and (kind := not_regular(match)):
             print(f"curate: input {match!r} left out: not a regular file but a {kind}", file=sys.stderr)
             continue
         if local and not os.access(match, os.R_OK):
@@ -107,7 +107,7 @@ def _resolve_one(spec: str, cfg: InputConfig, files: dict[str, InputFile]) -> No
         raise CurateError(f"input path {spec!r} holds no input files (recognised endings: {known})")
 
 
-def _not_regular(path: str) -> str | None:
+def not_regular(path: str) -> str | None:
     """What a local path is when it is not a regular file (symlinks followed); None for a regular file."""
     try:
         mode = os.stat(path).st_mode

@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from curate.filters.urls import (NO_LIST, HashIndex, Ut1Lists, alphanumeric, any_word_in, contains_any,
-                                 distinct_words_in, first_match, host_key, join_url_key, path_prefixes, read_entries,
-                                 split_urls, suffixes, url_key)
+from curate.filters.urls import (NO_LIST, HashIndex, ListFileError, Ut1Lists, alphanumeric, any_word_in,
+                                 contains_any, distinct_words_in, first_match, host_key, join_url_key, path_prefixes,
+                                 read_entries, split_urls, suffixes, url_key)
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params, Stage, emit
@@ -53,6 +53,18 @@ class UrlFilterParams(Params):
     banned_subwords: list[str] = Field([],
                                        description="FineWeb: reject when one occurs in the URL's letters and digits")
     banned_subwords_file: str | None = Field(None, description="a file of banned subwords, one a line")
+
+    @field_validator("domains", "allow_domains", "urls", "substrings", "regexes", "banned_words", "soft_banned_words",
+                     "banned_subwords")
+    @classmethod
+    def _no_empty_entry(cls, entries: list[str], info: ValidationInfo) -> list[str]:
+        """An empty substring or regex matches every URL; an empty host or word matches none: both are typos."""
+        compared = {"domains": host_key, "allow_domains": host_key, "urls": url_key, "banned_words": _word,
+                    "soft_banned_words": _word, "banned_subwords": _word}.get(info.field_name, str.strip)
+        for number, entry in enumerate(entries):
+            if not compared(entry):
+                raise ValueError(f"entry {number} ({entry!r}) is empty as it is compared: remove it")
+        return entries
 
     @field_validator("regexes")
     @classmethod
@@ -119,7 +131,7 @@ class UrlFilter(Stage):
             self.banned = _words(p.banned_words, p.banned_words_file)
             self.soft = _words(p.soft_banned_words, p.soft_banned_words_file)
             self.subwords = sorted(_words(p.banned_subwords, p.banned_subwords_file))
-        except OSError as error:
+        except (OSError, ListFileError) as error:
             raise CurateError(f"url_filter: cannot read a list ({error})") from None
 
     def _hosts(self, ut1: Ut1Lists | None):

@@ -525,3 +525,34 @@ def _read_block(record: _Record, row: dict) -> None:
         row["reject_reason"] = f"read:content_type:{mime}"
     else:
         row["html"] = body
+
+
+def responses(uri: str, ledger: ReaderLedger) -> Iterator[tuple[str | None, int | None, bytes | None, str | None]]:
+    """(target URI, HTTP status, body, reason) of every response record of a WARC, whatever its content type (a
+    robots.txt WARC), framed and checked as document records are. A record that cannot be read (cut short, a
+    Content-Length that does not frame it, too large, an HTTP block that does not parse) comes with its reject reason
+    and no body; what stopped or skipped the reading is the ledger's file error."""
+    with CountedStream(uri, ledger) as stream:
+        decoded = _Decoded(stream)
+        framer = _Framer(decoded, ledger)
+        try:
+            for record in framer.records():
+                if record.headers.get("warc-type", "").strip().lower() != "response":
+                    continue
+                ledger.records_seen += 1
+                url = target_uri(record.headers.get("warc-target-uri"))
+                if record.reason is not None:
+                    yield url, None, None, record.reason
+                    continue
+                try:
+                    status, _, body = parse_http(record.block)
+                except HttpError as error:
+                    yield url, None, None, f"read:{error}"
+                    continue
+                ledger.records_yielded += 1
+                yield url, status, body, None
+        except OSError as error:  # the stream itself failed (I/O error, the read time limit)
+            ledger.stop(ledger.bytes_read, f"unreadable after {ledger.records_seen} records: "
+                                           f"{type(error).__name__}: {error}")
+            decoded.eof = True
+        _settle(decoded, ledger)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import json
 import subprocess
 import sys
@@ -224,3 +225,26 @@ def test_an_overwrite_killed_midway_leaves_a_curate_output(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         out.prepare("hash", [], resume=False, overwrite=True)
     assert (output / RUN).exists(), f"removed {removed}"
+
+
+# --- stage lists: an empty pattern, a FIFO -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage, message", [
+    ({"name": "url_filter", "substrings": [""]}, "substrings: Value error, entry 0 ('') is empty"),
+    ({"name": "url_filter", "domain_files": ["{fifo}"]}, "is not a regular file but a FIFO"),
+    ({"name": "opt_out", "robots": ["{fifo}"], "header": False, "meta": False}, "is not a regular file but a FIFO"),
+])
+def test_an_empty_pattern_or_a_fifo_list_is_one_line_with_exit_status_2(tmp_path, stage, message):
+    """An empty substring would reject every URL; a FIFO would block the worker that opens it."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "in.jsonl").write_text('{"text": "one", "url": "https://a.example/"}\n')
+    stage = json.loads(json.dumps(stage).replace("{fifo}", str(tmp_path / "fifo")))
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({"input": {"paths": [str(tmp_path / "in.jsonl")], "dataset": "d"},
+                                    "output": str(tmp_path / "out"), "stages": [stage]}))
+    done = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "run", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+    assert not (tmp_path / "out").exists()

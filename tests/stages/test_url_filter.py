@@ -2,12 +2,15 @@
 substrings, regexes, FineWeb's banned words, and the allow list overriding everything."""
 from __future__ import annotations
 
+import os
+import threading
+
 import pyarrow as pa
 import pytest
 
 from curate.filters.urls import HashIndex, host_key, suffixes, url_key
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.errors import ConfigError
+from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.check import check
 from curate.stages.url_filter import UrlFilter, UrlFilterParams
 
@@ -117,3 +120,73 @@ def test_a_missing_category_is_a_config_error(ut1):
     with pytest.raises(ConfigError, match=r"no category porn .*present: adult, gambling, got \[.porn.\]$"):
         pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
                                "stages": [{"name": "url_filter", "ut1": str(ut1), "ut1_categories": ["porn"]}]})
+
+
+def test_hosts_are_compared_as_browsers_map_them():
+    """IDNA 2008 / UTS #46, non-transitional (the WHATWG URL standard): straße.de is xn--strae-oqa.de, not
+    strasse.de (IDNA 2003's mapping); width, case and percent-encoding are folded."""
+    urls = ["http://straße.de/", "http://xn--strae-oqa.de/a", "http://STRASSE.de/", "http://Straße.DE/",
+            "http://ｂüｃｈｅｒ．ｄｅ/", "http://b%C3%BCcher.de/", "http://bücher.de/"]
+    assert decide(urls, domains=["straße.de"]) == ["domain", "domain", None, "domain", None, None, None]
+    assert decide(urls, domains=["strasse.de"]) == [None, None, "domain", None, None, None, None]
+    assert decide(urls, domains=["xn--bcher-kva.de"]) == [None, None, None, None, "domain", "domain", "domain"]
+    assert host_key("Straße.DE") == "xn--strae-oqa.de" and host_key("💩.la") == "xn--ls8h.la"
+
+
+def test_urls_without_a_scheme_have_hosts():
+    urls = ["www.x.com/p", "//x.com/p", "x.com:8080/a?b", " https://x.com/ ", "http://evil.example\\@x.com/",
+            "not a url", "mailto:someone@x.com", "x.com", "javascript:void(0)"]
+    assert decide(urls, domains=["x.com"]) == [
+        "domain", "domain", "domain", "domain", None,  # a browser goes to evil.example: `\` ends the host
+        None, None, "domain", None]
+    assert decide(["http://evil.example\\@x.com/"], domains=["evil.example"]) == ["domain"]
+    assert decide(["www.site.org/members/a", "//site.org/members"], urls=["site.org/members"]) == ["url", "url"]
+
+
+@pytest.mark.parametrize("stage, message", [
+    ({"substrings": ["/wp-admin", ""]}, r"substrings: Value error, entry 1 \(''\) is empty"),
+    ({"regexes": [""]}, r"regexes: Value error, entry 0 \(''\) is empty"),
+    ({"domains": ["*."]}, r"domains: Value error, entry 0 \('\*\.'\) is empty"),
+    ({"banned_words": ["xxx", "--"]}, r"banned_words: Value error, entry 1 \('--'\) is empty"),
+    ({"domains": ["a.com"], "allow_domains": [" "]}, "allow_domains: Value error, entry 0"),
+])
+def test_an_empty_entry_is_a_config_error(stage, message):
+    with pytest.raises(ConfigError, match=message):
+        pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
+                               "stages": [{"name": "url_filter", **stage}]})
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"ok.example\nbad\xff.example\n", r"line 2 is not UTF-8 \(byte 0xff at column 4\)"),
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "line 1 holds a NUL byte: a binary file"),
+])
+def test_a_list_file_that_is_not_text_is_refused(tmp_path, content, message):
+    (tmp_path / "domains.txt").write_bytes(content)
+    with pytest.raises(CurateError, match="url_filter: cannot read a list .*" + message):
+        decide(["https://ok.example/"], domain_files=[str(tmp_path / "domains.txt")])
+    (tmp_path / "bom.txt").write_bytes("\ufeffok.example\n".encode())  # a byte-order mark is no error
+    assert decide(["https://ok.example/"], domain_files=[str(tmp_path / "bom.txt")]) == ["domain"]
+
+
+def _open_and_close(fifo) -> None:
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # no reader: nothing waits for a writer
+        pass
+
+
+def test_a_list_file_that_is_a_fifo_is_refused(tmp_path, ut1):
+    fifo = tmp_path / "domains.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"domain_files: .* is not a regular file but a FIFO"):
+        check(pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
+                                     "stages": [{"name": "url_filter", "domain_files": [str(fifo)]}]}),
+              [], assumed="warc")
+    (ut1 / "fifo-category").mkdir()
+    os.mkfifo(ut1 / "fifo-category" / "domains")
+    # a writer that comes and goes: a reader that opened the FIFO (the bug) gets an empty list, not a hang
+    writer = threading.Timer(5, _open_and_close, [ut1 / "fifo-category" / "domains"])
+    writer.daemon = True
+    writer.start()
+    with pytest.raises(CurateError, match="fifo-category/domains' is not a regular file"):
+        decide(["https://porn.example/"], ut1=str(ut1))
