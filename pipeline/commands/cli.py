@@ -252,8 +252,9 @@ def quality_train(
     threads: Annotated[Optional[int], typer.Option(help="fastText threads; none = 1 on small data, else cores")] = None,
     dim: Annotated[int, typer.Option(help="fastText vector size (DCLM: 100)")] = 100,
     epoch: Annotated[int, typer.Option(help="fastText epochs (DCLM: 5)")] = 5,
-    bucket: Annotated[int, typer.Option(help="fastText bigram hash buckets (DCLM: 2,000,000: an 800 MB model)")]
-    = 2_000_000,
+    bucket: Annotated[Optional[int], typer.Option(help="fastText bigram hash buckets; none = 2 per distinct bigram "
+                                                     "of the data, at most DCLM's 2,000,000 (an 800 MB model)")]
+    = None,
 ) -> None:
     """Train a fastText quality classifier (DCLM's recipe) and write its model card."""
     from curate.pipeline.commands.quality_train import train_quality
