@@ -137,15 +137,31 @@ class Logger:
             self.tb.close()
 
 
-class Interval:
-    """Optimizer steps and training time since the last train record. Evaluations and checkpoints that fall inside
-    the interval are paused out of its time, so throughput and MFU count training alone."""
+@dataclasses.dataclass
+class Flops:
+    """Model FLOPs per token (PaLM's count and the causal one) and the device's peak: what MFU is measured against."""
 
-    def __init__(self):
+    per_token: float
+    per_token_causal: float
+    peak: float | None  # FLOP/s of one device; None: unknown, no MFU
+
+    def mfu(self, tokens_per_s: float, world: int, causal: bool = False) -> float | None:
+        if not self.peak:
+            return None
+        return tokens_per_s * (self.per_token_causal if causal else self.per_token) / (self.peak * world)
+
+
+class Interval:
+    """Optimizer steps, training time and the time spent waiting on data since the last train record. Evaluations
+    and checkpoints that fall inside the interval are paused out of its time, so throughput and MFU count training
+    alone."""
+
+    def __init__(self, loader: data.Loader):
+        self.loader = loader
         self.restart()
 
     def restart(self) -> None:
-        self.t0, self.steps, self.paused = time.perf_counter(), 0, 0.0
+        self.t0, self.steps, self.paused, self.wait0 = time.perf_counter(), 0, 0.0, self.loader.wait_s
 
     @contextlib.contextmanager
     def pause(self):
@@ -157,6 +173,14 @@ class Interval:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0 - self.paused
+
+    def rates(self, tokens_per_step: int, flops: Flops, world: int) -> dict:
+        """The interval's throughput, step time, MFU (both counts) and share of time spent waiting on data."""
+        elapsed = self.elapsed()
+        tps = self.steps * tokens_per_step / elapsed
+        return {"tokens_per_s": tps, "step_time_s": elapsed / self.steps, "mfu": flops.mfu(tps, world),
+                "mfu_causal": flops.mfu(tps, world, causal=True),
+                "data_wait": (self.loader.wait_s - self.wait0) / elapsed}
 
 
 def duration(seconds: float) -> str:
@@ -222,31 +246,25 @@ def _prepare_data(cfg: TrainConfig, manifest: data.Manifest, d: parallel.Dist, c
     return built
 
 
-def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
-    t, out = cfg.train, Path(cfg.output)
-    config.check_world(cfg, d.world)
-    ckpt_root = out / "checkpoints"
-    last = checkpoint.resume_point(cfg)
-    torch.manual_seed(t.seed)
-    manifest = data.read_manifest(cfg.data.manifest)
-    train_ds, val_ds = _prepare_data(cfg, manifest, d, Path(cfg.data.cache_dir))
-
-    m = cfg.model
-    vocab = -(-manifest.vocab_size // 128) * 128  # padded: tensor-parallel splits and matmul tiles like multiples
+def build(cfg: TrainConfig, d: parallel.Dist, vocab_size: int) -> tuple[TrainState, Flops, int]:
+    """The model this run trains (same seed on every rank: identical weights before sharding), its shape written
+    beside the run with the resolved config (what export-hf and a reader need), parallelised, with its optimizer,
+    schedule, loss and precision; its FLOPs and its parameter count."""
+    m, t, out = cfg.model, cfg.train, Path(cfg.output)
+    vocab = -(-vocab_size // 128) * 128  # padded: tensor-parallel splits and matmul tiles like multiples
     args = ModelArgs(dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
                      vocab_size=vocab, max_seq_len=cfg.data.seq_len, rope_theta=m.rope_theta, norm_eps=m.norm_eps)
-    if d.is_main:  # what export-hf and a reader of the run need: the resolved config and the model's shape
+    if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         (out / "model.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
     with torch.device(d.device):
-        model = Transformer(args)  # same seed on every rank: identical weights before sharding
+        model = Transformer(args)
     n_matmul = matmul_params(model)
+    flops = Flops(flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len),
+                  flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len, causal=True),
+                  peak_flops(torch.cuda.get_device_name(d.device)) if d.device.type == "cuda" else None)
     n_params = sum(p.numel() for p in model.parameters())
-    fpt = flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len)
-    fpt_causal = flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len, causal=True)
-    peak = peak_flops(torch.cuda.get_device_name(d.device)) if d.device.type == "cuda" else None
-
     model = parallel.parallelize(model, d, cfg.parallel)
     optimizer = build_optimizer(model, cfg, d.device)
     state = TrainState(
@@ -255,6 +273,17 @@ def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
         ((lambda: torch.autocast(d.device.type, dtype=torch.bfloat16))
          if parallel.uses_autocast(d, cfg.parallel) else contextlib.nullcontext),
         accum=t.global_batch // (t.micro_batch * d.dp_size), grad_clip=t.grad_clip)
+    return state, flops, n_params
+
+
+def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
+    t, out = cfg.train, Path(cfg.output)
+    config.check_world(cfg, d.world)
+    last = checkpoint.resume_point(cfg)
+    torch.manual_seed(t.seed)
+    manifest = data.read_manifest(cfg.data.manifest)
+    train_ds, val_ds = _prepare_data(cfg, manifest, d, Path(cfg.data.cache_dir))
+    state, flops, n_params = build(cfg, d, manifest.vocab_size)
 
     step, consumed = 0, 0
     stop_at = t.exit_after or t.steps
@@ -265,16 +294,14 @@ def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
             left = (f"training steps {step + 1}-{stop_at}" if step < stop_at
                     else f"already at step {step} of {t.steps}: nothing to train")
             print(f"resumed from {last} at step {step} ({consumed} samples consumed); {left}", flush=True)
-
-    logger = Logger(out, d, cfg.log.tensorboard, t.steps, stop_at)
-    if d.is_main and step == 0:
-        print(f"model: {n_params / 1e6:.1f}M parameters, {fpt / 1e9:.2f} GFLOP/token; world {d.world} "
+    elif d.is_main:
+        print(f"model: {n_params / 1e6:.1f}M parameters, {flops.per_token / 1e9:.2f} GFLOP/token; world {d.world} "
               f"(dp {d.dp_size} x tp {d.tp}) on {d.device.type}; {t.steps} steps of {t.global_batch} x "
               f"{cfg.data.seq_len} tokens", flush=True)
+    logger = Logger(out, d, cfg.log.tensorboard, t.steps, stop_at)
     loader = data.Loader(train_ds, t.global_batch, t.micro_batch, d.dp_rank, d.dp_size, consumed, d.device,
                          cfg.data.prefetch)
-    tokens_per_step = t.global_batch * cfg.data.seq_len
-    interval, wait0 = Interval(), loader.wait_s
+    interval = Interval(loader)
     if d.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(d.device)
     try:
@@ -282,22 +309,16 @@ def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
             loss, grad_norm, lr = train_step(state, loader.next())
             step += 1
             interval.steps += 1
-
             if step % cfg.log.every == 0 or step == stop_at:
-                loss_value = float(d.dp_mean(loss))  # synchronises: the interval's time is complete
-                elapsed = interval.elapsed()
-                tps = interval.steps * tokens_per_step / elapsed
-                rec = {"kind": "train", "step": step, "loss": loss_value, "lr": lr,
-                       "grad_norm": float(grad_norm), "tokens_per_s": tps, "step_time_s": elapsed / interval.steps,
-                       "mfu": tps * fpt / (peak * d.world) if peak else None,
-                       "mfu_causal": tps * fpt_causal / (peak * d.world) if peak else None,
-                       "data_wait": (loader.wait_s - wait0) / elapsed,
+                rec = {"kind": "train", "step": step,
+                       "loss": float(d.dp_mean(loss)),  # synchronises: the interval's time is complete
+                       "lr": lr, "grad_norm": float(grad_norm),
+                       **interval.rates(t.global_batch * cfg.data.seq_len, flops, d.world),
                        "consumed_samples": loader.consumed_samples}
                 if d.device.type == "cuda":
                     rec["max_memory_gib"] = torch.cuda.max_memory_allocated(d.device) / 2**30
                 logger.log(rec)
                 interval.restart()
-                wait0 = loader.wait_s
             if val_ds is not None and (step % cfg.eval.every == 0 or step == t.steps):
                 with interval.pause():
                     logger.log({"kind": "eval", "step": step,
@@ -305,7 +326,7 @@ def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
             if ((cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == t.exit_after
                     or (step == t.steps and cfg.checkpoint.at_end)):
                 with interval.pause():
-                    checkpoint.save(ckpt_root, step, state.model, state.optimizer, state.scheduler,
+                    checkpoint.save(out / "checkpoints", step, state.model, state.optimizer, state.scheduler,
                                     loader.state_dict(), d, cfg.checkpoint.keep, checkpoint.schedule(cfg))
     finally:
         loader.close()
