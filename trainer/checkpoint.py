@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint._traverse import set_element  # how DCP's own planner places a loaded value
 from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
@@ -48,8 +49,7 @@ METADATA_TYPES = {
     ("torch.distributed.checkpoint.filesystem", "_StorageInfo"),
     ("torch", "Size"),
     ("torch.serialization", "_get_layout"),  # looks a layout up by name (what `weights_only` loading allows too)
-    ("pathlib", "PosixPath"), ("pathlib", "WindowsPath"), ("pathlib", "PurePosixPath"),
-    ("collections", "OrderedDict"),
+    ("pathlib", "PosixPath"),
 }
 
 
@@ -71,6 +71,12 @@ class _Index(pickle.Unpickler):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"it names {module}.{name}, which is not part of a checkpoint's index")
 
+    def load(self) -> dcp.metadata.Metadata:
+        metadata = super().load()
+        if not isinstance(metadata, dcp.metadata.Metadata):
+            raise pickle.UnpicklingError(f"it holds a {type(metadata).__name__}, not DCP metadata")
+        return metadata
+
 
 class _Reader(dcp.FileSystemReader):
     """DCP's file reader, with the index read by `_Index` instead of `pickle.load`."""
@@ -80,8 +86,6 @@ class _Reader(dcp.FileSystemReader):
         name = METADATA if rank is None else f"__{rank}{METADATA}"
         with self.fs.create_stream(self.fs.concat_path(self.path, name), "rb") as file:
             metadata = _Index(file).load()
-        if not isinstance(metadata, dcp.metadata.Metadata):
-            raise pickle.UnpicklingError(f"it holds a {type(metadata).__name__}, not DCP metadata")
         if getattr(metadata, "storage_meta", None) is None:
             metadata.storage_meta = dcp.metadata.StorageMeta()
         metadata.storage_meta.load_id = self.load_id
@@ -92,8 +96,6 @@ class _Planner(dcp.DefaultLoadPlanner):
     """DCP's load planner, with non-tensor values read by `torch.load(weights_only=True)`."""
 
     def load_bytes(self, read_item, value: io.BytesIO) -> None:
-        from torch.distributed.checkpoint._traverse import set_element  # as the default planner places them
-
         obj = torch.load(value, weights_only=True)
         if self.flatten_state_dict:
             set_element(self.original_state_dict, self.mappings[read_item.dest_index.fqn], obj)
@@ -111,8 +113,6 @@ def check(path: Path) -> None:
     try:
         with open(index, "rb") as file:
             metadata = _Index(file).load()
-        if not isinstance(metadata, dcp.metadata.Metadata):
-            raise pickle.UnpicklingError(f"it holds a {type(metadata).__name__}, not DCP metadata")
     except Exception as error:  # noqa: BLE001 (a damaged pickle raises whatever its bytes lead to)
         raise CheckpointError(f"{path}: its index {METADATA} cannot be read ({_cause(error)})") from None
     needed: dict[str, int] = {}

@@ -392,9 +392,10 @@ def trainer_config(cfg: AblationConfig, manifest: Path, run_dir: Path, seed: int
 
 
 def run_specs(cfg: AblationConfig, tokenized: dict[str, Path], sets: EvaluationSets) -> list[dict]:
-    """One spec per (arm, seed): everything a worker process needs, as plain data, and what makes its result: the
-    training settings and the trainer's config (threads and runs at once aside: how fast, not what), the arm's
-    tokenized data (its manifest names the pipeline, inputs, shards and tokenizer), the evaluation settings and sets."""
+    """One spec per (arm, seed): everything a worker process needs, as plain data, and what makes its result
+    (`made_of`): what made its model (TRAINED_OF: the training settings but how fast they run and which other seeds
+    there are, the trainer's config, the arm's tokenized data, whose manifest names the pipeline, inputs, shards and
+    tokenizer), then what it is scored on (the evaluation settings and what the sets hold)."""
     specs = []
     budget = cfg.training.steps * cfg.training.tokens_per_step
     for arm, output in tokenized.items():
@@ -409,11 +410,19 @@ def run_specs(cfg: AblationConfig, tokenized: dict[str, Path], sets: EvaluationS
                 "epochs": epochs, "manifest": str(output / MANIFEST), "leaks": leaks(output), "trainer": trainer,
                 "evaluation": cfg.evaluation.model_dump(mode="json"),
                 # the ablation's own keys first: what changed is then told as the user wrote it (training.tokens)
-                "made_of": {"training": cfg.training.model_dump(mode="json", exclude={"threads", "runs_at_once"}),
+                "made_of": {"training": cfg.training.model_dump(mode="json",
+                                                                exclude={"threads", "runs_at_once", "seeds"}),
                             "trainer": json.loads(json.dumps(trainer)), "data": documents_identity(output),
                             "evaluation": cfg.evaluation.model_dump(mode="json"), "evaluation_sets": sets.digest()},
             })
     return specs
+
+
+TRAINED_OF = ("training", "trainer", "data")  # the keys of a run's `made_of` that made its model
+
+
+def trained_of(made_of: dict) -> dict:
+    return {key: made_of.get(key) for key in TRAINED_OF}
 
 
 class _Labelled(io.TextIOBase):
@@ -523,7 +532,8 @@ def _worker_init(devices) -> None:
 
 def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
     """Every run not done with the same settings, data and evaluation sets, one after another or `runs_at_once` in
-    parallel (one GPU each); a run of other settings is deleted first (its checkpoint must not be resumed)."""
+    parallel (one GPU each). A run made of other settings or data is deleted first (its checkpoint must not be
+    resumed); a run whose evaluation alone changed keeps its checkpoint and is only evaluated again."""
     results, todo = [], []
     for spec in specs:
         run_dir, name = Path(spec["run_dir"]), f"{spec['arm']}/seed{spec['seed']}"
@@ -533,7 +543,12 @@ def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
             continue
         if run_dir.exists():
             changed = changed_since(run_dir / "made_of.json", spec["made_of"])
-            if changed:
+            earlier = recorded(run_dir / "made_of.json")
+            if changed and earlier is not None and difference(trained_of(earlier), trained_of(spec["made_of"])) is None:
+                # the same model: its final checkpoint is kept, and only scored again
+                progress(f"run {name}: evaluation changed since it ran ({changed}): evaluating it again")
+                (run_dir / "result.json").unlink(missing_ok=True)
+            elif changed:  # another model: its checkpoint must not be resumed
                 progress(f"run {name}: changed since it ran ({changed}): training it again")
                 shutil.rmtree(run_dir)
         todo.append(spec)

@@ -51,10 +51,9 @@ def run(
     keep_work: Annotated[bool, typer.Option(help="keep OUTPUT/work/ (rows between passes) for debugging")] = False,
 ) -> None:
     """Run a pipeline and print its funnel."""
+    from curate.pipeline.output import MANIFEST, Output
     from curate.pipeline.progress import RunProgress
     from curate.pipeline.run import run as run_pipeline
-
-    from curate.pipeline.output import MANIFEST, Output
 
     if resume and overwrite:
         raise CurateError("--resume and --overwrite exclude each other")

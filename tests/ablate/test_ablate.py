@@ -193,6 +193,21 @@ def test_changed_training_settings_train_again_instead_of_keeping_stale_runs(abl
         "values"]
 
 
+def test_a_changed_evaluation_scores_again_without_training_again(ablation):
+    cfg, results, root, _ = ablation
+    logs = {p: p.read_text() for p in (root / "out" / "runs").rglob("train_log.jsonl")}
+    smaller = cfg.model_copy(update={"evaluation": cfg.evaluation.model_copy(update={"batch": 2})})
+    lines = []
+    again = ablate(smaller, progress=lines.append)
+    assert sum("evaluation changed since it ran (evaluation.batch: 32 -> 2): evaluating it again" in line
+               for line in lines) == 4, lines
+    assert {p: p.read_text() for p in logs} == logs  # not trained again
+    for arm in ("all", "filtered"):
+        assert again["arms"][arm]["metrics"]["bpb/clean"]["values"] == pytest.approx(
+            results["arms"][arm]["metrics"]["bpb/clean"]["values"], abs=1e-5)
+    ablate(cfg)  # the fixture's evaluation again, for the test below
+
+
 def test_a_changed_arm_pipeline_is_run_again_and_only_its_runs_retrain(ablation):
     """The last test of the module: it leaves the fixture's `filtered` arm changed."""
     cfg, results, root, _ = ablation
