@@ -1,14 +1,15 @@
 """torchrun entry of the trainer: `torchrun --nproc-per-node N -m curate.jobs.train TRAIN.yaml [key.path=value ...]`.
 
 `curate train` builds this command (with `--nnodes`, c10d rendezvous on several nodes); call it yourself only to pass
-torchrun options `curate train` does not. A config or data error prints one line and exits 2.
+torchrun options `curate train` does not. A config, data or checkpoint error prints one line and exits 2.
 """
 
 from __future__ import annotations
 
 import sys
 
-from curate.trainer import config, data, train
+from curate.trainer import config, train
+from curate.trainer.launch import USER_ERRORS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config.load(argv[0], argv[1:])
         train.run(cfg)
-    except (config.ConfigError, data.DataError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

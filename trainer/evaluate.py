@@ -1,4 +1,8 @@
-"""Evaluation of a trained model: bits per byte on reference text, multiple-choice accuracy, loss per token.
+"""Evaluation of a model: the validation loss during training, and of a trained model bits per byte on reference
+text, multiple-choice accuracy and loss per token.
+
+- **Validation loss** (`validation_loss`, called by the training loop every `eval.every` steps): the mean loss over
+  the blended validation set, the same `eval.batches` global batches every time, overall and per domain.
 
 Every score is a sum of next-token log-probabilities computed in windows of at most `seq_len` predicted tokens:
 a window is `seq_len + 1` tokens, its first token context only (lm-evaluation-harness's rolling windows with one
@@ -15,48 +19,54 @@ EOS standing in for the end of the previous document, as the model saw documents
   is the harness's `mean_stderr`: sample standard deviation (n - 1) over sqrt(n).
 - **Loss per token**: the mean next-token loss (nats) over token sequences, such as a domain's validation documents.
 
-Nothing here trains or knows about pipelines: the model comes from a trainer checkpoint (`load_model`).
+Nothing here trains or knows about pipelines: a trained model comes from a trainer checkpoint
+(`checkpoint.load_model`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint
-from .config import TrainConfig
-from .model import ModelArgs, Transformer
+from .model import Transformer
 
 Encode = Callable[[str], list[int]]
 
 
-def load_model(cfg: TrainConfig, vocab_size: int, device: torch.device | str = "cpu") -> Transformer:
-    """The model of the newest checkpoint under `cfg.output`, in float32, in eval mode (one process)."""
-    import torch.distributed.checkpoint as dcp
-
-    last = checkpoint.latest(Path(cfg.output) / "checkpoints")
-    if last is None:
-        raise FileNotFoundError(f"{cfg.output}: no checkpoint to evaluate")
-    m = cfg.model
-    # As the trainer builds it: the vocabulary padded to a multiple of 128.
-    args = ModelArgs(dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
-                     vocab_size=-(-vocab_size // 128) * 128, max_seq_len=cfg.data.seq_len, rope_theta=m.rope_theta,
-                     norm_eps=m.norm_eps)
-    with torch.device(device):
-        model = Transformer(args)
-    state = {"model": model.state_dict()}
-    with warnings.catch_warnings():  # one process by design: DCP's warning about that is noise here
-        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-        dcp.load(state, checkpoint_id=str(last), planner=dcp.DefaultLoadPlanner(allow_partial_load=True))
-    model.load_state_dict(state["model"])
-    return model.eval()
+@torch.no_grad()
+def validation_loss(model, val, cfg, d, autocast) -> dict:
+    """Loss over the blended validation set `val` (a `data.BlendedDataset`; the same `eval.batches` global batches
+    every time), overall and per domain, summed over the data-parallel ranks (`d`, a `parallel.Dist`):
+    {"loss": ..., "loss_by_domain": {name: ...}}."""
+    model.eval()
+    t = cfg.train
+    per_rank = t.global_batch // d.dp_size
+    n_domains = len(val.datasets)
+    sums = torch.zeros(n_domains, dtype=torch.float64, device=d.device)
+    counts = torch.zeros(n_domains, dtype=torch.float64, device=d.device)
+    for b in range(cfg.eval.batches):
+        base = b * t.global_batch + d.dp_rank * per_rank
+        for a in range(0, per_rank, t.micro_batch):
+            ids = range(base + a, base + a + t.micro_batch)
+            batch = torch.from_numpy(np.stack([val[i] for i in ids])).to(d.device)
+            domain = torch.as_tensor(np.asarray(val.domain[base + a:base + a + t.micro_batch], np.int64),
+                                     device=d.device)
+            with autocast():
+                logits = model(batch[:, :-1])
+            per_sample = F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten(),
+                                         reduction="none").view(len(ids), -1).mean(1)
+            sums.index_add_(0, domain, per_sample.double())
+            counts.index_add_(0, domain, torch.ones_like(per_sample, dtype=torch.float64))
+    model.train()
+    sums, counts = d.dp_sum(sums).cpu(), d.dp_sum(counts).cpu()
+    return {"loss": float(sums.sum() / counts.sum()),
+            "loss_by_domain": {ds.name: float(sums[i] / counts[i])
+                               for i, ds in enumerate(val.datasets) if counts[i] > 0}}
 
 
 def windows(tokens: Sequence[int], seq_len: int) -> list[np.ndarray]:
@@ -102,15 +112,18 @@ class BitsPerByte:
 
 def bits_per_byte(model: Transformer, texts: Sequence[str], encode: Encode, eos_id: int, seq_len: int,
                   batch: int = 32) -> BitsPerByte:
-    """Bits per UTF-8 byte of `texts`, each scored as its own document after one EOS."""
+    """Bits per UTF-8 byte of `texts`, each scored as its own document after one EOS. No text is a ValueError: zero
+    bytes have no bits per byte (0.0 would read as a perfect score)."""
     spans, n_bytes, n_tokens = [], 0, 0
     for text in texts:
         ids = encode(text)
         n_bytes += len(text.encode("utf-8"))
         n_tokens += len(ids)
         spans += [(w, 0) for w in windows([eos_id, *ids], seq_len)]
-    nll = -float(logprob_sums(model, spans, batch).sum()) if spans else 0.0
-    return BitsPerByte(nll / math.log(2) / max(n_bytes, 1), n_bytes, n_tokens, len(texts))
+    if not n_bytes:
+        raise ValueError("no text to score: bits per byte needs at least one byte")
+    nll = -float(logprob_sums(model, spans, batch).sum())
+    return BitsPerByte(nll / math.log(2) / n_bytes, n_bytes, n_tokens, len(texts))
 
 
 @dataclass
@@ -129,7 +142,9 @@ class ChoiceScores:
 
 def multiple_choice(model: Transformer, items: Sequence[ChoiceItem], encode: Encode, eos_id: int, seq_len: int,
                     batch: int = 32) -> ChoiceScores:
-    """lm-evaluation-harness's acc and acc_norm (see the module docstring) for every item."""
+    """lm-evaluation-harness's acc and acc_norm (see the module docstring) for every item (at least one)."""
+    if not items:
+        raise ValueError("no items to score: an accuracy needs at least one")
     spans, owner = [], []
     for k, item in enumerate(items):
         context = [eos_id, *encode(item.context)]
@@ -138,7 +153,7 @@ def multiple_choice(model: Transformer, items: Sequence[ChoiceItem], encode: Enc
             whole = np.asarray(context + continuation, np.int64)[-(seq_len + 1):]
             spans.append((whole, len(whole) - 1 - len(continuation)))
             owner.append(k)
-    sums = logprob_sums(model, spans, batch) if spans else np.zeros(0)
+    sums = logprob_sums(model, spans, batch)
     lls: list[list[float]] = [[] for _ in items]
     for k, value in zip(owner, sums):
         lls[k].append(float(value))

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
+import stat
 from pathlib import Path
 
 import torch
 import yaml
 
 from . import checkpoint
-from .model import ModelArgs, Transformer
+from .model import Transformer
 
 
 class ExportError(ValueError):
@@ -47,22 +47,17 @@ NAMES = {
 
 
 def load_model(run_dir: Path) -> tuple[Transformer, dict, int]:
-    """The trainer's model with the newest checkpoint's weights (one process, CPU, float32); its config; the step."""
+    """The trainer's model with the newest checkpoint's weights (one process, CPU, float32); its config; the step.
+    The checkpoint is read as `checkpoint.read` reads it: no pickled code runs (docs/TRAINER.md, "What is trusted")."""
     try:
-        args = ModelArgs(**json.loads((run_dir / "model.json").read_text()))
+        model, step = checkpoint.load_model(run_dir)
+    except checkpoint.CheckpointError as e:
+        raise ExportError(str(e)) from None
+    try:
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     except OSError as e:
         raise ExportError(f"{run_dir}: not a training run ({e.filename} is missing)") from None
-    last = checkpoint.latest(run_dir / "checkpoints")
-    if last is None:
-        raise ExportError(f"{run_dir}: no checkpoint under checkpoints/")
-    model = Transformer(args)
-    state = {"model": model.state_dict()}
-    with warnings.catch_warnings():  # DCP warns that it loads in one process: that is the intent
-        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-        torch.distributed.checkpoint.load(state, checkpoint_id=str(last))
-    model.load_state_dict(state["model"])
-    return model.eval(), cfg, int(last.name.split("_")[1])
+    return model, cfg, step
 
 
 def hf_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
@@ -93,12 +88,13 @@ def _tokenizer_file(manifest_path: Path) -> tuple[Path, dict]:
 
 def export(run_dir: str | Path, out: str | Path) -> int:
     """Write the Hugging Face checkpoint; returns the step it holds."""
+    run_dir, out = Path(run_dir), Path(out)
+    model, cfg, step = load_model(run_dir)  # first: a run that cannot be exported is told before transformers loads
+    tok_path, tok = _tokenizer_file(Path(cfg["data"]["manifest"]))
+
     from safetensors.torch import save_file
     from transformers import LlamaConfig, PreTrainedTokenizerFast
 
-    run_dir, out = Path(run_dir), Path(out)
-    model, cfg, step = load_model(run_dir)
-    tok_path, tok = _tokenizer_file(Path(cfg["data"]["manifest"]))
     a = model.args
     hf_config = LlamaConfig(
         vocab_size=a.vocab_size, hidden_size=a.dim, intermediate_size=a.ffn_dim, num_hidden_layers=a.n_layers,
@@ -109,7 +105,10 @@ def export(run_dir: str | Path, out: str | Path) -> int:
         architectures=["LlamaForCausalLM"])
     out.mkdir(parents=True, exist_ok=True)
     hf_config.save_pretrained(out)
-    save_file(hf_state_dict(model), str(out / "model.safetensors"), metadata={"format": "pt"})
+    weights = out / "model.safetensors"
+    save_file(hf_state_dict(model), str(weights), metadata={"format": "pt"})
+    # safetensors creates its file owner-only (0600): the weights get the mode of the config written beside them
+    weights.chmod(stat.S_IMODE((out / "config.json").stat().st_mode))
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(tok_path), model_max_length=a.max_seq_len)
     tokenizer.eos_token = tokenizer.convert_ids_to_tokens(int(tok["eos_id"]))
     tokenizer.save_pretrained(out)

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 from . import checkpoint, config, data
 
+# What a user can act on, told in one line with exit status 2: the config, the data, a checkpoint that cannot be read.
+USER_ERRORS = (config.ConfigError, data.DataError, checkpoint.CheckpointError)
+
 
 def _check(cfg: config.TrainConfig, nnodes: int) -> None:
-    """Fail before spawning anything on what is knowable here: the config, the manifest, a resume's schedule."""
+    """Fail before spawning anything on what is knowable here: the config, the manifest, a resume's checkpoint."""
     config.check_world(cfg, nnodes * cfg.parallel.nproc)
     manifest = data.read_manifest(cfg.data.manifest)
     missing = [s["path"] for s in manifest.shards if not (manifest.root / s["path"]).exists()]
     if missing:
         raise data.DataError(f"{cfg.data.manifest}: {len(missing)} shard(s) missing, first {missing[0]}")
-    last = checkpoint.latest(Path(cfg.output) / "checkpoints") if cfg.checkpoint.resume else None
-    if last is not None and not cfg.checkpoint.allow_schedule_change:
-        if (change := checkpoint.schedule_change(last, cfg)) is not None:
-            raise config.ConfigError(change)
+    checkpoint.resume_point(cfg)
 
 
 def torchrun_command(config_path: str, overrides: list[str], nproc: int, nnodes: int, node_rank: int,
@@ -39,8 +38,8 @@ def torchrun_command(config_path: str, overrides: list[str], nproc: int, nnodes:
 
 def main(config_path: str, overrides: list[str] | None = None, nnodes: int = 1, node_rank: int = 0,
          rdzv_endpoint: str | None = None) -> int:
-    """Exit status: 0 done, 2 bad config or data (one line on stderr naming the key), else the trainer's (torchrun's
-    when it launched: non-zero when any rank failed or was killed)."""
+    """Exit status: 0 done, 2 bad config, data or checkpoint (one line on stderr naming the key or the file), else the
+    trainer's (torchrun's when it launched: non-zero when any rank failed or was killed)."""
     overrides = list(overrides or [])
     try:
         if nnodes < 1 or not 0 <= node_rank < nnodes:
@@ -49,18 +48,18 @@ def main(config_path: str, overrides: list[str] | None = None, nnodes: int = 1, 
             raise config.ConfigError("--rdzv-endpoint: required with --nnodes > 1 (host:port of node 0)")
         cfg = config.load(config_path, overrides)
         _check(cfg, nnodes)
-    except config.ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except data.DataError as e:
         print(f"error: data.manifest: {e}", file=sys.stderr)
+        return 2
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     if cfg.parallel.nproc == 1 and nnodes == 1:
         from . import train
 
         try:
             train.run(cfg)
-        except (config.ConfigError, data.DataError) as e:
+        except USER_ERRORS as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0

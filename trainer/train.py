@@ -1,7 +1,8 @@
 """The training loop: data, model, parallelism, AdamW + warmup/cosine, clipping, accumulation, eval, logs, checkpoints.
 
 `run(cfg)` is the whole job for one process; torchrun starts one per GPU (`curate.jobs.train`), and at one process it
-runs in-process. It returns the log records (rank 0's are also written to `<output>/train_log.jsonl`).
+runs in-process. It returns the log records (rank 0's are also written to `<output>/train_log.jsonl`). The loop calls
+`train_step` once per optimizer step; what surrounds it (logs, evaluations, checkpoints) is decided by the step number.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
-from . import checkpoint, config, data, parallel
+from . import checkpoint, config, data, evaluate, parallel
 from .config import TrainConfig
 from .flops import flops_per_token, peak_flops
 from .model import ModelArgs, Transformer, cross_entropy, matmul_params
@@ -48,11 +50,51 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devi
     return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2), eps=1e-8, fused=fused, foreach=not fused)
 
 
+@dataclasses.dataclass
+class TrainState:
+    """What one optimizer step reads and changes: the (parallelised) model, its optimizer and schedule, the loss, the
+    precision context, and how the global batch is accumulated and clipped."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    loss_fn: Callable
+    autocast: Callable
+    accum: int  # micro-batches per optimizer step on this rank
+    grad_clip: float
+    params: list = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+
+
+def train_step(state: TrainState, micro_batches) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """One optimizer step over this rank's share of a global batch: forward and backward each (inputs, targets)
+    micro-batch (gradients accumulate), clip the global gradient norm, step the optimizer and the schedule.
+    Returns this rank's loss of the step (a tensor, not synchronised), the gradient norm, and the rate it used."""
+    loss_sum = None
+    for inputs, targets in micro_batches:
+        if loss_sum is None:
+            loss_sum = torch.zeros((), device=inputs.device)
+        with state.autocast():
+            logits = state.model(inputs)
+        loss = state.loss_fn(logits, targets) / state.accum
+        loss.backward()
+        loss_sum += loss.detach()
+    grad_norm = parallel.clip_grad_norm(state.params, state.grad_clip)
+    lr = state.scheduler.get_last_lr()[0]  # the rate this step used: scheduler.step() moves on to the next one
+    state.optimizer.step()
+    state.scheduler.step()
+    state.optimizer.zero_grad(set_to_none=True)
+    return loss_sum, grad_norm, lr
+
+
 class Logger:
     """JSONL (rank 0) + a short stdout line; TensorBoard when asked and installed."""
 
-    def __init__(self, out: Path, d: parallel.Dist, tensorboard: bool):
+    def __init__(self, out: Path, d: parallel.Dist, tensorboard: bool, steps: int, stop_at: int):
         self.records: list[dict] = []
+        self.steps, self.stop_at = steps, stop_at  # the run's length; where this invocation stops (exit_after)
         self.main = d.is_main
         self.file = None
         self.tb = None
@@ -81,11 +123,12 @@ class Logger:
                         self.tb.add_scalar(f"{rec['kind']}/{k}/{name}", x, rec["step"])
         if rec["kind"] == "train":
             mfu = f" mfu {rec['mfu']:.1%}" if rec.get("mfu") is not None else ""
-            print(f"step {rec['step']:>6} loss {rec['loss']:.4f} lr {rec['lr']:.2e} "
-                  f"tok/s {rec['tokens_per_s']:,.0f}{mfu} data-wait {rec['data_wait']:.1%}", flush=True)
+            eta = duration((self.stop_at - rec["step"]) * rec["step_time_s"])
+            print(f"step {rec['step']}/{self.steps} loss {rec['loss']:.4f} lr {rec['lr']:.2e} "
+                  f"tok/s {rec['tokens_per_s']:,.0f}{mfu} data-wait {rec['data_wait']:.1%} eta {eta}", flush=True)
         else:
             domains = "".join(f" {k} {v:.4f}" for k, v in rec.get("loss_by_domain", {}).items())
-            print(f"step {rec['step']:>6} {rec['kind']} loss {rec['loss']:.4f}{domains}", flush=True)
+            print(f"step {rec['step']}/{self.steps} {rec['kind']} loss {rec['loss']:.4f}{domains}", flush=True)
 
     def close(self) -> None:
         if self.file:
@@ -94,15 +137,31 @@ class Logger:
             self.tb.close()
 
 
-class Interval:
-    """Optimizer steps and training time since the last train record. Evaluations and checkpoints that fall inside
-    the interval are paused out of its time, so throughput and MFU count training alone."""
+@dataclasses.dataclass
+class Flops:
+    """Model FLOPs per token (PaLM's count and the causal one) and the device's peak: what MFU is measured against."""
 
-    def __init__(self):
+    per_token: float
+    per_token_causal: float
+    peak: float | None  # FLOP/s of one device; None: unknown, no MFU
+
+    def mfu(self, tokens_per_s: float, world: int, causal: bool = False) -> float | None:
+        if not self.peak:
+            return None
+        return tokens_per_s * (self.per_token_causal if causal else self.per_token) / (self.peak * world)
+
+
+class Interval:
+    """Optimizer steps, training time and the time spent waiting on data since the last train record. Evaluations
+    and checkpoints that fall inside the interval are paused out of its time, so throughput and MFU count training
+    alone."""
+
+    def __init__(self, loader: data.Loader):
+        self.loader = loader
         self.restart()
 
     def restart(self) -> None:
-        self.t0, self.steps, self.paused = time.perf_counter(), 0, 0.0
+        self.t0, self.steps, self.paused, self.wait0 = time.perf_counter(), 0, 0.0, self.loader.wait_s
 
     @contextlib.contextmanager
     def pause(self):
@@ -115,39 +174,46 @@ class Interval:
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0 - self.paused
 
+    def rates(self, tokens_per_step: int, flops: Flops, world: int) -> dict:
+        """The interval's throughput, step time, MFU (both counts) and share of time spent waiting on data."""
+        elapsed = self.elapsed()
+        tps = self.steps * tokens_per_step / elapsed
+        return {"tokens_per_s": tps, "step_time_s": elapsed / self.steps, "mfu": flops.mfu(tps, world),
+                "mfu_causal": flops.mfu(tps, world, causal=True),
+                "data_wait": (self.loader.wait_s - self.wait0) / elapsed}
 
-@torch.no_grad()
-def evaluate(model, val: data.BlendedDataset, cfg: TrainConfig, d: parallel.Dist, autocast) -> dict:
-    """Loss over the blended validation set (the same eval.batches global batches every time), overall and per
-    domain: {"loss": ..., "loss_by_domain": {name: ...}}."""
-    model.eval()
-    t = cfg.train
-    per_rank = t.global_batch // d.dp_size
-    n_domains = len(val.datasets)
-    sums = torch.zeros(n_domains, dtype=torch.float64, device=d.device)
-    counts = torch.zeros(n_domains, dtype=torch.float64, device=d.device)
-    for b in range(cfg.eval.batches):
-        base = b * t.global_batch + d.dp_rank * per_rank
-        for a in range(0, per_rank, t.micro_batch):
-            ids = range(base + a, base + a + t.micro_batch)
-            batch = torch.from_numpy(np.stack([val[i] for i in ids])).to(d.device)
-            domain = torch.as_tensor(np.asarray(val.domain[base + a:base + a + t.micro_batch], np.int64),
-                                     device=d.device)
-            with autocast():
-                logits = model(batch[:, :-1])
-            per_sample = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten(),
-                                                           reduction="none").view(len(ids), -1).mean(1)
-            sums.index_add_(0, domain, per_sample.double())
-            counts.index_add_(0, domain, torch.ones_like(per_sample, dtype=torch.float64))
-    model.train()
-    sums, counts = d.dp_sum(sums).cpu(), d.dp_sum(counts).cpu()
-    return {"loss": float(sums.sum() / counts.sum()),
-            "loss_by_domain": {ds.name: float(sums[i] / counts[i])
-                               for i, ds in enumerate(val.datasets) if counts[i] > 0}}
+
+def duration(seconds: float) -> str:
+    """`45s`, `12m 05s`, `3h 20m`: an ETA as a reader takes it in."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def set_threads(cfg: TrainConfig, d: parallel.Dist) -> str | None:
+    """The CPU threads of this process: `train.threads`; else OMP_NUM_THREADS when set (torch reads it); else on CPU
+    `config.default_threads` for this node's processes. GPU runs keep torch's default. Returns what it chose, to say."""
+    if cfg.train.threads is not None:
+        torch.set_num_threads(cfg.train.threads)
+        return f"{cfg.train.threads} (train.threads)"
+    if os.environ.get("OMP_NUM_THREADS"):
+        return f"{torch.get_num_threads()} (OMP_NUM_THREADS)"
+    if d.device.type != "cpu":
+        return None
+    threads = config.default_threads(d.local_world)
+    torch.set_num_threads(threads)
+    return (f"{threads} (of {len(os.sched_getaffinity(0))} cores, {d.local_world} process(es), one core left for "
+            "the data loader; train.threads sets it)")
 
 
 def run(cfg: TrainConfig) -> list[dict]:
     d = parallel.init(cfg.parallel, cfg.device)
+    threads = set_threads(cfg, d)
+    if d.is_main:  # first, before data preparation (which can take long): where to look
+        print(f"run directory: {cfg.output}" + (f"; CPU threads: {threads}" if threads else ""), flush=True)
     try:
         return _run(cfg, d)
     finally:
@@ -180,101 +246,88 @@ def _prepare_data(cfg: TrainConfig, manifest: data.Manifest, d: parallel.Dist, c
     return built
 
 
-def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
-    t, out = cfg.train, Path(cfg.output)
-    config.check_world(cfg, d.world)
-    ckpt_root = out / "checkpoints"
-    last = checkpoint.latest(ckpt_root) if cfg.checkpoint.resume else None
-    if last is not None and not cfg.checkpoint.allow_schedule_change:
-        if (change := checkpoint.schedule_change(last, cfg)) is not None:
-            raise config.ConfigError(change)
-    torch.manual_seed(t.seed)
-    manifest = data.read_manifest(cfg.data.manifest)
-    train_ds, val_ds = _prepare_data(cfg, manifest, d, Path(cfg.data.cache_dir))
-
-    m = cfg.model
-    vocab = -(-manifest.vocab_size // 128) * 128  # padded: tensor-parallel splits and matmul tiles like multiples
+def build(cfg: TrainConfig, d: parallel.Dist, vocab_size: int) -> tuple[TrainState, Flops, int]:
+    """The model this run trains (same seed on every rank: identical weights before sharding), its shape written
+    beside the run with the resolved config (what export-hf and a reader need), parallelised, with its optimizer,
+    schedule, loss and precision; its FLOPs and its parameter count."""
+    m, t, out = cfg.model, cfg.train, Path(cfg.output)
+    vocab = -(-vocab_size // 128) * 128  # padded: tensor-parallel splits and matmul tiles like multiples
     args = ModelArgs(dim=m.dim, n_layers=m.n_layers, n_heads=m.n_heads, n_kv_heads=m.n_kv_heads, ffn_dim=m.ffn_dim,
                      vocab_size=vocab, max_seq_len=cfg.data.seq_len, rope_theta=m.rope_theta, norm_eps=m.norm_eps)
-    if d.is_main:  # what export-hf and a reader of the run need: the resolved config and the model's shape
+    if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
         (out / "model.json").write_text(json.dumps(dataclasses.asdict(args), indent=1))
     with torch.device(d.device):
-        model = Transformer(args)  # same seed on every rank: identical weights before sharding
+        model = Transformer(args)
     n_matmul = matmul_params(model)
+    flops = Flops(flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len),
+                  flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len, causal=True),
+                  peak_flops(torch.cuda.get_device_name(d.device)) if d.device.type == "cuda" else None)
     n_params = sum(p.numel() for p in model.parameters())
-    fpt = flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len)
-    fpt_causal = flops_per_token(n_matmul, args.n_layers, args.dim, cfg.data.seq_len, causal=True)
-    peak = peak_flops(torch.cuda.get_device_name(d.device)) if d.device.type == "cuda" else None
-
     model = parallel.parallelize(model, d, cfg.parallel)
     optimizer = build_optimizer(model, cfg, d.device)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
-    loss_fn = torch.compile(cross_entropy) if cfg.parallel.compile else cross_entropy
-    autocast = ((lambda: torch.autocast(d.device.type, dtype=torch.bfloat16))
-                if parallel.uses_autocast(d, cfg.parallel) else contextlib.nullcontext)
+    state = TrainState(
+        model, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg)),
+        torch.compile(cross_entropy) if cfg.parallel.compile else cross_entropy,
+        ((lambda: torch.autocast(d.device.type, dtype=torch.bfloat16))
+         if parallel.uses_autocast(d, cfg.parallel) else contextlib.nullcontext),
+        accum=t.global_batch // (t.micro_batch * d.dp_size), grad_clip=t.grad_clip)
+    return state, flops, n_params
+
+
+def _run(cfg: TrainConfig, d: parallel.Dist) -> list[dict]:
+    t, out = cfg.train, Path(cfg.output)
+    config.check_world(cfg, d.world)
+    last = checkpoint.resume_point(cfg)
+    torch.manual_seed(t.seed)
+    manifest = data.read_manifest(cfg.data.manifest)
+    train_ds, val_ds = _prepare_data(cfg, manifest, d, Path(cfg.data.cache_dir))
+    state, flops, n_params = build(cfg, d, manifest.vocab_size)
 
     step, consumed = 0, 0
+    stop_at = t.exit_after or t.steps
     if last is not None:
-        state = checkpoint.load(last, model, optimizer, scheduler, d)
-        step, consumed = state["step"], state["data"]["consumed_samples"]
+        restored = checkpoint.load(last, state.model, state.optimizer, state.scheduler, d)
+        step, consumed = restored["step"], restored["data"]["consumed_samples"]
         if d.is_main:
-            print(f"resumed from {last} at step {step} ({consumed} samples consumed)", flush=True)
-
-    logger = Logger(out, d, cfg.log.tensorboard)
-    if d.is_main and step == 0:
-        print(f"model: {n_params / 1e6:.1f}M parameters, {fpt / 1e9:.2f} GFLOP/token; world {d.world} "
-              f"(dp {d.dp_size} x tp {d.tp}) on {d.device.type}", flush=True)
+            left = (f"training steps {step + 1}-{stop_at}" if step < stop_at
+                    else f"already at step {step} of {t.steps}: nothing to train")
+            print(f"resumed from {last} at step {step} ({consumed} samples consumed); {left}", flush=True)
+    elif d.is_main:
+        print(f"model: {n_params / 1e6:.1f}M parameters, {flops.per_token / 1e9:.2f} GFLOP/token; world {d.world} "
+              f"(dp {d.dp_size} x tp {d.tp}) on {d.device.type}; {t.steps} steps of {t.global_batch} x "
+              f"{cfg.data.seq_len} tokens", flush=True)
+    logger = Logger(out, d, cfg.log.tensorboard, t.steps, stop_at)
     loader = data.Loader(train_ds, t.global_batch, t.micro_batch, d.dp_rank, d.dp_size, consumed, d.device,
                          cfg.data.prefetch)
-    accum = t.global_batch // (t.micro_batch * d.dp_size)
-    params = [p for p in model.parameters() if p.requires_grad]
-    stop_at = t.exit_after or t.steps
-    tokens_per_step = t.global_batch * cfg.data.seq_len
-    interval, wait0 = Interval(), loader.wait_s
+    interval = Interval(loader)
     if d.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(d.device)
     try:
         while step < stop_at:
-            loss_sum = torch.zeros((), device=d.device)
-            for inputs, targets in loader.next():
-                with autocast():
-                    logits = model(inputs)
-                loss = loss_fn(logits, targets) / accum
-                loss.backward()
-                loss_sum += loss.detach()
-            grad_norm = parallel.clip_grad_norm(params, t.grad_clip)
-            lr = scheduler.get_last_lr()[0]  # the rate this step used: scheduler.step() moves on to the next one
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            loss, grad_norm, lr = train_step(state, loader.next())
             step += 1
             interval.steps += 1
-
             if step % cfg.log.every == 0 or step == stop_at:
-                loss_value = float(d.dp_mean(loss_sum))  # synchronises: the interval's time is complete
-                elapsed = interval.elapsed()
-                tps = interval.steps * tokens_per_step / elapsed
-                rec = {"kind": "train", "step": step, "loss": loss_value, "lr": lr,
-                       "grad_norm": float(grad_norm), "tokens_per_s": tps, "step_time_s": elapsed / interval.steps,
-                       "mfu": tps * fpt / (peak * d.world) if peak else None,
-                       "mfu_causal": tps * fpt_causal / (peak * d.world) if peak else None,
-                       "data_wait": (loader.wait_s - wait0) / elapsed,
+                rec = {"kind": "train", "step": step,
+                       "loss": float(d.dp_mean(loss)),  # synchronises: the interval's time is complete
+                       "lr": lr, "grad_norm": float(grad_norm),
+                       **interval.rates(t.global_batch * cfg.data.seq_len, flops, d.world),
                        "consumed_samples": loader.consumed_samples}
                 if d.device.type == "cuda":
                     rec["max_memory_gib"] = torch.cuda.max_memory_allocated(d.device) / 2**30
                 logger.log(rec)
                 interval.restart()
-                wait0 = loader.wait_s
             if val_ds is not None and (step % cfg.eval.every == 0 or step == t.steps):
                 with interval.pause():
-                    logger.log({"kind": "eval", "step": step, **evaluate(model, val_ds, cfg, d, autocast)})
+                    logger.log({"kind": "eval", "step": step,
+                                **evaluate.validation_loss(state.model, val_ds, cfg, d, state.autocast)})
             if ((cfg.checkpoint.every and step % cfg.checkpoint.every == 0) or step == t.exit_after
                     or (step == t.steps and cfg.checkpoint.at_end)):
                 with interval.pause():
-                    checkpoint.save(ckpt_root, step, model, optimizer, scheduler, loader.state_dict(), d,
-                                    cfg.checkpoint.keep, checkpoint.schedule(cfg))
+                    checkpoint.save(out / "checkpoints", step, state.model, state.optimizer, state.scheduler,
+                                    loader.state_dict(), d, cfg.checkpoint.keep, checkpoint.schedule(cfg))
     finally:
         loader.close()
         logger.close()

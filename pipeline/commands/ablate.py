@@ -1,6 +1,7 @@
 """`curate ablate ABLATION.yaml`: train small models on each recipe's data and compare them on the same evaluations.
 
-The steps, each resumable (finished work is found in OUTPUT and kept):
+The steps, each resumable: finished work found in OUTPUT is kept when everything that made it is unchanged, and
+done again otherwise (each step records what made it, `*.made_of.json`, and says what changed):
 1. **Arms' documents.** A pipeline arm is a curate run (`OUTPUT/arms/<arm>/curated/`) on the ablation's input, or
    on an earlier arm's documents (`after:`); an `output:` arm is an existing curate output, used as it is.
 2. **One tokenizer.** `tokenizer.path`, or a byte-level BPE trained on `tokenizer.sample` documents of every arm
@@ -13,18 +14,26 @@ The steps, each resumable (finished work is found in OUTPUT and kept):
    path) on the same number of tokens; an arm with fewer training tokens repeats its data, and the epochs are kept.
    Then the final checkpoint is evaluated (`curate.trainer.evaluate`): bits per byte per reference set,
    multiple-choice accuracy per set, and the loss per domain on the arm's own validation documents. A run is done when
-   its `result.json` exists; an interrupted run resumes from its newest checkpoint.
+   its `result.json` exists and was made of the same training settings, data and evaluation sets; an interrupted run
+   of the same settings resumes from its newest checkpoint. Evaluation sets are read, and an empty one refused, before
+   any arm runs.
 5. **Results** (`curate.pipeline.commands.ablate_results`): table, JSON and HTML page.
 """
 from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
+import io
 import json
 import math
 import os
+import reprlib
+import shutil
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -38,6 +47,55 @@ from curate.pipeline.output import MANIFEST, STATS, Output
 LEAK_STAGE = "leak"
 
 
+# ------------------------------------------------------------------ what made each step's output
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def made_of_file(output: Path) -> Path:
+    """Beside an output (a curate output's folder holds only its own files): `<output>.made_of.json`."""
+    return output.with_name(output.name + ".made_of.json")
+
+
+def recorded(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def record(path: Path, made_of: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(made_of, indent=1))  # in its order: the first difference is the one told
+    os.replace(tmp, path)
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxother = 40, 3, 3, 40
+
+
+def changed_since(path: Path, made_of: dict) -> str | None:
+    """What differs between `made_of` and what was recorded at `path`, in a few words; None when nothing does."""
+    earlier = recorded(path)
+    if earlier is None:
+        return f"what made it is not recorded ({path.name})"
+    return difference(earlier, made_of)
+
+
+def difference(old, new, where: str = "") -> str | None:
+    """The first key whose value differs, as `key.path: old -> new`; None when the two are equal."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            found = difference(old.get(key), new.get(key), f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+        return None
+    return None if old == new else f"{where}: {_SHORT.repr(old)} -> {_SHORT.repr(new)}"
+
+
 def arm_documents(arm: ArmConfig, cfg: AblationConfig, done: dict[str, Path], progress) -> Path:
     """The curate output holding the arm's documents; runs the arm's pipeline first where it has one."""
     if arm.output is not None:
@@ -46,17 +104,24 @@ def arm_documents(arm: ArmConfig, cfg: AblationConfig, done: dict[str, Path], pr
                               f"(no {MANIFEST})")
         return Path(arm.output)
     target = Path(cfg.output) / "arms" / arm.name / "curated"
+    extra = {}
     if arm.after is not None:
         source = {"paths": slim_documents(done[arm.after], Path(cfg.output) / "arms" / arm.after / "slim"),
                   "dataset": arm.name, "format": "parquet"}
+        extra["after"] = documents_identity(done[arm.after])
     else:
         source = cfg.input.model_dump(mode="json")
     pipeline = pipeline_config.load(arm.pipeline, {"input": source, "output": str(target)})
     if any(spec.name == "tokenize" for spec in pipeline.stages):
         raise CurateError(f"arm {arm.name}: its pipeline tokenizes; leave `tokenize` out: `curate ablate` "
                           "tokenizes every arm with one shared tokenizer")
-    _run_pipeline(pipeline, progress, f"arm {arm.name}")
+    _run_pipeline(pipeline, progress, f"arm {arm.name}", extra)
     return target
+
+
+def documents_identity(output_dir: Path) -> str:
+    """What a curate output's documents are: its manifest names every file, the config, the inputs and when it ran."""
+    return _sha256(output_dir / MANIFEST)
 
 
 def document_files(output_dir: Path) -> list[str]:
@@ -71,7 +136,12 @@ CARRIED = ("text", "url", "domain", "dup_cluster")
 
 
 def slim_documents(output_dir: Path, target: Path) -> list[str]:
-    """The output's documents with only the CARRIED columns (written once under `target`); returns the files."""
+    """The output's documents with only the CARRIED columns (written once under `target`, again when the output
+    changed since); returns the files."""
+    source = {"documents": documents_identity(output_dir)}
+    if target.exists() and changed_since(made_of_file(target), source):
+        shutil.rmtree(target)
+    record(made_of_file(target), source)
     files = []
     for number, path in enumerate(document_files(output_dir)):
         out = target / f"part-{number:05d}.parquet"
@@ -86,13 +156,25 @@ def slim_documents(output_dir: Path, target: Path) -> list[str]:
     return files
 
 
-def _run_pipeline(pipeline, progress, label: str) -> None:
+def _run_pipeline(pipeline, progress, label: str, extra: dict) -> None:
+    """Run a curate pipeline into its output: resumed (or kept, when finished) when the pipeline, its input files (as
+    curate lists them: names and sizes) and `extra` (what else made it: a tokenizer, evaluation sets) are those that
+    made it; run again from scratch otherwise."""
+    from curate.pipeline.inputs import resolve
     from curate.pipeline.run import run
 
-    resume = Output(pipeline.output).exists("run.json")
-    if progress:
-        progress(f"{label}: {'resuming ' if resume else ''}curate run -> {pipeline.output}")
-    run(pipeline, resume=resume)
+    made_of = {"pipeline": pipeline.content_hash(), "inputs": [f.listing() for f in resolve(pipeline.input)], **extra}
+    target = Path(pipeline.output)
+    started = Output(pipeline.output).exists("run.json")
+    changed = changed_since(made_of_file(target), made_of) if started else None
+    if changed:
+        progress(f"{label}: changed since it ran ({changed}): running it again")
+    elif started:
+        progress(f"{label}: resuming curate run -> {pipeline.output}")
+    else:
+        progress(f"{label}: curate run -> {pipeline.output}")
+    record(made_of_file(target), made_of)
+    run(pipeline, resume=started and not changed, overwrite=bool(changed))
 
 
 def shared_tokenizer(cfg: AblationConfig, documents: dict[str, Path], progress) -> Path:
@@ -102,21 +184,26 @@ def shared_tokenizer(cfg: AblationConfig, documents: dict[str, Path], progress) 
             raise CurateError(f"tokenizer.path: {cfg.tokenizer.path!r} is not a file")
         return Path(cfg.tokenizer.path)
     path = Path(cfg.output) / "tokenizer.json"
+    made_of = {"vocab_size": cfg.tokenizer.vocab_size, "sample": cfg.tokenizer.sample,
+               "documents": {arm: documents_identity(output) for arm, output in documents.items()}}
     if path.is_file():
-        return path
+        changed = changed_since(made_of_file(path), made_of)
+        if not changed:
+            return path
+        progress(f"tokenizer: changed since it was trained ({changed}): training it again")
     from itertools import chain
 
     from curate.pipeline.commands.tokenizer_train import train_bpe, sample_texts
 
-    if progress:
-        progress(f"tokenizer: BPE of {cfg.tokenizer.vocab_size:,} on up to {cfg.tokenizer.sample:,} documents "
-                 f"of each of {len(documents)} arms")
+    progress(f"tokenizer: BPE of {cfg.tokenizer.vocab_size:,} on up to {cfg.tokenizer.sample:,} documents "
+             f"of each of {len(documents)} arms")
     texts = chain.from_iterable(sample_texts(str(d), cfg.tokenizer.sample) for d in documents.values())
     tokenizer = train_bpe(texts, cfg.tokenizer.vocab_size)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tokenizer.save(str(tmp))
     os.replace(tmp, path)
+    record(made_of_file(path), made_of)
     return path
 
 
@@ -189,17 +276,45 @@ def _json_line(line: str, file: Path, number: int) -> dict:
     return record
 
 
-def leak_benchmarks(cfg: AblationConfig) -> list[dict]:
+@dataclass
+class EvaluationSets:
+    """Every evaluation set, read once before any arm runs: reference texts and multiple-choice items by name."""
+
+    references: dict[str, list[str]]
+    choices: dict[str, list]
+
+    def digest(self) -> str:
+        """What the sets hold (not where they are): a changed file changes every result scored on it."""
+        body = {"references": self.references,
+                "choices": {name: [[i.context, i.choices, i.gold] for i in items] for name, items in self.choices.items()}}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def evaluation_sets(cfg: AblationConfig) -> EvaluationSets:
+    """Read every evaluation set; a set with nothing to score is refused: bits per byte of no text would read 0.0, a
+    perfect score that was never measured."""
+    references, choices = {}, {}
+    for s in cfg.evaluation.reference:
+        where = f"evaluation.reference {s.name}"
+        references[s.name] = reference_texts(s.path, s.text_field, where)
+        if not references[s.name]:
+            raise CurateError(f"{where}: {s.path!r} holds no text to score (path); an empty set has no bits per byte")
+    for s in cfg.evaluation.multiple_choice:
+        where = f"evaluation.multiple_choice {s.name}"
+        choices[s.name] = choice_items(s.path, where)
+        if not choices[s.name]:
+            raise CurateError(f"{where}: {s.path!r} holds no items to score (path)")
+    return EvaluationSets(references, choices)
+
+
+def leak_benchmarks(cfg: AblationConfig, sets: EvaluationSets) -> list[dict]:
     """Every evaluation set as a JSONL file of texts (`OUTPUT/eval/<set>.jsonl`), for the decontaminate stage."""
     folder = Path(cfg.output) / "eval"
     folder.mkdir(parents=True, exist_ok=True)
     benchmarks = []
-    sets = [(s.name, reference_texts(s.path, s.text_field, f"evaluation.reference {s.name}"))
-            for s in cfg.evaluation.reference]
-    sets += [(s.name, [" ".join([item.context, *item.choices])
-                       for item in choice_items(s.path, f"evaluation.multiple_choice {s.name}")])
-             for s in cfg.evaluation.multiple_choice]
-    for name, texts in sets:
+    texts_by_set = {**sets.references, **{name: [" ".join([item.context, *item.choices]) for item in items]
+                                          for name, items in sets.choices.items()}}
+    for name, texts in texts_by_set.items():
         path = folder / f"{name}.jsonl"
         body = "".join(json.dumps({"text": t}) + "\n" for t in texts)
         if not path.is_file() or path.read_text(encoding="utf-8") != body:
@@ -209,7 +324,7 @@ def leak_benchmarks(cfg: AblationConfig) -> list[dict]:
 
 
 def tokenize_arm(arm: str, documents: Path, tokenizer: Path, cfg: AblationConfig, benchmarks: list[dict],
-                 progress) -> Path:
+                 sets: EvaluationSets, progress) -> Path:
     """The arm's documents, leak-checked and tokenized with the shared tokenizer: a curate output with shards."""
     target = Path(cfg.output) / "arms" / arm / "tokens"
     stages = []
@@ -224,7 +339,10 @@ def tokenize_arm(arm: str, documents: Path, tokenizer: Path, cfg: AblationConfig
         "input": {"paths": slim_documents(documents, Path(cfg.output) / "arms" / arm / "slim"), "dataset": "documents",
                   "format": "parquet"},
         "output": str(target), "stages": stages})
-    _run_pipeline(pipeline, progress, f"arm {arm}: leak check + tokenize")
+    # the files the stages name by path: the tokenizer and the evaluation sets, by what they hold
+    extra = {"documents": documents_identity(documents), "tokenizer": _sha256(tokenizer),
+             "evaluation_sets": sets.digest()}
+    _run_pipeline(pipeline, progress, f"arm {arm}: leak check + tokenize", extra)
     return target
 
 
@@ -237,9 +355,7 @@ def leaks(tokens_output: Path) -> dict[str, int]:
 
 def check_tokenizers(tokenized: dict[str, Path], tokenizer: Path) -> str:
     """The shared sha256, after checking every arm's manifest names it."""
-    import hashlib
-
-    expected = hashlib.sha256(tokenizer.read_bytes()).hexdigest()
+    expected = _sha256(tokenizer)
     for arm, output in tokenized.items():
         found = Output(str(output)).read_json(MANIFEST).get("tokenizer", {}).get("sha256")
         if found != expected:
@@ -275,8 +391,11 @@ def trainer_config(cfg: AblationConfig, manifest: Path, run_dir: Path, seed: int
     }
 
 
-def run_specs(cfg: AblationConfig, tokenized: dict[str, Path]) -> list[dict]:
-    """One spec per (arm, seed): everything a worker process needs, as plain data."""
+def run_specs(cfg: AblationConfig, tokenized: dict[str, Path], sets: EvaluationSets) -> list[dict]:
+    """One spec per (arm, seed): everything a worker process needs, as plain data, and what makes its result
+    (`made_of`): what made its model (TRAINED_OF: the training settings but how fast they run and which other seeds
+    there are, the trainer's config, the arm's tokenized data, whose manifest names the pipeline, inputs, shards and
+    tokenizer), then what it is scored on (the evaluation settings and what the sets hold)."""
     specs = []
     budget = cfg.training.steps * cfg.training.tokens_per_step
     for arm, output in tokenized.items():
@@ -285,31 +404,61 @@ def run_specs(cfg: AblationConfig, tokenized: dict[str, Path]) -> list[dict]:
         epochs = budget / train_tokens if train_tokens else math.inf
         for seed in cfg.training.seeds:
             run_dir = Path(cfg.output) / "runs" / arm / f"seed{seed}"
+            trainer = trainer_config(cfg, output / MANIFEST, run_dir, seed, epochs)
             specs.append({
                 "arm": arm, "seed": seed, "run_dir": str(run_dir), "tokens": budget, "train_tokens": train_tokens,
-                "epochs": epochs, "manifest": str(output / MANIFEST), "leaks": leaks(output),
-                "trainer": trainer_config(cfg, output / MANIFEST, run_dir, seed, epochs),
-                "evaluation": cfg.evaluation.model_dump(mode="json"), "threads": cfg.training.threads,
+                "epochs": epochs, "manifest": str(output / MANIFEST), "leaks": leaks(output), "trainer": trainer,
+                "evaluation": cfg.evaluation.model_dump(mode="json"),
+                # the ablation's own keys first: what changed is then told as the user wrote it (training.tokens)
+                "made_of": {"training": cfg.training.model_dump(mode="json",
+                                                                exclude={"threads", "runs_at_once", "seeds"}),
+                            "trainer": json.loads(json.dumps(trainer)), "data": documents_identity(output),
+                            "evaluation": cfg.evaluation.model_dump(mode="json"), "evaluation_sets": sets.digest()},
             })
     return specs
 
 
+TRAINED_OF = ("training", "trainer", "data")  # the keys of a run's `made_of` that made its model
+
+
+def trained_of(made_of: dict) -> dict:
+    return {key: made_of.get(key) for key in TRAINED_OF}
+
+
+class _Labelled(io.TextIOBase):
+    """A text stream that starts every line with a label (which run printed it) and passes it on."""
+
+    def __init__(self, label: str, stream) -> None:
+        self.label, self.stream, self.partial = label, stream, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.partial = (self.partial + text).split("\n")
+        for line in lines:
+            self.stream.write(f"{self.label} {line}\n")
+        self.stream.flush()
+        return len(text)
+
+    def close_line(self) -> None:
+        if self.partial:
+            self.write("\n")
+
+
 def train_and_evaluate(spec: dict) -> dict:
-    """One run: train with the bundled trainer (resuming a checkpoint), evaluate, write `result.json`."""
+    """One run: train with the bundled trainer (resuming a checkpoint of the same settings), evaluate, write
+    `result.json`. The trainer's lines are labelled with the run's arm and seed."""
     from curate.trainer import config as trainer_config_module
     from curate.trainer.launch import main as train
 
-    if spec["threads"]:
-        import torch
-
-        # Several runs on a few shared cores: more threads than cores make every step wait on the others.
-        torch.set_num_threads(spec["threads"])
     run_dir = Path(spec["run_dir"])
-    run_dir.mkdir(parents=True, exist_ok=True)
+    record(run_dir / "made_of.json", spec["made_of"])
     config_path = run_dir / "train.yaml"
     config_path.write_text(yaml.safe_dump(spec["trainer"], sort_keys=False))
+    label = f"[{spec['arm']}/seed{spec['seed']}]"
+    out = _Labelled(label, sys.stdout)
     started = time.time()
-    status = train(str(config_path), [])
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(_Labelled(label, sys.stderr)):
+        status = train(str(config_path), [])
+    out.close_line()
     if status != 0:
         raise CurateError(f"run {spec['arm']}/seed{spec['seed']}: `curate train {config_path}` exited {status}")
     train_seconds = time.time() - started
@@ -318,7 +467,7 @@ def train_and_evaluate(spec: dict) -> dict:
     result = {
         "arm": spec["arm"], "seed": spec["seed"], "tokens": spec["tokens"], "train_tokens": spec["train_tokens"],
         "epochs": spec["epochs"], "leaks": spec["leaks"], "train_seconds": round(train_seconds, 2),
-        "eval_seconds": round(time.time() - started, 2), "metrics": metrics,
+        "eval_seconds": round(time.time() - started, 2), "metrics": metrics, "made_of": spec["made_of"],
         "log": [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()],
     }
     tmp = run_dir / "result.json.tmp"
@@ -333,13 +482,16 @@ def evaluate_run(train_cfg, spec: dict) -> dict:
     import torch
 
     from curate.pipeline.tokenizer import load_tokenizer
-    from curate.trainer import data, evaluate
+    from curate.trainer import checkpoint, data, evaluate
 
     manifest = data.read_manifest(spec["manifest"])
     tokenizer_file = str(manifest.root / "tokenizer" / "tokenizer.json")
-    tokenizer, eos_id, vocab_size, _ = load_tokenizer(tokenizer_file, None)
+    tokenizer, eos_id, _, _ = load_tokenizer(tokenizer_file, None)
     device = "cuda" if train_cfg.device != "cpu" and torch.cuda.is_available() else "cpu"
-    model = evaluate.load_model(train_cfg, vocab_size, device)
+    try:
+        model, _ = checkpoint.load_model(Path(train_cfg.output), device)
+    except checkpoint.CheckpointError as error:
+        raise CurateError(f"run {spec['arm']}/seed{spec['seed']}: {error}") from None
     seq_len, batch = train_cfg.data.seq_len, spec["evaluation"]["batch"]
 
     def encode(text: str) -> list[int]:
@@ -379,24 +531,42 @@ def _worker_init(devices) -> None:
 
 
 def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
-    """Every run without a result.json, one after another or `runs_at_once` in parallel (one GPU each)."""
+    """Every run not done with the same settings, data and evaluation sets, one after another or `runs_at_once` in
+    parallel (one GPU each). A run made of other settings or data is deleted first (its checkpoint must not be
+    resumed); a run whose evaluation alone changed keeps its checkpoint and is only evaluated again."""
     results, todo = [], []
     for spec in specs:
-        done = Path(spec["run_dir"]) / "result.json"
-        if done.is_file():
-            results.append(json.loads(done.read_text()))
-        else:
-            todo.append(spec)
-    if progress and results:
-        progress(f"{len(results)} run(s) already done: kept")
+        run_dir, name = Path(spec["run_dir"]), f"{spec['arm']}/seed{spec['seed']}"
+        done = recorded(run_dir / "result.json")
+        if done is not None and difference(done.get("made_of"), spec["made_of"]) is None:
+            results.append(done)
+            continue
+        if run_dir.exists():
+            changed = changed_since(run_dir / "made_of.json", spec["made_of"])
+            earlier = recorded(run_dir / "made_of.json")
+            if changed and earlier is not None and difference(trained_of(earlier), trained_of(spec["made_of"])) is None:
+                # the same model: its final checkpoint is kept, and only scored again
+                progress(f"run {name}: evaluation changed since it ran ({changed}): evaluating it again")
+                (run_dir / "result.json").unlink(missing_ok=True)
+            elif changed:  # another model: its checkpoint must not be resumed
+                progress(f"run {name}: changed since it ran ({changed}): training it again")
+                shutil.rmtree(run_dir)
+        todo.append(spec)
+    if results:
+        progress(f"{len(results)} run(s) already done with these settings, data and evaluation sets: kept")
     gpus = _gpu_count() if cfg.training.device != "cpu" else 0
-    at_once = cfg.training.runs_at_once or max(gpus, 1)
-    if at_once == 1 or len(todo) <= 1:
+    at_once = min(cfg.training.runs_at_once or max(gpus, 1), max(len(todo), 1))
+    from curate.trainer.config import default_threads
+
+    for spec in todo:  # runs side by side on a CPU share its cores
+        spec["trainer"]["train"]["threads"] = cfg.training.threads or (
+            default_threads(at_once) if at_once > 1 and not gpus else None)
+    if at_once == 1:
         for spec in todo:
-            if progress:
-                progress(f"run {spec['arm']}/seed{spec['seed']}: {spec['tokens']:,} tokens "
-                         f"({spec['epochs']:.2f} epochs of its data)")
+            progress(f"run {spec['arm']}/seed{spec['seed']}: {spec['tokens']:,} tokens "
+                     f"({spec['epochs']:.2f} epochs of its data)")
             results.append(train_and_evaluate(spec))
+            progress(run_summary(results[-1]))
         return results
     import multiprocessing
 
@@ -404,11 +574,20 @@ def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
     devices = context.Queue()
     for worker in range(at_once):
         devices.put(worker % gpus if gpus else None)
-    if progress:
-        progress(f"{len(todo)} run(s), {at_once} at once" + (f" on {gpus} GPU(s)" if gpus else ""))
+    progress(f"{len(todo)} run(s), {at_once} at once" + (f" on {gpus} GPU(s)" if gpus else ""))
     with ProcessPoolExecutor(at_once, mp_context=context, initializer=_worker_init, initargs=(devices,)) as pool:
-        results += list(pool.map(train_and_evaluate, todo))
+        for finished in as_completed([pool.submit(train_and_evaluate, spec) for spec in todo]):
+            results.append(finished.result())
+            progress(run_summary(results[-1]))
     return results
+
+
+def run_summary(result: dict) -> str:
+    """The line that says a run is done: its steps and times, and its scores."""
+    steps = max((rec["step"] for rec in result["log"] if rec.get("kind") == "train"), default=0)
+    scores = ", ".join(f"{name} {metric['value']:.4f}" for name, metric in sorted(result["metrics"].items()))
+    return (f"run {result['arm']}/seed{result['seed']} done: {steps} steps in {result['train_seconds']:.0f} s, "
+            f"evaluated in {result['eval_seconds']:.0f} s: {scores}")
 
 
 def _gpu_count() -> int:
@@ -441,20 +620,22 @@ def ablate(cfg: AblationConfig, progress=None) -> dict:
     """Steps 1-5 of the module docstring; returns the results (also written under OUTPUT)."""
     from curate.pipeline.commands.ablate_results import summarise, write_results
 
+    progress = progress or (lambda line: None)
     started = time.time()
     for arm in cfg.arms:  # before any engine starts
         if arm.output is not None and not Output(arm.output).exists(MANIFEST):
             raise CurateError(f"arm {arm.name}: output {arm.output!r} is not a finished curate output (no {MANIFEST})")
+    sets = evaluation_sets(cfg)  # before any arm runs: a set with nothing to score is refused now, not scored 0
     documents: dict[str, Path] = {}
     with _one_spark_session(cfg):
         for arm in cfg.arms:
             documents[arm.name] = arm_documents(arm, cfg, documents, progress)
         tokenizer = shared_tokenizer(cfg, documents, progress)
-        benchmarks = leak_benchmarks(cfg)
-        tokenized = {arm: tokenize_arm(arm, path, tokenizer, cfg, benchmarks, progress)
+        benchmarks = leak_benchmarks(cfg, sets)
+        tokenized = {arm: tokenize_arm(arm, path, tokenizer, cfg, benchmarks, sets, progress)
                      for arm, path in documents.items()}
     sha256 = check_tokenizers(tokenized, tokenizer)
-    runs = execute(run_specs(cfg, tokenized), cfg, progress)
+    runs = execute(run_specs(cfg, tokenized, sets), cfg, progress)
     results = summarise(cfg, runs, sha256)
     results["wall_seconds"] = round(time.time() - started, 1)
     write_results(cfg, results)

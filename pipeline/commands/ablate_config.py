@@ -56,7 +56,8 @@ class TrainingConfig(_Strict):
     dtype: Literal["auto", "bf16", "float32"] = Field("auto", description="auto: bf16 on GPUs, float32 on CPUs")
     eval_every: int = Field(0, ge=0, description="steps between the trainer's validation evals (0: at the end only)")
     runs_at_once: int | None = Field(None, ge=1, description="runs in parallel; none = one per GPU, else 1")
-    threads: int | None = Field(None, ge=1, description="torch CPU threads per run; none = torch's default")
+    threads: int | None = Field(None, ge=1, description="CPU threads per run (train.threads); none = the trainer's "
+                                 "default, the cores shared out between the runs at once")
     validation_fraction: float = Field(0.02, gt=0, lt=1, description="share of each arm held out for its own "
                                                                      "validation loss")
 

@@ -52,14 +52,16 @@ def run(
     keep_work: Annotated[bool, typer.Option(help="keep OUTPUT/work/ (rows between passes) for debugging")] = False,
 ) -> None:
     """Run a pipeline and print its funnel."""
+    from curate.pipeline.output import MANIFEST, Output
     from curate.pipeline.progress import RunProgress
     from curate.pipeline.run import run as run_pipeline
 
     if resume and overwrite:
         raise CurateError("--resume and --overwrite exclude each other")
     config = _config(pipeline, input, output, master, engine)
+    finished = resume and Output(config.output).exists(MANIFEST)  # then the run only reads back what it wrote
     result = run_pipeline(config, resume=resume, overwrite=overwrite, keep_work=keep_work, progress=RunProgress(errors))
-    _show_result(result)
+    _show_result(result, finished)
     _write_report(result.output.uri)
 
 
@@ -79,7 +81,9 @@ def _write_report(output: str) -> None:
                      f"retry with `curate report {output}`", highlight=False, soft_wrap=True)
 
 
-def _show_result(result) -> None:
+def _show_result(result, finished: bool = False) -> None:
+    """The funnel, the reasons and the stages' lines; then the documents and the rate, or, for a run that `--resume`
+    found finished, no rate (it measured nothing)."""
     from curate.pipeline.commands.funnel import funnel_table, reasons_table
 
     stats = result.stats
@@ -89,6 +93,9 @@ def _show_result(result) -> None:
     for file, error in stats.get("file_errors", {}).items():
         console.print(f"[yellow]file error[/] {file}: {error}")
     _show_sections(result.output)
+    if finished:
+        console.print(f"{stats['input']:,} documents: the run had finished; nothing to do; output: {result.output.uri}")
+        return
     rate = stats["input"] / result.seconds if result.seconds else 0.0
     resumed = f", {result.resumed_files} file(s) resumed" if result.resumed_files else ""
     console.print(f"{stats['input']:,} documents in {result.seconds:.1f} s ({rate:.1f} docs/s){resumed}; "
@@ -260,8 +267,9 @@ def quality_train(
     threads: Annotated[Optional[int], typer.Option(help="fastText threads; none = 1 on small data, else cores")] = None,
     dim: Annotated[int, typer.Option(help="fastText vector size (DCLM: 100)")] = 100,
     epoch: Annotated[int, typer.Option(help="fastText epochs (DCLM: 5)")] = 5,
-    bucket: Annotated[int, typer.Option(help="fastText bigram hash buckets (DCLM: 2,000,000: an 800 MB model)")]
-    = 2_000_000,
+    bucket: Annotated[Optional[int], typer.Option(help="fastText bigram hash buckets; none = 2 per distinct bigram "
+                                                     "of the data, at most DCLM's 2,000,000 (an 800 MB model)")]
+    = None,
 ) -> None:
     """Train a fastText quality classifier (DCLM's recipe) and write its model card."""
     from curate.pipeline.commands.quality_train import train_quality

@@ -8,6 +8,12 @@ OH2.5 + ELI5 classifier": lr 0.1, dim 100, ws 5, epoch 5, minCount 1, softmax lo
 turned into spaces (`filters.quality_model.prepare`; fastText splits words at any run of whitespace, so that
 normalises whitespace as fastText sees it); the card records it so the stage prepares text the same way.
 
+Sized to its data: the model file is (words + buckets) x dim x 4 bytes, and DCLM's 2,000,000 buckets (an 800 MB
+file) are for corpora with millions of distinct word bigrams. Unless `bucket` is given, it is two per distinct word
+bigram of the training lines (`sized_bucket`), at most DCLM's 2,000,000: a bigram is hashed into a bucket, so buckets
+beyond the bigrams are rows no training document reaches. The expected size is said before training, with the flags
+that shrink it, and the card records the file's size.
+
 Sampling: the same number of documents from each class (the smaller class's size, at most `max_per_class`), chosen
 with `seed`; `heldout` of each class is kept out of training and scored afterwards: AUC, and precision/recall of the
 positive class at `threshold`. The card (`<model>.json`) records sources, counts, seed, hyper-parameters and metrics.
@@ -33,6 +39,7 @@ from curate.filters.quality_model import FastTextScorer, card_path, prepare
 POSITIVE, NEGATIVE = "__label__hq", "__label__cc"
 DCLM_HYPERPARAMETERS = {"lr": 0.1, "dim": 100, "ws": 5, "epoch": 5, "minCount": 1, "wordNgrams": 2,
                         "loss": "softmax", "bucket": 2_000_000}
+BUCKETS_PER_BIGRAM = 2
 MIN_PER_CLASS = 10  # below this the held-out metrics say nothing
 # fastText's Hogwild threads diverge to NaN on small corpora (notes-dependencies.md); one thread there.
 SMALL_CORPUS_LINES = 20_000
@@ -101,6 +108,29 @@ def metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[st
             "recall": round(float(recall_score(labels, predicted, zero_division=0)), 4)}
 
 
+def vocabulary(lines: list[str]) -> tuple[int, int]:
+    """(distinct words, distinct word bigrams) of fastText training lines as fastText reads them: words split at
+    whitespace, the label first (not a word), an end-of-line word `</s>` closing each line."""
+    words, bigrams = set(), set()
+    for line in lines:
+        tokens = line.split()[1:] + ["</s>"]
+        words.update(tokens)
+        bigrams.update(zip(tokens, tokens[1:]))
+    return len(words), len(bigrams)
+
+
+def sized_bucket(bigrams: int) -> int:
+    """Buckets for this many distinct bigrams: BUCKETS_PER_BIGRAM each (a bigram then shares its bucket with another
+    about 1 - e^(-1/2) = 39% of the time, as in DCLM's 2,000,000 buckets with 1,000,000 bigrams), at most DCLM's."""
+    return max(1, min(DCLM_HYPERPARAMETERS["bucket"], BUCKETS_PER_BIGRAM * bigrams))
+
+
+def model_bytes(words: int, bucket: int, dim: int) -> int:
+    """The size of a fastText supervised model file, to within its dictionary: one float32 row of `dim` per word
+    and per bucket."""
+    return 4 * dim * (words + bucket)
+
+
 def _train(lines: str, model: str, seed: int, threads: int, hyperparameters: dict) -> str | None:
     """Train and save the fastText model (in a child process); the error text when training fails."""
     import fasttext
@@ -119,12 +149,11 @@ def train_quality(positive: str, negative: str, model: str, *, text_field: str =
                   log: Callable[[str], None] = print) -> dict:
     """Train, evaluate on the held-out documents, write `model` and its card; returns the card.
 
-    `overrides` replaces DCLM's hyper-parameters by name (e.g. fewer `bucket`s: a 2,000,000 x 100 bigram table is
-    an 800 MB model file, more than a small corpus needs)."""
-    unknown = set(overrides or {}) - set(DCLM_HYPERPARAMETERS)
+    `overrides` replaces DCLM's hyper-parameters by name; `bucket` left out is sized to the data (module docstring)."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = set(overrides) - set(DCLM_HYPERPARAMETERS)
     if unknown:
         raise CurateError(f"quality train: unknown hyper-parameter(s) {', '.join(sorted(unknown))}")
-    hyperparameters = {**DCLM_HYPERPARAMETERS, **(overrides or {})}
     if not 0 < heldout < 1:
         raise CurateError(f"quality train: --heldout must be between 0 and 1, got {heldout}")
     sources = {}
@@ -139,17 +168,24 @@ def train_quality(positive: str, negative: str, model: str, *, text_field: str =
     if len(test) < 2:
         raise CurateError(f"quality train: --heldout {heldout} leaves no held-out documents; raise it")
     threads = threads or (1 if len(train) < SMALL_CORPUS_LINES else min(os.cpu_count() or 1, 8))
+    lines = [f"{label} {prepare(text, True)}" for label, text in train]
+    words, bigrams = vocabulary(lines)
+    hyperparameters = {**DCLM_HYPERPARAMETERS, "bucket": sized_bucket(bigrams), **overrides}
+    size = model_bytes(words, hyperparameters["bucket"], hyperparameters["dim"])
     log(f"training on {len(train):,} documents ({len(train) // 2:,} per class), {len(test):,} held out; "
         f"fastText, {threads} thread(s), {hyperparameters}")
+    log(f"model: about {size / 1e6:,.1f} MB = ({words:,} words + {hyperparameters['bucket']:,} buckets"
+        f"{' for ' + format(bigrams, ',') + ' distinct word bigrams' if 'bucket' not in overrides else ''}) x dim "
+        f"{hyperparameters['dim']} x 4 bytes; --bucket and --dim shrink it")
     out = Path(model)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        lines = Path(scratch) / "train.txt"
-        lines.write_text("".join(f"{label} {prepare(text, True)}\n" for label, text in train), encoding="utf-8")
+        lines_file = Path(scratch) / "train.txt"
+        lines_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         # In a fresh process: inside a long-lived one that had loaded many libraries (the test suite), fastText's
         # training diverged ("Encountered NaN") on lines it trains on cleanly in a new process, every time tried.
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            failure = pool.apply(_train, (str(lines), str(out), seed, threads, hyperparameters))
+            failure = pool.apply(_train, (str(lines_file), str(out), seed, threads, hyperparameters))
         if failure:  # fastText's "Encountered NaN": training diverged
             raise CurateError(f"quality train: fastText failed ({failure}); on small data use --threads 1 "
                               "and the default --dim")
@@ -160,6 +196,11 @@ def train_quality(positive: str, negative: str, model: str, *, text_field: str =
         "labels": {"positive": POSITIVE, "negative": NEGATIVE},
         "preprocess": {"lowercase": True, "newlines": "to spaces (fastText splits words at whitespace runs)"},
         "hyperparameters": {**hyperparameters, "thread": threads},
+        "bucket": ("--bucket" if "bucket" in overrides else
+                   f"sized to the data: {BUCKETS_PER_BIGRAM} per distinct word bigram ({bigrams:,}), at most "
+                   f"{DCLM_HYPERPARAMETERS['bucket']:,}"),
+        "vocabulary": {"words": words, "bigrams": bigrams},
+        "size_bytes": out.stat().st_size,
         "sources": {"positive": str(positive), "negative": str(negative), "text_field": text_field},
         "counts": {"positive_available": len(sources["positive"]), "negative_available": len(sources["negative"]),
                    "per_class": len(train) // 2 + len(test) // 2, "train": len(train), "heldout": len(test)},
@@ -173,5 +214,5 @@ def train_quality(positive: str, negative: str, model: str, *, text_field: str =
     card_path(str(out)).write_text(json.dumps(card, indent=1))
     log(f"held-out AUC {card['heldout']['auc']:.4f}; at threshold {threshold}: precision "
         f"{card['heldout']['precision']:.4f}, recall {card['heldout']['recall']:.4f}")
-    log(f"model: {out}; card: {card_path(str(out))}")
+    log(f"model: {out} ({card['size_bytes'] / 1e6:,.1f} MB); card: {card_path(str(out))}")
     return card

@@ -1,5 +1,7 @@
 """`curate ablate` end to end on a small JSONL crawl: two pipeline arms, a trained shared tokenizer, a leak found by
-the decontaminate stage, two seeds each on equal tokens, every metric, results written, a rerun that redoes nothing."""
+the decontaminate stage, two seeds each on equal tokens, every metric, results written, a rerun that redoes nothing,
+a rerun with other training settings that redoes the runs (never a stale table), an empty evaluation set refused
+before any arm runs, and each run's lines labelled with its arm and seed."""
 from __future__ import annotations
 
 import json
@@ -57,11 +59,12 @@ def ablation(spark, tmp_path_factory):
     }
     (root / "ablation.yaml").write_text(yaml.safe_dump(config))
     cfg = load(root / "ablation.yaml")
-    return cfg, ablate(cfg), root
+    lines = []
+    return cfg, ablate(cfg, progress=lines.append), root, lines
 
 
 def test_every_arm_and_seed_trains_on_equal_tokens_and_is_scored(ablation):
-    cfg, results, root = ablation
+    cfg, results, root, _ = ablation
     assert list(results["arms"]) == ["all", "filtered"]
     for arm in results["arms"].values():
         assert arm["seeds"] == [0, 1]
@@ -83,13 +86,13 @@ def test_every_arm_and_seed_trains_on_equal_tokens_and_is_scored(ablation):
 
 
 def test_leaked_reference_text_is_found_and_removed_before_training(ablation):
-    _, results, _ = ablation
+    _, results, _, _ = ablation
     assert results["arms"]["all"]["leaks"] == {"leaky": 1}
     assert "clean" not in results["arms"]["all"]["leaks"]
 
 
 def test_a_rerun_redoes_nothing(ablation):
-    cfg, results, root = ablation
+    cfg, results, root, _ = ablation
     logs = {p: p.read_text() for p in (root / "out" / "runs").rglob("train_log.jsonl")}
     again = ablate(cfg)
     assert {p: p.read_text() for p in logs} == logs
@@ -97,7 +100,7 @@ def test_a_rerun_redoes_nothing(ablation):
 
 
 def test_a_foreign_tokenizer_is_refused(ablation, tmp_path):
-    cfg, results, root = ablation
+    cfg, results, root, _ = ablation
     other = tmp_path / "tokenizer.json"
     other.write_text("{}")
     with pytest.raises(CurateError, match="not the shared tokenizer"):
@@ -139,3 +142,86 @@ def test_an_arm_that_tokenizes_or_names_a_later_arm_is_refused(tmp_path):
     cfg = load(path)
     with pytest.raises(CurateError, match="leave `tokenize` out"):
         arm_documents(cfg.arms[0], cfg, {}, None)
+
+
+def test_each_run_says_when_it_ends(ablation):
+    _, results, _, lines = ablation
+    done = [line for line in lines if " done: " in line]
+    assert len(done) == 4
+    for run in results["runs"]:
+        line = next(line for line in done if line.startswith(f"run {run['arm']}/seed{run['seed']} done: 3 steps in "))
+        assert f"bpb/clean {run['metrics']['bpb/clean']['value']:.4f}" in line
+
+
+def test_an_empty_or_missing_reference_set_is_refused_before_any_arm_runs(ablation, tmp_path):
+    """Bits per byte of no text read 0.0000 for every arm: a perfect score nothing measured."""
+    cfg, _, root, _ = ablation
+    (tmp_path / "empty.txt").write_text("")
+    arms = [{"name": "all", "output": str(root / "out" / "arms" / "all" / "curated")},
+            {"name": "filtered", "output": str(root / "out" / "arms" / "filtered" / "curated")}]
+    for path, refusal in ((tmp_path / "empty.txt", "holds no text to score"),
+                          (tmp_path / "missing.txt", "no .txt, .jsonl or .parquet file")):
+        raw = cfg.model_dump(mode="json") | {"output": str(tmp_path / "out"), "input": None, "arms": arms}
+        raw["evaluation"]["reference"].append({"name": "empty", "path": str(path)})
+        (tmp_path / "a.yaml").write_text(yaml.safe_dump(raw))
+        with pytest.raises(CurateError, match=rf"^evaluation.reference empty: .*{refusal}"):
+            ablate(load(tmp_path / "a.yaml"))
+        assert not (tmp_path / "out" / "arms").exists() and not (tmp_path / "out" / "runs").exists()
+
+
+def test_changed_training_settings_train_again_instead_of_keeping_stale_runs(ablation, capsys):
+    """Tokens 192 -> 128 (3 steps -> 2): every run trains again and the table says 128; back again afterwards."""
+    cfg, results, root, _ = ablation
+    fewer = cfg.model_copy(update={"training": cfg.training.model_copy(update={"tokens": 2 * 4 * 16})})
+    lines = []
+    again = ablate(fewer, progress=lines.append)
+    assert not any("already done" in line for line in lines)
+    assert sum("changed since it ran (training.tokens: 192 -> 128)" in line for line in lines) == 4, lines
+    assert {arm["tokens"] for arm in again["arms"].values()} == {2 * 4 * 16}
+    assert {run["tokens"] for run in again["runs"]} == {2 * 4 * 16}
+    for run in again["runs"]:
+        log = (root / "out" / "runs" / run["arm"] / f"seed{run['seed']}" / "train_log.jsonl").read_text()
+        assert [json.loads(line)["step"] for line in log.splitlines()][-1] == 2  # a fresh log, not appended to
+    assert "| 128 |" in (root / "out" / "results.md").read_text()
+    # every line a run printed says which run it is
+    printed = [line for line in capsys.readouterr().out.splitlines() if " step " in line]
+    assert printed and all(line.split(" ", 1)[0] in {f"[{a}/seed{s}]" for a in ("all", "filtered") for s in (0, 1)}
+                           for line in printed)
+    assert any(line.startswith("[filtered/seed1] step 2/2 loss ") for line in printed)
+    back = ablate(cfg)  # the fixture's settings again: trained again, to the same numbers (deterministic on CPU)
+    assert back["arms"]["all"]["metrics"]["bpb/clean"]["values"] == results["arms"]["all"]["metrics"]["bpb/clean"][
+        "values"]
+
+
+def test_a_changed_evaluation_scores_again_without_training_again(ablation):
+    cfg, results, root, _ = ablation
+    logs = {p: p.read_text() for p in (root / "out" / "runs").rglob("train_log.jsonl")}
+    smaller = cfg.model_copy(update={"evaluation": cfg.evaluation.model_copy(update={"batch": 2})})
+    lines = []
+    again = ablate(smaller, progress=lines.append)
+    assert sum("evaluation changed since it ran (evaluation.batch: 32 -> 2): evaluating it again" in line
+               for line in lines) == 4, lines
+    assert {p: p.read_text() for p in logs} == logs  # not trained again
+    for arm in ("all", "filtered"):
+        assert again["arms"][arm]["metrics"]["bpb/clean"]["values"] == pytest.approx(
+            results["arms"][arm]["metrics"]["bpb/clean"]["values"], abs=1e-5)
+    ablate(cfg)  # the fixture's evaluation again, for the test below
+
+
+def test_a_changed_arm_pipeline_is_run_again_and_only_its_runs_retrain(ablation):
+    """The last test of the module: it leaves the fixture's `filtered` arm changed."""
+    cfg, results, root, _ = ablation
+    (root / "filtered.yaml").write_text(yaml.safe_dump({"input": {"paths": ["x"], "dataset": "x"}, "output": "x",
+                                                        "stages": [{"name": "gopher_repetition"},
+                                                                   {"name": "gopher_quality"}]}))
+    lines = []
+    again = ablate(cfg, progress=lines.append)
+    assert any(line.startswith("arm filtered: changed since it ran (pipeline: ") for line in lines), lines
+    assert any(line.startswith("arm filtered: leak check + tokenize: changed since it ran (inputs: ") or
+               line.startswith("arm filtered: leak check + tokenize: changed since it ran (documents: ")
+               for line in lines), lines
+    assert "2 run(s) already done with these settings, data and evaluation sets: kept" in lines
+    assert sum(line.startswith("run filtered/seed") and "changed since it ran (data: " in line for line in lines) == 2
+    assert again["arms"]["all"]["metrics"] == results["arms"]["all"]["metrics"]
+    curated = json.loads((root / "out" / "arms" / "filtered" / "curated" / "manifest.json").read_text())
+    assert [stage["name"] for stage in curated["config"]["stages"]] == ["gopher_repetition", "gopher_quality"]

@@ -46,6 +46,13 @@ def test_bits_per_byte_uniform_is_log2_vocab():
     assert result.bits_per_byte == pytest.approx(math.log2(V), abs=1e-5)
 
 
+def test_nothing_to_score_is_an_error_not_a_perfect_score():
+    with pytest.raises(ValueError, match="no text to score"):
+        bits_per_byte(bigram_model({}), [], encode, EOS, seq_len=3)
+    with pytest.raises(ValueError, match="no items to score"):
+        multiple_choice(bigram_model({}), [], encode, EOS, seq_len=3)
+
+
 def test_bits_per_byte_hand_computed_bigram():
     # p(b | a) = 129 / (127 + 129) = 129/256; every other prediction is 1/128.
     model = bigram_model({("a", "b"): 129})

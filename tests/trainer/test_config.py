@@ -1,4 +1,5 @@
-"""Config validation: presets, overrides, and one-line errors that name the key (exit status 2 from the launcher)."""
+"""Config validation: presets, overrides, and one-line errors that name the key, worded as the pipeline's (exit
+status 2 from the launcher)."""
 
 import pytest
 import yaml
@@ -18,12 +19,17 @@ def test_override_parses_yaml_values():
 
 
 @pytest.mark.parametrize("raw, key", [
-    ({"data": {"manifest": "m", "seq_lne": 5}}, "data.seq_lne: unknown key"),
-    ({"data": {"manifest": "m"}, "train": {"steps": "many"}}, "train.steps: expected an integer"),
-    ({"data": {"manifest": "m"}, "model": {"preset": "7B"}}, "model.preset:"),
+    ({"data": {"manifest": "m", "seq_lne": 5}}, "data.seq_lne: unknown key (did you mean 'seq_len'?)"),
+    ({"data": {"manifest": "m"}, "train": {"steps": "many"}}, "train.steps: Input should be a valid integer"),
+    ({"data": {"manifest": "m"}, "train": {"steps": 0}}, "train.steps: Input should be greater than 0, got 0"),
+    ({"data": {"manifest": "m"}, "model": {"preset": "7B"}}, "model.preset: Input should be 'tiny', '125M', '350M' "
+                                                             "or '1B', got '7B'"),
+    ({"data": {"manifest": "m"}, "model": {"preset": None, "dim": 64}}, "model.n_layers: required when"),
+    ({"data": {"manifest": "m"}, "model": {"n_heads": 3}}, "model.n_heads: must divide model.dim (64)"),
     ({"data": {"manifest": "m"}, "parallel": {"nproc": 2, "tp": 3}}, "parallel.tp:"),
     ({"data": {"manifest": "m"}, "train": {"global_batch": 10, "micro_batch": 4}}, "train.global_batch:"),
-    ({}, "data.manifest: required"),
+    ({}, "data.manifest: required key is missing"),
+    ({"data": {"manifest": "m"}, "train": {"threads": 0}}, "train.threads: Input should be greater than or equal to 1"),
 ])
 def test_errors_name_the_key(raw, key):
     with pytest.raises(config.ConfigError) as e:
@@ -36,7 +42,25 @@ def test_launch_returns_2_with_one_line_naming_the_key(tmp_path, capsys, corpus)
     path.write_text(yaml.safe_dump({"data": {"manifest": str(corpus)}, "train": {"lr": "fast"}}))
     assert launch.main(str(path)) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: train.lr: expected a number, got 'fast'"]
+    assert err == ["error: train.lr: Input should be a valid number, unable to parse string as a number, got 'fast'"]
+
+
+def test_errors_are_worded_as_the_pipelines(tmp_path):
+    """The same pydantic wording and key path as a pipeline or ablation file: the text after the key is the same."""
+    from curate.pipeline.commands import ablate_config
+    from curate.pipeline.errors import ConfigError as PipelineConfigError
+
+    path = tmp_path / "a.yaml"
+    arms = [{"name": "a", "output": "x"}, {"name": "b", "output": "y"}]
+    for ours, theirs in [({"data": {"manifest": "m", "seq_len": "long"}}, {"tokens": 5, "seq_len": "long"}),
+                         ({"data": {"manifest": "m"}, "train": {"lr": "fast"}}, {"tokens": 5, "lr": "fast"}),
+                         ({"data": {"manifest": "m"}, "train": {"lr": 0}}, {"tokens": 5, "lr": 0})]:
+        path.write_text(yaml.safe_dump({"output": "o", "arms": arms, "training": theirs}))
+        with pytest.raises(PipelineConfigError) as pipeline_error:
+            ablate_config.load(path)
+        with pytest.raises(config.ConfigError) as trainer_error:
+            config.from_dict(ours)
+        assert str(trainer_error.value).split(": ", 1)[1] == str(pipeline_error.value).split(": ", 1)[1]
 
 
 def test_launch_returns_2_for_a_missing_manifest(tmp_path, capsys):
@@ -77,3 +101,15 @@ def test_default_run_dir_is_beside_the_data_and_the_cache_in_the_run(tmp_path):
     assert cfg.data.cache_dir == str(tmp_path / "out-train" / "tiny" / "data_cache")
     cfg = config.load(path, [f"output={tmp_path / 'elsewhere'}"])
     assert cfg.data.cache_dir == str(tmp_path / "elsewhere" / "data_cache")
+
+
+def test_docs_name_the_run_directory_the_tiny_example_writes(monkeypatch):
+    import os
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)  # the example's manifest path is relative to where `curate train` runs
+    expected = os.path.relpath(config.load("examples/train_tiny.yaml").output, root)
+    named = set(re.findall(r"curate-demo[\w/.-]*?-train/train_tiny", (root / "docs" / "TRAINER.md").read_text()))
+    assert named == {expected}

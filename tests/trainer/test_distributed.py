@@ -111,7 +111,7 @@ def test_two_nodes_match_one(runs):
 
 def test_logged_lr_is_the_rate_the_step_used(runs):
     """Step 1 trains at the first warmup rate (lr / warmup_steps), not the second."""
-    cfg = train.TrainConfig()
+    cfg = train.TrainConfig(data={"manifest": "m.json"})
     cfg.train.lr, cfg.train.warmup_steps, cfg.train.steps, cfg.train.min_lr = 3e-3, 2, STEPS, 3e-5
     factor = train.lr_lambda(cfg)
     assert [r["lr"] for r in runs["single"]] == pytest.approx([3e-3 * factor(s) for s in range(STEPS)])

@@ -70,6 +70,14 @@ def test_the_tokenizer_travels_with_it(exported, monkeypatch):
     assert tok("t5 t6 t7", add_special_tokens=False)["input_ids"] == [5, 6, 7]
 
 
+def test_the_weights_are_shared_like_the_files_beside_them(exported):
+    """safetensors writes its file owner-only (0600); the export gives it the mode of its neighbours (0644 here)."""
+    import stat
+
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (exported / "hf").iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"] == modes["tokenizer.json"], modes
+
+
 def test_a_run_without_a_checkpoint_is_refused(exported, tmp_path):
     with pytest.raises(export_hf.ExportError, match="not a training run"):
         export_hf.export(tmp_path, tmp_path / "hf")

@@ -9,7 +9,7 @@ import types
 import pytest
 import yaml
 
-from curate.trainer import checkpoint, config, data, train
+from curate.trainer import checkpoint, config, data, evaluate, train
 
 
 def _cfg(corpus, tmp_path, **train_keys):
@@ -27,7 +27,7 @@ def test_evals_and_checkpoints_are_not_counted_as_training_time(corpus, tmp_path
     interval is then 2 steps in 2 s, whatever falls inside it."""
     now = [0.0]
     monkeypatch.setattr(train, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
-    next_batch, evaluate, save = data.Loader.next, train.evaluate, checkpoint.save
+    next_batch, validation_loss, save = data.Loader.next, evaluate.validation_loss, checkpoint.save
 
     def advancing(seconds, fn):
         def wrapped(*a, **k):
@@ -36,7 +36,7 @@ def test_evals_and_checkpoints_are_not_counted_as_training_time(corpus, tmp_path
         return wrapped
 
     monkeypatch.setattr(data.Loader, "next", advancing(1.0, next_batch))
-    monkeypatch.setattr(train, "evaluate", advancing(100.0, evaluate))
+    monkeypatch.setattr(evaluate, "validation_loss", advancing(100.0, validation_loss))
     monkeypatch.setattr(checkpoint, "save", advancing(100.0, save))
     cfg = _cfg(corpus, tmp_path)
     cfg.eval.every, cfg.checkpoint.every = 1, 1  # inside every log interval
@@ -85,5 +85,47 @@ def test_curate_train_exits_2_on_a_bad_config(corpus, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"data": {"manifest": str(corpus)}, "train": {"lr": "fast"}}))
     done = subprocess.run([*cli, str(bad)], capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.strip() == "error: train.lr: expected a number, got 'fast'"
+    assert done.returncode == 2 and done.stderr.strip() == ("error: train.lr: Input should be a valid number, unable to parse "
+                                                    "string as a number, got 'fast'")
     # a run that crashes (a rank killed): tests/trainer/test_distributed.py::test_a_killed_rank_fails_the_whole_launch
+
+
+def test_the_run_says_where_it_writes_and_how_long_it_has_left(corpus, tmp_path, capsys):
+    cfg = _cfg(corpus, tmp_path)
+    train.run(cfg)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"run directory: {tmp_path / 'run'}")
+    steps = [line for line in lines if line.startswith("step ")]
+    assert steps[0].startswith("step 2/4 loss ") and " tok/s " in steps[0] and " eta " in steps[0]
+    assert steps[-1].startswith("step 4/4 loss ") and steps[-1].endswith(" eta 0s")
+
+
+def test_a_finished_run_resumed_trains_nothing_and_prints_no_rate(corpus, tmp_path, capsys):
+    cfg = _cfg(corpus, tmp_path)
+    train.run(cfg)
+    capsys.readouterr()
+    assert train.run(cfg) == []
+    out = capsys.readouterr().out
+    assert "already at step 4 of 4: nothing to train" in out
+    assert "tok/s" not in out and "step 4/4" not in out
+
+
+def test_threads_by_default_leave_a_core_to_the_data_loader(corpus, tmp_path, monkeypatch, capsys):
+    """OpenMP threads that outnumber the free cores wait for each other at every operator (docs/TRAINER.md)."""
+    import torch
+
+    assert [config.default_threads(1, cores) for cores in (1, 2, 4, 16)] == [1, 1, 3, 15]
+    assert config.default_threads(processes=4, cores=16) == 3
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        cfg = _cfg(corpus, tmp_path)
+        cfg.train.steps = cfg.train.warmup_steps = 1
+        train.run(cfg)
+        assert torch.get_num_threads() == config.default_threads(1)
+        assert f"CPU threads: {config.default_threads(1)} (of " in capsys.readouterr().out
+        cfg.output, cfg.train.threads = str(tmp_path / "two"), 2
+        train.run(cfg)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
