@@ -298,6 +298,14 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 _BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
+# Booleans as YAML 1.2 has them (true/false in three casings), not YAML 1.1's yes/no/on/off: `on: url` (exact_dedup's
+# key, as the docs write it) stays the word `on`, and `languages: [no]` stays Norwegian. A switch given as yes/off is
+# still one: pydantic reads those words where a bool is expected.
+_BOOL = "tag:yaml.org,2002:bool"
+_BoundedLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_BoundedLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int | None]) -> int:

@@ -49,3 +49,18 @@ def test_engine_switch_drops_the_other_engines_settings(tmp_path):
     assert notices == []  # no switch, nothing dropped
     with pytest.raises(config.ConfigError, match="master is a Spark setting"):  # asked for both: still an error
         load(tmp_path, spark_file, {"engine.name": "beam", "engine.master": "local[2]"})
+
+
+def test_yaml_words_are_read_as_written(tmp_path):
+    """YAML 1.1 (PyYAML's default) reads on/off/yes/no as booleans: `on: url`, as the docs write it, named the key
+    True ("Keys should be strings"), and Norwegian's label `no` became false. A pipeline file reads booleans as YAML
+    1.2 does (true/false only); a yes or off where a switch is expected is still read as one."""
+    parsed = load(tmp_path, "input: crawl/\noutput: out\nwrite_rejects: yes\nstages:\n"
+                            "  - name: exact_dedup\n    on: url\n"
+                            "  - {name: langid, languages: [no, nn, en], threshold: {no: 0.5, default: 0.6}}\n"
+                            "  - {name: gopher_quality, keep_signals: off}\n"
+                            "  - {name: c4_quality, keep_signals: TRUE}\n")
+    dedup, langid, gopher, c4 = (spec.params for spec in parsed.stages)
+    assert dedup.on == "url"
+    assert langid.languages == ["no", "nn", "en"] and langid.threshold == {"no": 0.5, "default": 0.6}
+    assert parsed.write_rejects is True and gopher.keep_signals is False and c4.keep_signals is True
