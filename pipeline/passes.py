@@ -194,7 +194,8 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
     if step.applies is not None:
         applied = Decisions.load(step.applies.build(), output, decisions or [])
         counts.insert(0, StageCounts(step.applies.id))
-    feeds = step.feeds.build() if step.feeds is not None else None
+    feeds = worker_stage(config, step.feeds) if step.feeds is not None else None
+    keyed = StageCounts(step.feeds.id) if step.feeds is not None else None
     tag = f"{file.key}-p{step.index}-{attempt}"
     rows = _Sink(output, f"work/pass-{step.index}/rows/part-{tag}.parquet" if feeds else
                  f"{DOCUMENTS}/part-{tag}.parquet")
@@ -229,9 +230,12 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
             if step.last and kept.num_rows:
                 for collector in collectors.values():
                     kept = collector.kept(kept)  # a collector may take columns out (tokens go to the shards)
-            rows.write(kept)
             if feeds is not None and kept.num_rows:
-                keys.write(_with_file(feeds.keys(kept), file.key))
+                kept, unkeyed, key_rows = feeds.keys(kept, keyed)
+                reject(unkeyed)
+                if key_rows is not None:
+                    keys.write(_with_file(key_rows, file.key))
+            rows.write(kept)
     finally:
         written_rows, written_keys, written_rejects = rows.close(), keys.close(), rejects.close()
         partials = {stage_id: collector.close() for stage_id, collector in collectors.items()}
@@ -246,7 +250,8 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
         "rejects": written_rejects,
         "kept": rows.rows,
         "rejected": rejects.rows,
-        "stages": [c.to_json() for c in counts],
+        # the global stage this pass feeds counts the rows it could not key (stats.py adds its pass's counts)
+        "stages": [c.to_json() for c in counts + ([keyed] if keyed else [])],
         "partials": {stage_id: {"value": p.value, "files": p.files} for stage_id, p in partials.items()},
         "seconds": round(time.time() - started, 3),
     }
