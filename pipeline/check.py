@@ -100,6 +100,11 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
             if not static:
                 raise
             warnings.append(f"{error}; a run needs it")
+        else:  # the files are there: what they hold is checked, in a static check too (a file made later is absent)
+            try:
+                stage.check_files()
+            except CurateError as error:
+                raise ConfigError(f"stages[{index}] ({spec.id}): {error}") from None
         if isinstance(stage, GlobalStage):
             try:
                 global_plan(config.engine.name, spec.stage_class)
@@ -147,6 +152,17 @@ def assumed_format(config: PipelineConfig) -> str:
         if format_of(path):
             return format_of(path)
     return "warc" if any("html" in spec.build().requires() for spec in config.stages) else "jsonl"
+
+
+def named_files(config: PipelineConfig) -> list[tuple[str, str]]:
+    """Every file or folder the stages' parameters name (`Stage.files`), as (`stages[i] (id).param`, path)."""
+    named = []
+    for index, spec in enumerate(config.stages):
+        for param in spec.stage_class.files:
+            value = getattr(spec.params, param)
+            named += [(f"stages[{index}] ({spec.id}).{param}", path)
+                      for path in (value if isinstance(value, list) else [value]) if path]
+    return named
 
 
 def _check_files(index: int, stage_id: str, stage) -> None:

@@ -5,11 +5,11 @@ import time
 from dataclasses import dataclass
 
 from curate.pipeline import output as layout
-from curate.pipeline.check import Checked, assumed_format, check
+from curate.pipeline.check import Checked, assumed_format, check, named_files
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import CurateError, RunFailed, job_failed
 from curate.pipeline.inputs import InputFile, resolve
-from curate.pipeline.output import Output, now, refuse_inside_input
+from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
 from curate.pipeline.passes import passes
 from curate.pipeline.stats import compute
 
@@ -45,6 +45,8 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     passes, the global stages' decisions) for debugging; it is deleted once the manifest is written."""
     started = time.time()
     pipeline = checked(config)
+    if overwrite:
+        refuse_deleting(config.output, named_files(config))
     output = Output(config.output)
     with output.lock():
         try:

@@ -61,6 +61,11 @@ class Stage:
     def setup(self) -> None:
         """Load heavy state (models, indexes) once per worker, before the first batch."""
 
+    def check_files(self) -> None:
+        """When the run is planned, on the driver, before an engine starts or any output exists, once the files in
+        `files` exist: that they hold what `setup` will load (a model that loads and predicts, a whole dedup index).
+        Read with bounds, so that no file can hang it; a CurateError in one line otherwise."""
+
     # ---- corpus-level results: optional hooks, each a no-op here ----------------------------------------------
 
     def collector(self, output: Output, tag: str) -> Collector | None:
