@@ -49,6 +49,9 @@ class LangPrecheck(Stage):
     def requires(self) -> tuple[str, ...]:
         return ("html",)  # and `content_type` where the reader has it
 
+    def check_files(self) -> None:
+        load_model(self.params.model_path)
+
     def setup(self) -> None:
         p = self.params
         self.model = load_model(p.model_path)
