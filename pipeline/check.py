@@ -1,6 +1,7 @@
 """The checked pipeline: which columns each stage needs and gets, validated before anything runs."""
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.passes import global_plan
-from curate.pipeline.stage import GlobalStage
+from curate.pipeline.stage import GlobalStage, paths_of
 
 # What each input format fills in besides identity and provenance.
 _IDENTITY = ("id", "uid", "source", "file", "offset", "url", "date", "content_type", "x_robots_tag")
@@ -156,21 +157,15 @@ def assumed_format(config: PipelineConfig) -> str:
 
 def named_files(config: PipelineConfig) -> list[tuple[str, str]]:
     """Every file or folder the stages' parameters name (`Stage.files`), as (`stages[i] (id).param`, path)."""
-    named = []
-    for index, spec in enumerate(config.stages):
-        for param in spec.stage_class.files:
-            value = getattr(spec.params, param)
-            named += [(f"stages[{index}] ({spec.id}).{param}", path)
-                      for path in (value if isinstance(value, list) else [value]) if path]
-    return named
+    return [(f"stages[{index}] ({spec.id}).{where}", path) for index, spec in enumerate(config.stages)
+            for where, path in paths_of(spec.params.model_dump(mode="json"), spec.stage_class.files)]
 
 
 def _check_files(index: int, stage_id: str, stage) -> None:
-    """Every local file a stage's parameters name exists, checked before an engine starts (a worker would fail
-    later, wrapped in the engine's error)."""
-    for param in stage.files:
-        value = getattr(stage.params, param)
-        for path in value if isinstance(value, list) else [value]:
-            if path and "://" not in path and not os.path.exists(path):
-                raise ConfigError(f"stages[{index}] ({stage_id}).{param}: no file or folder {path!r} "
-                                  "(relative paths are read from the folder curate runs in)")
+    """Every local file a stage's parameters name exists (a glob: matches one), checked before an engine starts (a
+    worker would fail later, wrapped in the engine's error)."""
+    for where, path in paths_of(stage.params.model_dump(mode="json"), stage.files):
+        globbed = any(c in path for c in "*?[")
+        if "://" not in path and not (glob.glob(path) if globbed else os.path.exists(path)):
+            raise ConfigError(f"stages[{index}] ({stage_id}).{where}: no file or folder {path!r} (a relative path "
+                              "in a pipeline file is read beside that file, or in the current folder)")

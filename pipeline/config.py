@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import difflib
+import glob
 import hashlib
 import importlib
 import json
 import math
+import os
 import posixpath
 import re
 import reprlib
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from curate.pipeline import registry
 from curate.pipeline.errors import ConfigError
-from curate.pipeline.stage import Stage
+from curate.pipeline.stage import Stage, map_paths
 
 # Bounds on what a pipeline file may make the parser build (a config is a page of YAML, not a data set).
 MAX_DEPTH = 64  # nested mappings/sequences
@@ -185,7 +187,66 @@ def _union_alternatives(errors: list[dict]) -> tuple[tuple, list[str]] | None:
     return common, [str(loc[-1]) for loc in locs]
 
 
-def _stage_spec(index: int, entry: Any) -> StageSpec:
+class RelativePaths:
+    """The relative paths of a pipeline file, made absolute. Every path in the file is relative to the file's folder;
+    for a file or folder the run reads (input, a model, a list, `against:`) that is not there but is in the current
+    folder, the current folder's is read, with a note: the one fallback, taken only when just one of the two exists.
+    What the run makes (its output, a cache) is always beside the file. Absolute paths, `~/…` and URIs stay."""
+
+    def __init__(self, pipeline: Path, notice: Callable[[str], None] | None = None):
+        self.pipeline, self.notice = pipeline, notice
+        self.base, self.here = str(pipeline.absolute().parent), os.getcwd()
+
+    def read(self, where: str, path: str) -> str:
+        """A path the run reads: beside the file, else (only there) in the current folder."""
+        beside = self.made(where, path)
+        if beside == path or os.path.exists(beside) or _matches(beside) or \
+                os.path.realpath(self.base) == os.path.realpath(self.here):
+            return beside
+        here = os.path.normpath(os.path.join(self.here, path))
+        if not (os.path.exists(here) or _matches(here)):
+            return beside  # in neither: where the run will say it is missing
+        if self.notice is not None:
+            self.notice(f"{where}: {path!r} is not beside {self.pipeline}; read from the current folder: {here}")
+        return here
+
+    def made(self, where: str, path: str) -> str:
+        """A path the run writes, or any path beside the file: joined to the file's folder."""
+        expanded = os.path.expanduser(path)
+        if "://" in path or os.path.isabs(expanded):
+            return expanded
+        return os.path.normpath(os.path.join(self.base, expanded))
+
+    def stage(self, where: str, cls: type[Stage], entry: dict[str, Any]) -> dict[str, Any]:
+        """A stage's entry with the paths its `files` and `outputs` parameters hold made absolute."""
+        entry = map_paths(entry, cls.files, lambda param, path: self.read(f"{where}.{param}", path))
+        return map_paths(entry, cls.outputs, lambda param, path: self.made(f"{where}.{param}", path))
+
+    def top(self, raw: dict[str, Any], given: set[str]) -> dict[str, Any]:
+        """The input paths and the output of a pipeline file made absolute, except those given on the command line
+        (`given`: relative to the current folder). The dataset is still named after the first path as written."""
+        raw = dict(raw)
+        if "output" not in given and isinstance(raw.get("output"), str):
+            raw["output"] = self.made("output", raw["output"])
+        section = raw.get("input")
+        if "input" in given or "input.paths" in given or section is None:
+            return raw
+        section = {"paths": section} if isinstance(section, (str, list)) else section
+        paths = section.get("paths") if isinstance(section, dict) else None
+        paths = [paths] if isinstance(paths, str) else paths
+        if isinstance(paths, list) and paths and all(isinstance(p, str) for p in paths):
+            named = {} if "dataset" in section else {"dataset": default_dataset(paths[0])}
+            raw["input"] = {**section, **named,
+                            "paths": [self.read(f"input.paths[{i}]", p) for i, p in enumerate(paths)]}
+        return raw
+
+
+def _matches(pattern: str) -> bool:
+    """A glob that names at least one path."""
+    return any(c in pattern for c in "*?[") and bool(glob.glob(pattern))
+
+
+def _stage_spec(index: int, entry: Any, paths: RelativePaths | None = None) -> StageSpec:
     where = f"stages[{index}]"
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping like {{name: langid, ...}}, got {quoted(entry)}")
@@ -205,6 +266,8 @@ def _stage_spec(index: int, entry: Any) -> StageSpec:
         raise ConfigError(f"{where}.on_error: must be 'reject' or 'fail', got {quoted(on_error)}")
     if not isinstance(stage_id, str) or not stage_id.replace("_", "").isalnum():
         raise ConfigError(f"{where}.id: must be a word of letters, digits and '_', got {quoted(stage_id)}")
+    if paths is not None:
+        entry = paths.stage(f"{where} ({stage_id})", cls, entry)
     try:
         params = cls.Params.model_validate(entry)
     except ValidationError as error:
@@ -228,8 +291,9 @@ def _import_plugins(modules: Any) -> None:
                               f"{quoted(str(error))}") from None
 
 
-def parse(raw: Any) -> PipelineConfig:
-    """Validate a loaded YAML document into a PipelineConfig, raising ConfigError with the key path."""
+def parse(raw: Any, paths: RelativePaths | None = None) -> PipelineConfig:
+    """Validate a loaded YAML document into a PipelineConfig, raising ConfigError with the key path. `paths` makes the
+    stages' relative paths absolute (a pipeline file's, `load`); without it they stay as given."""
     if not isinstance(raw, dict):
         raise ConfigError("the pipeline file must be a mapping with input, output and stages")
     raw = dict(raw)
@@ -243,7 +307,7 @@ def parse(raw: Any) -> PipelineConfig:
     entries = raw.pop("stages", [])
     if not isinstance(entries, list):
         raise ConfigError(f"stages: expected a list of stages, got {type(entries).__name__}")
-    specs = [_stage_spec(i, entry) for i, entry in enumerate(entries)]
+    specs = [_stage_spec(i, entry, paths) for i, entry in enumerate(entries)]
     ids = [spec.id for spec in specs]
     for stage_id in ids:
         if ids.count(stage_id) > 1:
@@ -356,12 +420,16 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None,
          notice: Callable[[str], None] | None = None) -> PipelineConfig:
     """Read a pipeline YAML file (safely: no tags that build objects), apply command-line overrides, validate.
 
-    An `engine.name` override that switches engine drops the YAML's settings of the other engine (`master`, `conf`),
-    and says so through `notice`: a pipeline written for Spark runs on Beam with `--engine beam` as it stands."""
+    Relative paths in the file are relative to its folder (`RelativePaths`; a read path found only in the current
+    folder is read there, said through `notice`); the overrides' paths are the current folder's. An `engine.name`
+    override that switches engine drops the YAML's settings of the other engine (`master`, `conf`), and says so
+    through `notice`: a pipeline written for Spark runs on Beam with `--engine beam` as it stands."""
     path = Path(path)
     raw = read_yaml(path)
     raw = raw if raw is not None else {}
+    paths = RelativePaths(path, notice)
     if isinstance(raw, dict):
+        raw = paths.top(raw, {key for key, value in (overrides or {}).items() if value is not None})
         engine = raw.get("engine")
         switched = (overrides or {}).get("engine.name")
         if isinstance(engine, dict) and switched and engine.get("name", "spark") != switched:
@@ -381,4 +449,4 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None,
                 raw[section] = {**(current or {}), field: value}
             else:
                 raw[section] = value
-    return parse(raw)
+    return parse(raw, paths)

@@ -17,9 +17,10 @@ def load(tmp_path: Path, text: str, overrides: dict | None = None, notices: list
 
 def test_input_as_a_path_or_a_list(tmp_path):
     one = load(tmp_path, "input: crawl/*.warc.gz\noutput: out\nstages: [{name: extract}]\n")
-    assert one.input.paths == ["crawl/*.warc.gz"] and one.input.dataset == "crawl"
+    assert one.input.paths == [str(tmp_path / "crawl/*.warc.gz")] and one.input.dataset == "crawl"  # beside the file
     many = load(tmp_path, "input: [data/cc-2024-10.jsonl.gz, more/]\noutput: out\n")
-    assert many.input.paths == ["data/cc-2024-10.jsonl.gz", "more/"] and many.input.dataset == "cc-2024-10"
+    assert many.input.paths == [str(tmp_path / "data/cc-2024-10.jsonl.gz"), str(tmp_path / "more")]
+    assert many.input.dataset == "cc-2024-10"
     named = load(tmp_path, "input: {paths: s3://bucket/cc/2024-10/, dataset: mine}\noutput: out\n")
     assert named.input.paths == ["s3://bucket/cc/2024-10/"] and named.input.dataset == "mine"
 
