@@ -1,4 +1,8 @@
-"""The checked pipeline: which columns each stage needs and gets, validated before anything runs."""
+"""The checked pipeline: which columns each stage needs and gets, validated before anything runs.
+
+Inputs of two kinds may meet in one run: pages (WARC: `html`, no text yet) and text (WET, JSONL, Parquet: `text` as
+read, `html` null). A text record goes past the stages that need a page (`Stage.needs_page`: extraction, a guess
+from the page) and through all others; the chain is checked once for each kind the input holds."""
 from __future__ import annotations
 
 import glob
@@ -9,7 +13,7 @@ import pyarrow as pa
 
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import ConfigError, CurateError
-from curate.pipeline.inputs import InputFile
+from curate.pipeline.inputs import InputFile, has_pages
 from curate.pipeline.passes import global_plan
 from curate.pipeline.stage import GlobalStage, paths_of
 
@@ -35,10 +39,20 @@ class Checked:
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
     assumed: str | None = None  # the format checked against when the input was not listed (a static check)
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # input format -> the stage ids its records skip
 
     @property
     def formats(self) -> list[str]:
         return sorted({f.format for f in self.inputs}) or [self.assumed]
+
+    def routes(self) -> list[str]:
+        """Per input format, when one skips stages: the stages its records go through, in order."""
+        lines = []
+        for fmt in self.formats if any(self.skipped.values()) else []:
+            route = " -> ".join(["read", *(s.id for s in self.stages if s.id not in self.skipped[fmt])])
+            skips = f" (skips {', '.join(self.skipped[fmt])}: its text is read)" if self.skipped[fmt] else ""
+            lines.append(f"route   {fmt}: {route}{skips}")
+        return lines
 
     def explain(self) -> str:
         total = sum(f.size for f in self.inputs)
@@ -48,6 +62,7 @@ class Checked:
             f"input   {listed}, format {', '.join(self.formats)}, dataset {self.config.input.dataset!r}",
             f"output  {self.config.output}",
             f"engine  {self.config.engine.name} ({self.config.engine.master or 'embedded local[*]'})",
+            *self.routes(),
         ]
         by_id = {stage.id: stage for stage in self.stages}
         from curate.pipeline.passes import passes
@@ -62,7 +77,9 @@ class Checked:
             else:
                 lines += ["", f"pass 0 (per input file, fused in one task: read -> map stages -> "
                               f"{'work/ + keys of ' + step.feeds.id if step.feeds else 'documents/ + ledgers'})",
-                          f"  read            adds {', '.join(_IDENTITY + _FILLED[self.formats[0]])}"]
+                          f"  read            adds {', '.join(_IDENTITY)}, " + "; ".join(
+                              f"{', '.join(filled)}{f' ({fmt})' if len(self.formats) > 1 else ''}"
+                              for fmt, filled in _filled(self.formats).items())]
             lines += [self._stage_line(by_id[spec.id]) for spec in step.maps]
         lines += ["", f"documents/ columns: {', '.join(self.columns)}"]
         lines += [f"warning: {w}" for w in self.warnings]
@@ -80,21 +97,33 @@ class Checked:
 
 
 def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None = None, static: bool = False) -> Checked:
-    """Check the stage chain against what the input provides; a gap is a ConfigError naming the stage. Without
-    `inputs`, against the `assumed` input format. `static` (`curate explain`): a missing local file a stage names is
-    a warning, not an error (a model or tokenizer made later, e.g. by `curate demo`)."""
-    formats = {f.format for f in inputs} or {assumed}
-    if "warc" in formats and len(formats) > 1:
-        raise ConfigError(f"input mixes formats {sorted(formats)}: WARC needs extraction, the others do not; "
-                          "run them as separate pipelines")
-    provided: dict[str, str] = {name: "the reader" for name in _IDENTITY + _FILLED[min(formats)]}
-    for name in config.input.fields:
-        provided[name] = "input.fields"
-    computed_on: dict[str, list[str]] = {}  # column -> signal columns computed from it so far
-    stale: dict[str, tuple[str, str]] = {}  # signal column -> (the stage that modified its source, the source)
-    stages, warnings = [], []
-    for index, spec in enumerate(config.stages):
-        stage = spec.build()
+    """Check the stage chain against what the input provides, for each kind of input it holds (pages, text); a gap
+    is a ConfigError naming the stage. Without `inputs`, against the `assumed` input format. `static` (`curate
+    explain`): a missing local file a stage names is a warning, not an error (a model or tokenizer made later, e.g. by
+    `curate demo`)."""
+    formats = sorted({f.format for f in inputs} or {assumed})
+    built = [spec.build() for spec in config.stages]
+    warnings = _check_stages(config, built, static)
+    skipped = {fmt: [] if has_pages(fmt) else [s.id for s in built if s.needs_page()] for fmt in formats}
+    if not any(has_pages(fmt) for fmt in formats):
+        for index, stage in enumerate(built):
+            if stage.needs_page():
+                raise ConfigError(f"stages[{index}] ({stage.id}): requires column 'html', which only WARC input "
+                                  f"provides (the input is {', '.join(formats)}: text, which goes past it)")
+    columns: list[str] = []
+    for kind in sorted({has_pages(fmt) for fmt in formats}, reverse=True):  # pages first: their chain is the whole
+        named = [fmt for fmt in formats if has_pages(fmt) == kind]
+        found, kind_warnings = _chain(config, built, named, mixed=len(formats) > 1 and len(named) < len(formats))
+        columns += [c for c in found if c not in columns]
+        warnings += [w for w in kind_warnings if w not in warnings]
+    stages = [StageColumns(s.id, s.name, s.requires(), s.adds(), s.modifies()) for s in built]
+    return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed, skipped)
+
+
+def _check_stages(config: PipelineConfig, built: list, static: bool) -> list[str]:
+    """What each stage names outside the chain: its files (there, and holding what it loads) and its plan."""
+    warnings = []
+    for index, (spec, stage) in enumerate(zip(config.stages, built)):
         try:
             _check_files(index, spec.id, stage)
         except ConfigError as error:
@@ -111,35 +140,57 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
                 global_plan(config.engine.name, spec.stage_class)
             except CurateError as error:
                 raise ConfigError(f"stages[{index}] ({spec.id}): {error}") from None
+    return warnings
+
+
+def _chain(config: PipelineConfig, built: list, formats: list[str], mixed: bool) -> tuple[list[str], list[str]]:
+    """The columns the chain gives records of `formats` (one kind: pages or text), and its warnings; a stage that
+    needs a column nothing before it provides is a ConfigError. Text records go past the stages that need a page."""
+    pages = has_pages(formats[0])
+    filled = _filled(formats)[formats[0]] if pages else ("text", "html")  # text inputs: html null, no page
+    provided: dict[str, str] = {name: "the reader" for name in _IDENTITY + filled}
+    for name in config.input.fields:
+        provided[name] = "input.fields"
+    computed_on: dict[str, list[str]] = {}  # column -> signal columns computed from it so far
+    stale: dict[str, tuple[str, str]] = {}  # signal column -> (the stage that modified its source, the source)
+    warnings = []
+    for index, stage in enumerate(built):
+        if not pages and stage.needs_page():
+            continue
         requires, modifies = stage.requires(), stage.modifies()
         for column in requires:
             if column not in provided:
                 hint = " (for WARC input, add an `extract` stage before it)" if column == "text" else ""
-                if column == "html":
-                    hint = " (html comes only from WARC input)"
-                raise ConfigError(f"stages[{index}] ({spec.id}): requires column {column!r}, which nothing before it "
-                                  f"provides{hint}")
+                kind = f" for {', '.join(formats)} input" if mixed else ""
+                raise ConfigError(f"stages[{index}] ({stage.id}): requires column {column!r}, which nothing before it "
+                                  f"provides{kind}{hint}")
+        if not pages and "html" in requires:
+            warnings.append(f"{stage.id} reads html, which {', '.join(formats)} input does not have: its records "
+                            "reach it without a page")
         # A signal computed on a column that a later stage changed is stale; that matters only where a stage after
         # the change decides on it (FineWeb's own order scores the language before C4's line removal, on purpose).
         for column in requires:
             if column in stale:
-                warnings.append(f"{spec.id} reads {column!r}, computed on {stale[column][1]!r} before "
+                warnings.append(f"{stage.id} reads {column!r}, computed on {stale[column][1]!r} before "
                                 f"{stale[column][0]} modified it")
         for column in modifies:
             for signal in computed_on.pop(column, []):
-                stale[signal] = (spec.id, column)
+                stale[signal] = (stage.id, column)
         adds = stage.adds()
         for column in requires:
             computed_on.setdefault(column, []).extend(c for c in adds if c not in modifies)
         for column in adds:
             stale.pop(column, None)  # computed again
             if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in modifies:
-                warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
-            provided[column] = spec.id
-        stages.append(StageColumns(spec.id, spec.name, requires, adds, modifies))
+                warnings.append(f"{stage.id} replaces column {column!r} added by {provided[column]}")
+            provided[column] = stage.id
     # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
-    columns = [c for c in provided if c not in ("html", "tokens")]
-    return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed)
+    return [c for c in provided if c not in ("html", "tokens")], warnings
+
+
+def _filled(formats: list[str]) -> dict[str, tuple[str, ...]]:
+    """What the reader of each format fills in besides identity and provenance."""
+    return {fmt: _FILLED[fmt] for fmt in formats}
 
 
 def assumed_format(config: PipelineConfig) -> str:

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from curate.pipeline.chain import BoundStage, StageCounts, split
 from curate.pipeline.config import PipelineConfig, StageSpec
 from curate.pipeline.errors import CurateError
-from curate.pipeline.inputs import InputFile
+from curate.pipeline.inputs import InputFile, has_pages
 from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
 from curate.pipeline.readers import read
 from curate.pipeline.readers.ledger import ReaderLedger
@@ -223,6 +223,8 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
             for bound, count in zip(maps, counts[1:] if applied is not None else counts):
                 if kept.num_rows == 0:
                     break
+                if not has_pages(file.format) and bound.stage.needs_page():
+                    continue  # a text record goes past extraction with its text as read
                 kept, rejected = split(bound.run(kept, count))
                 reject(rejected)
             if not step.keeps_html and "html" in kept.schema.names:

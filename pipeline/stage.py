@@ -57,6 +57,11 @@ class Stage:
         """The existing columns this stage rewrites in place, given its parameters."""
         return ()
 
+    def needs_page(self) -> bool:
+        """Whether the stage has nothing to do on a record without a page: a text input's (JSONL, Parquet, WET), which
+        then goes past it with its text as read. By default, extraction: a stage that reads `html` to add `text`."""
+        return "html" in self.requires() and "text" in self.adds()
+
     def totals(self) -> tuple[str, ...]:
         """Added integer columns the run report sums over the kept documents (counts of things found or replaced)."""
         return ()
