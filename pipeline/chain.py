@@ -59,8 +59,7 @@ class BoundStage:
         """A global stage's keys of `batch` (all kept), in the pass before its plan: (the rows keyed, the rows that
         made `keys` raise, rejected `<id>:error:<Exception>`, their keys). A row without keys must not go on: the
         plan's decision table would not name it, and an unnamed row is kept."""
-        stage = self.stage
-        assert isinstance(stage, GlobalStage)
+        stage: GlobalStage = self.stage
         self._ready()
         before = time.process_time()
         parts = by_rows(stage.keys, batch, self.on_error)

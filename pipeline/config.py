@@ -199,35 +199,31 @@ class RelativePaths:
 
     def read(self, where: str, path: str) -> str:
         """A path the run reads: beside the file, else (only there) in the current folder."""
-        beside = self.made(where, path)
-        if beside == path or os.path.exists(beside) or _matches(beside) or \
-                os.path.realpath(self.base) == os.path.realpath(self.here):
+        beside = self.made(path)
+        if not _relative(path) or _exists(beside) or os.path.realpath(self.base) == os.path.realpath(self.here):
             return beside
         here = os.path.normpath(os.path.join(self.here, path))
-        if not (os.path.exists(here) or _matches(here)):
+        if not _exists(here):
             return beside  # in neither: where the run will say it is missing
         if self.notice is not None:
             self.notice(f"{where}: {path!r} is not beside {self.pipeline}; read from the current folder: {here}")
         return here
 
-    def made(self, where: str, path: str) -> str:
+    def made(self, path: str) -> str:
         """A path the run writes, or any path beside the file: joined to the file's folder."""
-        expanded = os.path.expanduser(path)
-        if "://" in path or os.path.isabs(expanded):
-            return expanded
-        return os.path.normpath(os.path.join(self.base, expanded))
+        return os.path.normpath(os.path.join(self.base, path)) if _relative(path) else os.path.expanduser(path)
 
     def stage(self, where: str, cls: type[Stage], entry: dict[str, Any]) -> dict[str, Any]:
         """A stage's entry with the paths its `files` and `outputs` parameters hold made absolute."""
         entry = map_paths(entry, cls.files, lambda param, path: self.read(f"{where}.{param}", path))
-        return map_paths(entry, cls.outputs, lambda param, path: self.made(f"{where}.{param}", path))
+        return map_paths(entry, cls.outputs, lambda _, path: self.made(path))
 
     def top(self, raw: dict[str, Any], given: set[str]) -> dict[str, Any]:
         """The input paths and the output of a pipeline file made absolute, except those given on the command line
         (`given`: relative to the current folder). The dataset is still named after the first path as written."""
         raw = dict(raw)
         if "output" not in given and isinstance(raw.get("output"), str):
-            raw["output"] = self.made("output", raw["output"])
+            raw["output"] = self.made(raw["output"])
         section = raw.get("input")
         if "input" in given or "input.paths" in given or section is None:
             return raw
@@ -241,9 +237,14 @@ class RelativePaths:
         return raw
 
 
-def _matches(pattern: str) -> bool:
-    """A glob that names at least one path."""
-    return any(c in pattern for c in "*?[") and bool(glob.glob(pattern))
+def _relative(path: str) -> bool:
+    """A local path that is neither absolute nor in a home folder (`~/…`), nor a URI."""
+    return "://" not in path and not os.path.isabs(os.path.expanduser(path))
+
+
+def _exists(path: str) -> bool:
+    """A file or folder that is there, or a glob that names one."""
+    return os.path.exists(path) or (any(c in path for c in "*?[") and bool(glob.glob(path)))
 
 
 def _stage_spec(index: int, entry: Any, paths: RelativePaths | None = None) -> StageSpec:

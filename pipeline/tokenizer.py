@@ -8,8 +8,8 @@ from pathlib import Path
 
 from curate.pipeline.errors import CurateError
 
-# Tried in order when `eos_token` is not given: GPT-2/BPE style, SentencePiece/Llama-2, Llama-3, Gemma.
 MAX_BYTES = 1 << 30  # the largest tokenizer.json read (published ones are tens of MB at most)
+# Tried in order when `eos_token` is not given: GPT-2/BPE style, SentencePiece/Llama-2, Llama-3, Gemma.
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>")
 UINT16_MAX_VOCAB = 65_535  # docs/FORMAT.md: uint16 shards when every id fits
 
