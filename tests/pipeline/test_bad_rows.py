@@ -68,3 +68,19 @@ def test_bad_data_that_stops_a_run_exits_1(capsys, tmp_path):
     path.write_text(json.dumps({**body, "stages": [{"name": "exact_dedup", "on": "url", "on_error": "never"}]}))
     code, err = curate(capsys, "run", str(path))
     assert code == 2 and "on_error" in err  # a config error stays 2
+
+
+def test_any_global_stage_rejects_the_row_it_cannot_key(spark, tmp_path):
+    """Not only URLs: `minhash_dedup` ranking by a column (`keep: highest:score`) cannot rank a score of "n/a" (Arrow
+    cannot cast it); that row is rejected with the reason, its near-duplicates are decided as ever."""
+    text = " ".join(f"word{i}" for i in range(60))
+    rows = [{"text": text, "score": "0.2"}, {"text": text + " extra", "score": "0.9"}, {"text": text, "score": "n/a"},
+            {"text": " ".join(f"other{i}" for i in range(60)), "score": "0.5"}]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = pipeline_config.parse({"input": {"paths": [str(tmp_path / "in")], "dataset": "t", "fields": ["score"]},
+                                    "output": str(tmp_path / "out"),
+                                    "stages": [{"name": "minhash_dedup", "keep": "highest:score", "salts": 1}]})
+    stats = run(config).stats
+    assert stats["rejected"] == {"minhash_dedup:duplicate": 1, "minhash_dedup:error:ArrowInvalid": 1}
+    assert stats["kept"] == 2
