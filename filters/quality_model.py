@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from curate.filters import fasttext_file
+
 
 class ModelError(ValueError):
     """The model file cannot score: not a fastText model, or without the positive label."""
@@ -35,12 +37,10 @@ class FastTextScorer:
     """A fastText supervised model: the probability of the positive label for each text."""
 
     def __init__(self, model: str, label: str) -> None:
-        import fasttext
-
-        try:
-            self.model = fasttext.load_model(model)
-        except ValueError as error:
-            raise ModelError(f"quality_classifier.model {model!r} is not a fastText model ({error})") from None
+        try:  # walked whole, loaded, tried on one line: a cut or foreign file never loads (filters/fasttext_file.py)
+            self.model = fasttext_file.load(model)
+        except fasttext_file.ModelFileError as error:
+            raise ModelError(f"model {model!r} is not a whole fastText classifier: {error}") from None
         if label not in self.model.labels:
             raise ModelError(f"quality_classifier: the model {model!r} has no label {label!r} "
                              f"(labels: {', '.join(self.model.labels)}); set quality_classifier.label")

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run(config, resume=args.resume, overwrite=args.overwrite)
     except CurateError as error:
         print(f"curate: error: {error}", file=sys.stderr)
-        return 2
+        return error.status
     finally:
         spark.stop()
     print(json.dumps({k: result.stats[k] for k in ("input", "kept", "rejected")}))

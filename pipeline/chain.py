@@ -1,15 +1,18 @@
-"""Running map stages on a batch: only kept rows reach a stage, reasons get the stage prefix, errors become rejects."""
+"""Running stages on a batch: only kept rows reach a stage, reasons get the stage prefix, and a row that makes a map
+stage's `process` or a global stage's `keys` raise becomes a reject, found by halving the batch."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.pipeline.config import StageSpec
 from curate.pipeline.schema import REJECT
-from curate.pipeline.stage import Stage
+from curate.pipeline.stage import GlobalStage, Stage
 
 
 @dataclass
@@ -39,11 +42,10 @@ class BoundStage:
 
     def run(self, batch: pa.RecordBatch, counts: StageCounts) -> pa.RecordBatch:
         """`batch` (all kept) through the stage: the output has the stage's columns and prefixed reasons."""
-        if not self.ready:
-            self.stage.setup()
-            self.ready = True
+        self._ready()
         before_cpu, before_child = time.process_time(), self.stage.subprocess_cpu_seconds
-        out = self._guarded(batch)
+        parts = by_rows(lambda rows: self._checked(rows, self.stage.process(rows)), batch, self.on_error)
+        out = _concat([result if ok else self._errored(rows, result) for rows, ok, result in parts])
         counts.cpu_seconds += time.process_time() - before_cpu
         counts.cpu_seconds += self.stage.subprocess_cpu_seconds - before_child
         reasons = out.column(REJECT)
@@ -52,18 +54,30 @@ class BoundStage:
         prefixed = pc.binary_join_element_wise(pa.scalar(self.stage.id), reasons, ":")
         return out.set_column(out.schema.get_field_index(REJECT), REJECT, prefixed)
 
-    def _guarded(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        try:
-            return self._checked(batch, self.stage.process(batch))
-        except Exception as error:  # a row made the stage raise: find it, reject it, keep the rest
-            if self.on_error == "fail":
-                raise
-            if batch.num_rows == 1:
-                return self._errored(batch, error)
-            half = batch.num_rows // 2
-            parts = [self._guarded(batch.slice(0, half)), self._guarded(batch.slice(half))]
-            schema = parts[0].schema
-            return pa.Table.from_batches([parts[0], parts[1].cast(schema)]).combine_chunks().to_batches()[0]
+    def keys(self, batch: pa.RecordBatch, counts: StageCounts) -> tuple[pa.RecordBatch, pa.RecordBatch,
+                                                                        pa.RecordBatch | None]:
+        """A global stage's keys of `batch` (all kept), in the pass before its plan: (the rows keyed, the rows that
+        made `keys` raise, rejected `<id>:error:<Exception>`, their keys). A row without keys must not go on: the
+        plan's decision table would not name it, and an unnamed row is kept."""
+        stage: GlobalStage = self.stage
+        self._ready()
+        before = time.process_time()
+        parts = by_rows(stage.keys, batch, self.on_error)
+        counts.cpu_seconds += time.process_time() - before
+        keyed = [(rows, keys) for rows, ok, keys in parts if ok]
+        failed = [rows for rows, ok, _ in parts if not ok]
+        errors = [f"{stage.id}:error:{type(error).__name__}" for _, ok, error in parts if not ok]
+        counts.rows_in += sum(rows.num_rows for rows in failed)  # taken in and rejected here; the rest in its pass
+        kept = _concat([rows for rows, _ in keyed]) if keyed else batch.slice(0, 0)
+        rejected = _concat([rows.append_column(REJECT, pa.array([error] * rows.num_rows, pa.string()))
+                            for rows, error in zip(failed, errors)]) if failed else \
+            batch.slice(0, 0).append_column(REJECT, pa.array([], pa.string()))
+        return kept, rejected, _concat([keys for _, keys in keyed]) if keyed else None
+
+    def _ready(self) -> None:
+        if not self.ready:
+            self.stage.setup()
+            self.ready = True
 
     def _checked(self, batch: pa.RecordBatch, out: pa.RecordBatch) -> pa.RecordBatch:
         if out.num_rows != batch.num_rows or REJECT not in out.schema.names:
@@ -83,6 +97,30 @@ class BoundStage:
                 out = out.append_column(name, pa.nulls(batch.num_rows, dtype))
         reason = f"error:{type(error).__name__}"
         return out.append_column(REJECT, pa.array([reason] * batch.num_rows, pa.string()))
+
+
+def by_rows(call: Callable[[pa.RecordBatch], Any], batch: pa.RecordBatch,
+            on_error: str) -> list[tuple[pa.RecordBatch, bool, Any]]:
+    """`call` on `batch`, for a call whose result is per row: [(rows, True, result)] when it returns, else the batch
+    halved until the rows that make it raise stand alone as (row, False, the exception), in row order. `on_error:
+    fail` raises instead. Robustness without a try/except per row: a clean batch costs one call."""
+    try:
+        return [(batch, True, call(batch))]
+    except Exception as error:  # a row made the stage raise: find it, reject it, keep the rest
+        if on_error == "fail":
+            raise
+        if batch.num_rows <= 1:
+            return [(batch, False, error)]
+        half = batch.num_rows // 2
+        return by_rows(call, batch.slice(0, half), on_error) + by_rows(call, batch.slice(half), on_error)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    """One batch of `batches` (at least one), each cast to the first one's schema."""
+    if len(batches) == 1:
+        return batches[0]
+    schema = batches[0].schema
+    return pa.Table.from_batches([b.cast(schema) for b in batches]).combine_chunks().to_batches()[0]
 
 
 def split(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import difflib
+import glob
 import hashlib
 import importlib
 import json
 import math
+import os
 import posixpath
 import re
 import reprlib
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from curate.pipeline import registry
 from curate.pipeline.errors import ConfigError
-from curate.pipeline.stage import Stage
+from curate.pipeline.stage import Stage, map_paths
 
 # Bounds on what a pipeline file may make the parser build (a config is a page of YAML, not a data set).
 MAX_DEPTH = 64  # nested mappings/sequences
@@ -206,8 +208,69 @@ def _union_members(errors: list[dict], index: int, model: type[BaseModel] | None
     return members if len(members) > 1 else [index]
 
 
-def _stage_spec(index: int, entry: Any, problems: list[str]) -> StageSpec | None:
-    """One entry of `stages:` validated; every problem with it appended to `problems` (then None)."""
+class RelativePaths:
+    """The relative paths of a pipeline file, made absolute. Every path in the file is relative to the file's folder;
+    for a file or folder the run reads (input, a model, a list, `against:`) that is not there but is in the current
+    folder, the current folder's is read, with a note: the one fallback, taken only when just one of the two exists.
+    What the run makes (its output, a cache) is always beside the file. Absolute paths, `~/…` and URIs stay."""
+
+    def __init__(self, pipeline: Path, notice: Callable[[str], None] | None = None):
+        self.pipeline, self.notice = pipeline, notice
+        self.base, self.here = str(pipeline.absolute().parent), os.getcwd()
+
+    def read(self, where: str, path: str) -> str:
+        """A path the run reads: beside the file, else (only there) in the current folder."""
+        beside = self.made(path)
+        if not _relative(path) or _exists(beside) or os.path.realpath(self.base) == os.path.realpath(self.here):
+            return beside
+        here = os.path.normpath(os.path.join(self.here, path))
+        if not _exists(here):
+            return beside  # in neither: where the run will say it is missing
+        if self.notice is not None:
+            self.notice(f"{where}: {path!r} is not beside {self.pipeline}; read from the current folder: {here}")
+        return here
+
+    def made(self, path: str) -> str:
+        """A path the run writes, or any path beside the file: joined to the file's folder."""
+        return os.path.normpath(os.path.join(self.base, path)) if _relative(path) else os.path.expanduser(path)
+
+    def stage(self, where: str, cls: type[Stage], entry: dict[str, Any]) -> dict[str, Any]:
+        """A stage's entry with the paths its `files` and `outputs` parameters hold made absolute."""
+        entry = map_paths(entry, cls.files, lambda param, path: self.read(f"{where}.{param}", path))
+        return map_paths(entry, cls.outputs, lambda _, path: self.made(path))
+
+    def top(self, raw: dict[str, Any], given: set[str]) -> dict[str, Any]:
+        """The input paths and the output of a pipeline file made absolute, except those given on the command line
+        (`given`: relative to the current folder). The dataset is still named after the first path as written."""
+        raw = dict(raw)
+        if "output" not in given and isinstance(raw.get("output"), str):
+            raw["output"] = self.made(raw["output"])
+        section = raw.get("input")
+        if "input" in given or "input.paths" in given or section is None:
+            return raw
+        section = {"paths": section} if isinstance(section, (str, list)) else section
+        paths = section.get("paths") if isinstance(section, dict) else None
+        paths = [paths] if isinstance(paths, str) else paths
+        if isinstance(paths, list) and paths and all(isinstance(p, str) for p in paths):
+            named = {} if "dataset" in section else {"dataset": default_dataset(paths[0])}
+            raw["input"] = {**section, **named,
+                            "paths": [self.read(f"input.paths[{i}]", p) for i, p in enumerate(paths)]}
+        return raw
+
+
+def _relative(path: str) -> bool:
+    """A local path that is neither absolute nor in a home folder (`~/…`), nor a URI."""
+    return "://" not in path and not os.path.isabs(os.path.expanduser(path))
+
+
+def _exists(path: str) -> bool:
+    """A file or folder that is there, or a glob that names one."""
+    return os.path.exists(path) or (any(c in path for c in "*?[") and bool(glob.glob(path)))
+
+
+def _stage_spec(index: int, entry: Any, problems: list[str], paths: RelativePaths | None = None) -> StageSpec | None:
+    """One entry of `stages:` validated, its relative paths made absolute by `paths`; every problem with it appended
+    to `problems` (then None)."""
     where = f"stages[{index}]"
     if not isinstance(entry, dict):
         problems.append(f"{where}: expected a mapping like {{name: langid, ...}}, got {quoted(entry)}")
@@ -231,6 +294,8 @@ def _stage_spec(index: int, entry: Any, problems: list[str]) -> StageSpec | None
         problems.append(f"{where}.id: must be a word of letters, digits and '_', got {quoted(stage_id)}")
     if cls is None:
         return None
+    if paths is not None:
+        entry = paths.stage(f"{where} ({stage_id})", cls, entry)
     try:
         params = cls.Params.model_validate(entry)
     except ValidationError as error:
@@ -257,9 +322,10 @@ def _import_plugins(modules: Any, problems: list[str]) -> None:
                             f"{quoted(str(error))}")
 
 
-def parse(raw: Any) -> PipelineConfig:
+def parse(raw: Any, paths: RelativePaths | None = None) -> PipelineConfig:
     """Validate a loaded YAML document into a PipelineConfig. Every problem found is reported at once: a ConfigError
-    with one line per problem, each naming its key path."""
+    with one line per problem, each naming its key path. `paths` makes the stages' relative paths absolute (a pipeline
+    file's, `load`); without it they stay as given."""
     if not isinstance(raw, dict):
         raise ConfigError("the pipeline file must be a mapping with input, output and stages")
     raw = dict(raw)
@@ -279,7 +345,7 @@ def parse(raw: Any) -> PipelineConfig:
     if not isinstance(entries, list):
         problems.append(f"stages: expected a list of stages, got {type(entries).__name__}")
     else:
-        specs = [_stage_spec(i, entry, problems) for i, entry in enumerate(entries)]
+        specs = [_stage_spec(i, entry, problems, paths) for i, entry in enumerate(entries)]
     ids = [spec.id for spec in specs if spec is not None]
     for stage_id in sorted({i for i in ids if ids.count(i) > 1}, key=ids.index):
         problems.append(f"stages: id {stage_id!r} appears twice; give repeated stages distinct `id:` values")
@@ -336,6 +402,14 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 _BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
+# Booleans as YAML 1.2 has them (true/false in three casings), not YAML 1.1's yes/no/on/off: `on: url` (exact_dedup's
+# key, as the docs write it) stays the word `on`, and `languages: [no]` stays Norwegian. A switch given as yes/off is
+# still one: pydantic reads those words where a bool is expected.
+_BOOL = "tag:yaml.org,2002:bool"
+_BoundedLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_BoundedLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int | None]) -> int:
@@ -386,12 +460,16 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None,
          notice: Callable[[str], None] | None = None) -> PipelineConfig:
     """Read a pipeline YAML file (safely: no tags that build objects), apply command-line overrides, validate.
 
-    An `engine.name` override that switches engine drops the YAML's settings of the other engine (`master`, `conf`),
-    and says so through `notice`: a pipeline written for Spark runs on Beam with `--engine beam` as it stands."""
+    Relative paths in the file are relative to its folder (`RelativePaths`; a read path found only in the current
+    folder is read there, said through `notice`); the overrides' paths are the current folder's. An `engine.name`
+    override that switches engine drops the YAML's settings of the other engine (`master`, `conf`), and says so
+    through `notice`: a pipeline written for Spark runs on Beam with `--engine beam` as it stands."""
     path = Path(path)
     raw = read_yaml(path)
     raw = raw if raw is not None else {}
+    paths = RelativePaths(path, notice)
     if isinstance(raw, dict):
+        raw = paths.top(raw, {key for key, value in (overrides or {}).items() if value is not None})
         engine = raw.get("engine")
         switched = (overrides or {}).get("engine.name")
         if isinstance(engine, dict) and switched and engine.get("name", "spark") != switched:
@@ -411,4 +489,4 @@ def load(path: str | Path, overrides: dict[str, Any] | None = None,
                 raw[section] = {**(current or {}), field: value}
             else:
                 raw[section] = value
-    return parse(raw)
+    return parse(raw, paths)

@@ -48,6 +48,12 @@ class InputFile:
         return {"path": self.rel, "size": self.size, "format": self.format}
 
 
+def has_pages(fmt: str) -> bool:
+    """Whether a format's records are pages (WARC: `html`, text extracted later) rather than text (WET, JSONL,
+    Parquet: `text` as read, no `html`)."""
+    return fmt == "warc"
+
+
 def format_of(path: str) -> str | None:
     lower = path.lower()
     for fmt, suffixes in _SUFFIXES.items():

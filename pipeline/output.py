@@ -251,6 +251,19 @@ def refuse_inside_input(output: str, input_paths: list[str]) -> None:
             raise CurateError(f"output {output!r} overlaps input {spec!r}: write the output somewhere else")
 
 
+def refuse_deleting(output: str, named: list[tuple[str, str]]) -> None:
+    """`--overwrite` empties the output first: refuse, before anything is deleted, when a file the run reads lies in
+    it (`named`: (where the config names it, path); an earlier run's index in `against:`, a model kept there)."""
+    out_fs, out_path = filesystem(output)
+    local = scheme_of(output) in ("", "file")
+    out_path = _real(out_path.rstrip("/") or "/", local)
+    for where, path in named:
+        fs, inside = filesystem(path)
+        if type(fs) is type(out_fs) and _within(_real(inside.rstrip("/") or "/", local), out_path):
+            raise CurateError(f"{where}: {path!r} lies in the output this run writes: --overwrite would delete it; "
+                              "write the run to another output")
+
+
 def _real(path: str, local: bool) -> str:
     return os.path.realpath(path) if local else path
 

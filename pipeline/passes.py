@@ -24,7 +24,7 @@ from curate.pipeline import inflight
 from curate.pipeline.chain import BoundStage, StageCounts, split
 from curate.pipeline.config import PipelineConfig, StageSpec
 from curate.pipeline.errors import CurateError
-from curate.pipeline.inputs import InputFile
+from curate.pipeline.inputs import InputFile, has_pages
 from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
 from curate.pipeline.readers import read
 from curate.pipeline.readers.ledger import ReaderLedger
@@ -199,7 +199,8 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
     if step.applies is not None:
         applied = Decisions.load(step.applies.build(), output, decisions or [])
         counts.insert(0, StageCounts(step.applies.id))
-    feeds = step.feeds.build() if step.feeds is not None else None
+    feeds = worker_stage(config, step.feeds) if step.feeds is not None else None
+    keyed = StageCounts(step.feeds.id) if step.feeds is not None else None
     tag = f"{file.key}-p{step.index}-{attempt}"
     rows = _Sink(output, f"work/pass-{step.index}/rows/part-{tag}.parquet" if feeds else
                  f"{DOCUMENTS}/part-{tag}.parquet")
@@ -234,6 +235,8 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
                 for bound, count in zip(maps, counts[1:] if applied is not None else counts):
                     if kept.num_rows == 0:
                         break
+                    if not has_pages(file.format) and bound.stage.needs_page():
+                        continue  # a text record goes past extraction with its text as read
                     kept, rejected = split(bound.run(kept, count))
                     reject(rejected)
                 if not step.keeps_html and "html" in kept.schema.names:
@@ -241,9 +244,12 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
                 if step.last and kept.num_rows:
                     for collector in collectors.values():
                         kept = collector.kept(kept)  # a collector may take columns out (tokens go to the shards)
-                rows.write(kept)
                 if feeds is not None and kept.num_rows:
-                    keys.write(_with_file(feeds.keys(kept), file.key))
+                    kept, unkeyed, key_rows = feeds.keys(kept, keyed)
+                    reject(unkeyed)
+                    if key_rows is not None:
+                        keys.write(_with_file(key_rows, file.key))
+                rows.write(kept)
     finally:
         written_rows, written_keys, written_rejects = rows.close(), keys.close(), rejects.close()
         partials = {stage_id: collector.close() for stage_id, collector in collectors.items()}
@@ -258,7 +264,8 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
         "rejects": written_rejects,
         "kept": rows.rows,
         "rejected": rejects.rows,
-        "stages": [c.to_json() for c in counts],
+        # the global stage this pass feeds counts the rows it could not key (stats.py adds its pass's counts)
+        "stages": [c.to_json() for c in counts + ([keyed] if keyed else [])],
         "partials": {stage_id: {"value": p.value, "files": p.files} for stage_id, p in partials.items()},
         "seconds": round(time.time() - started, 3),
     }

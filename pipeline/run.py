@@ -1,16 +1,15 @@
 """One pipeline run, engine-neutral: list inputs, check the pipeline, guard the output, run the passes, commit."""
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 from curate.pipeline import output as layout
-from curate.pipeline.check import Checked, assumed_format, check
+from curate.pipeline.check import Checked, assumed_format, check, named_files
 from curate.pipeline.config import PipelineConfig
-from curate.pipeline.errors import CurateError
+from curate.pipeline.errors import CurateError, RunFailed, job_failed
 from curate.pipeline.inputs import InputFile, resolve
-from curate.pipeline.output import Output, now, refuse_inside_input
+from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
 from curate.pipeline.passes import passes
 from curate.pipeline.stats import compute
 
@@ -46,6 +45,8 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     passes, the global stages' decisions) for debugging; it is deleted once the manifest is written."""
     started = time.time()
     pipeline = checked(config)
+    if overwrite:
+        refuse_deleting(config.output, named_files(config))
     output = Output(config.output)
     with output.lock():
         try:
@@ -70,7 +71,7 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
     except CurateError:
         raise
     except Exception as error:
-        raise CurateError(f"the {config.engine.name} job failed: {_last_line(error)}") from error
+        raise job_failed(f"the {config.engine.name} job failed", _last_line(error)) from error
     documents = [path for r in records[-1] for path in r["rows"]]
     rejects = [path for step in records for r in step for path in r["rejects"]]
     # what failed attempts left beside the committed files goes before anything counts them
@@ -144,7 +145,7 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
         committed = output.committed(step.index)
         missing = [f.rel for f in inputs if f.key not in committed]
         if missing:
-            raise CurateError(f"{len(missing)} input file(s) did not finish pass {step.index} "
+            raise RunFailed(f"{len(missing)} input file(s) did not finish pass {step.index} "
                               f"(first: {missing[0]}); rerun with --resume")
         previous = {f.key: committed[f.key] for f in inputs}
         records.append([previous[f.key] for f in inputs])
@@ -169,6 +170,4 @@ def _last_line(error: Exception) -> str:
     """The Python exception that ended a Spark task, not the JVM's stack around it."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     python = [line for line in lines if "Error:" in line or "Exception:" in line]
-    line = (python[-1] if python else lines[-1] if lines else type(error).__name__)[:500]
-    # A worker's own CurateError reaches the user as itself, not as a wrapped exception name.
-    return re.sub(r"^curate\.pipeline\.errors\.\w+: ", "", line)
+    return (python[-1] if python else lines[-1] if lines else type(error).__name__)[:500]

@@ -33,8 +33,11 @@ class Stage:
 
     name: ClassVar[str]
     Params: ClassVar[type[Params]] = Params
-    # Parameters naming local files (a path or a list of paths) that must exist before anything runs.
+    # Parameters naming local files the stage reads (a path or a list of paths; `list.field` for a field of each
+    # item of a list), that must exist before anything runs. Relative in a pipeline file: to that file's folder.
     files: ClassVar[tuple[str, ...]] = ()
+    # Parameters naming folders the stage writes (a cache): relative to the pipeline file's folder, like every path.
+    outputs: ClassVar[tuple[str, ...]] = ()
     # CPU spent in helper processes (an extraction sandbox) so far; the framework adds its growth to the stage's time.
     subprocess_cpu_seconds: float = 0.0
 
@@ -54,12 +57,22 @@ class Stage:
         """The existing columns this stage rewrites in place, given its parameters."""
         return ()
 
+    def needs_page(self) -> bool:
+        """Whether the stage has nothing to do on a record without a page: a text input's (JSONL, Parquet, WET), which
+        then goes past it with its text as read. By default, extraction: a stage that reads `html` to add `text`."""
+        return "html" in self.requires() and "text" in self.adds()
+
     def totals(self) -> tuple[str, ...]:
         """Added integer columns the run report sums over the kept documents (counts of things found or replaced)."""
         return ()
 
     def setup(self) -> None:
         """Load heavy state (models, indexes) once per worker, before the first batch."""
+
+    def check_files(self) -> None:
+        """When the run is planned, on the driver, before an engine starts or any output exists, once the files in
+        `files` exist: that they hold what `setup` will load (a model that loads and predicts, a whole dedup index).
+        Read with bounds, so that no file can hang it; a CurateError in one line otherwise."""
 
     # ---- corpus-level results: optional hooks, each a no-op here ----------------------------------------------
 
@@ -118,6 +131,33 @@ class Partial:
 
     value: Any
     files: list[str] = field(default_factory=list)
+
+
+def map_paths(values: dict[str, Any], names: tuple[str, ...],
+              change: Callable[[str, str], str]) -> dict[str, Any]:
+    """`values` (a stage's entry, or its Params dumped) with every path the parameters `names` hold (`Stage.files`,
+    `Stage.outputs`) replaced by `change(where, path)`, `where` naming it as `param`, `param[i]` or `param[i].field`.
+    Values of another shape are left for validation to refuse."""
+    values = dict(values)
+    for name in names:
+        head, _, field = name.partition(".")
+        value = values.get(head)
+        if field and isinstance(value, list):
+            values[head] = [{**item, field: change(f"{head}[{i}].{field}", item[field])}
+                            if isinstance(item, dict) and isinstance(item.get(field), str) else item
+                            for i, item in enumerate(value)]
+        elif isinstance(value, str):
+            values[head] = change(head, value)
+        elif isinstance(value, list):
+            values[head] = [change(f"{head}[{i}]", v) if isinstance(v, str) else v for i, v in enumerate(value)]
+    return values
+
+
+def paths_of(values: dict[str, Any], names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The paths the parameters `names` hold in `values`, as (where, path); empty ones left out."""
+    found: list[tuple[str, str]] = []
+    map_paths(values, names, lambda where, path: found.append((where, path)) or path)
+    return [(where, path) for where, path in found if path]
 
 
 def emit(batch: pa.RecordBatch, reasons: Sequence[str | None] | pa.Array, **columns: Any) -> pa.RecordBatch:

@@ -12,12 +12,12 @@ from collections import Counter, defaultdict
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.pipeline.errors import CurateError
+from curate.pipeline.errors import RunFailed
 from curate.pipeline.output import Output
 from curate.pipeline.schema import REJECT
 
 
-class AccountingError(CurateError):
+class AccountingError(RunFailed):
     """Input records are missing from (or counted twice in) the output: a bug, never a user mistake."""
 
 
@@ -56,15 +56,17 @@ def compute(output: Output, records: list[list[dict]]) -> dict:
                     rejected[item["values"]] += item["counts"]
     read_rejects = sum(n for reason, n in rejected.items() if reason.startswith("read:"))
     stages = [{"name": "read", "in": seen, "out": seen - read_rejects, "cpu_seconds": None}]
+    # in pipeline order; a global stage's rows come from two passes: those it could not key in the pass before its
+    # plan (in, never out), and those its decision saw in the pass after
+    by_stage: dict[str, dict] = {}
     for step in records:
-        by_stage: dict[str, dict] = {}
         for r in step:
             for s in r["stages"]:
                 row = by_stage.setdefault(s["name"], {"name": s["name"], "in": 0, "out": 0, "cpu_seconds": 0.0})
                 row["in"] += s["in"]
                 row["out"] += s["out"]
                 row["cpu_seconds"] = round(row["cpu_seconds"] + s["cpu_seconds"], 3)
-        stages += list(by_stage.values())
+    stages += list(by_stage.values())
     file_errors = {r["file"]: r["reader"]["error"] for r in first if r["reader"]["error"]}
     problems = defaultdict(list)
     for r in first:

@@ -212,6 +212,8 @@ class Decontaminate(Stage):
 
     name = "decontaminate"
     Params = DecontaminateParams
+    files = ("benchmarks.path",)
+    outputs = ("cache_dir",)
 
     def modifies(self) -> tuple[str, ...]:
         return ("text",) if self.params.mode == "remove" else ()

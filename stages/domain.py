@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params, Stage, emit
+from curate.stages.langid import load_model, normalise
 
 LABEL = r"^[A-Za-z0-9_.\-]+$"
 _LABEL = re.compile(LABEL)
@@ -155,11 +156,11 @@ class Domain(Stage):
         if p.rules is not None or p.rules_file is not None:
             self.rules = UrlRules(p.rules if p.rules is not None else load_rules(p.rules_file))
         if p.classifier is not None:
-            import fasttext
+            self.model = load_model(p.classifier, "classifier")
 
-            if not Path(p.classifier).is_file():
-                raise CurateError(f"domain classifier {p.classifier!r} not found (domain.classifier)")
-            self.model = fasttext.load_model(p.classifier)
+    def check_files(self) -> None:
+        if self.params.classifier is not None:
+            load_model(self.params.classifier, "classifier")
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         p = self.params
@@ -171,8 +172,6 @@ class Domain(Stage):
                 labels = [clean_label(v, p.default) for v in values]
             domain = pa.array(labels, pa.string())
         elif p.classifier is not None:
-            from curate.stages.langid import normalise
-
             texts = [normalise(t or "", 4000) for t in batch.column("text").to_pylist()]
             predicted, scores = self.model.predict(texts, k=1)
             domain = pa.array([clean_label(label[0].removeprefix("__label__"), p.default)

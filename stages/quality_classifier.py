@@ -63,6 +63,7 @@ HOSTS_PER_FILE = 1_000  # hosts a file's partial names; the rest of its document
 TOP_HOSTS = 20  # hosts the report lists
 OTHER, NO_URL = "(other)", "(no url)"
 _HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(?P<host>[^:/?#]*)"
+TEST_TEXT = "A short test text, scored once when the run is planned to see that the model answers."
 
 
 class QualityClassifierParams(Params):
@@ -105,7 +106,7 @@ class HuggingFaceScorer:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(params.model, local_files_only=True)
             self.model = AutoModelForSequenceClassification.from_pretrained(params.model, local_files_only=True)
-        except (OSError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - OSError, ValueError, a SafetensorError for a file cut short: one line
             first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
             raise CurateError(f"quality_classifier: cannot load the checkpoint {params.model!r} ({first})") from None
         self.model.to(self.device).eval()
@@ -135,15 +136,35 @@ class HuggingFaceScorer:
         return scores
 
 
-@lru_cache(maxsize=4)
-def load_scorer(params: QualityClassifierParams):
-    """One scorer per worker process and parameters: the model loads once, not once per file."""
+def new_scorer(params: QualityClassifierParams):
+    """The scorer of the stage's model; a model that cannot be loaded is one line."""
     if params.backend == "fasttext":
         try:
             return FastTextScorer(params.model, params.positive_label())
         except ModelError as error:
             raise CurateError(str(error)) from None
     return HuggingFaceScorer(params)
+
+
+@lru_cache(maxsize=4)
+def load_scorer(params: QualityClassifierParams):
+    """One scorer per worker process and parameters: the model loads once, not once per file."""
+    return new_scorer(params)
+
+
+def check_scorer(params: QualityClassifierParams) -> None:
+    """When the run is planned: the model loads (a fastText file walked whole first) and scores a test text with a
+    finite number. Not cached: the driver does not keep a model the workers load for themselves."""
+    try:
+        scores = new_scorer(params)([TEST_TEXT])
+    except CurateError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever a checkpoint's loader or forward pass raises: one line
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise CurateError(f"model {params.model!r} cannot score a test text ({type(error).__name__}: {first})") \
+            from None
+    if not np.isfinite(scores).all():
+        raise CurateError(f"model {params.model!r} scores a test text {float(scores[0])}, not a number")
 
 
 def _ordered(scores: np.ndarray) -> np.ndarray:
@@ -378,6 +399,9 @@ class QualityClassifier(GlobalStage):
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"quality_score": pa.float32()}
+
+    def check_files(self) -> None:
+        check_scorer(self.params)
 
     def score(self, texts: list[str | None]) -> np.ndarray:
         return load_scorer(self.params)(texts) if texts else np.zeros(0, np.float32)

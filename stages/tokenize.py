@@ -14,11 +14,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from curate.pipeline.errors import CurateError
 from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Collector, Params, Stage, emit
 from curate.pipeline.tokenizer import EOS_CANDIDATES, load_tokenizer
 from curate.stages.shards import ShardSink, domains_section, manifest_section, mixture_text
+
+
+TEST_TEXT = "A short test text, tokenized once when the run is planned."
 
 
 class TokenizeParams(Params):
@@ -55,6 +59,14 @@ class Tokenize(Stage):
 
     def setup(self) -> None:
         self.tokenizer, self.eos_id, self.vocab_size, _ = load_tokenizer(self.params.tokenizer, self.params.eos_token)
+
+    def check_files(self) -> None:
+        """The tokenizer file loads, has its EOS, and encodes a test text to ids inside its vocabulary."""
+        tokenizer, _, vocab_size, _ = load_tokenizer(self.params.tokenizer, self.params.eos_token)
+        ids = tokenizer.encode(TEST_TEXT, add_special_tokens=False).ids
+        if not ids or not all(0 <= i < vocab_size for i in ids):
+            raise CurateError(f"tokenizer {self.params.tokenizer!r} encodes a test text as {ids[:8]}: not ids of its "
+                              f"{vocab_size:,}-token vocabulary")
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         text = batch.column("text")

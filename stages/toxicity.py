@@ -43,6 +43,7 @@ DETOXIFY_LABELS = {
                      "sexual_explicit"],
 }
 PROFANITY_LABELS = ["profanity"]
+TEST_TEXT = "A short test text, scored once when the run is planned to see that the model answers."
 _SPACE = re.compile(r"\s+")
 
 
@@ -209,12 +210,32 @@ class Toxicity(Stage):
         return {f"{PREFIX}{label}": pa.float32() for label in self.params.label_names()}
 
     def setup(self) -> None:
-        self.scorer = ProfanityScorer() if self.params.backend == "profanity" else DetoxifyScorer(self.params)
+        self.scorer = self._scorer()
+
+    def _scorer(self) -> ProfanityScorer | DetoxifyScorer:
+        scorer = ProfanityScorer() if self.params.backend == "profanity" else DetoxifyScorer(self.params)
         wanted = self.params.label_names()
-        unknown = [label for label in [*wanted, *self.params.thresholds] if label not in self.scorer.labels]
+        unknown = [label for label in [*wanted, *self.params.thresholds] if label not in scorer.labels]
         if unknown:
             raise CurateError(f"toxicity: the model has no label {', '.join(unknown)} (labels: "
-                              f"{', '.join(self.scorer.labels)}); fix toxicity.labels / toxicity.thresholds")
+                              f"{', '.join(scorer.labels)}); fix toxicity.labels / toxicity.thresholds")
+        return scorer
+
+    def check_files(self) -> None:
+        """A Detoxify checkpoint loads (weights only), has the labels asked for and scores a test text with numbers
+        between 0 and 1; the bundled profanity model needs no check."""
+        if self.params.backend != "detoxify":
+            return
+        try:
+            scores = self._scorer()([TEST_TEXT])  # not kept: the workers load their own
+        except CurateError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a checkpoint whose weights do not fit its model
+            raise CurateError(f"checkpoint {self.params.checkpoint!r} cannot score a test text "
+                              f"({type(error).__name__}: {_first_line(error)})") from None
+        bad = {label: float(v[0]) for label, v in scores.items() if not 0 <= float(v[0]) <= 1}
+        if bad:
+            raise CurateError(f"checkpoint {self.params.checkpoint!r} scores a test text {bad}: not probabilities")
 
     def score(self, texts: list[str | None]) -> dict[str, np.ndarray]:
         """Each label's score per text: the maximum over the text's chunks."""

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import tempfile
 
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.pipeline.config import EngineConfig, PipelineConfig, parse
-from curate.pipeline.errors import CurateError
+from curate.pipeline.errors import job_failed
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output, attempt_id
 from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
@@ -89,7 +88,7 @@ def _worker_logs_to_file():
             yield
         except Exception as error:
             os.dup2(saved, 2)
-            raise CurateError(f"the Beam pipeline failed: {_last_line(error)} (worker log: {log.name})") from error
+            raise job_failed("the Beam pipeline failed", _last_line(error), f" (worker log: {log.name})") from error
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -98,8 +97,7 @@ def _worker_logs_to_file():
 
 def _last_line(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    line = (lines[-1] if lines else type(error).__name__)[:500]
-    return re.sub(r"^curate\.pipeline\.errors\.\w+: ", "", line)
+    return (lines[-1] if lines else type(error).__name__)[:500]
 
 
 class BeamEngine:

@@ -42,18 +42,24 @@ class WriteIndex(beam.DoFn):
 
 
 def write_index(stage, keys, decisions, output: Output, shards: int, label: str = "Index") -> None:
-    """The key rows of the documents this run kept (not rejected by `decisions`): the run's index."""
+    """The key rows of the documents this run kept (not rejected by `decisions`): the run's index, its `index.json`
+    written once every shard is (a global combine waits for them all; with no shard it still runs, on nothing)."""
     schema = stage.key_schema()
     folder = stage.index_folder()
     if output.exists(folder):
         output.fs.rm(output.path(folder), recursive=True)
-    stage.write_index_description(output)
     _ = ({"key": keys | f"{label}: keys by uid" >> beam.Map(lambda r: (r["uid"], r)),
           "decision": decisions | f"{label}: decisions by uid" >> beam.Map(lambda d: (d["uid"], d["reject_reason"]))}
          | f"{label}: join" >> beam.CoGroupByKey()
          | f"{label}: kept" >> beam.FlatMap(_index_row, schema.names)
          | f"{label}: by shard" >> beam.Map(lambda r: (shard_of(r["uid"], shards), r))
          | f"{label}: group shard" >> beam.GroupByKey()
-         | f"{label}: write" >> beam.ParDo(WriteIndex(output.uri, folder, schema)))
+         | f"{label}: write" >> beam.ParDo(WriteIndex(output.uri, folder, schema))
+         | f"{label}: all written" >> beam.combiners.Count.Globally()
+         | f"{label}: describe" >> beam.Map(_describe, stage, output.uri))
+
+
+def _describe(_written: int, stage, output_uri: str) -> None:
+    stage.write_index_description(Output(output_uri))
 
 

@@ -359,7 +359,8 @@ def ablate(
 
 def main(argv: list[str] | None = None) -> None:
     """The console script. Exit status: 0 success, 2 a usage or config error, 130 interrupted (one line, nothing
-    else), 1 any other failure (one line; `--verbose` adds the traceback)."""
+    else), 1 any other failure, a run stopped by its data or its engine included (one line; `--verbose` adds the
+    traceback)."""
     # Libraries log warnings about optional extras they lack (Beam's GCP clients); curate reports what matters.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     # py4j logs (on the root logger) every call to the JVM that a Ctrl-C or a failed job cuts short, with a traceback;
@@ -377,7 +378,7 @@ def _status(argv: list[str] | None) -> int:
             traceback.print_exc()
         for line in str(error).splitlines() or [""]:  # a config error lists every problem, one a line
             errors.print(f"[bold red]curate: error:[/] {escape(line)}", highlight=False, soft_wrap=True)
-        return 2
+        return error.status
     except (typer.Abort, KeyboardInterrupt):
         return _interrupted()
     except typer.TyperException as error:  # usage errors (status 2) and the like, shown as click shows them

@@ -43,7 +43,8 @@ def verdicts(stage, members: DataFrame, winner: str = "winner") -> DataFrame:
 
 
 def write_index(stage, new: DataFrame, decisions: DataFrame, output: Output) -> None:
-    """The key rows of this run's documents that `decisions` does not reject: the run's index."""
+    """The key rows of this run's documents that `decisions` does not reject: the run's index, then its
+    `index.json` (the folder's files, whole once the write returns)."""
     kept = new.join(decisions.where(F.col("reject_reason").isNotNull()), "uid", "left_anti")
     kept.select(*stage.key_schema().names).write.mode("overwrite").parquet(output.uri_of(stage.index_folder()))
     stage.write_index_description(output)

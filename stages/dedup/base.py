@@ -16,6 +16,8 @@ from curate.stages.dedup import index, keep
 class DedupStage(GlobalStage):
     """A global stage that keeps one document of each group of duplicates, and writes the keys of those it keeps."""
 
+    files = ("against",)  # earlier runs' outputs or index folders
+
     @property
     def rank_column(self) -> str | None:
         """The key column the keep policy ranks by, largest first (None: by id alone)."""
@@ -44,10 +46,18 @@ class DedupStage(GlobalStage):
         return index.folder(self.id)
 
     def earlier_index_files(self) -> list[tuple[str, str]]:
-        """The index files of the runs in `against`, as (root URI, path under it)."""
-        return index.earlier_files(self.params.against, self.name, self.index_description())
+        """The index files of the runs in `against`, as (root URI, path under it), as their `index.json` lists
+        them; their bytes were checked against its hashes when the run was planned (`check_files`)."""
+        return index.earlier_files(self.params.against, self.name, self.index_description(), hashes=False)
+
+    def check_files(self) -> None:
+        """Every index in `against` is whole (each file its `index.json` lists is there, of its size and hash) and
+        built with this stage's parameters: refused in one line before the run, never read in part."""
+        index.earlier_files(self.params.against, self.name, self.index_description())
 
     def write_index_description(self, output: Output) -> None:
+        """`index.json`, after the index's Parquet files are whole: the description and the files' sizes and
+        hashes."""
         index.write_description(output, self.id, self.index_description())
 
     def index_description(self) -> dict:

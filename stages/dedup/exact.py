@@ -34,11 +34,15 @@ def normalise_text(text: str) -> str:
 
 
 def normalise_url(url: str) -> str:
-    """Lower-case scheme and host, no default port, `www.`, fragment or tracking parameters, no trailing slash."""
+    """Lower-case scheme and host, no default port, `www.`, fragment or tracking parameters, no trailing slash. A port
+    is taken as written (urllib's `.port` raises above 65535: the key is still the URL's); a URL urllib cannot split
+    (`http://[::1`) raises, and the framework rejects its row."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower().removeprefix("www.")
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    written = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    written = str(int(written)) if written.isascii() and written.isdigit() else written
+    default = {"http": "80", "https": "443"}.get(parts.scheme.lower())
+    port = f":{written}" if written and written != default else ""
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                              if not _TRACKING.match(k)))
     return urlunsplit(("", host + port, parts.path.rstrip("/") or "/", query, ""))

@@ -55,7 +55,7 @@ def test_aliases_within_the_bound_still_work(tmp_path):
     path.write_text("input: &where crawl/\noutput: out\nstages:\n  - {name: langid, languages: &langs [en, de]}\n"
                     "  - {name: domain, id: by_lang, column: lang}\n")
     parsed = config.load(path)
-    assert parsed.input.paths == ["crawl/"] and parsed.stages[0].params.languages == ["en", "de"]
+    assert parsed.input.paths == [str(tmp_path / "crawl")] and parsed.stages[0].params.languages == ["en", "de"]
 
 
 def test_nesting_20000_deep_is_one_line(capsys, tmp_path):

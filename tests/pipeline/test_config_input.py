@@ -17,9 +17,10 @@ def load(tmp_path: Path, text: str, overrides: dict | None = None, notices: list
 
 def test_input_as_a_path_or_a_list(tmp_path):
     one = load(tmp_path, "input: crawl/*.warc.gz\noutput: out\nstages: [{name: extract}]\n")
-    assert one.input.paths == ["crawl/*.warc.gz"] and one.input.dataset == "crawl"
+    assert one.input.paths == [str(tmp_path / "crawl/*.warc.gz")] and one.input.dataset == "crawl"  # beside the file
     many = load(tmp_path, "input: [data/cc-2024-10.jsonl.gz, more/]\noutput: out\n")
-    assert many.input.paths == ["data/cc-2024-10.jsonl.gz", "more/"] and many.input.dataset == "cc-2024-10"
+    assert many.input.paths == [str(tmp_path / "data/cc-2024-10.jsonl.gz"), str(tmp_path / "more")]
+    assert many.input.dataset == "cc-2024-10"
     named = load(tmp_path, "input: {paths: s3://bucket/cc/2024-10/, dataset: mine}\noutput: out\n")
     assert named.input.paths == ["s3://bucket/cc/2024-10/"] and named.input.dataset == "mine"
 
@@ -49,3 +50,18 @@ def test_engine_switch_drops_the_other_engines_settings(tmp_path):
     assert notices == []  # no switch, nothing dropped
     with pytest.raises(config.ConfigError, match="master is a Spark setting"):  # asked for both: still an error
         load(tmp_path, spark_file, {"engine.name": "beam", "engine.master": "local[2]"})
+
+
+def test_yaml_words_are_read_as_written(tmp_path):
+    """YAML 1.1 (PyYAML's default) reads on/off/yes/no as booleans: `on: url`, as the docs write it, named the key
+    True ("Keys should be strings"), and Norwegian's label `no` became false. A pipeline file reads booleans as YAML
+    1.2 does (true/false only); a yes or off where a switch is expected is still read as one."""
+    parsed = load(tmp_path, "input: crawl/\noutput: out\nwrite_rejects: yes\nstages:\n"
+                            "  - name: exact_dedup\n    on: url\n"
+                            "  - {name: langid, languages: [no, nn, en], threshold: {no: 0.5, default: 0.6}}\n"
+                            "  - {name: gopher_quality, keep_signals: off}\n"
+                            "  - {name: c4_quality, keep_signals: TRUE}\n")
+    dedup, langid, gopher, c4 = (spec.params for spec in parsed.stages)
+    assert dedup.on == "url"
+    assert langid.languages == ["no", "nn", "en"] and langid.threshold == {"no": 0.5, "default": 0.6}
+    assert parsed.write_rejects is True and gopher.keep_signals is False and c4.keep_signals is True

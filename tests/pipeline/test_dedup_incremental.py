@@ -138,3 +138,84 @@ def test_against_an_index_of_other_parameters_is_one_line(spark, tmp_path):
                                                    "against": [str(tmp_path / "out1")]})
     with pytest.raises(CurateError, match="neither a finished curate run"):
         curate("spark", first, tmp_path / "out3", {"name": "minhash_dedup", "against": [str(tmp_path / "in1")]})
+
+
+def index_files(output: Path, stage: str = "exact_dedup") -> list[Path]:
+    return sorted((output / "stages" / stage).glob("*.parquet"))
+
+
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_an_index_is_described_last_with_its_files(spark, tmp_path, engine):
+    """index.json lists every Parquet file of the index with its size and hash, and is written after them: a run
+    killed before its files are whole leaves no index.json (before: Beam wrote index.json first, when it built the
+    pipeline, and a later run read a folder holding no keys as an empty index)."""
+    first = write_input(tmp_path / "in1", {"one.jsonl": ["Same text here", "other text"], "b.jsonl": ["third"]})
+    curate(engine, first, tmp_path / "out1", {"name": "exact_dedup"})
+    folder = tmp_path / "out1" / "stages" / "exact_dedup"
+    description = json.loads((folder / "index.json").read_text())
+    files = index_files(tmp_path / "out1")
+    assert files and [f["path"] for f in description["files"]] == [f.name for f in files]
+    assert [f["bytes"] for f in description["files"]] == [f.stat().st_size for f in files]
+    assert all(len(f["xxh3_128"]) == 32 for f in description["files"])
+    assert (folder / "index.json").stat().st_mtime_ns >= max(f.stat().st_mtime_ns for f in files)
+    assert sum(pq.read_table(f).num_rows for f in files) == 3
+
+
+def test_an_index_that_is_not_whole_is_refused_before_the_run(spark, tmp_path, capsys):
+    """Before: an earlier run whose index Parquet files were deleted gave 0 seen_before and exit 0."""
+    from curate.pipeline.commands.cli import main
+
+    first = write_input(tmp_path / "in1", {"one.jsonl": ["Same text here", "other text"]})
+    second = write_input(tmp_path / "in2", {"two.jsonl": ["same   TEXT here", "new text"]})
+    curate("spark", first, tmp_path / "out1", {"name": "exact_dedup"})
+    (kept,) = index_files(tmp_path / "out1")
+    body = kept.read_bytes()
+    against = {"name": "exact_dedup", "against": [str(tmp_path / "out1")]}
+
+    def refused(match: str) -> None:
+        with pytest.raises(CurateError, match=match) as caught:
+            curate("spark", second, tmp_path / "out2", against)
+        assert "\n" not in str(caught.value) and not (tmp_path / "out2").exists()
+
+    kept.unlink()
+    refused(rf"against: the exact_dedup index in '.*out1' is not whole: {kept.name} is missing \(index.json lists 1 "
+            r"file\); run that run again")
+    kept.write_bytes(body[:-10])
+    refused(f"{kept.name} has {len(body) - 10} bytes, index.json says {len(body)}")
+    kept.write_bytes(body[:100] + bytes([body[100] ^ 1]) + body[101:])
+    refused(f"{kept.name} differs from the file index.json describes")
+    kept.write_bytes(body)
+    index = kept.parent / "index.json"
+    described = index.read_text()
+    index.write_text(described[:40])
+    refused(r"against: .*stages/exact_dedup/index.json is not an index description \(Expecting")
+    index.write_text(json.dumps({k: v for k, v in json.loads(described).items() if k != "files"}))
+    refused(r"index.json lists no files \(an index written before curate listed them, or not by curate\)")
+    index.write_text(described)
+
+    # Through the command line: one line, exit 2, no output made.
+    kept.unlink()
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(json.dumps({"input": str(second), "output": str(tmp_path / "out2"), "stages": [against]}))
+    with pytest.raises(SystemExit) as done:
+        main(["run", str(pipeline)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and len(err.strip().splitlines()) == 1 and "is missing" in err
+    assert not (tmp_path / "out2").exists()
+    kept.write_bytes(body)
+    two = curate("spark", second, tmp_path / "out2", against)  # whole again: the run goes ahead
+    assert {k: v[0] for k, v in ledger(tmp_path / "out2", two).items()} == {"t/two.jsonl:0": "exact_dedup:seen_before"}
+
+
+def test_overwrite_never_deletes_what_the_run_reads(spark, tmp_path):
+    first = write_input(tmp_path / "in1", {"one.jsonl": ["Same text here", "other text"]})
+    curate("spark", first, tmp_path / "out1", {"name": "exact_dedup"})
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "out1").rglob("*"))
+    for against in (tmp_path / "out1", tmp_path / "out1" / "stages" / "exact_dedup"):
+        config = pipeline_config.parse({"input": {"paths": [str(first)], "dataset": "t"},
+                                        "output": str(tmp_path / "out1"),
+                                        "stages": [{"name": "exact_dedup", "against": [str(against)]}]})
+        with pytest.raises(CurateError, match=r"stages\[0\] \(exact_dedup\).against: .* lies in the output this run "
+                                              r"writes: --overwrite would delete it"):
+            run(config, overwrite=True)
+        assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out1").rglob("*")) == before

@@ -100,9 +100,9 @@ def test_a_missing_list_file_exits_2_in_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-c", "from curate.pipeline.commands.cli import main; main()", "run", str(path)],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path, env=dict(os.environ))
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == (
-        "curate: error: stages[0] (url_filter).domain_files: no file or folder 'lists/missing.txt' "
-        "(relative paths are read from the folder curate runs in)")
+    assert result.stderr.strip() == (  # read beside the pipeline file
+        f"curate: error: stages[0] (url_filter).domain_files[0]: no file or folder '{tmp_path / 'lists/missing.txt'}' "
+        "(a relative path in a pipeline file is read beside that file, or in the current folder)")
 
 
 def test_the_safety_example_is_a_valid_pipeline():

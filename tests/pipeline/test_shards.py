@@ -263,8 +263,8 @@ def test_the_manifest_has_the_fields_docs_format_shows(outputs):
 
 def test_the_example_pipeline_validates(tmp_path, monkeypatch):
     # the checked plan over a WARC input, with the tokenizer the example's comment says to train first
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "tokenizer.json").touch()
+    monkeypatch.chdir(tmp_path)  # the tokenizer is read here: not beside the example, but in the current folder
+    train_bpe(["a few words to learn from, again and again"] * 50, vocab_size=300).save(str(tmp_path / "tokenizer.json"))
     example = Path(__file__).resolve().parents[2] / "examples" / "shards.yaml"
     config = pipeline_config.load(example)
     plan = check(config, [InputFile(uri=str(tmp_path / "a.warc.gz"), rel="a.warc.gz", size=1, format="warc")])

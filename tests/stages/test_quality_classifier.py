@@ -185,7 +185,7 @@ def test_bad_parameters_and_missing_models_are_config_errors(model, tmp_path):
     with pytest.raises(CurateError, match="has no label '__label__good'"):
         stage.score(["text"])
     (tmp_path / "broken.bin").write_bytes(b"not a model")
-    with pytest.raises(CurateError, match="is not a fastText model"):
+    with pytest.raises(CurateError, match="is not a whole fastText classifier: it does not start as a fastText model"):
         QualityClassifier(QualityClassifierParams(model=str(tmp_path / "broken.bin"))).score(["text"])
 
 
