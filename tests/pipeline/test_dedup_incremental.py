@@ -215,7 +215,7 @@ def test_overwrite_never_deletes_what_the_run_reads(spark, tmp_path):
         config = pipeline_config.parse({"input": {"paths": [str(first)], "dataset": "t"},
                                         "output": str(tmp_path / "out1"),
                                         "stages": [{"name": "exact_dedup", "against": [str(against)]}]})
-        with pytest.raises(CurateError, match=r"stages\[0\] \(exact_dedup\).against: .* lies in the output this run "
+        with pytest.raises(CurateError, match=r"stages\[0\] \(exact_dedup\).against\[0\]: .* lies in the output this run "
                                               r"writes: --overwrite would delete it"):
             run(config, overwrite=True)
         assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out1").rglob("*")) == before
