@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-from curate.filters.languages import LABELS
+from curate.filters.languages import fineweb2_code
 
 __all__ = ["FALLBACK", "MissingPackage", "Assignment", "WordTokenizer", "assignment", "word_tokenizer"]
 
@@ -93,16 +93,12 @@ _BY_CODE, _BY_ISO = _read_table()
 
 def assignment(lang: str | None) -> Assignment:
     """The tokenizer assignment for `lang`: a FineWeb-2 code (``deu_Latn``), a bare ISO 639-3 code (``deu``: its
-    default script), an ISO 639-1 code or lid.176 label (``de``), a BCP 47 tag (``de-AT``: by its language); anything
-    else, and None, gets :data:`FALLBACK`."""
+    default script), a label :func:`curate.filters.languages.fineweb2_code` maps (``de``, ``de-AT``, ``sr-Latn``);
+    anything else, and None, gets :data:`FALLBACK`."""
     if not lang:
         return FALLBACK
-    found = _BY_CODE.get(lang) or _BY_ISO.get(lang)
-    if found is None and lang in LABELS:
-        found = _BY_CODE.get(LABELS[lang][0])
-    if found is None and "-" in lang:
-        return assignment(lang.split("-")[0].lower())
-    return found or FALLBACK
+    code = fineweb2_code(lang)
+    return _BY_CODE.get(code) or _BY_ISO.get(code) or FALLBACK
 
 
 # ---- the families: each loads its library and returns texts -> each text's raw tokens ------------------------------
