@@ -15,7 +15,9 @@ family            what splits the text                                  packages
 ``jieba``         jieba, precise mode (Chinese: cmn_Hani, yue_Hani...)  jieba
 ``sudachi``       SudachiPy, split mode A, core dictionary (Japanese)   sudachipy, sudachidict-core
 ``pythainlp``     PyThaiNLP's ``newmm-safe`` (Thai script)              pythainlp
-``kiwi``          Kiwi with its ``sbg`` model (Korean)                  kiwipiepy<0.22 (later ones lack sbg)
+``kiwi``          Kiwi with its ``sbg`` model (Korean), without runs   kiwipiepy<0.22 (later ones lack sbg)
+                  of 20+ digits and commas (datatrove's reading,
+                  offsets included)
 ``indic``         Indic NLP's trivial tokenizer for the argument's      indic-nlp-library
                   language (Devanagari, Bengali, Arabic-script Indic)
 ``clusters``      curate's own character clusters                       —
@@ -34,9 +36,6 @@ directly rather than through spaCy's Japanese pipeline. Where they may differ, o
 - Japanese text over 40,000 UTF-8 bytes (Sudachi's input limit is about 49,000) is cut into pieces at the last newline
   before the limit, or at the limit when a piece has none; datatrove cuts at byte-size steps of ten characters, so a
   word at a cut may split differently.
-- Korean: runs of 20 or more digits and commas are removed before Kiwi reads the text (it mis-handles them), as
-  datatrove does; curate takes the words from that cleaned text, datatrove slices the original text with the cleaned
-  text's offsets.
 - Stanza's 98 languages (Welsh, Galician, Belarusian, ...) use ``spacy xx``: Stanza downloads its models at run time.
 
 A tokenizer is made once per process and family (:func:`word_tokenizer` is cached) and loads its library on its first
@@ -176,8 +175,10 @@ def _kiwi(argument: str) -> Split:
     kiwi = Kiwi(model_type="sbg")
 
     def split(text: str) -> list[str]:
-        text = _LONG_NUMBER.sub("", text)
-        return [text[token.start:token.end] for token in kiwi.tokenize(text)]
+        # Kiwi reads the text without runs of 20+ digits and commas (it mishandles them), and the words are cut from
+        # the text as it was with the offsets Kiwi gives in the cleaned one: shifted after such a run. That is how
+        # FineWeb-2's Korean thresholds were measured (datatrove's KiwiTokenizer), so it is kept.
+        return [text[token.start:token.end] for token in kiwi.tokenize(_LONG_NUMBER.sub("", text))]
 
     return _each(split)
 

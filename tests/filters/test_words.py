@@ -61,6 +61,13 @@ def test_each_family_on_a_sentence(lang, text, expected):
     assert word_tokenizer(lang).words(text) == expected
 
 
+def test_korean_words_after_a_long_number_are_cut_where_datatrove_cuts_them():
+    # Kiwi reads "번호  서울에 산다." (the run of 23 digits removed), and the words are cut from the original text at
+    # the offsets of that reading, as FineWeb-2 measured Korean
+    assert word_tokenizer("ko").words("번호  서울에 산다.") == ["번호", "서울", "에", "산", "산다", "."]
+    assert word_tokenizer("ko").words("번호 12345678901234567890123 서울에 산다.") == ["번호", "23", "4", "6", "67", "8"]
+
+
 def test_words_are_stripped_and_never_empty():
     for lang in ("deu_Latn", "cmn_Hani", "jpn_Jpan", "tha_Thai", "kor_Hang", "hin_Deva"):
         ws = word_tokenizer(lang).words(" \n a \t\n\n b  \u3000 ")
