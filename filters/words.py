@@ -15,9 +15,9 @@ family            what splits the text                                  packages
 ``jieba``         jieba, precise mode (Chinese: cmn_Hani, yue_Hani...)  jieba
 ``sudachi``       SudachiPy, split mode A, core dictionary (Japanese)   sudachipy, sudachidict-core
 ``pythainlp``     PyThaiNLP's ``newmm-safe`` (Thai script)              pythainlp
-``kiwi``          Kiwi with its ``sbg`` model (Korean), without runs   kiwipiepy<0.22 (later ones lack sbg)
-                  of 20+ digits and commas (datatrove's reading,
-                  offsets included)
+``kiwi``          Kiwi with its ``sbg`` model (Korean), the text read   kiwipiepy<0.22 (later ones lack sbg)
+                  without runs of 20+ digits and commas, as datatrove
+                  reads it (offsets included)
 ``indic``         Indic NLP's trivial tokenizer for the argument's      indic-nlp-library
                   language (Devanagari, Bengali, Arabic-script Indic)
 ``clusters``      curate's own character clusters                       —
@@ -40,7 +40,9 @@ directly rather than through spaCy's Japanese pipeline. Where they may differ, o
 
 A tokenizer is made once per process and family (:func:`word_tokenizer` is cached) and loads its library on its first
 :meth:`WordTokenizer.words` call, so a worker loads only the segmenters of the languages its documents are in. A missing
-package raises :class:`MissingPackage`, which names it; nothing falls back silently.
+package raises :class:`MissingPackage`, which names it; nothing falls back silently. :meth:`WordTokenizer.words_of`
+segments many texts in one call (one spaCy memory zone), and the words of the texts segmented last are remembered, so
+the rule sets of one pass segment a document once.
 """
 from __future__ import annotations
 
