@@ -50,7 +50,7 @@ def documents(lang: str, per_document: int = 20) -> list[str]:
 
 def child(code: str, lang: str, repeats: int, torch_first: bool) -> dict:
     """Measured in this process: the load, then tokenizing the documents."""
-    from curate.filters.words import word_tokenizer
+    from curate.filters.words import REMEMBERED, word_tokenizer
 
     if torch_first:  # spaCy's thinc imports torch; a worker that ran a model stage has it already
         import torch  # noqa: F401
@@ -64,7 +64,7 @@ def child(code: str, lang: str, repeats: int, torch_first: bool) -> dict:
     loaded, _ = rss_mb()
     best, count = float("inf"), 0
     for _ in range(repeats):
-        tokenizer._recent.clear()  # measure segmenting, not remembering
+        REMEMBERED.clear()  # measure segmenting, not remembering
         cpu = time.process_time()
         count = sum(len(ws) for ws in tokenizer.words_of(texts))
         best = min(best, time.process_time() - cpu)

@@ -55,7 +55,7 @@ from importlib import resources
 
 from curate.filters.languages import fineweb2_code
 
-__all__ = ["FALLBACK", "MissingPackage", "Assignment", "WordTokenizer", "assignment", "word_tokenizer"]
+__all__ = ["FALLBACK", "REMEMBERED", "MissingPackage", "Assignment", "WordTokenizer", "assignment", "word_tokenizer"]
 
 INSTALL_HINT = "pip install 'curate[multilingual]'"
 
@@ -216,11 +216,38 @@ FAMILIES: dict[str, Family] = {
 _SPACY_EXTRA = {"vi": (("pyvi", "pyvi"),)}
 
 
-# The words of the texts tokenized last, kept so that the rule sets of one pass (gopher_repetition, fineweb_quality,
-# gopher_quality, MinHash's shingles) segment each document once: up to a reader's batch of text (64 MiB), each text's
-# words joined by a separator no word holds. Over the bound, the memory starts again.
-REMEMBERED_CHARS = 64 << 20
-_SEPARATOR = "\x1f"
+class Remembered:
+    """The words of the texts segmented last, by tokenizer and text, so that the rule sets of one pass
+    (gopher_repetition, fineweb_quality, gopher_quality, MinHash's shingles) segment each document once. One per
+    process, for every tokenizer: up to a reader's batch of text (64 Mi characters), each text's words joined by a
+    separator no word holds (about the text's size again); past the bound it starts again, empty."""
+
+    LIMIT = 64 << 20
+    SEPARATOR = "\x1f"
+
+    def __init__(self) -> None:
+        self.words: dict[tuple[str, str, str], str] = {}
+        self.chars = 0
+
+    def get(self, key: tuple[str, str, str]) -> list[str] | None:
+        joined = self.words.get(key)
+        return None if joined is None else joined.split(self.SEPARATOR) if joined else []
+
+    def put(self, key: tuple[str, str, str], words: list[str]) -> None:
+        joined = self.SEPARATOR.join(words)
+        if words and joined.count(self.SEPARATOR) != len(words) - 1:  # a word holds the separator: not kept
+            return
+        if self.chars + len(key[2]) > self.LIMIT:
+            self.clear()
+        self.words[key] = joined
+        self.chars += len(key[2])
+
+    def clear(self) -> None:
+        self.words.clear()
+        self.chars = 0
+
+
+REMEMBERED = Remembered()
 
 
 @dataclass
@@ -230,8 +257,6 @@ class WordTokenizer:
     family: str
     argument: str = ""
     _split: Split | None = field(default=None, repr=False)
-    _recent: dict[str, str] = field(default_factory=dict, repr=False)
-    _recent_chars: int = field(default=0, repr=False)
 
     @property
     def packages(self) -> tuple[tuple[str, str], ...]:
@@ -259,30 +284,15 @@ class WordTokenizer:
 
     def words_of(self, texts: list[str]) -> list[list[str]]:
         """The words of each text (:meth:`words`), the texts segmented together where the library gains by it."""
-        out: list[list[str] | None] = [None] * len(texts)
-        todo = []
-        for i, text in enumerate(texts):
-            known = self._recent.get(text)
-            if known is None:
-                todo.append(i)
-            else:
-                out[i] = known.split(_SEPARATOR) if known else []
+        keys = [(self.family, self.argument, text) for text in texts]
+        out = [REMEMBERED.get(key) for key in keys]
+        todo = [i for i, words in enumerate(out) if words is None]
         if todo:
             self.load()
             for i, tokens in zip(todo, self._split([texts[i] for i in todo])):
                 out[i] = words = [word for word in map(str.strip, tokens) if word]
-                self._remember(texts[i], words)
+                REMEMBERED.put(keys[i], words)
         return out
-
-    def _remember(self, text: str, words: list[str]) -> None:
-        joined = _SEPARATOR.join(words)
-        if words and joined.count(_SEPARATOR) != len(words) - 1:  # a word holds the separator: do not keep it
-            return
-        if self._recent_chars + len(text) > REMEMBERED_CHARS:
-            self._recent.clear()
-            self._recent_chars = 0
-        self._recent[text] = joined
-        self._recent_chars += len(text)
 
 
 @cache

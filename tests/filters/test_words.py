@@ -75,9 +75,29 @@ def test_words_are_stripped_and_never_empty():
         assert word_tokenizer(lang).words("") == []
 
 
+def test_words_are_remembered_per_tokenizer_within_a_bound(monkeypatch):
+    calls = []
+    tokenizer = WordTokenizer("clusters")
+    tokenizer.load()
+    split = tokenizer._split
+    tokenizer._split = lambda texts: calls.append(len(texts)) or split(texts)
+    monkeypatch.setattr(words_module, "REMEMBERED", words_module.Remembered())
+    texts = ["one two", "three four five", "one two"]
+    assert tokenizer.words_of(texts) == [["one", "two"], ["three", "four", "five"], ["one", "two"]]
+    assert tokenizer.words_of(texts[:2]) == [["one", "two"], ["three", "four", "five"]]
+    assert calls == [3]  # the second call segmented nothing
+    assert WordTokenizer("spacy", "xx").words("one two") == ["one", "two"]  # another tokenizer: its own words
+    monkeypatch.setattr(words_module.Remembered, "LIMIT", 20)
+    tokenizer.words_of(["six seven eight nine", "ten eleven"])  # 20 + 10 characters: the first 22 forgotten
+    assert words_module.REMEMBERED.chars == 10 and calls == [3, 2]
+    odd = WordTokenizer("spacy", "odd", _split=lambda texts: [["a\x1fb"] for _ in texts])  # a word with the separator
+    assert odd.words("a\x1fb") == ["a\x1fb"] and words_module.REMEMBERED.chars == 10  # not kept
+
+
 def test_a_missing_package_is_named(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kiwipiepy" else real(name, *a))
+    monkeypatch.setattr(words_module, "REMEMBERED", words_module.Remembered())  # nothing segmented before
     tokenizer = WordTokenizer("kiwi")
     assert tokenizer.missing() == ["kiwipiepy"]
     with pytest.raises(MissingPackage, match=r"kiwi word tokenizer needs kiwipiepy.*pip install 'curate\[multilingual\]'"):

@@ -137,6 +137,7 @@ def test_a_missing_tokenizer_package_stops_the_run_naming_it(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "kiwipiepy" else real(name, *a))
     words._tokenizer.cache_clear()  # a tokenizer not loaded before the package went missing
+    monkeypatch.setattr(words, "REMEMBERED", words.Remembered())  # and no words remembered
     bound = BoundStage(GopherQuality(GopherQualityParams(thresholds="fineweb2")), "reject")
     batch = pa.RecordBatch.from_pydict({"text": [GERMAN, KOREAN], "lang": ["deu_Latn", "kor_Hang"]})
     with pytest.raises(CurateError, match="gopher_quality: documents in kor_Hang: the kiwi word tokenizer needs "
