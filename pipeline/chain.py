@@ -1,5 +1,6 @@
 """Running stages on a batch: only kept rows reach a stage, reasons get the stage prefix, and a row that makes a map
-stage's `process` or a global stage's `keys` raise becomes a reject, found by halving the batch."""
+stage's `process` or a global stage's `keys` raise becomes a reject, found by halving the batch (a CurateError, which
+is about the run, not a row, stops it)."""
 from __future__ import annotations
 
 import time
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.pipeline.config import StageSpec
+from curate.pipeline.errors import CurateError
 from curate.pipeline.schema import REJECT
 from curate.pipeline.stage import GlobalStage, Stage
 
@@ -106,6 +108,8 @@ def by_rows(call: Callable[[pa.RecordBatch], Any], batch: pa.RecordBatch,
     fail` raises instead. Robustness without a try/except per row: a clean batch costs one call."""
     try:
         return [(batch, True, call(batch))]
+    except CurateError:  # the user's environment or config (a tokenizer package missing), not a row: the run stops
+        raise
     except Exception as error:  # a row made the stage raise: find it, reject it, keep the rest
         if on_error == "fail":
             raise

@@ -6,6 +6,7 @@ from the page) and through all others; the chain is checked once for each kind t
 from __future__ import annotations
 
 import glob
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ class StageColumns:
     requires: tuple[str, ...]
     adds: dict[str, pa.DataType]
     modifies: tuple[str, ...]
+    settings: dict = field(default_factory=dict)  # the parameters set to other than their defaults
 
 
 @dataclass
@@ -92,6 +94,8 @@ class Checked:
             parts.append("adds " + ", ".join(f"{k}:{v}" for k, v in stage.adds.items()))
         if stage.modifies:
             parts.append("modifies " + ", ".join(stage.modifies))
+        if stage.settings:
+            parts.append("with " + ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in stage.settings.items()))
         label = stage.id if stage.id == stage.name else f"{stage.id} ({stage.name})"
         return f"  {label:<15} {'; '.join(parts)}"
 
@@ -120,7 +124,8 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
         warnings += [w for w in kind_warnings if w not in warnings]
     if problems:  # by stage, in pipeline order; a gap both input kinds have is named once
         raise ConfigError("\n".join(dict.fromkeys(line for _, line in sorted(problems, key=lambda p: p[0]))))
-    stages = [StageColumns(s.id, s.name, s.requires(), s.adds(), s.modifies()) for s in built]
+    stages = [StageColumns(s.id, s.name, s.requires(), s.adds(), s.modifies(),
+                           s.params.model_dump(mode="json", exclude_defaults=True)) for s in built]
     return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed, skipped)
 
 
