@@ -179,15 +179,19 @@ class MinHasher:
 
     # --- LSH keys and verification sketches -----------------------------------------------------------------------
 
-    def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
-        """(n, bands) int64: one key per band, the band's index folded in (equal keys = an equal band)."""
+    def band_hashes(self, signatures: np.ndarray, partitions: np.ndarray | None = None) -> np.ndarray:
+        """(n, bands) int64: one key per band, the band's index folded in (equal keys = an equal band). With
+        `partitions` (one uint64 seed per row), the row's seed is folded in too: rows of two partitions share no key."""
         n = signatures.shape[0]
         acc = np.zeros((n, self.bands), np.uint64)
         cut = signatures[:, : self.bands * self.rows].reshape(n, self.bands, self.rows)
         for i in range(self.rows):
             acc += cut[:, :, i] * _POSITION[i]
         acc ^= np.arange(self.bands, dtype=np.uint64)[None, :] * np.uint64(0x9E37_79B9_7F4A_7C15)
-        return mix64(acc).view(np.int64)
+        keys = mix64(acc)
+        if partitions is not None:
+            keys = mix64(keys ^ partitions[:, None])
+        return keys.view(np.int64)
 
     def sketches(self, signatures: np.ndarray) -> np.ndarray:
         """(n, num_perm) int8: the low byte of each mixed signature entry (8-bit minwise hashing)."""
