@@ -12,7 +12,8 @@ P(0.8) = 0.92, P(0.85) = 0.99).
 Shingles. Text is lowercased and every character that is not a letter, digit or combining mark becomes a space
 (punctuation and layout never make two copies differ). Words are then :func:`curate.filters.text.words`: whitespace
 tokens, with Han/Kana text split per character and Thai, Lao, Khmer, Myanmar and Tibetan per character cluster, so
-n-grams of words mean the same thing in unspaced scripts. A shingle is `ngram` consecutive words (or characters, for
+n-grams of words mean the same thing in unspaced scripts; texts a word tokenizer has already segmented (words joined
+by spaces: `segmented=True`) keep its words. A shingle is `ngram` consecutive words (or characters, for
 `shingle="char"`); a text shorter than `ngram` units is one shingle of all its units, and an empty text has none (no
 signature: it is nobody's near-duplicate).
 
@@ -134,12 +135,13 @@ class MinHasher:
 
     # --- shingles -------------------------------------------------------------------------------------------------
 
-    def shingles(self, texts: list[str | None] | pa.Array | pa.ChunkedArray) -> Shingles:
-        """Every shingle hash of every text (null = empty)."""
+    def shingles(self, texts: list[str | None] | pa.Array | pa.ChunkedArray, segmented: bool = False) -> Shingles:
+        """Every shingle hash of every text (null = empty). `segmented`: a word tokenizer already put spaces between
+        the texts' words, so Han, Kana and Thai runs are words as it cut them, not split per character."""
         if self.shingle == "char":
             hashes, offsets = _Units.of(texts, segment_unspaced=False).chars()
         else:
-            hashes, offsets = _Units.of(texts, segment_unspaced=True).words()
+            hashes, offsets = _Units.of(texts, segment_unspaced=not segmented).words()
         return _ngrams(hashes, offsets, self.ngram)
 
     # --- signatures -----------------------------------------------------------------------------------------------
