@@ -43,12 +43,15 @@ def words_of(texts: list[str | None], langs: list[str | None]) -> list[list[str]
     """The words of each text by its language's tokenizer (no words for a null or empty text); a missing tokenizer
     package is a CurateError naming it and the language."""
     out: list[list[str]] = [[] for _ in texts]
-    for lang in dict.fromkeys(langs):  # one tokenizer per language present
+    rows: dict[str | None, list[int]] = {}
+    for i, (text, lang) in enumerate(zip(texts, langs)):
+        if text:
+            rows.setdefault(lang, []).append(i)
+    for lang, chosen in rows.items():  # one tokenizer per language present
         tokenizer = word_tokenizer(lang)
         try:
-            for i, (text, value) in enumerate(zip(texts, langs)):
-                if value == lang and text:
-                    out[i] = tokenizer.words(text)
+            for i in chosen:
+                out[i] = tokenizer.words(texts[i])
         except MissingPackage as error:
             raise CurateError(f"documents in language {lang!r}: {error}") from None
     return out

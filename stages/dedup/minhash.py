@@ -39,8 +39,8 @@ from pydantic import Field, model_validator
 from curate.filters.minhash import MinHasher, bands_for, sketch_matches
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
-from curate.stages.dedup.language import LANGUAGE, check_installed, language_columns, languages_of, words_of
 from curate.stages.dedup.base import PARTITION_BY, DedupStage
+from curate.stages.dedup.language import LANGUAGE, check_installed, language_columns, languages_of, words_of
 from curate.stages.dedup.report import cluster_sizes_section
 
 
