@@ -2,7 +2,8 @@
 
 FineWeb-2 names a language by its ISO 639-3 code and its script (``deu_Latn``, ``cmn_Hani``, ``srp_Cyrl``), as GlotLID
 labels it; fastText's lid.176 labels mostly by ISO 639-1 (``de``, ``zh``, ``sr``). :func:`fineweb2_code` maps one to
-the other with the table ``fineweb2_codes.tsv`` beside this file (lid.176's 176 labels and every ISO 639-1 code): a
+the other with the table ``fineweb2_codes.tsv`` beside this file (lid.176's 176 labels and every ISO 639-1 code; a
+BCP 47 tag by its language and script subtags): a
 macrolanguage goes to the individual language FineWeb-2 has data for (``zh`` -> ``cmn_Hani``, ``ar`` -> ``arb_Arab``,
 ``fa`` -> ``fas_Arab``, ``ms`` -> ``zsm_Latn``, ``et`` -> ``ekk_Latn``, ``no`` -> ``nob_Latn``, ``tl`` -> ``fil_Latn``),
 and where a language is written in several scripts (``sr``: ``srp_Cyrl`` / ``srp_Latn``; ``hi``: ``hin_Deva`` /
@@ -56,13 +57,17 @@ def main_script(text: str, scripts: tuple[str, ...]) -> str | None:
 
 
 def fineweb2_code(label: str, text: str | None = None) -> str:
-    """`label` as a FineWeb-2 code: lid.176's labels mapped (the script read from `text` where the label has several),
-    FineWeb-2/GlotLID codes and unknown labels unchanged."""
+    """`label` as a FineWeb-2 code: lid.176's labels and ISO 639-1 codes mapped (the script read from `text` where the
+    label has several), BCP 47 tags by their language and script subtags (``de-AT``, ``sr-Latn``), FineWeb-2/GlotLID
+    codes and unknown labels unchanged."""
     codes = LABELS.get(label)
+    script = None
+    if codes is None and "-" in label:
+        language, *subtags = label.split("-")
+        codes = LABELS.get(language.lower())
+        script = next((tag.title() for tag in subtags if len(tag) == 4 and tag.isalpha()), None)
     if codes is None:
         return label
-    if len(codes) == 1 or not text:
-        return codes[0]
-    script = main_script(text, tuple(code.split("_")[1] for code in codes))
+    if len(codes) > 1 and script is None and text:
+        script = main_script(text, tuple(code.split("_")[1] for code in codes))
     return next((code for code in codes if code.endswith("_" + script)), codes[0]) if script else codes[0]
-

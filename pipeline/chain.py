@@ -1,4 +1,5 @@
-"""Running map stages on a batch: only kept rows reach a stage, reasons get the stage prefix, errors become rejects."""
+"""Running map stages on a batch: only kept rows reach a stage, reasons get the stage prefix, errors become rejects
+(a CurateError, which is about the run, not a row, stops it)."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.pipeline.config import StageSpec
+from curate.pipeline.errors import CurateError
 from curate.pipeline.schema import REJECT
 from curate.pipeline.stage import Stage
 
@@ -55,6 +57,8 @@ class BoundStage:
     def _guarded(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         try:
             return self._checked(batch, self.stage.process(batch))
+        except CurateError:  # the user's environment or config, not a row: the run stops and says so
+            raise
         except Exception as error:  # a row made the stage raise: find it, reject it, keep the rest
             if self.on_error == "fail":
                 raise

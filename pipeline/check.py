@@ -1,6 +1,7 @@
 """The checked pipeline: which columns each stage needs and gets, validated before anything runs."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ class StageColumns:
     requires: tuple[str, ...]
     adds: dict[str, pa.DataType]
     modifies: tuple[str, ...]
+    settings: dict = field(default_factory=dict)  # the parameters set to other than their defaults
 
 
 @dataclass
@@ -74,6 +76,8 @@ class Checked:
             parts.append("adds " + ", ".join(f"{k}:{v}" for k, v in stage.adds.items()))
         if stage.modifies:
             parts.append("modifies " + ", ".join(stage.modifies))
+        if stage.settings:
+            parts.append("with " + ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in stage.settings.items()))
         label = stage.id if stage.id == stage.name else f"{stage.id} ({stage.name})"
         return f"  {label:<15} {'; '.join(parts)}"
 
@@ -130,7 +134,8 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
             if provided.get(column, "the reader") not in ("the reader", "input.fields") and column not in modifies:
                 warnings.append(f"{spec.id} replaces column {column!r} added by {provided[column]}")
             provided[column] = spec.id
-        stages.append(StageColumns(spec.id, spec.name, requires, adds, modifies))
+        settings = stage.params.model_dump(mode="json", exclude_defaults=True)
+        stages.append(StageColumns(spec.id, spec.name, requires, adds, modifies, settings))
     # html never reaches documents/; tokens go to the shards instead when a stage adds them (docs/FORMAT.md)
     columns = [c for c in provided if c not in ("html", "tokens")]
     return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed)

@@ -5,23 +5,33 @@ digits and punctuation are kept: lid.176 was trained on cased text (its vocabula
 lingua's 111k test lines lowercasing changes nothing beyond noise while removing punctuation costs ~1.3 points
 (bench/langid.py). Adds `lang` — the model's label without `__label__`: ISO 639-1 codes for lid.176 (`en`, `de`,
 with `no` for Norwegian Bokmål and `sh` for Serbo-Croatian), ISO 639-3 plus script for GlotLID (`eng_Latn`) — and
-`lang_score`; `languages` and `threshold` name the same labels. Rules: `no_text` (nothing to identify),
-`language:<label>` (not among `languages`), `below_threshold` (score under the threshold for that language).
+`lang_score`; `languages` and `threshold` name the labels `lang` holds. Rules: `no_text` (nothing to identify),
+`language:<label>` (not among `languages`), `below_threshold` (score under the threshold for that language),
+`no_language_config` (`threshold: fineweb2` and FineWeb-2 has no config for the language).
+
+`labels: fineweb2` writes FineWeb-2's codes instead (`deu_Latn`, `cmn_Hani`; `curate.filters.languages`): lid.176's
+labels mapped, the script read from the text where the language has several (`sr` -> `srp_Cyrl` or `srp_Latn`); a
+label that already is one (GlotLID's) stays, and one the table does not know keeps the model's code (the report lists
+them). `threshold: fineweb2` is each language's `language_score` from FineWeb-2's config, also as a dict's value.
+
 Its collector counts every document leaving the run by language and by the stage that rejected it: the run report's
 per-language funnel (:mod:`curate.stages.language_funnel`).
 """
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections import Counter
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from curate.filters.fineweb2.configs import config
+from curate.filters.languages import fineweb2_code, is_fineweb2_code
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import Output
 from curate.pipeline.registry import register
@@ -60,16 +70,33 @@ def load_model(model_path: str | None):
     return fasttext.load_model(str(path))
 
 
+FINEWEB2 = "fineweb2"  # threshold: each language's language_score in its FineWeb-2 config
+
+
 class LangidParams(Params):
     languages: list[str] | None = Field(
-        None, description="languages to keep, as the model labels them (lid.176: en, de; GlotLID: eng_Latn); none = all"
+        None, description="languages to keep, as `lang` holds them (lid.176: en, de; labels: fineweb2 or GlotLID: "
+                          "deu_Latn); none = all"
     )
-    threshold: float | dict[str, float] = Field(
-        0.65, description="minimum score; one number, or per language with an optional 'default'"
+    threshold: float | Literal["fineweb2"] | dict[str, float | Literal["fineweb2"]] = Field(
+        0.65, description="minimum score: one number, fineweb2 (each language's FineWeb-2 language_score), or per "
+                          "language with an optional 'default'"
+    )
+    labels: Literal["model", "fineweb2"] = Field(
+        "model", description="model: the model's labels; fineweb2: FineWeb-2's codes (deu_Latn), lid.176's mapped with "
+                             "the script read from the text"
     )
     model_path: str | None = Field(None, description="a fastText model file (lid.176.bin, GlotLID's model.bin); "
                                                      "none = the bundled lid.176.ftz")
     max_chars: int = Field(4000, gt=0, description="characters of the text the model sees")
+
+    @model_validator(mode="after")
+    def _fineweb2_threshold_needs_fineweb2_labels(self) -> LangidParams:
+        named = self.threshold == FINEWEB2 or (isinstance(self.threshold, dict) and FINEWEB2 in self.threshold.values())
+        if named and self.labels == "model" and self.model_path is None:
+            raise ValueError("threshold: fineweb2 looks languages up by FineWeb-2 code, and lid.176 labels by ISO "
+                             "639-1 (de): set labels: fineweb2")
+        return self
 
 
 TOP_LANGS = 20  # languages the report names; the rest are "other"
@@ -97,13 +124,28 @@ def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
         lines = []
         if isinstance(threshold, (int, float)):
             lines = [(float(threshold), f"threshold {threshold}")]
-        elif isinstance(threshold, dict) and "default" in threshold:
+        elif isinstance(threshold, dict) and isinstance(threshold.get("default"), (int, float)):
             lines = [(float(threshold["default"]), f"default threshold {threshold['default']}")]
         histogram(axes[1], scores, "language score (lang_score)", lines)
     total = sum(values)
     rows = [[label, n, pct(n, total)] for label, n in zip(labels, values)]
-    return Section("languages", "Languages", [run.plot("languages", plot), table(["lang", "documents", "share"], rows),
-                                              *funnel_parts(run)])
+    body = [run.plot("languages", plot), table(["lang", "documents", "share"], rows)]
+    if any(stage.params.labels == FINEWEB2 for stage in stages):
+        body += _label_notes([k for k in counts if k is not None])
+    return Section("languages", "Languages", body + funnel_parts(run))
+
+
+def _label_notes(langs: list[str]) -> list[str]:
+    """With `labels: fineweb2`: the labels that kept the model's code, and the codes FineWeb-2 has no config for."""
+    notes = []
+    unmapped = sorted(lang for lang in langs if not is_fineweb2_code(lang))
+    if unmapped:
+        notes.append(f"labels with no FineWeb-2 code, kept as the model wrote them: {', '.join(unmapped)}")
+    unconfigured = sorted(lang for lang in langs if is_fineweb2_code(lang) and config(lang) is None)
+    if unconfigured:
+        notes.append(f"FineWeb-2 codes without a FineWeb-2 config (thresholds: fineweb2 rejects or falls back): "
+                     f"{', '.join(unconfigured)}")
+    return [f'<p class="note">{html.escape(note)}</p>' for note in notes]
 
 
 def languages_text(run: RunView, stages: list[Stage]) -> list[Any]:
@@ -135,10 +177,14 @@ class Langid(Stage):
         """The manifest's `language_funnel`: every file's and pass's counts added up."""
         return {FUNNEL: funnel(partials, [stage.id for stage in stages])}
 
-    def threshold_for(self, lang: str) -> float:
+    def threshold_for(self, lang: str) -> float | None:
+        """The minimum score for `lang`; None where it is FineWeb-2's and FineWeb-2 has no config for `lang`."""
         threshold = self.params.threshold
         if isinstance(threshold, dict):
-            return threshold.get(lang, threshold.get("default", 0.0))
+            threshold = threshold.get(lang, threshold.get("default", 0.0))
+        if threshold == FINEWEB2:
+            found = config(lang)
+            return found.language_score if found else None
         return threshold
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -153,12 +199,17 @@ class Langid(Stage):
                 reasons.append("no_text")
                 continue
             lang = label[0].removeprefix("__label__") if label else "unknown"
+            if self.params.labels == FINEWEB2:
+                lang = fineweb2_code(lang, text)
             value = min(float(score[0]), 1.0) if len(score) else 0.0
             langs.append(lang)
             values.append(value)
+            minimum = self.threshold_for(lang)
             if keep is not None and lang not in keep:
                 reasons.append(f"language:{lang}")
-            elif value < self.threshold_for(lang):
+            elif minimum is None:
+                reasons.append("no_language_config")
+            elif value < minimum:
                 reasons.append("below_threshold")
             else:
                 reasons.append(None)

@@ -31,6 +31,14 @@ def test_the_script_of_the_text_picks_the_code():
     assert fineweb2_code("ku", "Ev nivîseke kurdî ye.") == "kmr_Latn"  # Kurmanji
 
 
+def test_bcp47_tags_by_language_and_script_subtags():
+    assert fineweb2_code("de-AT") == "deu_Latn"
+    assert fineweb2_code("sr-Latn") == fineweb2_code("sr-latn-RS") == "srp_Latn"
+    assert fineweb2_code("sr-RS", "Ово је текст.") == "srp_Cyrl"
+    assert fineweb2_code("zh-Hans") == "cmn_Hani"  # no code in that script: the default
+    assert fineweb2_code("xq-AT") == "xq-AT"
+
+
 def test_without_text_or_a_known_script_the_default_code():
     assert fineweb2_code("sr") == "srp_Cyrl"
     assert fineweb2_code("sr", "12345 !!!") == "srp_Cyrl"

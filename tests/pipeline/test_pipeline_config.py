@@ -73,6 +73,20 @@ def test_chain_columns_accumulate():
     assert "html" not in plan.columns
     explained = plan.explain()
     assert "langid" in explained and "adds lang:string, lang_score:float" in explained
+    stage_line = next(line for line in explained.splitlines() if line.startswith("  gopher_quality "))
+    assert stage_line.startswith("  gopher_quality  requires text; adds gopher_quality_word_count:double")
+    assert stage_line.endswith("; with keep_signals: true")  # the parameters other than their defaults
+
+
+def test_explain_shows_the_parameters_set_and_what_they_require():
+    plan = check(config.parse({**BASE, "input": {"paths": ["x.jsonl"], "fields": ["lang"]}, "stages": [
+        {"name": "gopher_quality", "thresholds": "fineweb2", "overrides": {"deu_Latn": {"min_stop_words": 3}}},
+        {"name": "langid", "labels": "fineweb2", "threshold": "fineweb2"}]}), JSONL)
+    lines = plan.explain().splitlines()
+    assert '  gopher_quality  requires text, lang; with thresholds: "fineweb2", overrides: {"deu_Latn": ' \
+           '{"min_stop_words": 3.0}}' in lines
+    assert '  langid          requires text; adds lang:string, lang_score:float; with threshold: "fineweb2", ' \
+           'labels: "fineweb2"' in lines
 
 
 def test_same_stage_twice_under_ids():

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from curate.pipeline.errors import CurateError
-from curate.stages.langid import Langid, LangidParams, bundled_model_path, load_model, normalise
+from curate.stages.langid import Langid, LangidParams, _label_notes, bundled_model_path, load_model, normalise
 
 LINGUA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "langid" / "lingua-dev.tsv"
 
@@ -103,3 +103,60 @@ def test_stage_is_at_least_as_accurate_as_the_raw_model_per_kind():
     # what lid.176 reaches on each kind (bench/langid.py has the full figures): sentences well above single words
     assert right["sentences"][0] / right["sentences"][2] > 0.75
     assert right["single-words"][0] / right["single-words"][2] < 0.55
+
+
+# ---- FineWeb-2's codes and thresholds --------------------------------------------------------------------------------
+
+SERBIAN = ["Ово је кратка реченица на српском језику о граду и људима.",
+           "Ovo je kratka rečenica na srpskom jeziku o gradu i ljudima."]
+
+
+def test_fineweb2_labels_map_lid176_and_read_the_script():
+    assert run(TEXTS[:3] + SERBIAN, threshold=0.0).column("lang").to_pylist() == ["en", "de", "fr", "sr", "sr"]
+    out = run(TEXTS[:3] + SERBIAN, labels="fineweb2", threshold=0.0)
+    assert out.column("lang").to_pylist() == ["eng_Latn", "deu_Latn", "fra_Latn", "srp_Cyrl", "srp_Latn"]
+
+
+def test_fineweb2_threshold_is_each_languages_language_score():
+    german = TEXTS[1]
+    score = run([german], threshold=0.0).column("lang_score")[0].as_py()
+    assert 0.821 < score  # deu_Latn's language_score
+    out = run(TEXTS[:3], labels="fineweb2", threshold="fineweb2")
+    # English: FineWeb-2 has no config, so no minimum
+    assert out.column("reject_reason").to_pylist() == ["no_language_config", None, None]
+    out = run(TEXTS[:3], labels="fineweb2", threshold={"eng_Latn": 0.5, "fra_Latn": 1.01, "default": "fineweb2"})
+    assert out.column("reject_reason").to_pylist() == [None, None, "below_threshold"]
+    stage = Langid(LangidParams(labels="fineweb2", threshold="fineweb2"))
+    assert stage.threshold_for("deu_Latn") == 0.821 and stage.threshold_for("srp_Latn") == 0.405
+    assert stage.threshold_for("eng_Latn") is None
+
+
+def test_fineweb2_threshold_on_lid176_labels_is_a_config_error():
+    with pytest.raises(ValueError, match="threshold: fineweb2 looks languages up by FineWeb-2 code.*set labels: fineweb2"):
+        LangidParams(threshold="fineweb2")
+    LangidParams(threshold="fineweb2", model_path="glotlid.bin")  # a GlotLID model labels by code already
+
+
+def test_glotlid_labels_stay_with_fineweb2_labels_and_unknown_ones_keep_their_code(tmp_path):
+    import fasttext
+
+    rng = random.Random(0)
+    vocab = {"deu_Latn": "der die und das ist nicht mit von den auf für ein".split(),
+             "srp_Cyrl": "и у да је се на за од не са што као".split(),
+             "xyz": "zork blip quux frob nitz wozzle glarp".split()}
+    lines = [f"__label__{label} " + " ".join(rng.choices(words, k=8)) for label, words in vocab.items() for _ in range(200)]
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = tmp_path / "glotlid-tiny.bin"
+    fasttext.train_supervised(str(train), epoch=10, lr=0.1, dim=16, minn=2, maxn=4, minCount=1, thread=1, seed=1,
+                              verbose=0).save_model(str(model))
+    texts = ["der Hund ist nicht mit den Katzen auf dem Hof", "он је рекао да је то било као и увек", "zork blip frob"]
+    out = run(texts, model_path=str(model), labels="fineweb2", threshold="fineweb2")
+    assert out.column("lang").to_pylist() == ["deu_Latn", "srp_Cyrl", "xyz"]
+    scores = out.column("lang_score").to_pylist()
+    expected = [None if s >= minimum else "below_threshold" for s, minimum in zip(scores, (0.821, 0.872))]
+    assert out.column("reject_reason").to_pylist() == [*expected, "no_language_config"]
+    assert _label_notes(["deu_Latn", "xyz", "eng_Latn"]) == [
+        '<p class="note">labels with no FineWeb-2 code, kept as the model wrote them: xyz</p>',
+        '<p class="note">FineWeb-2 codes without a FineWeb-2 config (thresholds: fineweb2 rejects or falls back): '
+        'eng_Latn</p>']
