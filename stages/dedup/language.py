@@ -48,10 +48,9 @@ def words_of(texts: list[str | None], langs: list[str | None]) -> list[list[str]
         if text:
             rows.setdefault(lang, []).append(i)
     for lang, chosen in rows.items():  # one tokenizer per language present
-        tokenizer = word_tokenizer(lang)
         try:
-            for i in chosen:
-                out[i] = tokenizer.words(texts[i])
+            for i, found in zip(chosen, word_tokenizer(lang).words_of([texts[i] for i in chosen])):
+                out[i] = found
         except MissingPackage as error:
             raise CurateError(f"documents in language {lang!r}: {error}") from None
     return out
