@@ -79,29 +79,35 @@ class LanguageCounts(Collector):
                         "kept": [[lang, *total] for lang, total in self.keeps.items()]})
 
 
+def _empty() -> dict:
+    return {"in": [0, 0], "rejected": {}, "kept": [0, 0, None]}
+
+
+def _add(total: dict, rejected: dict[str, list[int]], kept: list) -> None:
+    """Add one language's counts (rejected [documents, bytes] by stage; kept [documents, bytes, tokens or None]) to
+    `total`, whose `in` follows."""
+    for stage, (documents, size) in rejected.items():
+        seen = total["rejected"].setdefault(stage, [0, 0])
+        seen[0] += documents
+        seen[1] += size
+    total["kept"][0] += kept[0]
+    total["kept"][1] += kept[1]
+    if kept[2] is not None:
+        total["kept"][2] = (total["kept"][2] or 0) + kept[2]
+    total["in"] = [total["kept"][i] + sum(r[i] for r in total["rejected"].values()) for i in (0, 1)]
+
+
 def funnel(partials: list[dict], stage_ids: list[str]) -> dict[str, Any]:
     """The partials of every file and pass added up: per language (most documents first) `in` and `kept` as
     [documents, bytes] (kept: and tokens, null without `tokenize`), `rejected` by stage id as [documents, bytes]; and
     the stages in pipeline order (`read` first) that rejected any."""
     languages: dict[str, dict] = {}
-
-    def entry(lang: str) -> dict:
-        return languages.setdefault(lang, {"in": [0, 0], "rejected": {}, "kept": [0, 0, None]})
-
     for partial in partials:
         for lang, stage, documents, size in partial["rejected"]:
-            counts = entry(lang)
-            seen = counts["rejected"].setdefault(stage, [0, 0])
-            seen[0] += documents
-            seen[1] += size
+            _add(languages.setdefault(lang, _empty()), {stage: [documents, size]}, [0, 0, None])
         for lang, documents, size, tokens in partial["kept"]:
-            kept = entry(lang)["kept"]
-            kept[0] += documents
-            kept[1] += size
-            if tokens is not None:
-                kept[2] = (kept[2] or 0) + tokens
+            _add(languages.setdefault(lang, _empty()), {}, [documents, size, tokens])
     for counts in languages.values():
-        counts["in"] = [counts["kept"][i] + sum(r[i] for r in counts["rejected"].values()) for i in (0, 1)]
         counts["rejected"] = dict(sorted(counts["rejected"].items(), key=lambda kv: _position(kv[0], stage_ids)))
     rejecting = {stage for counts in languages.values() for stage in counts["rejected"]}
     ordered = sorted(languages.items(), key=lambda kv: (kv[0] == NONE, -kv[1]["in"][0], kv[0]))
@@ -122,17 +128,9 @@ def _shown(languages: dict[str, dict]) -> list[tuple[str, dict]]:
     named = [(k, v) for k, v in languages.items() if k != NONE]
     shown = named[:TOP]
     if len(named) > TOP:
-        other = {"in": [0, 0], "rejected": {}, "kept": [0, 0, None]}
+        other = _empty()
         for _, counts in named[TOP:]:
-            for i in (0, 1):
-                other["in"][i] += counts["in"][i]
-                other["kept"][i] += counts["kept"][i]
-            if counts["kept"][2] is not None:
-                other["kept"][2] = (other["kept"][2] or 0) + counts["kept"][2]
-            for stage, (documents, size) in counts["rejected"].items():
-                seen = other["rejected"].setdefault(stage, [0, 0])
-                seen[0] += documents
-                seen[1] += size
+            _add(other, counts["rejected"], counts["kept"])
         shown.append((f"other ({len(named) - TOP})", other))
     if NONE in languages:
         shown.append((NONE, languages[NONE]))

@@ -69,3 +69,13 @@ def test_configs_used_per_language_from_the_runs_config():
     plain = RunView(output=None, manifest={"config": {"stages": stages[3:]}, "language_funnel": funnel}, stats={},
                     files=[], stride=1)
     assert config_rows(plain) is None and config_parts(plain) == []
+
+
+def test_languages_past_the_top_are_added_up_as_other():
+    from curate.stages.language_funnel import TOP, _shown
+
+    partials = [{"rejected": [[f"l{i:02d}", "langid", 1, 10]], "kept": [[f"l{i:02d}", 2, 20, 5]]}
+                for i in range(TOP + 3)]
+    shown = _shown(funnel(partials, ["langid"])["languages"])
+    assert len(shown) == TOP + 1
+    assert shown[-1] == ("other (3)", {"in": [9, 90], "rejected": {"langid": [3, 30]}, "kept": [6, 60, 15]})
