@@ -155,7 +155,8 @@ def _pieces(text: str, max_bytes: int) -> list[str]:
 def _sudachi(argument: str) -> Split:
     from sudachipy import Dictionary, SplitMode
 
-    tokenizer = Dictionary().tokenizer(mode=SplitMode.A, fields=set())  # surfaces only
+    # every field: with fewer (fields=set()), Sudachi's plugins no longer join digits ("2020" -> "2", "0", ...)
+    tokenizer = Dictionary().tokenizer(mode=SplitMode.A)
     return _each(lambda text: [m.surface() for piece in _pieces(text, SUDACHI_MAX_BYTES)
                                for m in tokenizer.tokenize(piece)])
 

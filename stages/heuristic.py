@@ -66,13 +66,15 @@ def signals_section(run: RunView, stages: list[Stage]) -> Section | None:
         height = math.ceil(len(columns) / width)
         plot = figure(12, 2.3 * height + 0.4)
         axes = plot.subplots(height, width, squeeze=False).ravel()
+        per_language = spec.get("thresholds") == "fineweb2"  # no one threshold to draw
         for ax, column in zip(axes, columns):
             signal = column.removeprefix(prefix)
             values = run.values(column)
-            histogram(ax, values, signal, signal_thresholds(spec, signal))
+            histogram(ax, values, signal, [] if per_language else signal_thresholds(spec, signal))
         for ax in axes[len(columns):]:
             ax.set_visible(False)
-        plot.suptitle(f"{spec['id']} signals of kept documents (dashed: thresholds)", fontsize=10)
+        how = "thresholds per language: FineWeb-2's configs" if per_language else "dashed: thresholds"
+        plot.suptitle(f"{spec['id']} signals of kept documents ({how})", fontsize=10)
         body += [f"<h3>{html.escape(spec['id'])}</h3>", run.plot(f"quality-{spec['id']}", plot)]
     if not body:
         return None
