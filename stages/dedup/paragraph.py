@@ -12,7 +12,9 @@ engine's plan counts, over the whole corpus, the documents each hash appears in,
 `max_count` documents (:func:`repeated`, the same call on both engines), and gives each document the positions of its
 units to cut (`paragraphs_removed`, the unit positions in the text as it arrived; null when none). Applying the
 decision (:meth:`ParagraphDedup.revise`, per file) rewrites `text` without those units; a document left with fewer
-than `min_words` words is rejected `paragraph_dedup:too_short`.
+than `min_words` words is rejected `paragraph_dedup:too_short`: whitespace words by default, the language's word
+tokenizer with `language: auto` (each document's `lang`) or a fixed code (:mod:`curate.stages.dedup.language`) — a
+Chinese or Thai page has one whitespace "word" per sentence, so `min_words` means nothing there without it.
 
 Every occurrence goes, the first included (as CCNet), and every copy inside a document: nothing decides which page,
 or which place on a page, a banner "belongs" to.
@@ -26,10 +28,11 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 import xxhash
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
+from curate.stages.dedup.language import AUTO, LANGUAGE, check_installed, language_columns, words_of
 from curate.stages.dedup.report import cluster_sizes_section
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
@@ -41,6 +44,12 @@ class ParagraphDedupParams(Params):
     unit: Literal["line", "paragraph"] = Field("line", description="line, or paragraph (text between blank lines)")
     max_count: int = Field(1, ge=1, description="a unit in more documents than this is cut from all of them")
     min_words: int = Field(10, ge=0, description="a document left with fewer words is rejected too_short")
+    language: str | None = LANGUAGE
+
+    @field_validator("language")
+    @classmethod
+    def _installed(cls, language: str | None) -> str | None:
+        return check_installed(language)
 
 
 def split_units(text: str, unit: str) -> list[str]:
@@ -87,6 +96,9 @@ class ParagraphDedup(GlobalStage):
     Params = ParagraphDedupParams
     report_section = staticmethod(cluster_sizes_section)
 
+    def requires(self) -> tuple[str, ...]:
+        return ("text", *language_columns(self.params.language))
+
     def adds(self) -> dict[str, pa.DataType]:
         return {"paragraphs_removed": pa.list_(pa.int32())}
 
@@ -120,8 +132,16 @@ class ParagraphDedup(GlobalStage):
         for i, (text, positions) in enumerate(zip(texts, removed)):
             if positions and text is not None:
                 text = cut(text, positions, self.params.unit)
-                if out_reasons[i] is None and len(text.split()) < self.params.min_words:
+                if out_reasons[i] is None and self._word_count(batch, i, text) < self.params.min_words:
                     out_reasons[i] = "too_short"
             out_texts.append(text)
         index = batch.schema.get_field_index("text")
         return batch.set_column(index, "text", pa.array(out_texts, pa.string())), pa.array(out_reasons, pa.string())
+
+    def _word_count(self, batch: pa.RecordBatch, row: int, text: str) -> int:
+        """The words of `text` (row `row`'s, cut): whitespace words, or by the row's language's word tokenizer."""
+        language = self.params.language
+        if language is None:
+            return len(text.split())
+        lang = batch.column("lang")[row].as_py() if language == AUTO else language
+        return len(words_of([text], [lang])[0])

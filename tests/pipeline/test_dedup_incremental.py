@@ -219,3 +219,36 @@ def test_overwrite_never_deletes_what_the_run_reads(spark, tmp_path):
                                               r"writes: --overwrite would delete it"):
             run(config, overwrite=True)
         assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "out1").rglob("*")) == before
+
+
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_against_earlier_runs_within_a_partition(spark, tmp_path, engine):
+    """With `partition_by`, an earlier run's document rejects only its own language's copies; an index built with
+    another partition_by is refused in one line."""
+    rng = random.Random(8)
+    a = article(rng)
+    stages = [{"name": "exact_dedup", "partition_by": "lang"},
+              {"name": "minhash_dedup", "partition_by": "lang", "salts": 2}]
+
+    def write(directory: Path, rows: list[tuple[str, str]]) -> Path:
+        directory.mkdir()
+        (directory / "x.jsonl").write_text("".join(json.dumps({"text": t, "lang": lang}) + "\n" for t, lang in rows))
+        return directory
+
+    def curate_all(inputs: Path, output: Path, **extra) -> dict:
+        config = pipeline_config.parse({"input": {"paths": [str(inputs)], "dataset": inputs.name, "fields": ["lang"]},
+                                        "output": str(output), "engine": {"name": engine},
+                                        "stages": [{**s, **extra} for s in stages]})
+        run(config)
+        return json.loads((output / MANIFEST).read_text())
+
+    curate_all(write(tmp_path / "one", [("Same text here", "de"), (variant(rng, a), "de")]), tmp_path / "out1")
+    second = write(tmp_path / "two", [("same TEXT here", "de"), ("Same text here", "fr"),
+                                      (variant(rng, a), "de"), (variant(rng, a), "fr")])
+    two = curate_all(second, tmp_path / "out2", against=[str(tmp_path / "out1")])
+    assert {k: v[:2] for k, v in ledger(tmp_path / "out2", two).items()} == {
+        "two/x.jsonl:0": ("exact_dedup:seen_before", "one/x.jsonl:0"),
+        "two/x.jsonl:2": ("minhash_dedup:seen_before", "one/x.jsonl:1")}
+    assert kept_ids(tmp_path / "out2", two) == {"two/x.jsonl:1", "two/x.jsonl:3"}
+    with pytest.raises(CurateError, match="built with partition_by='lang', this stage has partition_by=None"):
+        curate_all(second, tmp_path / "out3", against=[str(tmp_path / "out1")], partition_by=None)

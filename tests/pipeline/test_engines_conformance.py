@@ -129,3 +129,56 @@ def test_real_crawls_same_on_spark_and_beam(spark, shared_data, tmp_path):
     on_spark, on_beam = both_engines(shared_data / "warc", tmp_path)
     assert_same(on_spark, on_beam)
     assert on_spark[2]["input"] == 83
+
+
+def language_crawl(directory: Path) -> dict[str, str | None]:
+    """Two JSONL files with a `lang` field: near-copies of one article in three languages (and without a language),
+    one text copied exactly in two, and unrelated texts. Returns each document's language by id."""
+    rng = random.Random(3)
+    vocab = [f"w{i}" for i in range(3000)]
+    article = [rng.choice(vocab) for _ in range(200)]
+
+    def near():
+        words = list(article)
+        words[rng.randrange(len(words))] = rng.choice(vocab)
+        return " ".join(words)
+
+    rows = [(near(), lang) for lang, copies in (("de", 4), ("fr", 3), (None, 2)) for _ in range(copies)]
+    rows += [("Seite nicht gefunden.", "de")] * 3 + [("Seite nicht gefunden.", "fr")] * 2
+    rows += [(" ".join(rng.choice(vocab) for _ in range(150)), lang) for lang in ("de", "fr", "de", None)]
+    rng.shuffle(rows)
+    directory.mkdir()
+    languages = {}
+    for name, part in (("a.jsonl", rows[::2]), ("b.jsonl", rows[1::2])):
+        (directory / name).write_text("".join(json.dumps({"text": t, "lang": lang}) + "\n" for t, lang in part))
+        languages |= {f"t/{name}:{n}": lang for n, (_, lang) in enumerate(part)}
+    return languages
+
+
+def test_dedup_per_language_same_on_spark_and_beam(spark, tmp_path):
+    languages = language_crawl(tmp_path / "crawl")
+    stages = [{"name": "exact_dedup", "partition_by": "lang"},
+              {"name": "minhash_dedup", "partition_by": "lang", "salts": 2}]
+    results = []
+    for engine in ("spark", "beam"):
+        raw = {"input": {"paths": [str(tmp_path / "crawl")], "dataset": "t", "fields": ["lang"]},
+               "output": str(tmp_path / engine), "engine": {"name": engine}, "stages": stages}
+        run(pipeline_config.parse(raw))
+        manifest = json.loads((tmp_path / engine / MANIFEST).read_text())
+        kept = pa.concat_tables([pq.read_table(tmp_path / engine / p) for p in manifest["documents"]])
+        rejects = pa.concat_tables([pq.read_table(tmp_path / engine / p) for p in manifest["rejects"]])
+        results.append(({r["id"]: (r["lang"], r["text"].startswith("Seite"), r["dup_cluster_size"])
+                         for r in kept.to_pylist()},
+                        {r["id"]: (r["reject_reason"], r["kept_id"]) for r in rejects.to_pylist()}))
+    (kept, rejected), beam = results
+    assert (kept, rejected) == beam
+    # one document per language and content; a near-copy cluster's size counts its own language's members
+    assert sorted((lang or "-", size) for lang, page, size in kept.values() if not page) == \
+        [("-", 1), ("-", 2), ("de", 1), ("de", 1), ("de", 4), ("fr", 1), ("fr", 3)]
+    assert sorted(lang for lang, page, _ in kept.values() if page) == ["de", "fr"]
+    reasons = sorted((reason, languages[i] or "-") for i, (reason, _) in rejected.items())
+    assert reasons == [("exact_dedup:duplicate", "de")] * 2 + [("exact_dedup:duplicate", "fr")] + \
+        [("minhash_dedup:duplicate", "-")] + [("minhash_dedup:duplicate", "de")] * 3 + \
+        [("minhash_dedup:duplicate", "fr")] * 2
+    # every rejected document names a kept one of its own language
+    assert all(languages[i] == languages[kept_id] for i, (_, kept_id) in rejected.items())

@@ -22,7 +22,7 @@ from curate.pipeline.commands.tokenizer_train import train_bpe  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Plots a run with every kind of stage draws: each <img> of the page, a PNG beside it.
-PLOTS = {"funnel", "languages", "quality-gopher_quality", "toxicity", "dedup", "domains", "time"}
+PLOTS = {"funnel", "languages", "language-funnel", "quality-gopher_quality", "toxicity", "dedup", "domains", "time"}
 SECTIONS = {"summary", "funnel", "languages", "quality", "toxicity", "bias", "dedup", "domains", "time"}
 
 

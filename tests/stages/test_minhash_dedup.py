@@ -63,9 +63,9 @@ def test_config_errors_name_the_stage():
             parse(bad)
 
 
-def decided_together(stage_: MinHashDedup, a: str, b: str) -> bool:
+def decided_together(stage_: MinHashDedup, a: str, b: str, lang: str | None = None) -> bool:
     """What the plan decides for a pair alone: a shared band key, then (verify) the sketch estimate."""
-    keys = stage_.keys(batch([a, b]))
+    keys = stage_.keys(batch([a, b], lang=[lang, lang]))
     bands = keys.column("bands").to_pylist()
     if bands[0] is None or bands[1] is None or not set(bands[0]) & set(bands[1]):
         return False
@@ -83,3 +83,64 @@ def test_clough_stevenson_grades(shared_data):
     assert not any(found["non"]) and not any(found["heavy"])
     # the answers are excerpts and rewrites, mostly far below Jaccard 0.8; only near-verbatim copies are found
     assert 1 <= sum(found["cut"]) <= 4 and sum(found["light"]) <= 3
+
+
+def lingua_sentences(shared_data, lang: str, n: int) -> list[str]:
+    rows = (line.rstrip("\n").split("\t", 2) for line in (shared_data / "langid" / "lingua-dev.tsv").open())
+    return [text for kind, code, text in rows if kind == "sentences" and code == lang][:n]
+
+
+@pytest.mark.parametrize("lang", ["zh", "ja"])
+def test_language_aware_words_find_what_whitespace_words_miss(shared_data, lang):
+    """A page of 16 real sentences and a copy with three words changed: whitespace words (spaCy's xx rules: one word
+    per clause of unspaced text) miss the pair, the language's word tokenizer finds it."""
+    from curate.filters.words import word_tokenizer
+
+    text = "".join(lingua_sentences(shared_data, lang, 16))
+    spans, position = [], 0  # where each word is, in order
+    for word in word_tokenizer(lang).words(text):
+        start = text.index(word, position)
+        position = start + len(word)
+        if word.isalpha():
+            spans.append((start, position))
+    changed = text
+    for (start, end), new in zip(reversed([spans[len(spans) * k // 4] for k in (1, 2, 3)]), "猫海山"):
+        changed = changed[:start] + new + changed[end:]  # three words, a quarter of the page apart
+    assert changed != text
+    found = {language: decided_together(stage(language=language), text, changed, lang) for language in ("xx", "auto")}
+    assert found == {"xx": False, "auto": True}
+
+
+def test_language_picks_the_words_per_document():
+    """`auto` reads each document's lang; a fixed code tokenizes all alike; none keeps the default units."""
+    text = "我们今天在北京大学图书馆里读了很多关于中国历史的书"
+    default = stage().keys(batch([text], lang=["zh"])).column("bands").to_pylist()
+    by_lang = stage(language="auto").keys(batch([text, text], lang=["zh", "xx"])).column("bands").to_pylist()
+    fixed = stage(language="zh").keys(batch([text], lang=["xx"])).column("bands").to_pylist()
+    assert by_lang[0] == fixed[0] and by_lang[0] != by_lang[1] and by_lang[0] != default[0]
+    assert stage(language="auto").requires() == ("text", "lang")
+    assert stage(language="zh").requires() == ("text",)
+    assert stage(language="auto").index_description()["language"] == "auto"
+    assert stage().index_description()["language"] is None
+
+
+def test_language_needs_word_shingles_and_installed_tokenizers(monkeypatch):
+    import importlib.util
+
+    from curate.filters import words
+    from curate.pipeline.errors import CurateError
+    from curate.stages.dedup import language
+
+    with pytest.raises(ValueError, match="needs shingle: word"):
+        MinHashDedupParams(language="auto", shingle="char")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "jieba" else real(name, *a))
+    with pytest.raises(ValueError, match="language 'zh' needs jieba, which is not installed"):
+        MinHashDedupParams(language="zh")
+    # `auto`: the languages are known as documents arrive; a fresh tokenizer (not the process's loaded one) looks
+    monkeypatch.setattr(language, "word_tokenizer", lambda lang: words.WordTokenizer(words.assignment(lang).family,
+                                                                                     words.assignment(lang).argument))
+    keys = stage(language="auto").keys(batch(["hello world again and again"], lang=["en"]))
+    assert keys.column("bands")[0].is_valid
+    with pytest.raises(CurateError, match="documents in language 'zh': the jieba word tokenizer needs jieba"):
+        stage(language="auto").keys(batch(["我们今天在北京"], lang=["zh"]))

@@ -81,3 +81,49 @@ def test_a_unit_repeated_inside_a_document_is_cut_in_every_copy(spark, tmp_path,
     kept = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["documents"]])
     rows = {r["id"]: (r["text"], r["paragraphs_removed"]) for r in kept.to_pylist()}
     assert rows == {"t/a.jsonl:0": (body[0], [0, 2]), "t/a.jsonl:1": (body[1], [1]), "t/a.jsonl:2": (body[2], [0])}
+
+
+CHINESE = ["我们今天在北京大学图书馆里读了很多关于中国历史和文化的书籍，然后去食堂吃了午饭。",
+           "这个城市的公共交通系统非常发达，地铁和公交车可以带你去任何你想去的地方。",
+           "春天来了，公园里的花都开了，很多家庭周末带着孩子出来散步和放风筝。", "谢谢。"]
+THAI = ["วันนี้อากาศดีมากเราจึงไปเดินเล่นที่สวนสาธารณะใกล้บ้านกับครอบครัวและเพื่อนบ้าน",
+        "ร้านอาหารแห่งนี้มีชื่อเสียงเรื่องก๋วยเตี๋ยวเรือที่อร่อยที่สุดในเมืองนี้มานานหลายปี"]
+
+
+def unspaced_pages() -> list[tuple[str, str]]:
+    """Chinese and Thai pages under a footer line each language's pages share: after the cut, one whitespace
+    "word" is left of most of them, and 10 to 25 words of the language."""
+    return [(f"版权所有 © 2024 本网站保留所有权利\n{t}", "zh") for t in CHINESE] + \
+        [(f"สงวนลิขสิทธิ์ทั้งหมด\n{t}", "th") for t in THAI]
+
+
+def test_min_words_counts_the_languages_words():
+    from curate.stages.dedup.paragraph import ParagraphDedup, ParagraphDedupParams
+
+    pages = unspaced_pages()
+    batch = pa.RecordBatch.from_pydict({"text": [t for t, _ in pages], "lang": [lang for _, lang in pages],
+                                        "paragraphs_removed": pa.array([[0]] * len(pages), pa.list_(pa.int32()))})
+    reasons = pa.nulls(len(pages), pa.string())
+    by_language = ParagraphDedup(ParagraphDedupParams(language="auto")).revise(batch, reasons)[1].to_pylist()
+    by_spaces = ParagraphDedup(ParagraphDedupParams()).revise(batch, reasons)[1].to_pylist()
+    assert by_language == [None, None, None, "too_short", None, None]
+    assert by_spaces == ["too_short"] * 6
+    assert ParagraphDedup(ParagraphDedupParams(language="auto")).requires() == ("text", "lang")
+
+
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_language_aware_min_words_on_both_engines(spark, tmp_path, engine):
+    pages = unspaced_pages()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps({"text": t, "lang": lang}, ensure_ascii=False) + "\n"
+                                                     for t, lang in pages))
+    config = pipeline_config.parse({
+        "input": {"paths": [str(tmp_path / "in")], "dataset": "t", "fields": ["lang"]},
+        "output": str(tmp_path / "out"), "engine": {"name": engine},
+        "stages": [{"name": "paragraph_dedup", "language": "auto"}]})
+    run(config)
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    kept = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["documents"]]).to_pylist()
+    rejects = pa.concat_tables([pq.read_table(tmp_path / "out" / p) for p in manifest["rejects"]]).to_pylist()
+    assert {r["id"]: r["reject_reason"] for r in rejects} == {"t/a.jsonl:3": "paragraph_dedup:too_short"}
+    assert sorted(r["text"] for r in kept) == sorted(CHINESE[:3] + THAI)
