@@ -7,8 +7,12 @@ keeping the top half, domains, tokenize, balance). It writes one JSON of digests
 `documents/` and `ledger/rejects/`, the token shards read back, `stats.json` and the manifest without timings, file
 names of attempts or absolute paths, and every other JSON the run wrote. `compare` prints what differs.
 
-    python bench/fingerprint.py record --workdir /tmp/fp-before --out before.json
-    python bench/fingerprint.py compare before.json after.json
+    python bench/fingerprint.py record --workdir /tmp/fp-before --out /tmp/fp-before.json
+    python bench/fingerprint.py record --workdir /tmp/fp-after --out /tmp/fp-after.json --model /tmp/fp-before.quality.bin
+    python bench/fingerprint.py compare /tmp/fp-before.json /tmp/fp-after.json
+
+The quality model is trained once (`--model`, default `<out>.quality.bin`, trained when missing): give the "after"
+record the "before" record's model, as above.
 """
 from __future__ import annotations
 
@@ -32,24 +36,39 @@ VOLATILE = {"seconds", "cpu_seconds", "created", "started", "finished", "output"
 
 
 def _curate(*args: str) -> None:
-    cli = shutil.which("curate")
-    command = [cli, *args] if cli else [*CURATE, *args]
+    # the `curate` of this interpreter's environment (a light venv has its own), not whichever one PATH finds first
+    cli = Path(sys.executable).parent / "curate"
+    command = [str(cli), *args] if cli.is_file() else [*CURATE, *args]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
 
-def _quality_model(folder: Path) -> Path:
-    """A tiny fastText quality model, the same every time (one thread, a seed)."""
+def _quality_model(model: Path) -> Path:
+    """A tiny fastText quality model, trained once and kept at `model`: fastText's training is not reproducible on
+    this build (with one thread and a seed, a small `bucket` still gives different weights run to run, and without
+    word n-grams it often stops on "Encountered NaN"), so `record` reuses the model the first record trained, and its
+    sha256 goes into the fingerprints."""
     import fasttext
 
+    if model.is_file():
+        return model
     rng = random.Random(3)
     good = "the council reviewed the report and published a plan for the coming season".split()
     bad = "click buy now cheap free offer win prize casino deal".split()
     lines = [f"__label__{label} " + " ".join(rng.choices(words, k=12))
              for label, words in (("hq", good), ("cc", bad)) for _ in range(300)]
-    (folder / "quality.txt").write_text("\n".join(lines) + "\n")
-    model = folder / "quality.bin"
-    fasttext.train_supervised(str(folder / "quality.txt"), epoch=5, dim=8, minCount=1, thread=1, seed=1,
-                              bucket=1000, verbose=0).save_model(str(model))
+    text = model.with_suffix(".txt")
+    text.write_text("\n".join(lines) + "\n")
+    for _ in range(5):  # a NaN in training is a bad draw of this build, not of the data
+        try:
+            trained = fasttext.train_supervised(str(text), epoch=5, dim=16, wordNgrams=2, minCount=1, thread=1,
+                                                seed=1, bucket=10000, verbose=0)
+            break
+        except RuntimeError:
+            continue
+    else:
+        raise SystemExit("fastText training gave NaN five times")
+    trained.save_model(str(model))
+    text.unlink()
     return model
 
 
@@ -72,7 +91,7 @@ def _wide(workdir: Path, engine: str, model: Path) -> dict:
             {"name": "paragraph_dedup"},
             {"name": "minhash_dedup"},
             {"name": "exact_dedup", "id": "url_dedup", "on": "url"},
-            {"name": "quality_classifier", "model": str(model), "label": "hq", "keep_fraction": 0.5},
+            {"name": "quality_classifier", "model": str(model), "label": "__label__hq", "keep_fraction": 0.5},
             {"name": "domain", "column": "lang"},
             {"name": "tokenize", "tokenizer": str(workdir / "tokenizer.json"), "shard_tokens": 20000},
             {"name": "balance", "by": "tokens", "weights": {"en": 0.4, "de": 0.2, "fr": 0.2, "es": 0.2}},
@@ -116,13 +135,14 @@ def fingerprint(output: Path) -> dict:
     return out
 
 
-def record(workdir: Path, out: Path) -> None:
+def record(workdir: Path, out: Path, model: Path | None = None) -> None:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     _curate("demo", "--workdir", str(workdir))
-    model = _quality_model(workdir)
-    result = {"demo": fingerprint(workdir / "output")}
+    model = _quality_model(model or out.with_suffix(".quality.bin"))
+    result = {"demo": fingerprint(workdir / "output"),
+              "model": {"sha256": hashlib.sha256(model.read_bytes()).hexdigest()[:16]}}
     for engine in ("spark", "beam"):
         pipeline = workdir / f"wide-{engine}.yaml"
         pipeline.write_text(json.dumps(_wide(workdir, engine, model)))  # JSON is YAML
@@ -152,12 +172,13 @@ def main() -> int:
     rec = sub.add_parser("record")
     rec.add_argument("--workdir", type=Path, required=True)
     rec.add_argument("--out", type=Path, required=True)
+    rec.add_argument("--model", type=Path, help="the fastText quality model (trained there when missing)")
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("before", type=Path)
     cmp_.add_argument("after", type=Path)
     args = parser.parse_args()
     if args.command == "record":
-        record(args.workdir, args.out)
+        record(args.workdir, args.out, args.model)
         return 0
     return compare(args.before, args.after)
 
