@@ -214,7 +214,7 @@ def shuffle_bytes(spark) -> int:
 
 def curate_clusters(spark, texts: list[str], workdir: Path) -> tuple[list[int], dict]:
     from curate.pipeline.output import Output
-    from curate.pipeline.spark.minhash_dedup import plan
+    from curate.engines.spark.minhash_dedup import plan
 
     ids = [f"bench/{i:06d}" for i in range(len(texts))]
     stage = MinHashDedup(MinHashDedupParams(threshold=THRESHOLD))
@@ -311,7 +311,7 @@ def scale(spark, edges: int, workdir: Path) -> dict:
     """A random graph of `edges` edges over 3 x edges vertices (uids as binary(16)): sparse, many small trees."""
     from pyspark.sql import functions as F
 
-    from curate.pipeline.spark import components
+    from curate.engines.spark import components
 
     spark.sparkContext.setCheckpointDir(str(workdir / "checkpoints-scale"))
     vertices = 3 * edges

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             splits.append(folder)
         print(f"corpus: {json.dumps(truth)}", flush=True)
 
-        from curate.pipeline.spark import session
+        from curate.engines.spark import session
 
         spark, _ = session(config_for(splits, work / "x", args.cores, []).engine)
         runs = []

@@ -10,7 +10,7 @@ copies: clusters of a base text and its copies (cluster sizes Zipf(2) from 2 up 
 of its words replaced (5-gram Jaccard to its base >= 0.9, between two copies >= ~0.82). Members are shuffled over
 the files.
 
-Run: `curate.pipeline.run.run` in-process, on a SparkSession made first by `curate.pipeline.spark.session` from the
+Run: `curate.pipeline.run.run` in-process, on a SparkSession made first by `curate.engines.spark.session` from the
 pipeline YAML's `engine.conf` (`local[<cores>]`, UI on, `spark.sql.shuffle.partitions` = 4 x cores, 4 GB driver),
 so the run uses it and the bench can read Spark's monitoring API after the run (shuffle bytes per stage). The
 process tree is sampled from /proc (`procmem.TreeMemory`): peak memory of the JVM and of one Python worker (forks of
@@ -245,7 +245,7 @@ def found_vs_planted(out: Path, truth: dict, stats: dict) -> dict:
 def measure(inputs: Path, out: Path, cores: int, docs: int) -> dict:
     from curate.pipeline.config import parse
     from curate.pipeline.run import run
-    from curate.pipeline.spark import session
+    from curate.engines.spark import session
 
     raw = pipeline_yaml(inputs, out, cores)
     (out.parent / "pipeline.yaml").write_text(yaml.safe_dump(raw))

@@ -2,7 +2,7 @@
 
     python bench/engines.py [--documents 4000] [--files 8] [--out results.json]
 
-Input: the demo crawl made bigger (`curate.pipeline.commands.demo`'s articles and pages, seeded): new articles in four
+Input: the demo crawl made bigger (`curate.testing`'s articles and pages, seeded): new articles in four
 languages, exact copies under mirror URLs, near copies (the last paragraph changed), drifting copies (each close to
 the one before only), keyword spam and tiny pages, shuffled over `--files` WARC.gz files. Pipeline: the demo's
 (extract → langid → gopher_quality → exact_dedup → minhash_dedup → domain → tokenize → balance), two global stages
@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from curate.pipeline.commands.demo import _BANK, _LANG_SHARE, _article, _page, _record, _sentence, _spam, demo_texts
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.testing import LANGUAGE_SHARE, article, demo_texts, page, sentence, spam_page, warc_record
+from curate.pipeline.tokenizer import train_bpe
 
 STAGES = [{"name": "extract"}, {"name": "langid", "languages": ["en", "de", "fr", "es"], "threshold": 0.65},
           {"name": "gopher_quality"}, {"name": "exact_dedup"}, {"name": "minhash_dedup"},
@@ -42,30 +42,30 @@ STAGES = [{"name": "extract"}, {"name": "langid", "languages": ["en", "de", "fr"
 def build_crawl(directory: Path, documents: int, files: int, seed: int = 7) -> int:
     """`documents` WARC records over `files` files; returns the number written."""
     rng = random.Random(seed)
-    languages = [lang for lang, share in _LANG_SHARE for _ in range(share)]
+    languages = [lang for lang, share in LANGUAGE_SHARE for _ in range(share)]
     pages, articles = [], []
     while len(pages) < documents:
         n, kind = len(pages), rng.random()
         if kind < 0.70 or len(articles) < 10:
             lang = rng.choice(languages)
-            title, paragraphs = _article(rng, lang)
+            title, paragraphs = article(rng, lang)
             articles.append((lang, title, paragraphs))
-            pages.append((f"https://{lang}.example-news.org/{n}/story.html", _page(lang, title, paragraphs)))
+            pages.append((f"https://{lang}.example-news.org/{n}/story.html", page(lang, title, paragraphs)))
         elif kind < 0.78:  # an exact copy
             lang, title, paragraphs = rng.choice(articles)
-            pages.append((f"https://mirror.example.net/{lang}/{n}.html", _page(lang, title, paragraphs)))
+            pages.append((f"https://mirror.example.net/{lang}/{n}.html", page(lang, title, paragraphs)))
         elif kind < 0.86:  # a near copy: the last paragraph changed
             lang, title, paragraphs = rng.choice(articles)
             pages.append((f"https://aggregator.example.com/{lang}/{n}",
-                          _page(lang, title, paragraphs[:-1] + [_sentence(rng, _BANK[lang])])))
+                          page(lang, title, paragraphs[:-1] + [sentence(rng, lang)])))
         elif kind < 0.92:  # drifting copies: a sentence of the previous copy changed each time
             lang, title, paragraphs = rng.choice(articles)
             for k in range(rng.randint(3, 8)):
                 i = rng.randrange(len(paragraphs))
-                paragraphs = paragraphs[:i] + [_sentence(rng, _BANK[lang]) + " " + paragraphs[i]] + paragraphs[i + 1:]
-                pages.append((f"https://drift.example.org/{lang}/{n}/{k}", _page(lang, title, paragraphs)))
+                paragraphs = paragraphs[:i] + [sentence(rng, lang) + " " + paragraphs[i]] + paragraphs[i + 1:]
+                pages.append((f"https://drift.example.org/{lang}/{n}/{k}", page(lang, title, paragraphs)))
         elif kind < 0.96:
-            pages.append((f"https://shop.example.biz/deal/{n}", _spam(rng)))
+            pages.append((f"https://shop.example.biz/deal/{n}", spam_page(rng)))
         else:
             pages.append((f"https://tiny.example.org/p/{n}", "<html><body><p>Page not found.</p></body></html>"))
     pages = pages[:documents]
@@ -75,13 +75,13 @@ def build_crawl(directory: Path, documents: int, files: int, seed: int = 7) -> i
     for part in range(files):
         with open(directory / f"crawl-{part:03d}.warc.gz", "wb") as f:
             for i, (url, html) in enumerate(pages[part::files]):
-                f.write(_record(url, start + timedelta(seconds=i), "200 OK", "text/html; charset=utf-8",
+                f.write(warc_record(url, start + timedelta(seconds=i), "200 OK", "text/html; charset=utf-8",
                                 html.encode()))
     return len(pages)
 
 
 def run_engine(engine: str, pipeline: Path, crawl: Path, output: Path) -> dict:
-    command = [sys.executable, "-m", "curate.pipeline.commands.cli", "run", str(pipeline), "--engine", engine,
+    command = [sys.executable, "-m", "curate.cli.main", "run", str(pipeline), "--engine", engine,
                "--input", str(crawl), "--output", str(output), "--overwrite"]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-CURATE = [sys.executable, "-m", "curate.pipeline.commands.cli"]
+CURATE = [sys.executable, "-m", "curate.cli.main"]
 # Keys whose values are times, places or names of attempts: never compared.
 VOLATILE = {"seconds", "cpu_seconds", "created", "started", "finished", "output", "attempt", "documents", "rejects",
             "rows", "keys", "files", "path", "paths", "file", "uri", "manifest", "work", "tokenizer", "model",

@@ -217,8 +217,8 @@ def real_pages(out: Path) -> list[dict]:
 
     from curate.pipeline.config import InputConfig
     from curate.pipeline.inputs import resolve
-    from curate.pipeline.readers import read
-    from curate.pipeline.readers.ledger import ReaderLedger
+    from curate.readers import read
+    from curate.pipeline.ledger import ReaderLedger
     from curate.stages.extract import Extract, ExtractParams
 
     rows = {"id": [], "url": [], "html": [], "content_type": []}

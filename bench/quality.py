@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.quality_train import metrics
+from curate.cli.quality_train import metrics
 from curate.pipeline.run import run
 from curate.stages.quality_classifier import QualityClassifier, QualityClassifierParams, load_scorer
 
@@ -127,7 +127,7 @@ def train(work: Path, labelled: dict, seed: int) -> tuple[Path, dict, list[str]]
         (positive / f"{i:05d}.txt").write_text(text, encoding="utf-8")
     negative.write_text("".join(json.dumps({"text": t}) + "\n" for t in labelled["negative"]["train"]))
     model = work / "quality.bin"
-    command = [sys.executable, "-m", "curate.pipeline.commands.cli", "quality", "train", "--positive", str(positive),
+    command = [sys.executable, "-m", "curate.cli.main", "quality", "train", "--positive", str(positive),
                "--negative", str(negative), "--model", str(model), "--seed", str(seed)]
     started = time.time()
     subprocess.run(command, check=True)

@@ -25,8 +25,8 @@ from end_to_end import PAGES, build_warcs  # noqa: E402
 
 from curate.pipeline.config import InputConfig  # noqa: E402
 from curate.pipeline.inputs import resolve  # noqa: E402
-from curate.pipeline.readers import read  # noqa: E402
-from curate.pipeline.readers.ledger import ReaderLedger  # noqa: E402
+from curate.readers import read  # noqa: E402
+from curate.pipeline.ledger import ReaderLedger  # noqa: E402
 
 
 def curate_pass(path: Path) -> int:

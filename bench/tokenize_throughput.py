@@ -31,7 +31,7 @@ from tokenizers import Tokenizer
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.output import Output
 from curate.pipeline.schema import MAX_BATCH_ROWS, uid_of
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.pipeline.tokenizer import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
 LINGUA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "langid" / "lingua-dev.tsv"

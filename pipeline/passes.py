@@ -26,8 +26,8 @@ from curate.pipeline.config import PipelineConfig, StageSpec
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile, has_pages
 from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
-from curate.pipeline.readers import read
-from curate.pipeline.readers.ledger import ReaderLedger
+from curate.readers import read
+from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.schema import LINEAGE, REJECT, REJECTS as REJECTS_SCHEMA
 from curate.pipeline.stage import GlobalStage
 
@@ -292,7 +292,7 @@ def decision_listing(output: Output, target: str) -> dict[str, list[str]]:
 
 def global_plan(engine: str, stage: type[GlobalStage]):
     """The plan of a global stage on an engine, from the engine's registry `curate.pipeline.<engine>.plans`."""
-    registry = f"curate.pipeline.{engine}.plans"
+    registry = f"curate.engines.{engine}.plans"
     plan = importlib.import_module(registry).PLANS.get(stage)
     if plan is None:
         raise CurateError(f"stage {stage.name!r} has no {engine} plan yet (none in {registry}); "

@@ -53,7 +53,7 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
             return _run(config, pipeline, output, started, resume, overwrite, keep_work, progress)
         finally:
             if config.engine.name == "spark":
-                from curate.pipeline.spark import finish_archive
+                from curate.engines.spark import finish_archive
 
                 finish_archive()
 
@@ -104,10 +104,10 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
 
 def _engine(config: PipelineConfig, progress):
     if config.engine.name == "beam":
-        from curate.pipeline.beam import BeamEngine
+        from curate.engines.beam import BeamEngine
 
         return BeamEngine(config.engine, progress)
-    from curate.pipeline.spark import SparkEngine
+    from curate.engines.spark import SparkEngine
 
     return SparkEngine(config.engine, progress, jvm_work=len(passes(config)) > 1)
 

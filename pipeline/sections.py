@@ -1,7 +1,7 @@
 """What a run report is made of, for the stages that add a section to it: the finished run as a section reads it
 (`RunView`), the `Section` itself, and the page's tables, figures and histograms (one look for every section).
 
-A stage family names its section function in `Stage.report_section`; `curate report` (pipeline/commands/report.py)
+A stage family names its section function in `Stage.report_section`; `curate report` (cli/report.py)
 calls it with the run and the run's stages of that family. Distributions come from the kept documents, reading only
 the columns a section asks for, over an even 1-in-k sample of rows when there are more than `SAMPLE_ROWS`.
 """

@@ -26,7 +26,7 @@ _NAMED = 5
 
 
 def ledger_problem(reader: dict) -> str | None:
-    """What does not add up in one file's reader ledger (pipeline/readers/ledger.py), or None."""
+    """What does not add up in one file's reader ledger (pipeline/ledger.py), or None."""
     if reader["bytes_read"] + reader["bytes_skipped"] != reader["size"]:
         return (f"bytes read {reader['bytes_read']} + skipped {reader['bytes_skipped']} != file size "
                 f"{reader['size']}")

@@ -25,8 +25,8 @@ from pydantic import Field, field_validator, model_validator
 from curate.filters.opt_out import AI_AGENTS, ROBOTS_MAX_BYTES, RobotsTable, header_directives, meta_directives
 from curate.filters.urls import host_of
 from curate.pipeline.errors import CurateError
-from curate.pipeline.readers.ledger import ReaderLedger
-from curate.pipeline.readers.warc import responses
+from curate.pipeline.ledger import ReaderLedger
+from curate.readers.warc import responses
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Collector, Params, Partial, Stage, emit
 

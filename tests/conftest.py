@@ -29,7 +29,7 @@ def spark():
     builder, so tests run the configuration users run: the worker daemon module, the class-data archive, the log4j
     settings. Every in-process run finds it active and reuses it; `local[2]` whatever the machine's cores."""
     from curate.pipeline.config import EngineConfig
-    from curate.pipeline.spark import session
+    from curate.engines.spark import session
 
     spark, _ = session(EngineConfig(master="local[2]"))
     yield spark

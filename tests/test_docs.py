@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline import registry
-from curate.pipeline.commands.cli import app
+from curate.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

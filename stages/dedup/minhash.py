@@ -5,7 +5,7 @@ A global stage. Keys, computed per file by the pure core (:class:`curate.filters
 (`id`, and `rank`: the text length for `longest`, the column's value for `highest:<column>`), and with `verify` an
 8-bit sketch of the signature (`sketch`, num_perm bytes) that checks each candidate edge's estimated Jaccard.
 
-The engine's plan (Spark: `curate.pipeline.spark.minhash_dedup`) groups band keys into buckets, links each bucket's
+The engine's plan (Spark: `curate.engines.spark.minhash_dedup`) groups band keys into buckets, links each bucket's
 members to its smallest uid (a star: never all pairs of a bucket), drops edges whose estimated Jaccard is below
 `threshold` (with `verify`), finds connected components with a distributed algorithm, and rejects every member of a
 component but the one the keep policy picks (`minhash_dedup:duplicate`). Members carry the kept document's uid as

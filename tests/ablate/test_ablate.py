@@ -10,9 +10,9 @@ import random
 import pytest
 import yaml
 
-from curate.pipeline.commands.ablate import ablate, check_tokenizers
-from curate.pipeline.commands.ablate_config import load
-from curate.pipeline.commands.ablate_results import ordering
+from curate.workflows.ablate import ablate, check_tokenizers
+from curate.workflows.ablate_config import load
+from curate.workflows.ablate_results import ordering
 from curate.pipeline.errors import ConfigError, CurateError
 
 WORDS = ("the river runs past old mills and quiet farms where people grow wheat and barley every year while "
@@ -125,7 +125,7 @@ def test_bad_file_is_one_line_naming_the_key(tmp_path):
 
 
 def test_an_arm_that_tokenizes_or_names_a_later_arm_is_refused(tmp_path):
-    from curate.pipeline.commands.ablate import arm_documents
+    from curate.workflows.ablate import arm_documents
 
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(yaml.safe_dump({"input": {"paths": ["x"], "dataset": "x"}, "output": "x",

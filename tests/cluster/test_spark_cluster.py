@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import generate_crawl
+from curate.testing import generate_crawl
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
 

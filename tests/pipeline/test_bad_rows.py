@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.cli import main
+from curate.cli.main import main
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
 from curate.stages.dedup.exact import normalise_url

@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.filters.minhash import sketches_agree
-from curate.pipeline.beam import components as cc
-from curate.pipeline.beam import read_keys
-from curate.pipeline.beam import minhash_dedup as beam_minhash
+from curate.engines.beam import components as cc
+from curate.engines.beam import read_keys
+from curate.engines.beam import minhash_dedup as beam_minhash
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import Output
 from curate.pipeline.schema import uid_of
@@ -193,7 +193,7 @@ def clusters(rows: list[dict], salt_of, needed: float) -> set[frozenset]:
 
 @pytest.mark.parametrize("keep", ["min_id", "longest"])
 def test_same_decisions_as_the_spark_plan(spark, tmp_path, keep):
-    from curate.pipeline.spark.minhash_dedup import plan as spark_plan
+    from curate.engines.spark.minhash_dedup import plan as spark_plan
 
     texts = corpus(random.Random(3))
     ids = [f"t/f.jsonl:{i}" for i in range(len(texts))]
@@ -238,7 +238,7 @@ def test_same_decisions_as_the_spark_plan(spark, tmp_path, keep):
 
 def test_same_decisions_against_an_earlier_index(spark, tmp_path):
     """`against:` on both plans: a third of the corpus is an earlier run's index, the rest this run's keys."""
-    from curate.pipeline.spark.minhash_dedup import plan as spark_plan
+    from curate.engines.spark.minhash_dedup import plan as spark_plan
     from curate.stages.dedup import index
 
     texts = corpus(random.Random(4))

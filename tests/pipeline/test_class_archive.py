@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.pipeline.spark import class_archive
+from curate.engines.spark import class_archive
 
 JAVA = "/usr/bin/java"
 

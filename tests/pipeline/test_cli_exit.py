@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from curate.pipeline.commands.cli import main
+from curate.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
-CURATE = [sys.executable, "-c", "from curate.pipeline.commands.cli import main; main()"]
+CURATE = [sys.executable, "-c", "from curate.cli.main import main; main()"]
 
 
 def curate(capsys, *args: str) -> tuple[int, str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from curate.pipeline import config
-from curate.pipeline.commands.cli import main
+from curate.cli.main import main
 from curate.pipeline.errors import ConfigError
 
 GOOD = "input: crawl/\noutput: out\n"

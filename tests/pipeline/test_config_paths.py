@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from curate.pipeline import config
-from curate.pipeline.commands.cli import main
+from curate.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,8 +80,8 @@ def test_the_readme_first_pipeline_outside_the_repository(tmp_path, monkeypatch,
     root), from another folder: the crawl and the tokenizer are found (before: two warnings, a run failed)."""
     repo = tmp_path / "repo"
     shutil.copy(ROOT / "examples" / "demo.yaml", touch(repo / "examples" / "demo.yaml"))
-    from curate.pipeline.commands.demo import demo_texts, generate_crawl
-    from curate.pipeline.commands.tokenizer_train import train_bpe
+    from curate.testing import demo_texts, generate_crawl
+    from curate.pipeline.tokenizer import train_bpe
 
     generate_crawl(repo / "curate-demo" / "crawl")
     train_bpe(demo_texts(sentences=400), vocab_size=300).save(str(repo / "curate-demo" / "tokenizer.json"))

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import CurateError
-from curate.pipeline.commands.inspect import inspect_record
+from curate.cli.inspect import inspect_record
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
 from curate.pipeline.schema import uid_of
@@ -163,7 +163,7 @@ def test_an_index_is_described_last_with_its_files(spark, tmp_path, engine):
 
 def test_an_index_that_is_not_whole_is_refused_before_the_run(spark, tmp_path, capsys):
     """Before: an earlier run whose index Parquet files were deleted gave 0 seen_before and exit 0."""
-    from curate.pipeline.commands.cli import main
+    from curate.cli.main import main
 
     first = write_input(tmp_path / "in1", {"one.jsonl": ["Same text here", "other text"]})
     second = write_input(tmp_path / "in2", {"two.jsonl": ["same   TEXT here", "new text"]})

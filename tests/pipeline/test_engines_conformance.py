@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.beam.minhash_dedup import salt
-from curate.pipeline.commands.demo import _BANK, _page, _record, _sentence, demo_texts, generate_crawl
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.engines.beam.minhash_dedup import salt
+from curate.testing import demo_texts, generate_crawl, page, sentence, warc_record
+from curate.pipeline.tokenizer import train_bpe
 from curate.pipeline.output import MANIFEST
-from curate.pipeline.commands.quality_train import train_quality
+from curate.cli.quality_train import train_quality
 from curate.pipeline.run import run
 
 STAGES = [{"name": "extract"}, {"name": "langid", "threshold": 0.5}, {"name": "exact_dedup"},
@@ -45,24 +45,24 @@ def near_duplicates(directory: Path) -> None:
     """One more WARC file of English near-duplicates: a chain of drifting copies (each close to the next only, so
     the component takes more than one round) and groups whose members are near the 0.8 threshold of each other
     (verification keeps some star edges and drops others, so which uids are the centres matters)."""
-    rng, bank = random.Random(17), _BANK["en"]
+    rng = random.Random(17)
     pages = []
-    drifting = [_sentence(rng, bank) for _ in range(48)]
+    drifting = [sentence(rng, "en") for _ in range(48)]
     for step in range(16):
-        drifting[step * 3] = _sentence(rng, bank)
+        drifting[step * 3] = sentence(rng, "en")
         pages.append(("Drifting copies", [" ".join(drifting[i:i + 6]) for i in range(0, 48, 6)]))
     for group in range(8):
-        base = [_sentence(rng, bank) for _ in range(30)]
+        base = [sentence(rng, "en") for _ in range(30)]
         for _ in range(5):
             sentences = list(base)
             for _ in range(2):
-                sentences[rng.randrange(30)] = _sentence(rng, bank)
+                sentences[rng.randrange(30)] = sentence(rng, "en")
             pages.append((f"Group {group}", [" ".join(sentences[i:i + 5]) for i in range(0, 30, 5)]))
     start = datetime(2026, 10, 2, tzinfo=timezone.utc)
     with open(directory / "near-duplicates.warc.gz", "wb") as f:
         for i, (title, paragraphs) in enumerate(pages):
-            f.write(_record(f"https://near.example.com/{i}", start, "200 OK", "text/html",
-                            _page("en", title, paragraphs).encode()))
+            f.write(warc_record(f"https://near.example.com/{i}", start, "200 OK", "text/html",
+                            page("en", title, paragraphs).encode()))
 
 
 def quality_model(tmp_path: Path) -> Path:

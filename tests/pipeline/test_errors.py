@@ -12,7 +12,7 @@ import pytest
 
 # The console script beside this Python (what a user types), else the same entry point through -c.
 _SCRIPT = Path(sys.executable).with_name("curate")
-CURATE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from curate.pipeline.commands.cli import main; main()"]
+CURATE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "from curate.cli.main import main; main()"]
 
 
 def curate(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -13,10 +13,10 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import CurateError
-from curate.pipeline.commands.export_megatron import export_megatron
+from curate.cli.export_megatron import export_megatron
 from curate.pipeline.output import Output
 from curate.pipeline.schema import uid_of
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.pipeline.tokenizer import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from curate.pipeline import config as config_module
-from curate.pipeline.commands.cli import _default, _type_name, main
+from curate.cli.main import _default, _type_name, main
 from curate.pipeline.check import check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_default_of_a_factory():
 def test_train_tiny_reads_the_manifest_the_demo_writes():
     import inspect
 
-    from curate.pipeline.commands import cli
+    from curate.cli import cli
 
     workdir = inspect.signature(cli.demo).parameters["workdir"].default  # run_demo writes <workdir>/output
     tiny = yaml.safe_load((ROOT / "examples" / "train_tiny.yaml").read_text())
@@ -85,7 +85,7 @@ def test_a_decision_on_a_stale_signal_still_warns():
 def test_child_stderr_drops_the_jvm_start_up_noise(tmp_path):
     script = (
         "import subprocess, sys\n"
-        "from curate.pipeline.spark import quiet\n"
+        "from curate.engines.spark import quiet\n"
         "with quiet.child_stderr():\n"
         "    child = subprocess.Popen([sys.executable, '-c', 'import sys; sys.stderr.write("
         "\"WARNING: Using incubator modules: jdk.incubator.vector\\\\nSetting default log level to \\\\\"WARN\\\\\".\\\\n"

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import generate_crawl
+from curate.testing import generate_crawl
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.passes import passes
 from curate.pipeline.run import run
@@ -113,10 +113,10 @@ def test_each_engine_lists_its_plans_and_names_a_missing_one():
     import pytest
 
     from curate.pipeline import registry
-    from curate.pipeline.beam import exact_dedup as beam_exact
+    from curate.engines.beam import exact_dedup as beam_exact
     from curate.pipeline.errors import CurateError
     from curate.pipeline.passes import global_plan
-    from curate.pipeline.spark import minhash_dedup as spark_minhash
+    from curate.engines.spark import minhash_dedup as spark_minhash
     from curate.pipeline.stage import GlobalStage
     from curate.stages.dedup.exact import ExactDedup
     from curate.stages.dedup.minhash import MinHashDedup

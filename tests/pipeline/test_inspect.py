@@ -12,9 +12,9 @@ from rich.console import Console
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import CurateError
-from curate.pipeline.commands.inspect import inspect_documents, inspect_shard, parse_where
+from curate.cli.inspect import inspect_documents, inspect_shard, parse_where
 from curate.pipeline.run import run
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.pipeline.tokenizer import train_bpe
 
 WORDS = ("the river carries water past the old mill and the children watch the boats go by while the baker sells "
          "bread to every family in the small town near the coast").split()

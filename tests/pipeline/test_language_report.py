@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 from rich.console import Console
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.report import report_text, write_report
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.cli.report import report_text, write_report
+from curate.pipeline.tokenizer import train_bpe
 from curate.pipeline.output import MANIFEST, Output
 from curate.pipeline.run import run
 

@@ -8,7 +8,7 @@ import pytest
 
 from curate.filters.minhash import MinHasher
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import generate_crawl
+from curate.testing import generate_crawl
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, Output
 from curate.pipeline.schema import uid_of
@@ -34,7 +34,7 @@ def union_find(edges: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
 
 
 def test_connected_components_match_union_find(spark, tmp_path):
-    from curate.pipeline.spark.components import connected_components
+    from curate.engines.spark.components import connected_components
 
     spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
     rng = random.Random(5)
@@ -128,7 +128,7 @@ def corpus(rng: random.Random) -> tuple[list[str], dict[int, int]]:
 
 
 def test_same_kept_set_whatever_partitions_and_files(spark, tmp_path):
-    from curate.pipeline.spark.minhash_dedup import plan
+    from curate.engines.spark.minhash_dedup import plan
 
     texts, cluster = corpus(random.Random(11))
     ids = [f"t/f.jsonl:{i}" for i in range(len(texts))]

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.cli import main
-from curate.pipeline.commands.demo import _page, _record
+from curate.cli.main import main
+from curate.testing import page, warc_record
 from curate.pipeline.errors import ConfigError
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
@@ -33,10 +33,10 @@ def mixed_crawl(folder: Path) -> Path:
     folder.mkdir(parents=True)
     when = datetime(2026, 10, 1, tzinfo=timezone.utc)
     with open(folder / "pages.warc.gz", "wb") as f:
-        f.write(_record("https://news.example/flood", when, "200 OK", "text/html", _page("en", "Flood", STORY).encode()))
-        f.write(_record("https://news.example/library", when, "200 OK", "text/html",
-                        _page("en", "Library", OTHER).encode()))
-        f.write(_record("https://news.example/logo.png", when, "200 OK", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(64)))
+        f.write(warc_record("https://news.example/flood", when, "200 OK", "text/html", page("en", "Flood", STORY).encode()))
+        f.write(warc_record("https://news.example/library", when, "200 OK", "text/html",
+                        page("en", "Library", OTHER).encode()))
+        f.write(warc_record("https://news.example/logo.png", when, "200 OK", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(64)))
     rows = [{"text": "Flood\n" + "\n".join(STORY), "url": "https://mirror.example/flood"},
             {"text": " ".join(OTHER[::-1]) + " " + " ".join(STORY[::-1]), "url": "https://mirror.example/mix"},
             {"url": "https://mirror.example/empty"}]

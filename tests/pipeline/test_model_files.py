@@ -18,7 +18,7 @@ import pytest
 
 from curate.filters import fasttext_file
 from curate.filters.fasttext_file import ModelFileError
-from curate.pipeline.commands.cli import main
+from curate.cli.main import main
 from curate.stages.langid import bundled_model_path
 
 
@@ -147,7 +147,7 @@ def test_a_detoxify_checkpoint_cut_short(capsys, tmp_path):
 
 
 def test_a_tokenizer_file_cut_short(capsys, tmp_path):
-    from curate.pipeline.commands.tokenizer_train import train_bpe
+    from curate.pipeline.tokenizer import train_bpe
 
     path = tmp_path / "tokenizer.json"
     train_bpe(["a few words to learn from, again and again"] * 50, vocab_size=300).save(str(path))

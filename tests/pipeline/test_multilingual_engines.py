@@ -121,7 +121,7 @@ def test_a_missing_tokenizer_package_ends_the_run_in_one_line(tmp_path):
     path.write_text(json.dumps({"input": {"paths": [str(tmp_path / "in")], "fields": ["lang"]},
                                 "output": str(tmp_path / "out"), "engine": {"name": "beam"}, "stages": STAGES[:1]}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", "from curate.pipeline.commands.cli import main; main()", "run",
+    result = subprocess.run([sys.executable, "-c", "from curate.cli.main import main; main()", "run",
                              str(path)], capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
     err = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(err) == 1, result.stderr[-2000:]

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.report import report_text, write_report
+from curate.cli.report import report_text, write_report
 from curate.pipeline.output import Output
 from curate.pipeline.run import run
 

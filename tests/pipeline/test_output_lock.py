@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.pipeline.commands.cli import main
+from curate.cli.main import main
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import LOCK, Output
 

@@ -118,7 +118,7 @@ def test_config_hash_ignores_output_and_engine_but_not_params():
 def test_cli_reports_one_line_and_exit_status_2(tmp_path: Path, yaml_text: str, expected: str):
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(yaml_text)
-    result = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "explain", str(pipeline)],
+    result = subprocess.run([sys.executable, "-m", "curate.cli.main", "explain", str(pipeline)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -133,7 +133,7 @@ def test_cli_missing_column_is_one_line(tmp_path: Path, shared_data: Path):
         output: {tmp_path}/out
         stages: [{{name: gopher_quality}}]
     """))
-    result = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "explain", str(pipeline)],
+    result = subprocess.run([sys.executable, "-m", "curate.cli.main", "explain", str(pipeline)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "stages[0] (gopher_quality): requires column 'text'" in result.stderr
@@ -200,7 +200,7 @@ def test_every_config_error_at_once_one_line_each(tmp_path: Path):
           - {name: gopher_qualty}
           - {name: extract, bakend: x}
     """))
-    result = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "explain", str(pipeline)],
+    result = subprocess.run([sys.executable, "-m", "curate.cli.main", "explain", str(pipeline)],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import demo_texts
+from curate.testing import demo_texts
 from curate.pipeline.output import MANIFEST
-from curate.pipeline.commands.quality_train import train_quality
+from curate.cli.quality_train import train_quality
 from curate.pipeline.run import run
 from curate.stages.quality_classifier import QualityClassifier, QualityClassifierParams
 
@@ -66,7 +66,7 @@ def test_the_report_shows_the_scores_the_cutoff_and_the_kept_share_per_domain(tm
     documents scored and the share kept, as the run's own outputs have them."""
     import re
 
-    from curate.pipeline.commands.report import write_report
+    from curate.cli.report import write_report
 
     model = corpus(tmp_path)
     hosts = ["a.example", "www.b.example", "c.example"]

@@ -14,8 +14,8 @@ import zstandard
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import resolve
-from curate.pipeline.readers import read
-from curate.pipeline.readers.ledger import ReaderLedger
+from curate.readers import read
+from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.schema import CORE, uid_of
 
 
@@ -75,15 +75,15 @@ def test_warc_018_with_malformed_dates_keeps_dates_verbatim(shared_data: Path):
 
 
 def test_non_html_and_errors_rejected_by_reader(tmp_path: Path):
-    from curate.pipeline.commands.demo import _record
+    from curate.testing import warc_record
     from datetime import datetime, timezone
 
     when = datetime(2026, 1, 1, tzinfo=timezone.utc)
     with open(tmp_path / "a.warc.gz", "wb") as f:
-        f.write(_record("https://a/1", when, "200 OK", "text/html", b"<html><body>hi</body></html>"))
-        f.write(_record("https://a/2", when, "200 OK", "image/png", b"\x89PNG...."))
-        f.write(_record("https://a/3", when, "404 Not Found", "text/html", b"<html></html>"))
-        f.write(_record("https://a/4", when, "200 OK", "", b"<!DOCTYPE html><html><p>sniffed</p></html>"))
+        f.write(warc_record("https://a/1", when, "200 OK", "text/html", b"<html><body>hi</body></html>"))
+        f.write(warc_record("https://a/2", when, "200 OK", "image/png", b"\x89PNG...."))
+        f.write(warc_record("https://a/3", when, "404 Not Found", "text/html", b"<html></html>"))
+        f.write(warc_record("https://a/4", when, "200 OK", "", b"<!DOCTYPE html><html><p>sniffed</p></html>"))
     ledger, table = read_all([str(tmp_path)])["a.warc.gz"]
     reasons = table.column("reject_reason").to_pylist()
     assert reasons == [None, "read:content_type:image/png", "read:http_status:404", None]

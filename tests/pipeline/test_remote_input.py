@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.commands.demo import generate_crawl
+from curate.testing import generate_crawl
 from curate.pipeline.inputs import resolve
-from curate.pipeline.readers import read
-from curate.pipeline.readers.ledger import ReaderLedger
+from curate.readers import read
+from curate.pipeline.ledger import ReaderLedger
 
 
 @pytest.fixture()

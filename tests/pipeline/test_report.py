@@ -14,11 +14,11 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from curate.pipeline import config as pipeline_config  # noqa: E402
-from curate.pipeline.commands.demo import _BANK, generate_crawl  # noqa: E402
-from curate.pipeline.commands.report import REPORT_FILE, write_report  # noqa: E402
+from curate.testing import generate_crawl, phrase_lists  # noqa: E402
+from curate.cli.report import REPORT_FILE, write_report  # noqa: E402
 from curate.stages.heuristic import signal_thresholds  # noqa: E402
 from curate.pipeline.run import run  # noqa: E402
-from curate.pipeline.commands.tokenizer_train import train_bpe  # noqa: E402
+from curate.pipeline.tokenizer import train_bpe  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Plots a run with every kind of stage draws: each <img> of the page, a PNG beside it.
@@ -28,7 +28,7 @@ SECTIONS = {"summary", "funnel", "languages", "quality", "toxicity", "bias", "de
 
 def full_config(root: Path):
     generate_crawl(root / "crawl")
-    texts = [" ".join(words) for bank in _BANK.values() for words in bank.values()] * 3
+    texts = [" ".join(words) for words in phrase_lists()] * 3
     train_bpe(texts, vocab_size=600).save(str(root / "tokenizer.json"))
     return pipeline_config.parse({
         "input": {"paths": [str(root / "crawl")], "dataset": "demo"}, "output": str(root / "out"),

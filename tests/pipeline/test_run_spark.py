@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import demo_texts, generate_crawl
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.testing import demo_texts, generate_crawl
+from curate.pipeline.tokenizer import train_bpe
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, READER, Output
 from curate.pipeline.run import run

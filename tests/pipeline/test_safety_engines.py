@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import _page
-from curate.pipeline.commands.report import write_report
+from curate.testing import page
+from curate.cli.report import write_report
 from curate.pipeline.run import run
 
 
@@ -45,7 +45,7 @@ def crawl(tmp_path: Path) -> tuple[Path, Path]:
     (tmp_path / "crawl").mkdir()
     with open(tmp_path / "crawl" / "pages.warc.gz", "wb") as f:
         for url, headers, paragraph in PAGES:
-            body = _page("en", "Town news", [STORY, paragraph, STORY.replace("river", "bridge")]).encode()
+            body = page("en", "Town news", [STORY, paragraph, STORY.replace("river", "bridge")]).encode()
             f.write(warc_response(url, [("Content-Type", "text/html; charset=utf-8"), *headers], body))
     (tmp_path / "robots").mkdir()
     (tmp_path / "robots" / "private.example.txt").write_text("User-agent: GPTBot\nDisallow: /\n")
@@ -97,7 +97,7 @@ def test_a_missing_list_file_exits_2_in_one_line(tmp_path):
     path.write_text(json.dumps({"input": {"paths": [str(tmp_path / "in")], "dataset": "t"},
                                 "output": str(tmp_path / "out"), "engine": {"name": "beam"},
                                 "stages": [{"name": "url_filter", "domain_files": ["lists/missing.txt"]}]}))
-    result = subprocess.run([sys.executable, "-c", "from curate.pipeline.commands.cli import main; main()", "run", str(path)],
+    result = subprocess.run([sys.executable, "-c", "from curate.cli.main import main; main()", "run", str(path)],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path, env=dict(os.environ))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == (  # read beside the pipeline file

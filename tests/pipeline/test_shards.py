@@ -21,7 +21,7 @@ from curate.pipeline.passes import passes
 from curate.pipeline.check import check
 from curate.pipeline.run import run
 from curate.stages.shards import shard_schema, splits
-from curate.pipeline.commands.tokenizer_train import train_bpe
+from curate.pipeline.tokenizer import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
 WORDS = ("the river data shard token curate pipeline model corpus crawl domain wiki code news page table spark "

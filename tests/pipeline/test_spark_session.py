@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from curate.pipeline.config import EngineConfig
-from curate.pipeline.spark import session
+from curate.engines.spark import session
 
 
 def test_the_shared_session_has_the_production_configuration(spark):
     conf = spark.sparkContext.getConf()
-    assert conf.get("spark.python.daemon.module") == "curate.pipeline.spark.daemon"
+    assert conf.get("spark.python.daemon.module") == "curate.engines.spark.daemon"
     assert conf.get("spark.python.worker.reuse") == "true"
     java = conf.get("spark.driver.extraJavaOptions")
     assert "-Dlog4j2.configurationFile=file:" in java and java.split("file:")[1].split()[0].endswith("log4j2.properties")
@@ -22,4 +22,4 @@ def test_python_workers_fork_from_curates_daemon_with_the_stages_imported(spark)
         yield sys.modules["__main__"].__spec__.name, "curate.stages.extract" in sys.modules
 
     found = spark.sparkContext.parallelize([0, 1], 2).mapPartitions(forked_from).collect()
-    assert found == [("curate.pipeline.spark.daemon", True)] * 2
+    assert found == [("curate.engines.spark.daemon", True)] * 2

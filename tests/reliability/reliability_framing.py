@@ -22,8 +22,8 @@ import zstandard
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.readers import read
-from curate.pipeline.readers.ledger import ReaderLedger
+from curate.readers import read
+from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.stats import ledger_problem
 
 CONTAINERS = ("plain", "gzip_members", "gzip_whole", "zstd_frames")

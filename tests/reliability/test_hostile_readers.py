@@ -19,9 +19,9 @@ import zstandard
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile, resolve
-from curate.pipeline.readers import read, stream
-from curate.pipeline.readers.ledger import ReaderLedger
-from curate.pipeline.readers.warc import MAX_RECORD_BYTES
+from curate.readers import read, stream
+from curate.pipeline.ledger import ReaderLedger
+from curate.readers.warc import MAX_RECORD_BYTES
 from curate.pipeline.schema import uid_of
 from curate.pipeline.stats import ledger_problem
 

@@ -64,7 +64,7 @@ def test_yaml_object_tags_are_refused_with_one_line(tmp_path):
 def test_the_cli_refuses_an_object_tag_with_exit_status_2(tmp_path):
     path = tmp_path / "pipeline.yaml"
     path.write_text("input: !!python/name:os.system\noutput: out\n")
-    done = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "run", str(path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "curate.cli.main", "run", str(path)], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -243,7 +243,7 @@ def test_an_empty_pattern_or_a_fifo_list_is_one_line_with_exit_status_2(tmp_path
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump({"input": {"paths": [str(tmp_path / "in.jsonl")], "dataset": "d"},
                                     "output": str(tmp_path / "out"), "stages": [stage]}))
-    done = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "run", str(path)], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "curate.cli.main", "run", str(path)], capture_output=True,
                           text=True, timeout=120)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import generate_crawl
+from curate.testing import generate_crawl
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, STATS
 from curate.pipeline.run import run
@@ -92,7 +92,7 @@ def start(config: dict, directory: Path, *flags: str) -> tuple[subprocess.Popen,
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
            "SPARK_LOCAL_IP": "127.0.0.1"}
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "curate.pipeline.commands.cli", "run", str(path), *flags],
+        process = subprocess.Popen([sys.executable, "-m", "curate.cli.main", "run", str(path), *flags],
                                    stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return process, log
 

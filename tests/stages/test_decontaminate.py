@@ -11,7 +11,7 @@ import pytest
 
 from curate.filters.ngrams import ngram_hashes, word_spans, words
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import generate_crawl
+from curate.testing import generate_crawl
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.stages import decontaminate as dc
 from curate.stages.decontaminate import Decontaminate, DecontaminateParams

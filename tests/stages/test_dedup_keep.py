@@ -101,10 +101,10 @@ def test_beam_rows_through_the_stage():
 
 
 def test_spark_struct_ranks_as_the_pure_order(spark):
-    """The Spark plans' struct minimum (pipeline/spark/dedup_index.keep_struct) picks the pure order's winner."""
+    """The Spark plans' struct minimum (engines/spark/dedup_index.keep_struct) picks the pure order's winner."""
     from pyspark.sql import functions as F
 
-    from curate.pipeline.spark.dedup_index import keep_struct
+    from curate.engines.spark.dedup_index import keep_struct
 
     stage = MinHashDedup(MinHashDedupParams(keep="longest"))
     frame = spark.createDataFrame([(r[0], bytearray(r[1]), r[2], r[3]) for r in GROUP],

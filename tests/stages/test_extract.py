@@ -89,7 +89,7 @@ def test_charset_labels_mean_what_browsers_take_them_to_mean():
 def _warc_pages(name):
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    from curate.pipeline.readers.warc import parse_http
+    from curate.readers.warc import parse_http
 
     path = WARC / name
     if not path.is_file():

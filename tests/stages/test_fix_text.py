@@ -5,7 +5,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.report import write_report
+from curate.cli.report import write_report
 from curate.pipeline.run import run
 from curate.stages.fix_text import FixText, FixTextParams
 

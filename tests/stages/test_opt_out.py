@@ -20,8 +20,8 @@ from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import ConfigError
 from curate.pipeline.check import check
 from curate.pipeline.inputs import resolve
-from curate.pipeline.readers import read
-from curate.pipeline.readers.ledger import ReaderLedger
+from curate.readers import read
+from curate.pipeline.ledger import ReaderLedger
 from curate.stages.opt_out import OptOut, OptOutParams, robots_text
 
 
@@ -307,7 +307,7 @@ def test_robots_that_are_no_regular_files_are_refused_or_left_out(tmp_path):
 
 def test_the_robots_facts_reach_the_manifest_and_the_run_output(tmp_path):
     """A Beam run: the cut file and the cut-short robots WARC are in the manifest and in `curate report`'s lines."""
-    from curate.pipeline.commands.report import report_text
+    from curate.cli.report import report_text
     from curate.pipeline.output import Output
     from curate.pipeline.run import run
 

@@ -13,11 +13,11 @@ import pyarrow as pa
 import pytest
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.demo import demo_texts
+from curate.testing import demo_texts
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.check import check
-from curate.pipeline.commands.quality_train import read_source, train_quality
+from curate.cli.quality_train import read_source, train_quality
 from curate.filters.quality_model import prepare
 from curate.stages.quality_classifier import (
     LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, ranks, select, summary)
@@ -160,7 +160,7 @@ def test_tiny_or_empty_sources_are_one_line_errors(tmp_path):
         train_quality(str(positive), str(negative), str(tmp_path / "m.bin"), text_field="body", log=lambda _: None)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "a.txt").write_text("  \n")
-    run = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "quality", "train", "--positive",
+    run = subprocess.run([sys.executable, "-m", "curate.cli.main", "quality", "train", "--positive",
                           str(tmp_path / "empty"), "--negative", str(negative), "--model", str(tmp_path / "m.bin")],
                          capture_output=True, text=True)
     assert run.returncode == 2

@@ -7,8 +7,7 @@ import random
 import subprocess
 import sys
 
-from curate.pipeline.commands.demo import demo_texts
-
+from curate.testing import demo_texts
 JUNK = "home login cart checkout menu share tweet subscribe cookie privacy terms contact sitemap click here".split()
 
 
@@ -20,7 +19,7 @@ def test_a_small_training_set_gives_a_small_model(tmp_path):
     (tmp_path / "bad.jsonl").write_text("".join(
         json.dumps({"text": " | ".join(rng.choice(JUNK) for _ in range(30))}) + "\n" for _ in range(60)))
     model = tmp_path / "quality.bin"
-    done = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "quality", "train",
+    done = subprocess.run([sys.executable, "-m", "curate.cli.main", "quality", "train",
                            "--positive", str(tmp_path / "good"), "--negative", str(tmp_path / "bad.jsonl"),
                            "--model", str(model)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -39,7 +38,7 @@ def test_a_small_training_set_gives_a_small_model(tmp_path):
 
 
 def test_vocabulary_counts_what_fasttext_hashes():
-    from curate.pipeline.commands.quality_train import sized_bucket, vocabulary
+    from curate.cli.quality_train import sized_bucket, vocabulary
 
     # the label is not a word; each line ends in the word </s>
     assert vocabulary(["__label__hq a b a b", "__label__cc b a"]) == (3, 4)  # a b </s>; ab ba b</s> a</s>

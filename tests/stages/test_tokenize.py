@@ -11,7 +11,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from curate.pipeline.errors import CurateError
 from curate.pipeline.schema import uid_of
-from curate.pipeline.commands.tokenizer_train import EOS, train_bpe, train_tokenizer
+from curate.cli.tokenizer_train import train_tokenizer
+from curate.pipeline.tokenizer import EOS, train_bpe
 from curate.pipeline.tokenizer import load_tokenizer, token_dtype
 from curate.stages.tokenize import Tokenize, TokenizeParams
 

@@ -47,7 +47,7 @@ def _copy(run, tmp_path):
 
 def _export(run_dir, out):
     """`curate train export-hf` in-process through the CLI's own error handling: (exit status, stderr lines)."""
-    from curate.pipeline.commands.cli import _status
+    from curate.cli.main import _status
 
     return _status(["train", "export-hf", str(run_dir), str(out)])
 
@@ -89,7 +89,7 @@ def test_a_crafted_value_runs_nothing_on_resume(corpus, tmp_path, capsys, monkey
     line = _one_error_line(capsys)
     assert "step_0000002: cannot be read (UnpicklingError" in line and "posix.system" in line
     # as a user runs it: DCP's own error log (the traceback) stays out of the terminal too
-    done = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "train", str(path),
+    done = subprocess.run([sys.executable, "-m", "curate.cli.main", "train", str(path),
                            "train.exit_after=null"], capture_output=True, text=True)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not marker.exists()
@@ -128,7 +128,7 @@ def test_the_cli_prints_one_line_for_a_damaged_checkpoint(run, tmp_path):
     """The console script, as a user runs it: no traceback (CheckpointException is a BaseException)."""
     path, step = _copy(run, tmp_path)
     (step / ".metadata").write_bytes(b"\x80\x04garbage")
-    cli = [sys.executable, "-m", "curate.pipeline.commands.cli", "train"]
+    cli = [sys.executable, "-m", "curate.cli.main", "train"]
     for command in ([*cli, str(path)], [*cli, "export-hf", str(tmp_path / "run"), str(tmp_path / "hf")]):
         done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 2, done.stderr

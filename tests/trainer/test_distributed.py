@@ -17,7 +17,7 @@ import yaml
 from curate.trainer import launch, train
 
 STEPS = 6
-CLI = [sys.executable, "-m", "curate.pipeline.commands.cli", "train"]
+CLI = [sys.executable, "-m", "curate.cli.main", "train"]
 
 
 def _free_port() -> int:

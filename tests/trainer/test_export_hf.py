@@ -36,7 +36,7 @@ def exported(tmp_path_factory):
         "model": {"preset": "tiny"}, "parallel": {"dtype": "float32"},
         "train": {"steps": 3, "global_batch": 8, "micro_batch": 8, "lr": 1e-2, "warmup_steps": 1}})
     train.run(cfg)
-    done = subprocess.run([sys.executable, "-m", "curate.pipeline.commands.cli", "train", "export-hf", str(tmp / "run"),
+    done = subprocess.run([sys.executable, "-m", "curate.cli.main", "train", "export-hf", str(tmp / "run"),
                            str(tmp / "hf")], capture_output=True, text=True)
     assert done.returncode == 0 and "(step 3)" in done.stdout, done.stderr
     return tmp

@@ -81,7 +81,7 @@ def test_a_resume_with_another_schedule_is_refused_unless_allowed(corpus, tmp_pa
 
 
 def test_curate_train_exits_2_on_a_bad_config(corpus, tmp_path):
-    cli = [sys.executable, "-m", "curate.pipeline.commands.cli", "train"]
+    cli = [sys.executable, "-m", "curate.cli.main", "train"]
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"data": {"manifest": str(corpus)}, "train": {"lr": "fast"}}))
     done = subprocess.run([*cli, str(bad)], capture_output=True, text=True)

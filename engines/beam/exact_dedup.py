@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from curate.pipeline.beam import read_keys
-from curate.pipeline.beam.dedup_index import as_earlier, earlier_files, write_index
+from curate.engines.beam import read_keys
+from curate.engines.beam.dedup_index import as_earlier, earlier_files, write_index
 from curate.pipeline.output import Output
 
 

@@ -21,10 +21,10 @@ import zstandard
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.readers.batching import BatchBuilder
-from curate.pipeline.readers.ledger import ReaderLedger
-from curate.pipeline.readers.records import carried_name
-from curate.pipeline.readers.stream import CountedStream
+from curate.readers.batching import BatchBuilder
+from curate.pipeline.ledger import ReaderLedger
+from curate.readers.records import carried_name
+from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE
 
 # A line longer than this is rejected unparsed (read:too_large), as the WARC reader does with records.

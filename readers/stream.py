@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 
 from curate.pipeline.filesystems import open_binary
-from curate.pipeline.readers.ledger import ReaderLedger
+from curate.pipeline.ledger import ReaderLedger
 
 # The reader's own time on one file (stages between batches not counted): past it, the file ends with an error.
 # Generous: the slowest real case measured, a 2 GB gzip bomb, takes 31 s (RELIABILITY.md).

@@ -17,7 +17,7 @@ done again otherwise (each step records what made it, `*.made_of.json`, and says
    its `result.json` exists and was made of the same training settings, data and evaluation sets; an interrupted run
    of the same settings resumes from its newest checkpoint. Evaluation sets are read, and an empty one refused, before
    any arm runs.
-5. **Results** (`curate.pipeline.commands.ablate_results`): table, JSON and HTML page.
+5. **Results** (`curate.workflows.ablate_results`): table, JSON and HTML page.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.commands.ablate_config import AblationConfig, ArmConfig
+from curate.workflows.ablate_config import AblationConfig, ArmConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, STATS, Output
 
@@ -193,7 +193,7 @@ def shared_tokenizer(cfg: AblationConfig, documents: dict[str, Path], progress) 
         progress(f"tokenizer: changed since it was trained ({changed}): training it again")
     from itertools import chain
 
-    from curate.pipeline.commands.tokenizer_train import train_bpe, sample_texts
+    from curate.pipeline.tokenizer import sample_texts, train_bpe
 
     progress(f"tokenizer: BPE of {cfg.tokenizer.vocab_size:,} on up to {cfg.tokenizer.sample:,} documents "
              f"of each of {len(documents)} arms")
@@ -606,7 +606,7 @@ def _one_spark_session(cfg: AblationConfig):
         yield
         return
     from curate.pipeline.config import EngineConfig
-    from curate.pipeline.spark import session
+    from curate.engines.spark import session
 
     spark, owned = session(EngineConfig(), jvm_work=True)
     try:
@@ -618,7 +618,7 @@ def _one_spark_session(cfg: AblationConfig):
 
 def ablate(cfg: AblationConfig, progress=None) -> dict:
     """Steps 1-5 of the module docstring; returns the results (also written under OUTPUT)."""
-    from curate.pipeline.commands.ablate_results import summarise, write_results
+    from curate.workflows.ablate_results import summarise, write_results
 
     progress = progress or (lambda line: None)
     started = time.time()

@@ -68,7 +68,7 @@ def run(
 def _write_report(output: str) -> None:
     """The run report after every run; the run's output is complete without it, so a failure only warns."""
     from curate.pipeline.output import Output
-    from curate.pipeline.commands.report import write_report
+    from curate.cli.report import write_report
 
     try:
         with Output(output).lock():
@@ -84,7 +84,7 @@ def _write_report(output: str) -> None:
 def _show_result(result, finished: bool = False) -> None:
     """The funnel, the reasons and the stages' lines; then the documents and the rate, or, for a run that `--resume`
     found finished, no rate (it measured nothing)."""
-    from curate.pipeline.commands.funnel import funnel_table, reasons_table
+    from curate.cli.funnel import funnel_table, reasons_table
 
     stats = result.stats
     console.print(funnel_table(stats))
@@ -172,7 +172,7 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="where the sample crawl and the output go")] = Path("curate-demo"),
 ) -> None:
     """Generate a small multilingual sample crawl, run examples/demo.yaml on it, and show the funnel."""
-    from curate.pipeline.commands.demo import run_demo
+    from curate.cli.demo import run_demo
     from curate.pipeline.progress import RunProgress
 
     result = run_demo(workdir, RunProgress(errors), console)
@@ -183,9 +183,9 @@ def demo(
 @app.command()
 def report(output: Annotated[str, typer.Argument(help="a run's output directory or URI")]) -> None:
     """Write the run report (report/report.html with its plots) of a finished run, and show the funnel."""
-    from curate.pipeline.commands.funnel import funnel_table, reasons_table
+    from curate.cli.funnel import funnel_table, reasons_table
     from curate.pipeline.output import MANIFEST, STATS, Output
-    from curate.pipeline.commands.report import write_report
+    from curate.cli.report import write_report
 
     out = Output(output)
     if not out.exists(MANIFEST):  # before the lock, which would make the folder
@@ -202,7 +202,7 @@ def report(output: Annotated[str, typer.Argument(help="a run's output directory 
 
 def _show_sections(out) -> None:
     """The console lines of the run's stage families that have some (the bias report, the domain mixture, …)."""
-    from curate.pipeline.commands.report import report_text
+    from curate.cli.report import report_text
 
     for line in report_text(out):
         console.print(line, highlight=False)
@@ -221,7 +221,7 @@ def inspect(
     record: Annotated[Optional[str], typer.Option("--id", help="what became of one input record (its id)")] = None,
 ) -> None:
     """Show a few documents of a finished run (kept, or rejected with reasons) or of a token shard, decoded."""
-    from curate.pipeline.commands.inspect import inspect_documents, inspect_record, inspect_shard
+    from curate.cli.inspect import inspect_documents, inspect_record, inspect_shard
 
     if record is not None:
         console.print(inspect_record(output, record))
@@ -249,7 +249,7 @@ def tokenizer_train(
     out: Annotated[Optional[str], typer.Option(help="where to write tokenizer.json (default OUTPUT/tokenizer.json)")] = None,
 ) -> None:
     """Train a byte-level BPE tokenizer on a sample of a run's documents."""
-    from curate.pipeline.commands.tokenizer_train import train_tokenizer
+    from curate.cli.tokenizer_train import train_tokenizer
 
     console.print(f"tokenizer: {train_tokenizer(output, vocab_size, sample, out, seed)}")
 
@@ -272,7 +272,7 @@ def quality_train(
     = None,
 ) -> None:
     """Train a fastText quality classifier (DCLM's recipe) and write its model card."""
-    from curate.pipeline.commands.quality_train import train_quality
+    from curate.cli.quality_train import train_quality
 
     train_quality(positive, negative, model, text_field=text_field, max_per_class=max_per_class, heldout=heldout,
                   seed=seed, threshold=threshold, threads=threads,
@@ -286,7 +286,7 @@ def export_megatron(
     target: Annotated[str, typer.Argument(help="where the .bin/.idx files go")],
 ) -> None:
     """Write Megatron-LM indexed datasets (MMIDIDX v1 .bin/.idx) per domain, and the --data-path line."""
-    from curate.pipeline.commands.export_megatron import export_megatron as export
+    from curate.cli.export_megatron import export_megatron as export
 
     written = export(output, target)
     for path in written[:-1]:
@@ -346,8 +346,8 @@ def ablate(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="where arms, runs and results go")] = None,
 ) -> None:
     """Train small models on each arm's data (same tokens, tokenizer, seeds) and compare them; resumable."""
-    from curate.pipeline.commands.ablate import ablate as run_ablation
-    from curate.pipeline.commands.ablate_config import load
+    from curate.workflows.ablate import ablate as run_ablation
+    from curate.workflows.ablate_config import load
 
     config = load(ablation, {"input.paths": input or None, "output": output})
     started = time.monotonic()

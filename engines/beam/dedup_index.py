@@ -4,8 +4,8 @@ from __future__ import annotations
 import apache_beam as beam
 import pyarrow as pa
 
-from curate.pipeline.beam import write_rows
-from curate.pipeline.beam.components import shard_of
+from curate.engines.beam import write_rows
+from curate.engines.beam.components import shard_of
 from curate.pipeline.output import Output
 
 

@@ -2,7 +2,7 @@
 
 Records are framed here, not by a WARC library, because a record's Content-Length is checked, never trusted: a
 length that does not land on the next record's `WARC/` line (or the end of the file) would otherwise swallow the
-records after it without a trace. The rules, each counted in the reader ledger (pipeline/readers/ledger.py):
+records after it without a trace. The rules, each counted in the reader ledger (pipeline/ledger.py):
 - After a record's block and its CR/LF trailer the next record header or the end of the file must follow (or, after
   an exact CRLFCRLF trailer, bytes that are skipped as garbage), and no record header may start inside the block.
   A length off by a few of the trailer's CR/LF bytes is taken as it is: the block then ends with them, nothing is
@@ -39,9 +39,9 @@ from isal import isal_zlib
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.readers.batching import BatchBuilder
-from curate.pipeline.readers.ledger import ReaderLedger
-from curate.pipeline.readers.stream import CountedStream
+from curate.readers.batching import BatchBuilder
+from curate.pipeline.ledger import ReaderLedger
+from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE, HTML_TYPES
 
 # A record larger than this is rejected unread (read:too_large): a page this big is never worth parsing.

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 from curate.pipeline.config import InputConfig
 from curate.pipeline.filesystems import open_binary
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.readers.ledger import ReaderLedger
-from curate.pipeline.readers.records import carried_name
+from curate.pipeline.ledger import ReaderLedger
+from curate.readers.records import carried_name
 from curate.pipeline.schema import CORE, MAX_BATCH_ROWS, REJECT, uid_of
 
 

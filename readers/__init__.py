@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.readers.ledger import ReaderLedger
+from curate.pipeline.ledger import ReaderLedger
 
 
 def read(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
@@ -15,11 +15,11 @@ def read(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa
     counts go to `ledger`, whose clock runs only while the reader works (the read time limit's measure)."""
     ledger.size = file.size
     if file.format in ("warc", "wet"):
-        from curate.pipeline.readers.warc import read_warc as reader
+        from curate.readers.warc import read_warc as reader
     elif file.format == "jsonl":
-        from curate.pipeline.readers.jsonl import read_jsonl as reader
+        from curate.readers.jsonl import read_jsonl as reader
     else:
-        from curate.pipeline.readers.parquet import read_parquet as reader
+        from curate.readers.parquet import read_parquet as reader
     batches = reader(file, cfg, ledger)
     while True:
         ledger.resume()

@@ -2,7 +2,7 @@
 
 A pass reads as a sentence: input files | Reshuffle | run the pass on each file. Each file's task is the
 engine-neutral `run_pass` (reader, map stages over Arrow batches, writers, commit), so no stage knows which engine
-runs it. A global stage's plan is listed in `curate.pipeline.beam.plans`: keys rows in, decision rows out, in
+runs it. A global stage's plan is listed in `curate.engines.beam.plans`: keys rows in, decision rows out, in
 Beam's own transforms (GroupByKey, CombinePerKey, CoGroupByKey). Locally the Python SDK's in-process FnApiRunner
 runs it (never the Prism runner, which downloads a binary); `conf: {runner: DataflowRunner, project: …}` or
 `FlinkRunner` run it remotely. A stage may also have a `prepare(stage, key_files, output, run)` there: pipelines run
@@ -157,7 +157,7 @@ class BeamEngine:
         schema = pa.schema([pa.field("uid", pa.binary(16)), pa.field("file_key", pa.string()),
                             pa.field("reject_reason", pa.string()),
                             *(pa.field(k, v) for k, v in stage.adds().items()), *LINEAGE])
-        from curate.pipeline.beam.plans import PREPARE
+        from curate.engines.beam.plans import PREPARE
 
         prepare = PREPARE.get(spec.stage_class)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curate.pipeline.commands.ablate_config import AblationConfig
+from curate.workflows.ablate_config import AblationConfig
 
 LOWER_IS_BETTER = ("bpb/", "val_loss/")
 

@@ -1,10 +1,10 @@
 """Beam plan of `minhash_dedup`: band buckets → star edges → verified edges → connected components → keep policy.
 
-The same decisions as the Spark plan (`curate.pipeline.spark.minhash_dedup`), in chained Beam pipelines:
+The same decisions as the Spark plan (`curate.engines.spark.minhash_dedup`), in chained Beam pipelines:
 
 - `prepare` (before the engine's decision pipeline): one pipeline from the keys to the verified star edges, written
   as Parquet under `OUTPUT/work/components/<stage id>/round-0/`; then one pipeline per connected-components round
-  (`curate.pipeline.beam.components`) until no vertex is unsettled. The launcher reads one count per round.
+  (`curate.engines.beam.components`) until no vertex is unsettled. The launcher reads one count per round.
 - `plan`: the last round's edges (vertex → component) joined with the keys on `uid`; per component, every member
   but the one the keep policy ranks first is a duplicate.
 
@@ -25,9 +25,9 @@ import numpy as np
 import xxhash
 
 from curate.filters.minhash import sketches_agree
-from curate.pipeline.beam import read_keys
-from curate.pipeline.beam.components import connected_components, read_edges, write_edges
-from curate.pipeline.beam.dedup_index import as_earlier, earlier_files, write_index
+from curate.engines.beam import read_keys
+from curate.engines.beam.components import connected_components, read_edges, write_edges
+from curate.engines.beam.dedup_index import as_earlier, earlier_files, write_index
 from curate.pipeline.output import Output
 
 

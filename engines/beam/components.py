@@ -1,6 +1,6 @@
 """Connected components of an edge list on Beam: large-star / small-star, one chained pipeline per round.
 
-The algorithm is the Spark plan's (`curate.pipeline.spark.components`; Kiveris et al. 2014): with vertices ordered
+The algorithm is the Spark plan's (`curate.engines.spark.components`; Kiveris et al. 2014): with vertices ordered
 (binary uids; Python compares bytes as unsigned, like Spark), **large-star** links each vertex's larger neighbours to
 the smallest of its neighbourhood, **small-star** links a vertex and its smaller neighbours to the smallest of them.
 Alternating them reaches a star forest, every vertex pointing at its component's minimum: the fixed point of both

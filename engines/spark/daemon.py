@@ -15,7 +15,7 @@ import pyspark.worker  # noqa: F401
 from pyspark.daemon import manager
 
 import curate.pipeline.passes  # noqa: F401
-import curate.pipeline.spark  # noqa: F401
+import curate.engines.spark  # noqa: F401
 from curate.pipeline import registry
 
 registry.stages()  # every built-in stage module, imported

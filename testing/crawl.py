@@ -1,22 +1,19 @@
-"""`curate demo`: a small multilingual sample crawl (text written for this project) and a run over it.
+"""The demo crawl: a small multilingual sample crawl (text written for this project), seeded, as WARC.gz files.
 
-The crawl mixes what real crawls hold: articles with navigation and footers in four languages, exact and near
-duplicates, very short pages, keyword spam, non-HTML responses and an HTTP error. Seeded, so every demo is the same.
+It mixes what real crawls hold: articles with navigation and footers in four languages, exact and near duplicates,
+very short pages, keyword spam, non-HTML responses and an HTTP error. `curate demo` runs on it; tests and benches build
+their own crawls from the same parts (:mod:`curate.testing` lists them).
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import random
 import uuid
 from datetime import datetime, timedelta, timezone
-from importlib import resources
 from pathlib import Path
 
-import yaml
-
-from curate.pipeline import config as pipeline_config
-
-_BANK = {
+_PHRASES = {
     "en": {
         "subjects": ["The city council", "Our research team", "The local library", "A small bakery", "The football club",
                      "The regional hospital", "Every gardener", "The new railway line", "A group of students",
@@ -89,27 +86,36 @@ _FOOTER = {"en": "© 2026 Example Media. All rights reserved. Privacy policy · 
            "de": "© 2026 Beispiel Medien. Alle Rechte vorbehalten. Datenschutz · Impressum",
            "fr": "© 2026 Exemple Médias. Tous droits réservés. Mentions légales · Cookies",
            "es": "© 2026 Ejemplo Medios. Todos los derechos reservados. Privacidad · Cookies"}
-_LANG_SHARE = [("en", 60), ("de", 30), ("fr", 25), ("es", 25)]
+LANGUAGE_SHARE = [("en", 60), ("de", 30), ("fr", 25), ("es", 25)]
 
 
-def _sentence(rng: random.Random, bank: dict) -> str:
+def sentence(rng: random.Random, lang: str) -> str:
+    """One sentence in `lang` (en, de, fr, es): subject, verb, object and tail, each drawn by `rng`."""
+    bank = _PHRASES[lang]
     return f"{rng.choice(bank['subjects'])} {rng.choice(bank['verbs'])} {rng.choice(bank['objects'])} " \
            f"{rng.choice(bank['tails'])}."
 
 
-def _article(rng: random.Random, lang: str) -> tuple[str, list[str]]:
-    bank = _BANK[lang]
-    title = _sentence(rng, bank).rstrip(".")
+def phrase_lists() -> list[list[str]]:
+    """Every list of phrases the sentences are drawn from (per language: subjects, verbs, objects, tails, extras)."""
+    return [list(phrases) for bank in _PHRASES.values() for phrases in bank.values()]
+
+
+def article(rng: random.Random, lang: str) -> tuple[str, list[str]]:
+    """A news article in `lang`: (title, paragraphs of three to five sentences)."""
+    bank = _PHRASES[lang]
+    title = sentence(rng, lang).rstrip(".")
     paragraphs = []
     for _ in range(rng.randint(4, 7)):
-        sentences = [_sentence(rng, bank) for _ in range(rng.randint(3, 5))]
+        sentences = [sentence(rng, lang) for _ in range(rng.randint(3, 5))]
         if rng.random() < 0.5:
             sentences.append(rng.choice(bank["extra"]))
         paragraphs.append(" ".join(sentences))
     return title, paragraphs
 
 
-def _page(lang: str, title: str, paragraphs: list[str]) -> str:
+def page(lang: str, title: str, paragraphs: list[str]) -> str:
+    """An article's HTML page, with the navigation, aside and footer a news site wraps it in."""
     nav = "".join(f'<li><a href="/{item.lower()}">{item}</a></li>' for item in _NAV[lang])
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head><body>'
@@ -118,7 +124,8 @@ def _page(lang: str, title: str, paragraphs: list[str]) -> str:
             f"<footer><p>{_FOOTER[lang]}</p></footer></body></html>")
 
 
-def _spam(rng: random.Random) -> str:
+def spam_page(rng: random.Random) -> str:
+    """A keyword-spam page: a list of offers, a wall of hashtags, or lines of sales words."""
     words = ["cheap", "best", "deal", "buy", "now", "free", "casino", "bonus", "click", "win", "online", "offer"]
     kind = rng.randrange(3)
     if kind == 0:
@@ -131,7 +138,8 @@ def _spam(rng: random.Random) -> str:
     return f"<html><body>{lines}</body></html>"
 
 
-def _record(url: str, date: datetime, status: str, content_type: str, body: bytes) -> bytes:
+def warc_record(url: str, date: datetime, status: str, content_type: str, body: bytes) -> bytes:
+    """One gzip member: a WARC response record of `url` holding an HTTP response (`status`, e.g. `200 OK`)."""
     http = (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
     headers = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{uuid.UUID(int=hash_url(url))}>\r\n"
                f"WARC-Date: {date.strftime('%Y-%m-%dT%H:%M:%SZ')}\r\nWARC-Target-URI: {url}\r\n"
@@ -140,8 +148,7 @@ def _record(url: str, date: datetime, status: str, content_type: str, body: byte
 
 
 def hash_url(url: str) -> int:
-    import hashlib
-
+    """A 128-bit number from `url` (the record's WARC-Record-ID)."""
     return int.from_bytes(hashlib.sha256(url.encode()).digest()[:16], "big")
 
 
@@ -151,21 +158,21 @@ def generate_crawl(directory: Path, files: int = 4, seed: int = 7) -> list[Path]
     start = datetime(2026, 10, 1, tzinfo=timezone.utc)
     pages: list[tuple[str, str, str, bytes]] = []  # url, status, content type, body
     articles = []
-    for lang, count in _LANG_SHARE:
+    for lang, count in LANGUAGE_SHARE:
         for i in range(count):
-            title, paragraphs = _article(rng, lang)
+            title, paragraphs = article(rng, lang)
             articles.append((lang, title, paragraphs))
             pages.append((f"https://{lang}.example-news.org/{i}/story.html", "200 OK", "text/html; charset=utf-8",
-                          _page(lang, title, paragraphs).encode()))
+                          page(lang, title, paragraphs).encode()))
     for i, (lang, title, paragraphs) in enumerate(rng.sample(articles, 20)):  # exact copies under other URLs
         pages.append((f"https://mirror.example.net/{lang}/{i}.html", "200 OK", "text/html",
-                      _page(lang, title, paragraphs).encode()))
+                      page(lang, title, paragraphs).encode()))
     for i, (lang, title, paragraphs) in enumerate(rng.sample(articles, 20)):  # near copies: one sentence changed
-        changed = paragraphs[:-1] + [_sentence(rng, _BANK[lang])]
+        changed = paragraphs[:-1] + [sentence(rng, lang)]
         pages.append((f"https://aggregator.example.com/{lang}/{i}", "200 OK", "text/html; charset=utf-8",
-                       _page(lang, title, changed).encode()))
+                       page(lang, title, changed).encode()))
     for i in range(15):
-        pages.append((f"https://shop.example.biz/deal/{i}", "200 OK", "text/html", _spam(rng).encode()))
+        pages.append((f"https://shop.example.biz/deal/{i}", "200 OK", "text/html", spam_page(rng).encode()))
     for i, text in enumerate(["Page not found.", "Please log in to continue.", "Loading…", "Subscribe now!",
                               "Thank you for your order."] * 3):
         pages.append((f"https://tiny.example.org/p/{i}", "200 OK", "text/html",
@@ -183,7 +190,7 @@ def generate_crawl(directory: Path, files: int = 4, seed: int = 7) -> list[Path]
         path = directory / f"crawl-{part:02d}.warc.gz"
         with open(path, "wb") as f:
             for i, (url, status, ctype, body) in enumerate(pages[part::files]):
-                f.write(_record(url, start + timedelta(minutes=i), status, ctype, body))
+                f.write(warc_record(url, start + timedelta(minutes=i), status, ctype, body))
         paths.append(path)
     return paths
 
@@ -191,23 +198,4 @@ def generate_crawl(directory: Path, files: int = 4, seed: int = 7) -> list[Path]
 def demo_texts(seed: int = 11, sentences: int = 4000) -> list[str]:
     """Sentences in the crawl's languages, to train the demo's tokenizer on."""
     rng = random.Random(seed)
-    return [_sentence(rng, _BANK[lang]) for _ in range(sentences // len(_BANK)) for lang in _BANK]
-
-
-def run_demo(workdir: Path, progress, console):
-    from curate.pipeline.run import run
-    from curate.pipeline.commands.tokenizer_train import train_bpe
-
-    crawl = workdir / "crawl"
-    paths = generate_crawl(crawl)
-    tokenizer = workdir / "tokenizer.json"
-    train_bpe(demo_texts(), vocab_size=2048).save(str(tokenizer))
-    console.print(f"sample crawl: {len(paths)} WARC files in {crawl}; tokenizer: {tokenizer}")
-    example = Path(str(resources.files("curate.pipeline.commands").joinpath("demo.yaml")))
-    raw = yaml.safe_load(example.read_text(encoding="utf-8"))
-    raw["input"]["paths"] = [str(crawl)]
-    raw["output"] = str(workdir / "output")
-    for stage in raw["stages"]:
-        if stage["name"] == "tokenize":
-            stage["tokenizer"] = str(tokenizer)
-    return run(pipeline_config.parse(raw), overwrite=True, progress=progress)
+    return [sentence(rng, lang) for _ in range(sentences // len(_PHRASES)) for lang in _PHRASES]

@@ -27,8 +27,8 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from curate.pipeline.output import Output
-from curate.pipeline.spark.components import checkpoint, connected_components
-from curate.pipeline.spark.dedup_index import keep_struct, read_earlier, verdicts, write_index
+from curate.engines.spark.components import checkpoint, connected_components
+from curate.engines.spark.dedup_index import keep_struct, read_earlier, verdicts, write_index
 
 
 def plan(stage, keys: DataFrame, output: Output) -> DataFrame:

@@ -4,7 +4,7 @@ HTML and text never enter the JVM: each Python task reads its file (or the rows 
 fused map stages, writes its own output and ledgers, and returns only the file's key. A pass is a plain RDD job, not a
 DataFrame `mapInArrow`: nothing in it is relational, and the SQL layer's planning and code generation cost ~11 s of
 JVM CPU per pass for nothing (measured on a 2-core machine: 22 vs 33 CPU-s for a session plus one 8-task job). A global stage's plan is
-listed in `curate.pipeline.spark.plans`: `plan(stage, keys, output)` turns the keys of all files into a decision
+listed in `curate.engines.spark.plans`: `plan(stage, keys, output)` turns the keys of all files into a decision
 table keyed by `uid` (`output` is the run's root, for what a plan reports beside its decisions).
 Embedded `local[*]` by default; any master URL (spark://, yarn, k8s://) runs the same plan on a cluster.
 """
@@ -27,7 +27,7 @@ from curate.pipeline.output import Output
 from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
 from curate.pipeline.progress import RunProgress
 from curate.pipeline.schema import LINEAGE
-from curate.pipeline.spark import class_archive, quiet
+from curate.engines.spark import class_archive, quiet
 
 
 def session(engine: EngineConfig, jvm_work: bool = True):
@@ -48,7 +48,7 @@ def session(engine: EngineConfig, jvm_work: bool = True):
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    log4j = resources.files("curate.pipeline").joinpath("log4j2.properties")
+    log4j = resources.files("curate.engines.spark").joinpath("log4j2.properties")
     java_options = " ".join(filter(None, [
         f"-Dlog4j2.configurationFile=file:{log4j}",
         "" if jvm_work else "-XX:TieredStopAtLevel=1",
@@ -60,7 +60,7 @@ def session(engine: EngineConfig, jvm_work: bool = True):
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.python.worker.reuse", "true")
-        .config("spark.python.daemon.module", "curate.pipeline.spark.daemon")  # workers fork with imports done
+        .config("spark.python.daemon.module", "curate.engines.spark.daemon")  # workers fork with imports done
     )
     for key, value in engine.conf.items():
         builder = builder.config(key, value)

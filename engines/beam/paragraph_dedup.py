@@ -1,6 +1,6 @@
 """Beam plan of `paragraph_dedup`: unit hashes → documents per hash → repeated hashes → positions to cut.
 
-The same decisions as the Spark plan (`curate.pipeline.spark.paragraph_dedup`): CombinePerKey counts the documents
+The same decisions as the Spark plan (`curate.engines.spark.paragraph_dedup`): CombinePerKey counts the documents
 of each hash, the stage's `repeated` rule keeps the hashes to cut, a CoGroupByKey takes them back to their documents.
 """
 from __future__ import annotations
