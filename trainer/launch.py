@@ -10,11 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import checkpoint, config, data
+from . import config
 
 
 def _check(cfg: config.TrainConfig, nnodes: int) -> None:
     """Fail before spawning anything on what is knowable here: the config, the manifest, a resume's schedule."""
+    from . import checkpoint, data
+
     config.check_world(cfg, nnodes * cfg.parallel.nproc)
     manifest = data.read_manifest(cfg.data.manifest)
     missing = [s["path"] for s in manifest.shards if not (manifest.root / s["path"]).exists()]
@@ -48,6 +50,12 @@ def main(config_path: str, overrides: list[str] | None = None, nnodes: int = 1, 
         if nnodes > 1 and not rdzv_endpoint:
             raise config.ConfigError("--rdzv-endpoint: required with --nnodes > 1 (host:port of node 0)")
         cfg = config.load(config_path, overrides)
+    except config.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from . import data  # torch: not imported to refuse a bad config (seconds of a cold start)
+
+    try:
         _check(cfg, nnodes)
     except config.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -43,7 +43,8 @@ def _java() -> str | None:
     return java if java and os.access(java, os.X_OK) else None
 
 
-pytestmark = pytest.mark.skipif(_java() is None, reason="no Java (JAVA_HOME or `java` on PATH): Spark cannot start")
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(_java() is None, reason="no Java (JAVA_HOME or `java` on PATH): Spark cannot start")]
 
 
 def _spark_home() -> Path:
