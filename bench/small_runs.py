@@ -11,13 +11,14 @@ stage that does not exist: the time to a one-line error with exit status 2).
 Every run is one `curate run` in a fresh process (imports, JVM and worker start-up count). Several `--curate`
 executables (this checkout's and an older checkout's) are measured alternately, case by case, so a before/after
 comparison sees the same machine load; each is run `--repeat` times. Printed per case, engine and executable: the
-best and median wall seconds and CPU seconds of the whole process tree (JVM and workers included, sampled from
-/proc), with the load average; `--jobs` also counts the Spark jobs and SQL queries of one more run (from Spark's
+best and median wall seconds and CPU seconds of the whole process tree (JVM and workers included: the bench is
+their subreaper), with the load average; `--jobs` also counts the Spark jobs and SQL queries of one more run (from Spark's
 event log) and checks that every executable kept the same documents with the same reject reasons.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import io
 import json
 import os
@@ -34,7 +35,6 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engines import build_crawl  # noqa: E402
-from procmem import TreeMemory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = {
@@ -57,23 +57,30 @@ def pipeline_file(work: Path, case: str) -> Path:
 
 
 def run_once(curate: str, pipeline: Path, engine: str, output: Path, conf: dict | None = None) -> dict:
-    """One `curate run` in a fresh process: wall and tree-CPU seconds, exit status, and what it kept."""
+    """One `curate run` in a fresh process: wall and CPU seconds of its whole process tree, exit status, and what it
+    kept. CPU is exact: this process is the tree's subreaper (Linux), so every descendant, orphaned or not (the JVM,
+    PySpark's daemon, Beam's workers), is reaped here with its resource usage."""
     command = [curate, "run", str(pipeline), "--engine", engine, "--output", str(output), "--overwrite"]
-    environment = dict(os.environ)
     if conf:  # an event log: written by the JVM, read here
-        extra = output.parent / f"{output.name}-conf.yaml"
         config = yaml.safe_load(pipeline.read_text())
         config["engine"] = {"name": engine, "conf": conf}
-        extra.write_text(yaml.safe_dump(config))
-        command[2] = str(extra)
+        command[2] = str(output.parent / f"{pipeline.stem}-conf.yaml")
+        Path(command[2]).write_text(yaml.safe_dump(config))
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
-    with TreeMemory(process.pid, interval=0.2) as tree:
-        out, err = process.communicate()
-    wall = time.perf_counter() - started
-    result = {"wall": wall, "cpu": tree.cpu_seconds, "status": process.returncode,
-              "error": (err.strip().splitlines() or [""])[-1]}
-    if process.returncode == 0:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = process.stderr.read()
+    cpu, status, wall = 0.0, None, None
+    while True:
+        try:
+            pid, code, usage = os.wait4(-1, 0)
+        except ChildProcessError:
+            break
+        cpu += usage.ru_utime + usage.ru_stime
+        if pid == process.pid:
+            status, wall = os.waitstatus_to_exitcode(code), time.perf_counter() - started
+    process.returncode = status  # reaped above, not by Popen
+    result = {"wall": wall, "cpu": cpu, "status": status, "error": (err.strip().splitlines() or [""])[-1]}
+    if status == 0:
         result["outcome"] = outcome(output)
     return result
 
@@ -114,6 +121,7 @@ def main() -> None:
     parser.add_argument("--jobs", action="store_true", help="count Spark jobs (one more run, with an event log)")
     args = parser.parse_args()
     executables = args.curate or [str(Path(sys.executable).parent / "curate")]
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: see run_once
     with tempfile.TemporaryDirectory(prefix="curate-small-") as tmp:
         work = Path(tmp)
         documents = build_crawl(work / "crawl", args.documents, args.files)

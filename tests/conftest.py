@@ -36,11 +36,13 @@ def shared_data() -> Path:
 def spark():
     """One embedded SparkSession for the whole test session (a JVM start is seconds), built by the production
     builder, so tests run the configuration users run: the worker daemon module, the class-data archive, the log4j
-    settings. Every in-process run finds it active and reuses it; `local[2]` whatever the machine's cores."""
+    settings, and the driver JIT of a small input's run (the tests' inputs are small: the demo crawl's conformance
+    test, 103 -> 81 CPU-s). Every in-process run finds it active and reuses it; `local[2]` whatever the machine's
+    cores."""
     from curate.pipeline.config import EngineConfig
     from curate.pipeline.spark import session
 
-    spark, _ = session(EngineConfig(master="local[2]"))
+    spark, _ = session(EngineConfig(master="local[2]"), jvm_work=False)
     yield spark
     spark.stop()
 
