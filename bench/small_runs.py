@@ -3,10 +3,11 @@
     python bench/small_runs.py [--repeat 3] [--cases exact,minhash,safety,config_error] [--engines spark,beam]
                                [--curate .venv/bin/curate --curate /tmp/base/.venv/bin/curate] [--jobs]
 
-Cases, on the demo crawl made small (`engines.build_crawl`: 40 WARC records in 2 files, with exact and near copies):
-`exact` (extract → exact_dedup), `minhash` (extract → minhash_dedup), `safety` (`examples/safety.yaml` as shipped:
-URL lists, opt-outs, extraction, langid, the Gopher rules, PII, exact dedup), and `config_error` (a pipeline naming a
-stage that does not exist: the time to a one-line error with exit status 2).
+Cases, on real pages: the two WARC files of `../shared/data/warc/sample-000[01].warc.gz` (37 responses, wget 2024,
+from dolma's tests; two of them exact copies): `exact` (extract → exact_dedup), `minhash` (extract → minhash_dedup),
+`safety` (`examples/safety.yaml` as shipped: URL lists, opt-outs, extraction, langid, the Gopher rules, PII, exact
+dedup), and `config_error` (a pipeline naming a stage that does not exist: the time to a one-line error with exit
+status 2).
 
 Every run is one `curate run` in a fresh process (imports, JVM and worker start-up count). Several `--curate`
 executables (this checkout's and an older checkout's) are measured alternately, case by case, so a before/after
@@ -33,10 +34,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engines import build_crawl  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
+WARCS = [ROOT.parent / "shared" / "data" / "warc" / f"sample-000{i}.warc.gz" for i in (0, 1)]
 CASES = {
     "exact": [{"name": "extract"}, {"name": "exact_dedup"}],
     "minhash": [{"name": "extract"}, {"name": "minhash_dedup"}],
@@ -51,7 +50,7 @@ def pipeline_file(work: Path, case: str) -> Path:
     else:
         stages = CASES[case]
     path = work / f"{case}.yaml"
-    path.write_text(yaml.safe_dump({"input": {"paths": [str(work / "crawl")]}, "output": str(work / "out"),
+    path.write_text(yaml.safe_dump({"input": {"paths": [str(w) for w in WARCS]}, "output": str(work / "out"),
                                     "stages": stages}))
     return path
 
@@ -110,22 +109,26 @@ def spark_jobs(event_dir: Path) -> tuple[int, int]:
     return jobs, queries
 
 
+def _best(runs: list[dict], key: str) -> float:
+    return min(r[key] for r in runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--engines", default="spark,beam")
     parser.add_argument("--curate", action="append", help="a curate executable (repeat to compare checkouts)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--documents", type=int, default=40)
-    parser.add_argument("--files", type=int, default=2)
     parser.add_argument("--jobs", action="store_true", help="count Spark jobs (one more run, with an event log)")
     args = parser.parse_args()
     executables = args.curate or [str(Path(sys.executable).parent / "curate")]
     ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: see run_once
+    missing = [str(w) for w in WARCS if not w.is_file()]
+    if missing:
+        sys.exit(f"missing input: {missing[0]} (../shared/data beside the checkout)")
     with tempfile.TemporaryDirectory(prefix="curate-small-") as tmp:
         work = Path(tmp)
-        documents = build_crawl(work / "crawl", args.documents, args.files)
-        print(f"input: {documents} WARC records in {args.files} files; {os.cpu_count()} cores; "
+        print(f"input: {', '.join(w.name for w in WARCS)}; {os.cpu_count()} cores; "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
         outcomes: dict[tuple[str, str], set] = {}
         for case in args.cases.split(","):
@@ -143,10 +146,10 @@ def main() -> None:
                         if "outcome" in run:
                             outcomes.setdefault((case, engine), set()).add(run["outcome"])
                 for curate, done in runs.items():
-                    walls, cpus = [r["wall"] for r in done], [r["cpu"] for r in done]
-                    line = (f"{case:12s} {engine:5s} {curate:40s} wall best {min(walls):6.1f} s median "
-                            f"{statistics.median(walls):6.1f} s | tree CPU best {min(cpus):6.1f} s median "
-                            f"{statistics.median(cpus):6.1f} s | load {os.getloadavg()[0]:.1f}")
+                    line = (f"{case:12s} {engine:5s} {curate:40s} wall best {_best(done, 'wall'):6.1f} s median "
+                            f"{statistics.median(r['wall'] for r in done):6.1f} s | tree CPU best "
+                            f"{_best(done, 'cpu'):6.1f} s median {statistics.median(r['cpu'] for r in done):6.1f} s | "
+                            f"load {os.getloadavg()[0]:.1f}")
                     if args.jobs and engine == "spark" and case != "config_error":
                         events = work / "events"
                         shutil.rmtree(events, ignore_errors=True)
@@ -155,11 +158,17 @@ def main() -> None:
                                  {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()})
                         line += " | Spark jobs %d, SQL queries %d" % spark_jobs(events)
                     print(line, flush=True)
-        same = all(len(seen) == 1 for seen in outcomes.values())
-        across = {case: len({o for (c, _), seen in outcomes.items() if c == case for o in seen})
-                  for case in {c for c, _ in outcomes}}
-        print(f"same kept documents and reject reasons for every executable: {same}; "
-              f"across engines: {all(n == 1 for n in across.values())}", flush=True)
+                if len(executables) > 1:
+                    first, *others = (runs[curate] for curate in executables)
+                    for curate, other in zip(executables[1:], others):
+                        print(f"{'':18s} {executables[0]} / {curate}: wall {_best(first, 'wall') / _best(other, 'wall'):.2f}, "
+                              f"CPU {_best(first, 'cpu') / _best(other, 'cpu'):.2f}", flush=True)
+        by_case: dict[str, set] = {}
+        for (case, _), seen in outcomes.items():
+            by_case.setdefault(case, set()).update(seen)
+        print(f"same kept documents and reject reasons: for every executable "
+              f"{all(len(seen) == 1 for seen in outcomes.values())}, on both engines "
+              f"{all(len(seen) == 1 for seen in by_case.values())}", flush=True)
 
 
 if __name__ == "__main__":

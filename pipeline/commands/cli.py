@@ -51,12 +51,12 @@ def run(
     keep_work: Annotated[bool, typer.Option(help="keep OUTPUT/work/ (rows between passes) for debugging")] = False,
 ) -> None:
     """Run a pipeline and print its funnel."""
+    from curate.pipeline.progress import RunProgress
+    from curate.pipeline.run import run as run_pipeline
+
     if resume and overwrite:
         raise CurateError("--resume and --overwrite exclude each other")
     config = _config(pipeline, input, output, master, engine)
-    from curate.pipeline.progress import RunProgress  # after the config: an error in it is a quick answer
-    from curate.pipeline.run import run as run_pipeline
-
     result = run_pipeline(config, resume=resume, overwrite=overwrite, keep_work=keep_work, progress=RunProgress(errors))
     _show_result(result)
     _write_report(result.output.uri)

@@ -31,8 +31,8 @@ from curate.pipeline.spark import class_archive, quiet
 
 
 # Below this much input a global stage's plan gives the driver JVM too little work for its optimising JIT to pay for
-# its compiling: on 2 cores, exact_dedup over 37 pages took 17.3 JVM CPU-s with it and 8.2 without, and minhash_dedup
-# over 100,000 documents (97 MB of Parquet) 76.9 and 60.8 (bench/small_runs.py, BENCHMARKS.md).
+# its compiling. On 2 cores, JVM CPU-s with it and without: exact_dedup over 37 pages 17.3 and 8.2, minhash_dedup over
+# 100,000 documents (97 MB of Parquet) 76.9 and 60.8, over 300,000 (292 MB) 133.6 and 129.7 (BENCHMARKS.md).
 JIT_INPUT_BYTES = 256 * 2 ** 20
 
 
@@ -41,8 +41,8 @@ def session(engine: EngineConfig, jvm_work: bool = True):
 
     `jvm_work=False` stops the driver's JIT at its first tier: the optimising compiler would otherwise spend ~8
     CPU-s compiling Spark's start-up, which pays only when the JVM then works long enough (measured: 22 → 14 JVM
-    CPU-s for a session and one 8-task job on 2 cores). `SparkEngine` asks for it when the run has no global stage
-    (the JVM only schedules one task per file) or a small input (`JIT_INPUT_BYTES`). An `engine.conf` of
+    CPU-s for a session and one 8-task job on 2 cores). A run asks for it when it has no global stage (the JVM only
+    schedules one task per file) or a small input (`JIT_INPUT_BYTES`). An `engine.conf` of
     `spark.driver.extraJavaOptions` replaces this choice, and the class-data archive (`class_archive`) that halves
     the driver JVM's start."""
     from pyspark.sql import SparkSession

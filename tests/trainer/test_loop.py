@@ -87,3 +87,13 @@ def test_curate_train_exits_2_on_a_bad_config(corpus, tmp_path):
     done = subprocess.run([*cli, str(bad)], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.strip() == "error: train.lr: expected a number, got 'fast'"
     # a run that crashes (a rank killed): tests/trainer/test_distributed.py::test_a_killed_rank_fails_the_whole_launch
+
+
+def test_a_bad_config_is_refused_before_torch_is_imported(tmp_path):
+    """A config error is a quick answer: torch (seconds to import cold) is imported once the config is good."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"data": {"manifest": str(tmp_path / "none.json")}, "train": {"lr": "fast"}}))
+    code = ("import sys; from curate.trainer.launch import main; "
+            f"status = main({str(bad)!r}); print(status, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["2", "False"], done.stderr
