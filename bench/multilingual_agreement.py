@@ -1,0 +1,396 @@
+"""Agreement and throughput against datatrove with FineWeb-2's configs: curate's `gopher_repetition`, `fineweb_quality`
+and `gopher_quality` stages with `thresholds: fineweb2`, document by document, in 20 languages.
+
+    python bench/multilingual_agreement.py [--work /tmp/curate-multilingual] [--per-language 300] [--rounds 3]
+        [--datatrove-python /work/venvs/datatrove/bin/python] [--skip-run] [--skip-throughput] [--out result.json]
+
+1. The corpus (`bench/multilingual_corpus.py`, seeded) is built once into `--work` and read back on later runs.
+2. datatrove's side: `bench/peers/datatrove_fineweb2_filters.py decide`, run with the datatrove venv's interpreter,
+   gives each filter's decision on each document with the signals beside their thresholds. The bench prints, per filter,
+   language and rule, how many documents the rule rejects and how many sit near its threshold on either side.
+3. curate's side: each stage's `process` on Arrow batches of the whole mixed-language corpus (1,000 documents a
+   batch, languages interleaved as a crawl has them, each document judged by its own `lang`), every filter on every
+   document; then once `curate run` on Spark and on Beam with the three stages in FineWeb-2's order, whose kept and
+   rejected documents are compared with the chain of the `process` decisions.
+4. Per language: documents, agreement per filter (same decision and the same rule) and overall (the chain's outcome:
+   kept, or the first filter's rule that rejects), then every disagreement with the document id, both decisions and
+   the signal values on both sides.
+5. Throughput: per language the three filters on the language's documents (the `huge` ones aside), curate's stages in
+   this process against the peer's `time` command in its own, one process at a time, alternating, best of `--rounds`;
+   documents per CPU second and per wall second, the ratio curate / datatrove, the load average. Then each language's
+   word tokenizer loaded in a fresh process on each side: seconds and resident memory added.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import multilingual_corpus as corpus_module  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = corpus_module.DATA
+CONFIGS = DATA / "fineweb-2" / "configs"
+PEER = ROOT / "bench" / "peers" / "datatrove_fineweb2_filters.py"
+DATATROVE_PYTHON = Path("/work/venvs/datatrove/bin/python")
+FILTERS = ("gopher_repetition", "fineweb_quality", "gopher_quality")  # FineWeb-2's order
+BATCH = 1000
+
+#: datatrove's reason -> curate's rule name (the rule names of `curate.filters`; word count and mean word length are
+#: one rule each in curate, two bounds in datatrove).
+RULES = {
+    "dup_line_frac": "dup_line_fraction",
+    **{f"top_{n}_gram": f"top_{n}gram_char_fraction" for n in (2, 3, 4)},
+    **{f"duplicated_{n}_n_grams": f"dup_{n}gram_char_fraction" for n in range(5, 11)},
+    "line_punct_ratio": "line_punct_ratio",
+    "short_line_ratio": "short_line_ratio",
+    "char_dup_ratio": "dup_line_char_fraction",
+    "list_ratio": "list_ratio",
+    "gopher_short_doc": "word_count",
+    "gopher_long_doc": "word_count",
+    "gopher_below_avg_threshold": "mean_word_length",
+    "gopher_above_avg_threshold": "mean_word_length",
+    "gopher_too_many_hashes": "hash_ratio",
+    "gopher_too_many_ellipsis": "ellipsis_ratio",
+    "gopher_too_many_bullets": "bullet_line_fraction",
+    "gopher_too_many_end_ellipsis": "ellipsis_line_fraction",
+    "gopher_below_alpha_threshold": "alpha_word_fraction",
+    "gopher_enough_stop_words": "stop_word_count",
+    "empty": "empty",
+}
+#: The rules of each filter in datatrove's order (the coverage table's columns).
+RULE_ORDER = {
+    "gopher_repetition": ["dup_line_frac", "top_2_gram", "top_3_gram", "top_4_gram",
+                          *(f"duplicated_{n}_n_grams" for n in range(5, 11))],
+    "fineweb_quality": ["line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"],
+    "gopher_quality": ["gopher_short_doc", "gopher_long_doc", "gopher_below_avg_threshold",
+                       "gopher_above_avg_threshold", "gopher_too_many_hashes", "gopher_too_many_ellipsis",
+                       "gopher_too_many_bullets", "gopher_too_many_end_ellipsis", "gopher_below_alpha_threshold",
+                       "gopher_enough_stop_words"],
+}
+
+
+def load_corpus(work: Path, per_language: int, seed: int) -> list[dict]:
+    path = work / f"corpus-{per_language}-{seed}.jsonl"
+    if not path.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        docs = corpus_module.build(list(corpus_module.LANGUAGES), per_language, seed)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
+        tmp.rename(path)
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def corpus_path(work: Path, per_language: int, seed: int) -> Path:
+    return work / f"corpus-{per_language}-{seed}.jsonl"
+
+
+def peer(python: Path, *args: str) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run([str(python), str(PEER), *args], check=True, capture_output=True, text=True, env=env)
+    return done.stdout
+
+
+def datatrove_decisions(python: Path, corpus: Path, work: Path) -> dict[tuple[str, str], dict]:
+    out = work / (corpus.stem + "-datatrove.jsonl")
+    if not out.exists() or out.stat().st_mtime < max(corpus.stat().st_mtime, PEER.stat().st_mtime):
+        started = time.time()
+        print(peer(python, "decide", "--corpus", str(corpus), "--configs", str(CONFIGS), "--out", str(out)).strip(),
+              f"({time.time() - started:.0f} s)")
+    decisions = {}
+    with open(out, encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            decisions[d["id"], d["filter"]] = d
+    return decisions
+
+
+# -- curate's side ---------------------------------------------------------------------------------------------------
+
+def curate_stages(keep_signals: bool) -> dict:
+    from curate.pipeline.registry import get
+
+    stages = {}
+    for name in FILTERS:
+        cls = get(name)
+        stage = cls(cls.Params(thresholds="fineweb2", keep_signals=keep_signals))
+        stage.setup()
+        stages[name] = stage
+    return stages
+
+
+def batches(docs: list[dict]) -> list[pa.RecordBatch]:
+    return [pa.RecordBatch.from_pydict({"id": [d["id"] for d in docs[i:i + BATCH]],
+                                        "text": [d["text"] for d in docs[i:i + BATCH]],
+                                        "lang": [d["lang"] for d in docs[i:i + BATCH]]})
+            for i in range(0, len(docs), BATCH)]
+
+
+def curate_decisions(docs: list[dict], seed: int) -> dict[tuple[str, str], dict]:
+    """Every filter on every document, through the stages' `process`, in mixed-language batches."""
+    stages = curate_stages(keep_signals=True)
+    mixed = list(docs)
+    random.Random(seed).shuffle(mixed)
+    out = {}
+    for batch in batches(mixed):
+        ids = batch.column("id").to_pylist()
+        for name, stage in stages.items():
+            result = stage.process(batch)
+            reasons = result.column("reject_reason").to_pylist()
+            prefix = f"{stage.id}_"
+            signal_columns = {c.removeprefix(prefix): result.column(c).to_pylist()
+                              for c in result.schema.names if c.startswith(prefix)}
+            for i, (doc_id, reason) in enumerate(zip(ids, reasons)):
+                out[doc_id, name] = {"kept": reason is None, "reason": reason,
+                                     "signals": {k: v[i] for k, v in signal_columns.items()}}
+    return out
+
+
+def chain(decide, doc_id: str) -> str:
+    """The outcome of the three filters in FineWeb-2's order: 'kept' or '<filter>:<rule>' of the first rejection."""
+    for name in FILTERS:
+        d = decide(doc_id, name)
+        if not d["kept"]:
+            return f"{name}:{d['rule']}"
+    return "kept"
+
+
+# -- comparison ------------------------------------------------------------------------------------------------------
+
+def same(ours: dict, theirs: dict) -> bool:
+    if ours["kept"] != theirs["kept"]:
+        return False
+    return ours["kept"] or ours["reason"] == RULES.get(theirs["reason"], theirs["reason"])
+
+
+def fmt(x) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def describe(doc_id: str, name: str, ours: dict, theirs: dict) -> str:
+    """One disagreement: both decisions and the signal values of the rules involved, on both sides."""
+    rules = {r for r in (theirs["reason"],) if r} | {r for r, v in theirs["signals"].items()
+                                                     if RULES.get(r) == ours["reason"]}
+    parts = []
+    for rule in sorted(rules):
+        value, threshold, bound = theirs["signals"].get(rule, (None, None, None))
+        mine = ours["signals"].get(RULES.get(rule, rule))
+        parts.append(f"{rule}: datatrove {fmt(value)}, curate {fmt(mine)} ({bound} {fmt(threshold)})")
+    return (f"  {doc_id} {name}: curate {'kept' if ours['kept'] else ours['reason']}, "
+            f"datatrove {'kept' if theirs['kept'] else theirs['reason']}; " + "; ".join(parts))
+
+
+def compare(docs: list[dict], ours: dict, theirs: dict) -> dict:
+    by_lang: dict[str, list[dict]] = defaultdict(list)
+    for d in docs:
+        by_lang[d["lang"]].append(d)
+    table, disagreements = {}, []
+    print("\nAgreement with datatrove (same decision and the same rule), % of documents")
+    print(f"{'lang':9} {'docs':>5} " + " ".join(f"{n:>17}" for n in FILTERS) + f" {'overall':>8} {'kept/rejected':>13}")
+    for lang in sorted(by_lang):
+        row = {"documents": len(by_lang[lang])}
+        for name in FILTERS:
+            agree = sum(same(ours[d["id"], name], theirs[d["id"], name]) for d in by_lang[lang])
+            row[name] = 100 * agree / len(by_lang[lang])
+            for d in by_lang[lang]:
+                if not same(ours[d["id"], name], theirs[d["id"], name]):
+                    disagreements.append(describe(d["id"], name, ours[d["id"], name], theirs[d["id"], name]))
+        overall = decided = 0
+        for d in by_lang[lang]:
+            mine = chain(lambda i, n: {**ours[i, n], "rule": ours[i, n]["reason"]}, d["id"])
+            peer_outcome = chain(lambda i, n: {**theirs[i, n], "rule": RULES.get(theirs[i, n]["reason"])}, d["id"])
+            overall += mine == peer_outcome
+            decided += (mine == "kept") == (peer_outcome == "kept")
+        row["overall"] = 100 * overall / len(by_lang[lang])
+        row["kept_or_rejected"] = 100 * decided / len(by_lang[lang])
+        table[lang] = row
+        print(f"{lang:9} {row['documents']:>5} " + " ".join(f"{row[n]:>17.2f}" for n in FILTERS)
+              + f" {row['overall']:>8.2f} {row['kept_or_rejected']:>13.2f}")
+    print(f"\n{len(disagreements)} disagreements (filter by filter):")
+    print("\n".join(disagreements) if disagreements else "  none")
+    return {"languages": table, "disagreements": disagreements}
+
+
+# -- curate run on both engines --------------------------------------------------------------------------------------
+
+def engine_runs(docs: list[dict], ours: dict, work: Path) -> dict:
+    """`curate run` on Spark and on Beam over the corpus as JSONL (`lang` a field); each run's outcome per document
+    against the chain of the `process` decisions."""
+    from curate.pipeline import config as pipeline_config
+    from curate.pipeline.run import run
+
+    inputs = work / "jsonl"
+    inputs.mkdir(parents=True, exist_ok=True)
+    files = 4
+    line_of = {}
+    for f in range(files):
+        part = docs[f::files]
+        with open(inputs / f"part-{f}.jsonl", "w", encoding="utf-8") as out:
+            for n, d in enumerate(part):
+                out.write(json.dumps({"text": d["text"], "lang": d["lang"], "doc": d["id"]}, ensure_ascii=False) + "\n")
+    expected = {d["id"]: chain(lambda i, n: {**ours[i, n], "rule": ours[i, n]["reason"]}, d["id"]) for d in docs}
+    result = {}
+    for engine in ("spark", "beam"):
+        out = work / f"run-{engine}"
+        raw = {"input": {"paths": [str(inputs)], "dataset": "ml", "fields": ["lang", "doc"]}, "output": str(out),
+               "engine": {"name": engine},
+               "stages": [{"name": name, "thresholds": "fineweb2"} for name in FILTERS]}
+        started = time.time()
+        run(pipeline_config.parse(raw), overwrite=True)
+        seconds = time.time() - started
+        got = {}
+        kept = ds.dataset(out / "documents", format="parquet").to_table(columns=["doc"]).column("doc").to_pylist()
+        got.update({doc: "kept" for doc in kept})
+        rejects = ds.dataset(out / "ledger" / "rejects", format="parquet").to_table(columns=["id", "reject_reason"])
+        line_of = {}
+        for f in range(files):
+            for n, d in enumerate(docs[f::files]):
+                line_of[f"part-{f}.jsonl", n] = d["id"]
+        for curate_id, reason in zip(rejects.column("id").to_pylist(), rejects.column("reject_reason").to_pylist()):
+            path, offset = curate_id.split("/", 1)[1].rsplit(":", 1)
+            got[line_of[path, int(offset)]] = reason
+        differ = [f"  {i}: run {got.get(i)}, process {expected[i]}" for i in expected if got.get(i) != expected[i]]
+        result[engine] = {"seconds": round(seconds, 1), "kept": sum(v == "kept" for v in got.values()),
+                          "documents": len(got), "differ": len(differ)}
+        print(f"curate run --engine {engine}: {len(got)} documents, {result[engine]['kept']} kept, "
+              f"{len(differ)} outcomes differ from the stages' process ({seconds:.0f} s)")
+        print("\n".join(differ[:20]))
+    return result
+
+
+# -- throughput ------------------------------------------------------------------------------------------------------
+
+def time_curate(stages: dict, by_lang: dict[str, list[pa.RecordBatch]]) -> dict:
+    result = {}
+    for lang, lang_batches in by_lang.items():
+        for stage in stages.values():  # warm-up: the tokenizer loads on its first document
+            stage.process(lang_batches[0].slice(0, 1))
+        cpu, wall = time.process_time(), time.perf_counter()
+        for batch in lang_batches:
+            for stage in stages.values():
+                stage.process(batch)
+        result[lang] = {"documents": sum(b.num_rows for b in lang_batches), "cpu_s": time.process_time() - cpu,
+                        "wall_s": time.perf_counter() - wall}
+    return result
+
+
+def throughput(docs: list[dict], python: Path, work: Path, rounds: int) -> dict:
+    timed = [d for d in docs if d["kind"] != "huge"]
+    path = work / "throughput.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in timed)
+    by_lang: dict[str, list[dict]] = defaultdict(list)
+    for d in timed:
+        by_lang[d["lang"]].append(d)
+    lang_batches = {lang: batches(ds_) for lang, ds_ in by_lang.items()}
+    stages = curate_stages(keep_signals=False)
+    best: dict[str, dict[str, dict]] = {"curate": {}, "datatrove": {}}
+    loads = []
+    for r in range(rounds):
+        for side in (("datatrove", "curate") if r % 2 == 0 else ("curate", "datatrove")):
+            loads.append(os.getloadavg()[0])
+            if side == "curate":
+                timing = time_curate(stages, lang_batches)
+            else:
+                out = work / "timing-datatrove.json"
+                peer(python, "time", "--corpus", str(path), "--configs", str(CONFIGS), "--out", str(out))
+                timing = json.loads(out.read_text())
+            for lang, t in timing.items():
+                b = best[side].setdefault(lang, {"documents": t["documents"], "cpu_s": t["cpu_s"],
+                                                 "wall_s": t["wall_s"]})
+                b["cpu_s"], b["wall_s"] = min(b["cpu_s"], t["cpu_s"]), min(b["wall_s"], t["wall_s"])
+        print(f"round {r + 1}/{rounds} done, load average {os.getloadavg()[0]:.1f}")
+    table = {}
+    print(f"\nThroughput, three filters, one process each, best of {rounds} alternating rounds "
+          f"(load average 1 min: {min(loads):.1f}-{max(loads):.1f})")
+    print(f"{'lang':9} {'docs':>5} {'curate d/cpu-s':>15} {'datatrove d/cpu-s':>18} {'ratio':>6} "
+          f"{'curate d/s':>11} {'datatrove d/s':>14} {'ratio':>6}")
+    for lang in sorted(by_lang):
+        c, t = best["curate"][lang], best["datatrove"][lang]
+        row = {"documents": c["documents"],
+               "curate_docs_per_cpu_s": c["documents"] / c["cpu_s"], "datatrove_docs_per_cpu_s": t["documents"] / t["cpu_s"],
+               "curate_docs_per_s": c["documents"] / c["wall_s"], "datatrove_docs_per_s": t["documents"] / t["wall_s"]}
+        row["ratio_cpu"] = row["curate_docs_per_cpu_s"] / row["datatrove_docs_per_cpu_s"]
+        row["ratio_wall"] = row["curate_docs_per_s"] / row["datatrove_docs_per_s"]
+        table[lang] = row
+        print(f"{lang:9} {row['documents']:>5} {row['curate_docs_per_cpu_s']:>15.1f} "
+              f"{row['datatrove_docs_per_cpu_s']:>18.1f} {row['ratio_cpu']:>6.2f} {row['curate_docs_per_s']:>11.1f} "
+              f"{row['datatrove_docs_per_s']:>14.1f} {row['ratio_wall']:>6.2f}")
+    total = {side: sum(best[side][lang]["cpu_s"] for lang in by_lang) for side in best}
+    print(f"all languages: curate {len(timed) / total['curate']:.1f} docs/CPU-s, datatrove "
+          f"{len(timed) / total['datatrove']:.1f}, ratio {total['datatrove'] / total['curate']:.2f}")
+    return {"rounds": rounds, "load_average": [round(x, 1) for x in loads], "languages": table,
+            "ratio_all_cpu": total["datatrove"] / total["curate"]}
+
+
+def tokenizer_costs(python: Path, languages: list[str]) -> dict:
+    """Each language's word tokenizer loaded in a fresh process, on each side: seconds and resident memory added."""
+    ours_code = ("import json, os, sys, time\n"
+                 "from pathlib import Path\n"
+                 "def rss(): return int(Path('/proc/self/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE')\n"
+                 "from curate.filters.words import word_tokenizer\n"
+                 "before, t = rss(), time.perf_counter()\n"
+                 "word_tokenizer(sys.argv[1]).words('A short text, to make the tokenizer load.')\n"
+                 "print(json.dumps({'load_s': time.perf_counter() - t, 'rss_delta_bytes': rss() - before}))\n")
+    table = {}
+    print("\nWord tokenizer cost per worker (fresh process; the library's import and first text)")
+    print(f"{'lang':9} {'curate s':>9} {'curate MiB':>11} {'datatrove s':>12} {'datatrove MiB':>14}")
+    for lang in languages:
+        ours = json.loads(subprocess.run([sys.executable, "-c", ours_code, lang], check=True, capture_output=True,
+                                         text=True).stdout)
+        theirs = json.loads(peer(python, "load", "--language", lang))
+        table[lang] = {"curate": ours, "datatrove": theirs}
+        print(f"{lang:9} {ours['load_s']:>9.2f} {ours['rss_delta_bytes'] / 2**20:>11.1f} {theirs['load_s']:>12.2f} "
+              f"{theirs['rss_delta_bytes'] / 2**20:>14.1f}")
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/curate-multilingual"))
+    parser.add_argument("--per-language", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--datatrove-python", type=Path, default=DATATROVE_PYTHON)
+    parser.add_argument("--skip-run", action="store_true", help="no `curate run` on the engines")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    docs = load_corpus(args.work, args.per_language, args.seed)
+    path = corpus_path(args.work, args.per_language, args.seed)
+    kinds = Counter(d["lang"] for d in docs)
+    print(f"corpus: {len(docs)} documents in {len(kinds)} languages ({path})")
+    theirs = datatrove_decisions(args.datatrove_python, path, args.work)
+    never = corpus_module.print_coverage(corpus_module.coverage(list(theirs.values())), RULE_ORDER)
+    print("\nRules that never reject in a language (see the coverage table): "
+          + ("none" if not never else "\n  " + "\n  ".join(never)))
+    result: dict = {"documents": len(docs), "languages": len(kinds)}
+    started = time.time()
+    ours = curate_decisions(docs, args.seed)
+    print(f"\ncurate: {len(docs)} documents x 3 filters in {time.time() - started:.0f} s")
+    result["agreement"] = compare(docs, ours, theirs)
+    if not args.skip_run:
+        result["engines"] = engine_runs(docs, ours, args.work)
+    if not args.skip_throughput:
+        result["throughput"] = throughput(docs, args.datatrove_python, args.work, args.rounds)
+        result["tokenizers"] = tokenizer_costs(args.datatrove_python, sorted(kinds))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
