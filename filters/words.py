@@ -1,0 +1,254 @@
+"""Word tokenizers per language: the segmenter FineWeb-2's thresholds were measured with, chosen from a table.
+
+FineWeb-2 measured every per-language threshold (word counts, word lengths, n-gram fractions, stop words) on the words
+of one segmenter per language, the assignment datatrove ships. ``word_tokenizers.tsv`` beside this file holds that
+assignment as data — code, family, argument — and :func:`word_tokenizer` gives the tokenizer for a language:
+
+================  ====================================================  =====================================
+family            what splits the text                                  packages
+================  ====================================================  =====================================
+``spacy``         a blank spaCy pipeline's tokenizer for the language   spacy (+ pyvi for Vietnamese)
+                  in the argument (1,847 of FineWeb-2's codes, most of
+                  them by a proxy language); ``xx``: spaCy's
+                  multi-language whitespace/punctuation rules, the
+                  fallback for every code not in the table
+``jieba``         jieba, precise mode (Chinese: cmn_Hani, yue_Hani...)  jieba
+``sudachi``       SudachiPy, split mode A, core dictionary (Japanese)   sudachipy, sudachidict-core
+``pythainlp``     PyThaiNLP's ``newmm-safe`` (Thai script)              pythainlp
+``kiwi``          Kiwi with its ``sbg`` model (Korean)                  kiwipiepy<0.22 (later ones lack sbg)
+``indic``         Indic NLP's trivial tokenizer for the argument's      indic-nlp-library
+                  language (Devanagari, Bengali, Arabic-script Indic)
+``clusters``      curate's own character clusters                       —
+                  (:func:`curate.filters.text.words`): Khmer, Lao,
+                  Tibetan, Burmese, where datatrove uses khmer-nltk,
+                  laonlp, botok and pyidaungsu, which curate does not
+                  ship
+================  ====================================================  =====================================
+
+Words are the segmenter's tokens, each stripped of surrounding whitespace, empty ones dropped; punctuation is a word of
+its own where the segmenter cuts it off ("end." -> "end", "."), which is what FineWeb-2's ratios count. Where curate
+calls a library differently from datatrove, the words are the same: jieba directly rather than through spaCy's Chinese
+pipeline (the same tokens once stripped; half the time), spaCy's tokenizer without the pipeline's sentencizer, Sudachi
+directly rather than through spaCy's Japanese pipeline. Where they may differ, on purpose:
+
+- Japanese text over 40,000 UTF-8 bytes (Sudachi's input limit is about 49,000) is cut into pieces at the last newline
+  before the limit, or at the limit when a piece has none; datatrove cuts at byte-size steps of ten characters, so a
+  word at a cut may split differently.
+- Korean: runs of 20 or more digits and commas are removed before Kiwi reads the text (it mis-handles them), as
+  datatrove does; curate takes the words from that cleaned text, datatrove slices the original text with the cleaned
+  text's offsets.
+- Stanza's 98 languages (Welsh, Galician, Belarusian, ...) use ``spacy xx``: Stanza downloads its models at run time.
+
+A tokenizer is made once per process and family (:func:`word_tokenizer` is cached) and loads its library on its first
+:meth:`WordTokenizer.words` call, so a worker loads only the segmenters of the languages its documents are in. A missing
+package raises :class:`MissingPackage`, which names it; nothing falls back silently.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+from curate.filters.languages import LABELS
+
+__all__ = ["FALLBACK", "MissingPackage", "Assignment", "WordTokenizer", "assignment", "word_tokenizer"]
+
+INSTALL_HINT = "pip install 'curate[multilingual]'"
+
+
+class MissingPackage(ImportError):
+    """A word tokenizer's library is not installed; the message names the package and how to install it."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One row of the table: which family segments a language, with which argument."""
+
+    family: str
+    argument: str = ""
+
+
+FALLBACK = Assignment("spacy", "xx")
+
+
+def _read_table() -> tuple[dict[str, Assignment], dict[str, Assignment]]:
+    """(code -> assignment, bare ISO 639-3 code -> the assignment of its default script)."""
+    text = resources.files(__package__).joinpath("word_tokenizers.tsv").read_text("utf-8")
+    by_code, by_iso = {}, {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        code, family, argument, default, _reference = line.split("\t")
+        by_code[code] = Assignment(family, argument)
+        if default == "1":
+            by_iso.setdefault(code.split("_")[0], by_code[code])
+    return by_code, by_iso
+
+
+_BY_CODE, _BY_ISO = _read_table()
+
+
+def assignment(lang: str | None) -> Assignment:
+    """The tokenizer assignment for `lang`: a FineWeb-2 code (``deu_Latn``), a bare ISO 639-3 code (``deu``: its
+    default script), an ISO 639-1 code or lid.176 label (``de``), a BCP 47 tag (``de-AT``: by its language); anything
+    else, and None, gets :data:`FALLBACK`."""
+    if not lang:
+        return FALLBACK
+    found = _BY_CODE.get(lang) or _BY_ISO.get(lang)
+    if found is None and lang in LABELS:
+        found = _BY_CODE.get(LABELS[lang][0])
+    if found is None and "-" in lang:
+        return assignment(lang.split("-")[0].lower())
+    return found or FALLBACK
+
+
+# ---- the families: each loads its library and returns text -> raw tokens ------------------------------------------
+
+def _spacy(argument: str) -> Callable[[str], list[str]]:
+    import spacy
+
+    nlp = spacy.blank(argument)
+    tokenizer = nlp.tokenizer
+
+    def split(text: str) -> list[str]:
+        # spaCy adds every new string to the pipeline's vocabulary; the memory zone frees them after the call,
+        # so a worker's memory does not grow with the corpus.
+        with nlp.memory_zone():
+            return [token.text for token in tokenizer(text)]
+
+    return split
+
+
+def _jieba(argument: str) -> Callable[[str], list[str]]:
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary load logs three lines at INFO on every worker
+    segmenter = jieba.Tokenizer()
+    return lambda text: segmenter.lcut(text, cut_all=False)
+
+
+SUDACHI_MAX_BYTES = 40_000  # Sudachi refuses input over ~49,000 bytes
+
+
+def _pieces(text: str, max_bytes: int) -> list[str]:
+    """`text` cut into pieces of at most `max_bytes` UTF-8 bytes, each ending at a newline where one is in reach."""
+    pieces = []
+    while len(text.encode("utf-8")) > max_bytes:
+        end = len(text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore"))  # whole characters only
+        cut = text.rfind("\n", 0, end) + 1 or end
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text]
+
+
+def _sudachi(argument: str) -> Callable[[str], list[str]]:
+    from sudachipy import Dictionary, SplitMode
+
+    tokenizer = Dictionary().tokenizer(mode=SplitMode.A, fields=set())  # surfaces only
+
+    def split(text: str) -> list[str]:
+        return [m.surface() for piece in _pieces(text, SUDACHI_MAX_BYTES) for m in tokenizer.tokenize(piece)]
+
+    return split
+
+
+def _pythainlp(argument: str) -> Callable[[str], list[str]]:
+    from pythainlp.tokenize import word_tokenize
+
+    return lambda text: word_tokenize(text, engine="newmm-safe", keep_whitespace=False)
+
+
+_LONG_NUMBER = re.compile("[0-9,]{20,}")
+
+
+def _kiwi(argument: str) -> Callable[[str], list[str]]:
+    from kiwipiepy import Kiwi
+
+    kiwi = Kiwi(model_type="sbg")
+
+    def split(text: str) -> list[str]:
+        text = _LONG_NUMBER.sub("", text)
+        return [text[token.start:token.end] for token in kiwi.tokenize(text)]
+
+    return split
+
+
+def _indic(argument: str) -> Callable[[str], list[str]]:
+    from indicnlp.tokenize.indic_tokenize import trivial_tokenize
+
+    return lambda text: trivial_tokenize(text, argument)
+
+
+def _clusters(argument: str) -> Callable[[str], list[str]]:
+    from curate.filters.text import words
+
+    return words
+
+
+@dataclass(frozen=True)
+class Family:
+    load: Callable[[str], Callable[[str], list[str]]]
+    packages: tuple[tuple[str, str], ...]  # (module to import, package to install)
+
+
+FAMILIES: dict[str, Family] = {
+    "spacy": Family(_spacy, (("spacy", "spacy"),)),
+    "jieba": Family(_jieba, (("jieba", "jieba"),)),
+    "sudachi": Family(_sudachi, (("sudachipy", "sudachipy"), ("sudachidict_core", "sudachidict-core"))),
+    "pythainlp": Family(_pythainlp, (("pythainlp", "pythainlp"),)),
+    "kiwi": Family(_kiwi, (("kiwipiepy", "kiwipiepy"), ("kiwipiepy_model", "kiwipiepy_model"))),
+    "indic": Family(_indic, (("indicnlp", "indic-nlp-library"),)),
+    "clusters": Family(_clusters, ()),
+}
+# spaCy's blank pipelines that need one more package to tokenize
+_SPACY_EXTRA = {"vi": (("pyvi", "pyvi"),)}
+
+
+@dataclass
+class WordTokenizer:
+    """One family's segmenter with its argument; the library loads on the first call to :meth:`words`."""
+
+    family: str
+    argument: str = ""
+    _split: Callable[[str], list[str]] | None = field(default=None, repr=False)
+
+    @property
+    def packages(self) -> tuple[tuple[str, str], ...]:
+        """(module, package) pairs this tokenizer imports."""
+        extra = _SPACY_EXTRA.get(self.argument, ()) if self.family == "spacy" else ()
+        return FAMILIES[self.family].packages + extra
+
+    def missing(self) -> list[str]:
+        """The packages this tokenizer needs that are not installed (looked up, not imported)."""
+        return [package for module, package in self.packages if importlib.util.find_spec(module) is None]
+
+    def load(self) -> None:
+        """Load the library now (the first :meth:`words` call does it otherwise)."""
+        if self._split is not None:
+            return
+        missing = self.missing()
+        if missing:
+            raise MissingPackage(f"the {self.family} word tokenizer needs {', '.join(missing)}, which "
+                                 f"{'is' if len(missing) == 1 else 'are'} not installed: {INSTALL_HINT}")
+        self._split = FAMILIES[self.family].load(self.argument)
+
+    def words(self, text: str) -> list[str]:
+        """The words of `text`: the segmenter's tokens, stripped, empty ones dropped."""
+        if self._split is None:
+            self.load()
+        return [word for word in map(str.strip, self._split(text)) if word]
+
+
+@cache
+def _tokenizer(found: Assignment) -> WordTokenizer:
+    return WordTokenizer(found.family, found.argument)
+
+
+def word_tokenizer(lang: str | None) -> WordTokenizer:
+    """The word tokenizer for `lang` (see :func:`assignment`), one per family and argument in a process."""
+    return _tokenizer(assignment(lang))
