@@ -68,19 +68,8 @@ RULES = {
     "gopher_enough_stop_words": "stop_word_count",
     "empty": "empty",
 }
-#: The rules of each filter in datatrove's order (the coverage table's columns).
-RULE_ORDER = {
-    "gopher_repetition": ["dup_line_frac", "top_2_gram", "top_3_gram", "top_4_gram",
-                          *(f"duplicated_{n}_n_grams" for n in range(5, 11))],
-    "fineweb_quality": ["line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"],
-    "gopher_quality": ["gopher_short_doc", "gopher_long_doc", "gopher_below_avg_threshold",
-                       "gopher_above_avg_threshold", "gopher_too_many_hashes", "gopher_too_many_ellipsis",
-                       "gopher_too_many_bullets", "gopher_too_many_end_ellipsis", "gopher_below_alpha_threshold",
-                       "gopher_enough_stop_words"],
-}
-
-
-def load_corpus(work: Path, per_language: int, seed: int) -> list[dict]:
+def corpus_file(work: Path, per_language: int, seed: int) -> Path:
+    """The corpus as JSONL in `work`, built on the first call."""
     path = work / f"corpus-{per_language}-{seed}.jsonl"
     if not path.exists():
         work.mkdir(parents=True, exist_ok=True)
@@ -89,12 +78,7 @@ def load_corpus(work: Path, per_language: int, seed: int) -> list[dict]:
         with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
         tmp.rename(path)
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
-
-
-def corpus_path(work: Path, per_language: int, seed: int) -> Path:
-    return work / f"corpus-{per_language}-{seed}.jsonl"
+    return path
 
 
 def peer(python: Path, *args: str) -> str:
@@ -115,6 +99,35 @@ def datatrove_decisions(python: Path, corpus: Path, work: Path) -> dict[tuple[st
             d = json.loads(line)
             decisions[d["id"], d["filter"]] = d
     return decisions
+
+
+def word_agreement(docs: list[dict], python: Path, work: Path, examples: int = 3) -> dict:
+    """Diagnostic: per language, the documents whose word lists (curate's `curate.filters.words` against the words
+    datatrove's filters split) are identical, and the first difference of a few that are not."""
+    from curate.filters.words import word_tokenizer
+
+    sample = [d for d in docs if d["kind"] != "huge"]
+    path, out = work / "words-corpus.jsonl", work / "words-datatrove.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in sample)
+    peer(python, "words", "--corpus", str(path), "--out", str(out))
+    with open(out, encoding="utf-8") as f:
+        theirs = {row["id"]: row["words"] for row in map(json.loads, f)}
+    table: dict[str, dict] = {}
+    print("\nWord tokenizers: documents whose words are identical (curate.filters.words vs datatrove)")
+    for d in sample:
+        ours = word_tokenizer(d["lang"]).words(d["text"])
+        row = table.setdefault(d["lang"], {"documents": 0, "identical": 0, "examples": []})
+        row["documents"] += 1
+        if ours == theirs[d["id"]]:
+            row["identical"] += 1
+        elif len(row["examples"]) < examples:
+            i = next((k for k, (a, b) in enumerate(zip(ours, theirs[d["id"]])) if a != b), min(len(ours), len(theirs[d["id"]])))
+            row["examples"].append(f"{d['id']} word {i}: curate {ours[i:i + 4]}, datatrove {theirs[d['id']][i:i + 4]} "
+                                   f"({len(ours)} vs {len(theirs[d['id']])} words)")
+    for lang, row in sorted(table.items()):
+        print(f"{lang:9} {row['identical']:>5}/{row['documents']:<5}" + "".join(f"\n    {e}" for e in row["examples"]))
+    return table
 
 
 # -- curate's side ---------------------------------------------------------------------------------------------------
@@ -234,12 +247,12 @@ def engine_runs(docs: list[dict], ours: dict, work: Path) -> dict:
     inputs = work / "jsonl"
     inputs.mkdir(parents=True, exist_ok=True)
     files = 4
-    line_of = {}
+    line_of = {}  # (file, line) -> document id: how a rejected row's curate id names it
     for f in range(files):
-        part = docs[f::files]
         with open(inputs / f"part-{f}.jsonl", "w", encoding="utf-8") as out:
-            for n, d in enumerate(part):
+            for n, d in enumerate(docs[f::files]):
                 out.write(json.dumps({"text": d["text"], "lang": d["lang"], "doc": d["id"]}, ensure_ascii=False) + "\n")
+                line_of[f"part-{f}.jsonl", n] = d["id"]
     expected = {d["id"]: chain(lambda i, n: {**ours[i, n], "rule": ours[i, n]["reason"]}, d["id"]) for d in docs}
     result = {}
     for engine in ("spark", "beam"):
@@ -254,10 +267,6 @@ def engine_runs(docs: list[dict], ours: dict, work: Path) -> dict:
         kept = ds.dataset(out / "documents", format="parquet").to_table(columns=["doc"]).column("doc").to_pylist()
         got.update({doc: "kept" for doc in kept})
         rejects = ds.dataset(out / "ledger" / "rejects", format="parquet").to_table(columns=["id", "reject_reason"])
-        line_of = {}
-        for f in range(files):
-            for n, d in enumerate(docs[f::files]):
-                line_of[f"part-{f}.jsonl", n] = d["id"]
         for curate_id, reason in zip(rejects.column("id").to_pylist(), rejects.column("reject_reason").to_pylist()):
             path, offset = curate_id.split("/", 1)[1].rsplit(":", 1)
             got[line_of[path, int(offset)]] = reason
@@ -366,18 +375,22 @@ def main() -> int:
     parser.add_argument("--datatrove-python", type=Path, default=DATATROVE_PYTHON)
     parser.add_argument("--skip-run", action="store_true", help="no `curate run` on the engines")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--words", action="store_true", help="also compare the word tokenizers' words (diagnostic)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    docs = load_corpus(args.work, args.per_language, args.seed)
-    path = corpus_path(args.work, args.per_language, args.seed)
-    kinds = Counter(d["lang"] for d in docs)
-    print(f"corpus: {len(docs)} documents in {len(kinds)} languages ({path})")
+    path = corpus_file(args.work, args.per_language, args.seed)
+    with open(path, encoding="utf-8") as f:
+        docs = [json.loads(line) for line in f]
+    languages = Counter(d["lang"] for d in docs)
+    print(f"corpus: {len(docs)} documents in {len(languages)} languages ({path})")
     theirs = datatrove_decisions(args.datatrove_python, path, args.work)
-    never = corpus_module.print_coverage(corpus_module.coverage(list(theirs.values())), RULE_ORDER)
-    print("\nRules that never reject in a language (see the coverage table): "
-          + ("none" if not never else "\n  " + "\n  ".join(never)))
-    result: dict = {"documents": len(docs), "languages": len(kinds)}
+    never, off = corpus_module.print_coverage(corpus_module.coverage(theirs.values()))
+    print("\nRules that never reject in a language though they could: " + (", ".join(never) or "none"))
+    print("Rules FineWeb-2's configs leave nothing to reject: " + ", ".join(off))
+    result: dict = {"documents": len(docs), "languages": len(languages), "never_rejects": never, "cannot_reject": off}
+    if args.words:
+        result["words"] = word_agreement(docs, args.datatrove_python, args.work)
     started = time.time()
     ours = curate_decisions(docs, args.seed)
     print(f"\ncurate: {len(docs)} documents x 3 filters in {time.time() - started:.0f} s")
@@ -386,7 +399,7 @@ def main() -> int:
         result["engines"] = engine_runs(docs, ours, args.work)
     if not args.skip_throughput:
         result["throughput"] = throughput(docs, args.datatrove_python, args.work, args.rounds)
-        result["tokenizers"] = tokenizer_costs(args.datatrove_python, sorted(kinds))
+        result["tokenizers"] = tokenizer_costs(args.datatrove_python, sorted(languages))
     if args.out:
         args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     return 0

@@ -73,8 +73,10 @@ LANGUAGES = ("deu_Latn", "fra_Latn", "spa_Latn", "pol_Latn", "tur_Latn", "vie_La
              "arb_Arab", "fas_Arab", "urd_Arab", "hin_Deva", "mar_Deva", "ben_Beng", "cmn_Hani", "jpn_Jpan",
              "tha_Thai", "kor_Hang", "ell_Grek", "heb_Hebr")
 
-#: Written without spaces between words: sentences are joined without a space, phrases are cut by characters.
-UNSPACED = {"cmn_Hani", "jpn_Jpan", "tha_Thai"}
+#: Characters per word where words are not spaced, words per whitespace word elsewhere (1.0 where not listed), as
+#: FineWeb-2's tokenizers split this corpus' prose (measured with datatrove). Only used to aim strengths.
+CHARS_PER_WORD = {"cmn_Hani": 1.9, "jpn_Jpan": 1.8, "tha_Thai": 4.9}
+WORDS_PER_TOKEN = {"kor_Hang": 2.15, "vie_Latn": 0.75}
 #: Stop words are matched inside words here (particles and syllables), so taking them out means taking the strings out.
 SUBSTRING_STOPWORDS = {"cmn_Hani", "jpn_Jpan", "tha_Thai", "kor_Hang"}
 FULL_STOP = {"cmn_Hani": "。", "jpn_Jpan": "。", "hin_Deva": "।", "mar_Deva": "।", "ben_Beng": "।", "arb_Arab": ".",
@@ -82,8 +84,8 @@ FULL_STOP = {"cmn_Hani": "。", "jpn_Jpan": "。", "hin_Deva": "।", "mar_Deva"
 BULLETS = ("• ", "- ", "* ")
 
 KINDS = {  # kind -> weight (share of a language's generated documents)
-    "prose": 10, "prose_lines": 5, "list": 8, "prose_list": 10, "dup_lines": 10, "top_ngram": 12, "dup_passage": 10,
-    "hashes": 3, "ellipses": 3, "end_ellipsis": 3, "numbers": 5, "stopwords": 6, "long_words": 4, "short_words": 4,
+    "prose": 10, "prose_lines": 5, "list": 8, "prose_list": 10, "dup_lines": 10, "top_ngram": 12, "dup_passage": 14,
+    "hashes": 4, "ellipses": 4, "end_ellipsis": 3, "numbers": 5, "stopwords": 6, "long_words": 4, "short_words": 4,
     "mixed": 7,
 }
 
@@ -135,13 +137,13 @@ class Generator:
         self.sentences = lines["sentences"]
         self.pairs = lines.get("word-pairs", [])
         self.singles = lines.get("single-words", [])
-        self.unspaced = code in UNSPACED
         self.join = "" if code in ("cmn_Hani", "jpn_Jpan") else " "
         self.stop = FULL_STOP.get(code, ".")
         self.stopwords = [w for w in config["stopwords"]]
         self.long_latin = long_latin
         self.top = dict(config["top_n_grams"])
         self.dup = dict(config["dup_n_grams"])
+        self.by_char = code in CHARS_PER_WORD  # words are not spaced: cut and sprinkle by characters
 
     # -- pieces ------------------------------------------------------------------------------------------------
     def sentence(self) -> str:
@@ -163,20 +165,20 @@ class Generator:
         return self.rng.choice(source)
 
     def units(self, text: str) -> int:
-        """A rough word count for drawing strengths (the filters count with their own tokenizers)."""
-        if self.unspaced:
-            return max(1, len(re.sub(r"\s", "", text)) * 2 // 3)
-        return len(text.split())
+        """About as many words as the language's tokenizer finds (to aim strengths; the filters count their own)."""
+        if self.by_char:
+            return max(1, round(len(re.sub(r"\s", "", text)) / CHARS_PER_WORD[self.code]))
+        return max(1, round(len(text.split()) * WORDS_PER_TOKEN.get(self.code, 1.0)))
 
     def phrase(self, n: int) -> str:
-        """n words cut from a sentence (n * 2 characters where words are not spaced)."""
+        """About n words cut from a sentence (by characters where words are not spaced)."""
         for _ in range(50):
             s = self.sentence()
-            if self.unspaced:
-                s = s.replace(" ", "")
-                if len(s) >= 2 * n:
-                    i = self.rng.randrange(len(s) - 2 * n + 1)
-                    return s[i:i + 2 * n]
+            if self.by_char:
+                s, k = s.replace(" ", ""), round(n * CHARS_PER_WORD[self.code])
+                if len(s) >= k:
+                    i = self.rng.randrange(len(s) - k + 1)
+                    return s[i:i + k]
             else:
                 ws = s.split()
                 if len(ws) >= n:
@@ -192,12 +194,14 @@ class Generator:
         return out
 
     def sprinkle(self, text: str, per_word: float, make) -> str:
-        """Each word followed (or replaced) by make(word) with probability per_word."""
-        lines = []
-        for line in text.split("\n"):
-            ws = line.split(" ")
-            lines.append(" ".join(make(w) if w and self.rng.random() < per_word else w for w in ws))
-        return "\n".join(lines)
+        """About `per_word` of the words (as the tokenizer counts them) replaced by make(word): whitespace words, or
+        characters where words are not spaced."""
+        if self.by_char:
+            p = per_word / CHARS_PER_WORD[self.code]
+            return "".join(make(c) if not c.isspace() and self.rng.random() < p else c for c in text)
+        p = min(1.0, per_word * WORDS_PER_TOKEN.get(self.code, 1.0))
+        return "\n".join(" ".join(make(w) if w and self.rng.random() < p else w for w in line.split(" "))
+                         for line in text.split("\n"))
 
     # -- kinds ---------------------------------------------------------------------------------------------------
     def prose(self) -> str:
@@ -208,7 +212,7 @@ class Generator:
 
     def word_list(self, lo: int = 10, hi: int = 150) -> str:
         n = self.rng.randint(lo, hi)
-        punct = self.rng.uniform(0, max(0.5, 2 * self.config["line_punct_thr"]))
+        punct = self.rng.uniform(0, 2 * self.config["line_punct_thr"] if self.rng.random() < 0.5 else 0.5)
         bullet = self.rng.choice((0.0, self.rng.uniform(0.7, 1.0), 1.0))
         marker = self.rng.choices(BULLETS, weights=(45, 45, 10))[0]
         numbers = self.rng.choice((0.0, self.rng.uniform(0, 0.5)))
@@ -246,29 +250,32 @@ class Generator:
         phrase = self.phrase(n)
         sentences = self.prose_sentences(3, 30)
         base = len(self.join.join(sentences))
-        share = self.rng.uniform(0, 2 * self.top[n])  # characters covered by the phrase / all characters
+        # characters of the phrase's occurrences over all characters, around the threshold of its order
+        share = self.rng.uniform(0.5, 1.5) * self.top[n]
         times = max(2, round(share * base / max(len(phrase) * (1 - share) - share, 1)))
         return self.paragraphs(self.insert(sentences, phrase + self.stop, times))
 
     def dup_passage(self) -> str:
         sentences = self.prose_sentences(4, 30)
         passage = self.phrase(self.rng.randint(10, 25))
-        base = len(self.join.join(sentences))
-        share = self.rng.uniform(0, 2 * self.dup[5])
-        times = max(1, round(share * base / max(len(passage) * (1 - share), 1)))
+        base = len(self.join.join(sentences)) + len(passage) + 1
+        # the repeats' characters (spaces aside) over all characters, around the threshold of one n-gram order
+        share = self.rng.uniform(0.85, 1.15) * self.dup[self.rng.randint(5, 10)]
+        solid = len(passage.replace(" ", ""))
+        times = max(1, round(share * base / max(solid - share * (len(passage) + 1), 1)))
         return self.paragraphs(self.insert(sentences, passage, times + 1))
 
     def hashes(self) -> str:
-        ratio = self.rng.uniform(0, 0.2)  # '#' per word
+        ratio = self.rng.uniform(0.05, 0.3)  # '#' per word (each '#' a word of its own too): around the 0.1 maximum
         return self.sprinkle(self.prose(), ratio, lambda w: "#" + w)
 
     def ellipses(self) -> str:
-        ratio = self.rng.uniform(0, 0.2)
+        ratio = self.rng.uniform(0.05, 0.3)
         mark = self.rng.choice(("...", "…"))
         return self.sprinkle(self.prose(), ratio, lambda w: w + mark)
 
     def end_ellipsis(self) -> str:
-        share = self.rng.uniform(0, 0.6)
+        share = self.rng.uniform(0.15, 0.45)  # around the 0.3 maximum
         mark = self.rng.choice(("...", "…"))
         lines = [s.rstrip(".。!?।") + mark if self.rng.random() < share else s for s in self.prose_sentences(3, 30)]
         return "\n".join(lines)
@@ -277,14 +284,13 @@ class Generator:
         share = self.rng.uniform(0, 0.5)
         formats = ("{}", "{},{:02d}", "{}.{}", "{}%", "+{}", "{}:{:02d}")
 
-        def number(w: str) -> str:
+        def number() -> str:
             fmt = self.rng.choice(formats)
             return fmt.format(*(self.rng.randint(0, 2030) for _ in range(fmt.count("{"))))
 
-        text = self.prose()
-        if self.unspaced:  # numbers between the sentences' characters, as their own words
-            return "".join(c + " " + number(c) + " " if self.rng.random() < share / 2 else c for c in text)
-        return self.sprinkle(text, share, lambda w: number(w) if self.rng.random() < 0.5 else w + " " + number(w))
+        if self.by_char:  # a number after a character, as a word of its own
+            return self.sprinkle(self.prose(), share, lambda c: f"{c} {number()} ")
+        return self.sprinkle(self.prose(), share, lambda w: number() if self.rng.random() < 0.5 else f"{w} {number()}")
 
     def without_stopwords(self, text: str) -> str:
         if self.code in SUBSTRING_STOPWORDS:
@@ -314,20 +320,41 @@ class Generator:
         return " ".join(ws)
 
     def long_words(self) -> str:
-        share = self.rng.uniform(0, 1)
-        text = self.prose()
-        if self.unspaced or self.code == "kor_Hang":
-            return self.sprinkle(text, share / 3, lambda w: w + " " + self.rng.choice(self.long_latin))
-        singles = [w for w in self.singles if len(w) >= 6] or self.singles
-        return self.sprinkle(text, share, lambda w: w + self.rng.choice(singles).lower())
+        """Mean word length around the maximum: words made compounds of the language's words (spaced scripts), or
+        long Latin words among the words (Han, Kana, Thai, Hangul, whose words are a few characters)."""
+        target = self.rng.uniform(0.6, 1.4) * self.config["max_avg_word_length"]
+        sentences = self.prose_sentences(3, 20)
+        if self.by_char or self.code == "kor_Hang":
+            words = self.units(" ".join(sentences))
+            here = len(re.sub(r"\s", "", " ".join(sentences))) / words  # characters per word now
+            latin = sum(map(len, self.long_latin)) / len(self.long_latin)
+            # (words * here + k * latin) / (words + k) = target
+            k = max(0, round(words * (target - here) / max(latin - target, 1)))
+            return self.paragraphs(self.insert(sentences, " ".join(self.rng.choice(self.long_latin) for _ in range(3)),
+                                               k // 3))
+        pool = [w for w in self.singles if w.isalpha()] or self.singles
+
+        def compound(w: str) -> str:
+            while len(w) < target * self.rng.uniform(0.8, 1.2):
+                w += self.rng.choice(pool).lower()
+            return w
+
+        return self.sprinkle(self.paragraphs(sentences), 1.0, compound)
 
     def short_words(self) -> str:
-        short = [w for w in self.stopwords + self.singles if len(w) <= 2 and any(c.isalpha() for c in w)]
-        short += [str(d) for d in range(10)]
-        share = self.rng.uniform(0, 1.5)
-        text = self.prose_sentences(3, 20)
-        return self.sprinkle(self.paragraphs(text), share,
-                             lambda w: w + " " + " ".join(self.rng.choice(short) for _ in range(self.rng.randint(1, 3))))
+        """Mean word length around the minimum: one-letter words and digits among the words (replacing words in
+        spaced scripts, inserted between characters in the others)."""
+        text = self.paragraphs(self.prose_sentences(3, 20))
+        letters = sorted({c for c in text if c.isalpha()}) + [str(d) for d in range(10)]
+        here = len(re.sub(r"\s", "", text)) / self.units(text)  # characters per word now
+        target = self.rng.uniform(0.6, 1.4) * max(self.config["min_avg_word_length"], 1.5)
+        if self.by_char:  # k one-letter words per word: (here + k) / (1 + k) = target
+            k = max(0.0, (here - target) / max(target - 1, 0.1))
+            many = max(1, round(k))
+            return self.sprinkle(text, min(1.0, k), lambda c: c + " " + " ".join(
+                self.rng.choice(letters) for _ in range(many)) + " ")
+        share = min(1.0, max(0.0, (here - target) / max(here - 1, 0.1)))  # (1 - s) * here + s = target
+        return self.sprinkle(text, share, lambda w: self.rng.choice(letters))
 
     def mixed(self) -> str:
         makers = [self.prose, self.word_list, self.dup_lines, self.top_ngram, self.dup_passage, self.numbers,
@@ -367,7 +394,7 @@ def build(languages: list[str], per_language: int, seed: int, data: Path = DATA)
         for i, kind in enumerate(kinds):
             docs.append({"id": f"{code}/{i:04d}-{kind}", "lang": code, "kind": kind,
                          "text": line_ends(gen.document(kind), rng)})
-        for j, factor in enumerate((0.9, 1.25)):  # around the 100,000-word maximum
+        for j, factor in enumerate((0.95, 1.08)):  # around the 100,000-word maximum
             docs.append({"id": f"{code}/huge-{j}", "lang": code, "kind": "huge", "text": gen.huge(int(100_000 * factor))})
         for j, text in enumerate(("", "\n\n", " ", "...", "- • -\n#")):
             docs.append({"id": f"{code}/empty-{j}", "lang": code, "kind": "empty", "text": text})
@@ -385,15 +412,35 @@ def build(languages: list[str], per_language: int, seed: int, data: Path = DATA)
     return docs
 
 
+#: The rules of datatrove's three filters in their order (the coverage table's columns); FineWeb-2 turns off the
+#: paragraph and line-character repetition rules, so they are not listed.
+RULE_ORDER = {
+    "gopher_repetition": ["dup_line_frac", "top_2_gram", "top_3_gram", "top_4_gram",
+                          *(f"duplicated_{n}_n_grams" for n in range(5, 11))],
+    "fineweb_quality": ["line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"],
+    "gopher_quality": ["gopher_short_doc", "gopher_long_doc", "gopher_below_avg_threshold",
+                       "gopher_above_avg_threshold", "gopher_too_many_hashes", "gopher_too_many_ellipsis",
+                       "gopher_too_many_bullets", "gopher_too_many_end_ellipsis", "gopher_below_alpha_threshold",
+                       "gopher_enough_stop_words"],
+}
+INTEGER_RULES = {"gopher_short_doc", "gopher_long_doc", "gopher_enough_stop_words"}
+NOT_FRACTIONS = INTEGER_RULES | {"gopher_below_avg_threshold", "gopher_above_avg_threshold"}
+
+
+def can_fail(rule: str, threshold: float, bound: str) -> bool:
+    """Whether any text can fail the rule: not a fraction's maximum of 1 or more (FineWeb-2's short-line 999), a
+    minimum of 0, or a minimum mean word length of 1 (every word has a character)."""
+    if bound == "max":
+        return rule in NOT_FRACTIONS or threshold < 1
+    return threshold > (1 if rule == "gopher_below_avg_threshold" else 0)
+
+
 def near_window(threshold: float, integer: bool) -> float:
     """How close to a threshold counts as near: 10 % of it, at least 1 for counts."""
     return max(1.0, 0.1 * threshold) if integer else 0.1 * abs(threshold)
 
 
-INTEGER_RULES = {"gopher_short_doc", "gopher_long_doc", "gopher_enough_stop_words"}
-
-
-def coverage(decisions: list[dict]) -> dict:
+def coverage(decisions) -> dict:
     """Per filter, language and rule, from the peer's decisions and signals: documents the rule rejects (the first
     failing rule), documents beyond its threshold, and documents near it on the failing and on the passing side."""
     table: dict = {}
@@ -401,41 +448,41 @@ def coverage(decisions: list[dict]) -> dict:
         per_rule = table.setdefault(d["filter"], {}).setdefault(d["lang"], {})
         for rule, (value, threshold, bound) in d["signals"].items():
             cell = per_rule.setdefault(rule, {"rejects": 0, "fails": 0, "near_fail": 0, "near_pass": 0,
-                                              "threshold": threshold})
+                                              "threshold": threshold, "can_fail": can_fail(rule, threshold, bound)})
             if value != value:  # NaN: the rule does not apply
                 continue
             w = near_window(threshold, rule in INTEGER_RULES)
             fails = value > threshold if bound == "max" else value < threshold
             cell["fails"] += fails
-            if fails:
-                cell["near_fail"] += abs(value - threshold) <= w
-            else:
-                cell["near_pass"] += abs(value - threshold) <= w
+            cell["near_fail" if fails else "near_pass"] += abs(value - threshold) <= w
         if d["reason"] in per_rule:
             per_rule[d["reason"]]["rejects"] += 1
     return table
 
 
-def print_coverage(table: dict, rules: dict[str, list[str]], out=sys.stdout) -> list[str]:
+def print_coverage(table: dict, out=sys.stdout) -> tuple[list[str], list[str]]:
     """One table per filter (a row per language; a cell per rule: rejects / beyond the threshold / near on the failing
-    side / near on the passing side); returns the (language, rule) pairs where the rule never rejects."""
-    never = []
-    for name, by_lang in table.items():
-        print(f"\n{name}: per rule, rejects / beyond threshold / near (fail side) / near (pass side)", file=out)
-        columns = rules[name]
-        print("lang      " + " ".join(f"{r[:14]:>14}" for r in columns), file=out)
+    side / near on the passing side; `off` where FineWeb-2's config leaves nothing to fail); returns the rules that
+    never reject in a language though they could, and those that cannot."""
+    never, off = [], []
+    for name, columns in RULE_ORDER.items():
+        by_lang = table.get(name, {})
+        print(f"\n{name}: per rule, rejects / beyond the threshold / near it on the failing side / on the passing side",
+              file=out)
+        print("lang      " + " ".join(f"{r.removeprefix('gopher_')[:13]:>13}" for r in columns), file=out)
         for lang in sorted(by_lang):
             cells = []
             for rule in columns:
                 c = by_lang[lang].get(rule)
-                if c is None or (c["fails"] == 0 and c["threshold"] in (0, 999)):
-                    cells.append(f"{'off':>14}")
+                if c is None or not c["can_fail"]:
+                    cells.append(f"{'off':>13}")
+                    off.append(f"{lang}:{rule}" + (f" (threshold {c['threshold']})" if c else " (not set)"))
                     continue
-                cells.append(f"{c['rejects']}/{c['fails']}/{c['near_fail']}/{c['near_pass']}".rjust(14))
+                cells.append(f"{c['rejects']}/{c['fails']}/{c['near_fail']}/{c['near_pass']}".rjust(13))
                 if c["rejects"] == 0:
                     never.append(f"{lang}:{rule} (threshold {c['threshold']}, {c['fails']} beyond it)")
             print(f"{lang:9} " + " ".join(cells), file=out)
-    return never
+    return never, off
 
 
 def main() -> int:
@@ -445,7 +492,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--languages", default=",".join(LANGUAGES))
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--coverage", type=Path, metavar="DECISIONS",
+                        help="print the coverage of the peer's decisions on this corpus instead of building it")
     args = parser.parse_args()
+    if args.coverage:
+        with open(args.coverage, encoding="utf-8") as f:
+            never, off = print_coverage(coverage(map(json.loads, f)))
+        print("\nnever rejects (though it could):", ", ".join(never) or "none")
+        print("cannot reject (FineWeb-2's config):", ", ".join(off))
+        return 0
     docs = build(args.languages.split(","), args.per_language, args.seed, args.data)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:

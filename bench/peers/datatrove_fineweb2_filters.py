@@ -3,6 +3,7 @@
     PYTHON=/work/venvs/datatrove/bin/python
     $PYTHON bench/peers/datatrove_fineweb2_filters.py decide --corpus corpus.jsonl --configs DIR --out decisions.jsonl
     $PYTHON bench/peers/datatrove_fineweb2_filters.py time --corpus corpus.jsonl --configs DIR --out timing.json
+    $PYTHON bench/peers/datatrove_fineweb2_filters.py words --corpus corpus.jsonl --out words.jsonl
     $PYTHON bench/peers/datatrove_fineweb2_filters.py load --language tha_Thai
 
 Runs with the interpreter of a venv that has datatrove 0.10.1 and its multilingual word tokenizers (spaCy, jieba,
@@ -24,6 +25,7 @@ filter did is counted and printed (none expected). An exception in a filter is t
 
 `time` runs the three filters over each language's documents once (after one warm-up document per language, so the
 tokenizers are loaded) and writes the CPU and wall seconds per language; the bench calls it once per round.
+`words` writes each document's words as the filters split them (`{id, words}`), to compare the word tokenizers.
 `load` loads one language's word tokenizer in this fresh process and prints the seconds and the resident memory it
 took (JSON).
 """
@@ -206,6 +208,15 @@ def run_time(args) -> int:
     return 0
 
 
+def run_words(args) -> int:
+    with open(args.out, "w", encoding="utf-8") as out:
+        for lang, docs in read_corpus(args.corpus).items():
+            for d in docs:
+                out.write(json.dumps({"id": d["id"], "words": split_into_words(d["text"], lang)},
+                                     ensure_ascii=False) + "\n")
+    return 0
+
+
 def rss_bytes() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
@@ -223,16 +234,16 @@ def run_load(args) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("decide", "time"):
+    for name in ("decide", "time", "words"):
         p = sub.add_parser(name)
         p.add_argument("--corpus", type=Path, required=True)
-        p.add_argument("--configs", type=Path, required=True)
+        p.add_argument("--configs", type=Path, required=name != "words")
         p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("load")
     p.add_argument("--language", required=True)
     p.add_argument("--text", default="A short text, to make the tokenizer load.")
     args = parser.parse_args()
-    return {"decide": run_decide, "time": run_time, "load": run_load}[args.command](args)
+    return {"decide": run_decide, "time": run_time, "words": run_words, "load": run_load}[args.command](args)
 
 
 if __name__ == "__main__":
