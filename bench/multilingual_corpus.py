@@ -85,7 +85,7 @@ BULLETS = ("• ", "- ", "* ")
 
 KINDS = {  # kind -> weight (share of a language's generated documents)
     "prose": 10, "prose_lines": 5, "list": 8, "prose_list": 10, "dup_lines": 10, "top_ngram": 12, "dup_passage": 14,
-    "hashes": 4, "ellipses": 4, "end_ellipsis": 3, "numbers": 5, "stopwords": 6, "long_words": 4, "short_words": 4,
+    "hashes": 4, "ellipses": 4, "end_ellipsis": 4, "numbers": 5, "stopwords": 6, "long_words": 4, "short_words": 4,
     "mixed": 7,
 }
 
