@@ -1,24 +1,25 @@
 """fineweb_quality: FineWeb's own quality rules (Penedo et al. 2024, §3.6; `curate.filters.fineweb`) as a stage.
 
 Rejects a document with too few lines ending in punctuation, too many short lines, too many characters in duplicated
-lines, or too many list-like lines. The defaults are those of the filter that produced FineWeb.
+lines, or too many list-like lines. The defaults are those of the filter that produced FineWeb; `thresholds: fineweb2`
+judges each document by its language's FineWeb-2 config instead (`curate.filters.fineweb2.fineweb_quality`).
 """
 from __future__ import annotations
 
 from pydantic import Field
 
 from curate.filters import fineweb
+from curate.filters.fineweb2 import fineweb_quality as fineweb2_fineweb_quality
 from curate.pipeline.registry import register
-from curate.pipeline.stage import Params
-from curate.stages.heuristic import HeuristicStage
+from curate.stages.heuristic import HeuristicStage, Judge, LanguageParams
 
 
 DEFAULTS = fineweb.Thresholds()  # the filter's defaults: Penedo et al. 2024
 
 
-class FineWebQualityParams(Params):
-    """`curate.filters.fineweb.Thresholds`, field for field (its defaults, the published ones), and
-    `keep_signals`."""
+class FineWebQualityParams(LanguageParams):
+    """`curate.filters.fineweb.Thresholds`, field for field (its defaults, the published ones), `keep_signals`, and
+    where thresholds come from (`LanguageParams`)."""
 
     min_line_punct_ratio: float = DEFAULTS.min_line_punct_ratio
     short_line_length: int = DEFAULTS.short_line_length
@@ -35,6 +36,10 @@ class FineWebQuality(HeuristicStage):
     name = "fineweb_quality"
     Params = FineWebQualityParams
     module = fineweb
+    fineweb2 = fineweb2_fineweb_quality
 
     def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
         return None, fineweb.signals(text, lang, th=self.thresholds)
+
+    def measure_fineweb2(self, text: str, words: list[str], judge: Judge) -> dict[str, float]:
+        return fineweb2_fineweb_quality.signals(text, words, judge.thresholds.short_line_length)

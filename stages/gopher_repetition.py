@@ -1,24 +1,25 @@
 """gopher_repetition: Gopher's repetition rules (Rae et al. 2021, Table A1; `curate.filters.gopher_repetition`).
 
 Rejects a document whose duplicated lines or paragraphs, most frequent 2-4-grams or duplicated 5-10-grams cover more
-than the paper's fraction of it. The defaults are Table A1's.
+than the paper's fraction of it. The defaults are Table A1's; `thresholds: fineweb2` judges each document by its
+language's FineWeb-2 config instead (`curate.filters.fineweb2.gopher_repetition`).
 """
 from __future__ import annotations
 
 from pydantic import Field
 
 from curate.filters import gopher_repetition
+from curate.filters.fineweb2 import gopher_repetition as fineweb2_gopher_repetition
 from curate.pipeline.registry import register
-from curate.pipeline.stage import Params
-from curate.stages.heuristic import HeuristicStage
+from curate.stages.heuristic import HeuristicStage, LanguageParams
 
 
 DEFAULTS = gopher_repetition.Thresholds()  # the filter's defaults: Rae et al. 2021, Table A1
 
 
-class GopherRepetitionParams(Params):
-    """`curate.filters.gopher_repetition.Thresholds`, field for field (its defaults, the published ones), and
-    `keep_signals`."""
+class GopherRepetitionParams(LanguageParams):
+    """`curate.filters.gopher_repetition.Thresholds`, field for field (its defaults, the published ones),
+    `keep_signals`, and where thresholds come from (`LanguageParams`)."""
 
     max_dup_line_fraction: float = DEFAULTS.max_dup_line_fraction
     max_dup_paragraph_fraction: float = DEFAULTS.max_dup_paragraph_fraction
@@ -43,3 +44,4 @@ class GopherRepetition(HeuristicStage):
     name = "gopher_repetition"
     Params = GopherRepetitionParams
     module = gopher_repetition
+    fineweb2 = fineweb2_gopher_repetition

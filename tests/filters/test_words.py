@@ -102,3 +102,13 @@ def test_jieba_gives_spacys_chinese_tokens(shared_data):
     ours = word_tokenizer("cmn_Hani")
     for text in sentences:
         assert ours.words(text) == [t.text.strip() for t in nlp.tokenizer(text) if t.text.strip()]
+
+
+@pytest.mark.parametrize("lang", ["de", "yo", "ru", "fr", "tr"])
+def test_spacy_words_are_a_default_pipelines_tokens(shared_data, lang):
+    import spacy
+
+    sentences = lingua_sentences(shared_data, lang)[:300]
+    text = "\n".join(sentences)
+    nlp = spacy.blank(lang)  # with its lexical attributes, which curate does not compute
+    assert word_tokenizer(lang).words(text) == [t.text.strip() for t in nlp.tokenizer(text) if t.text.strip()]

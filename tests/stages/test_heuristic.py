@@ -1,5 +1,6 @@
 """The four rule-set stages (gopher_quality, gopher_repetition, c4_quality, fineweb_quality): the parameters written
-out in each stage's file are its filter's `Thresholds` field for field, and reach the filter unchanged."""
+out in each stage's file are its filter's `Thresholds` field for field, and reach the filter unchanged; the three
+FineWeb-2 tuned per language take the language parameters first."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,17 +14,20 @@ from curate.stages.c4_quality import C4Quality, C4QualityParams
 from curate.stages.fineweb_quality import FineWebQuality
 from curate.stages.gopher_quality import GopherQuality, GopherQualityParams
 from curate.stages.gopher_repetition import GopherRepetition
+from curate.stages.heuristic import LanguageParams
 
-STAGES = [(GopherQuality, gopher_quality, ()), (GopherRepetition, gopher_repetition, ()),
-          (C4Quality, c4, ("bad_words_path",)), (FineWebQuality, fineweb, ())]
+LANGUAGE = list(LanguageParams.model_fields)
+STAGES = [(GopherQuality, gopher_quality, LANGUAGE, ()), (GopherRepetition, gopher_repetition, LANGUAGE, ()),
+          (C4Quality, c4, [], ("bad_words_path",)), (FineWebQuality, fineweb, LANGUAGE, ())]
 
 
-@pytest.mark.parametrize(("stage", "rules", "extra"), STAGES, ids=[s.name for s, _, _ in STAGES])
-def test_params_are_the_filters_thresholds_field_for_field(stage, rules, extra):
+@pytest.mark.parametrize(("stage", "rules", "first", "extra"), STAGES, ids=[s.name for s, *_ in STAGES])
+def test_params_are_the_filters_thresholds_field_for_field(stage, rules, first, extra):
     hints = typing.get_type_hints(rules.Thresholds)
     thresholds = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(rules.Thresholds)}
     fields = stage.Params.model_fields
-    assert list(fields) == [*thresholds, "keep_signals", *extra]
+    assert LANGUAGE == ["thresholds", "language", "language_fallback", "overrides"]
+    assert list(fields) == [*first, *thresholds, "keep_signals", *extra]
     assert {name: (fields[name].annotation, fields[name].default) for name in thresholds} == thresholds
     assert fields["keep_signals"].default is False
 
@@ -35,7 +39,7 @@ def test_a_changed_parameter_reaches_the_filter():
 
 
 def test_only_c4_quality_modifies_text_and_it_drops_the_lines_its_rules_remove():
-    assert [s(s.Params()).modifies() for s, _, _ in STAGES] == [(), (), ("text",), ()]
+    assert [s(s.Params()).modifies() for s, *_ in STAGES] == [(), (), ("text",), ()]
     stage = C4Quality(C4QualityParams())
     stage.setup()
     page = ("This is the first sentence of the page. Here is a second one for you.\n"
