@@ -17,6 +17,8 @@ per-language maxima were computed with:
   space; one equal to an n-gram already read is a repeat: its characters count, and reading resumes after it (the
   n-grams it overlaps are not read). The characters of the repeats over the text's characters.
 
+An empty text fails every rule (datatrove rejects it as ``empty``), so its reason is the first rule that is on.
+
 Thresholds (:func:`thresholds`): ``dup_line_frac``, ``top_n_grams`` and ``dup_n_grams`` from the language's config;
 the paragraph rules and the duplicate-line character rule off (FineWeb-2's pipeline: trafilatura keeps no paragraphs,
 and FineWeb's quality rules judge duplicated line characters). A ``dup_line_frac`` of 0 turns its rule off, as in
@@ -143,8 +145,8 @@ def _ngram_signals(words: list[str], size: int) -> dict[str, float]:
 def signals(text: str, words: list[str]) -> dict[str, float]:
     """Every signal in :data:`SIGNALS` for `text`, whose words (by its language's tokenizer) are `words`."""
     size = len(text)
-    if not size:
-        return dict.fromkeys(SIGNALS, 0.0)
+    if not size:  # datatrove rejects an empty text before any rule: here it fails every rule that is on
+        return dict.fromkeys(SIGNALS, math.inf)
     paragraphs = _PARAGRAPHS.split(text.strip())
     para_count, para_chars = _repeats(paragraphs)
     lines = _LINES.split(text)
