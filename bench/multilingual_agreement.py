@@ -66,7 +66,6 @@ RULES = {
     "gopher_too_many_end_ellipsis": "ellipsis_line_fraction",
     "gopher_below_alpha_threshold": "alpha_word_fraction",
     "gopher_enough_stop_words": "stop_word_count",
-    "empty": "empty",
 }
 def corpus_file(work: Path, per_language: int, seed: int) -> Path:
     """The corpus as JSONL in `work`, built on the first call."""
@@ -171,21 +170,34 @@ def curate_decisions(docs: list[dict], seed: int) -> dict[tuple[str, str], dict]
     return out
 
 
-def chain(decide, doc_id: str) -> str:
-    """The outcome of the three filters in FineWeb-2's order: 'kept' or '<filter>:<rule>' of the first rejection."""
+def outcome(ours: dict, doc_id: str) -> str:
+    """curate's outcome of the three filters in FineWeb-2's order: 'kept' or '<filter>:<rule>' of the first that
+    rejects (what a run with the three stages gives)."""
     for name in FILTERS:
-        d = decide(doc_id, name)
-        if not d["kept"]:
-            return f"{name}:{d['rule']}"
+        if not ours[doc_id, name]["kept"]:
+            return f"{name}:{ours[doc_id, name]['reason']}"
     return "kept"
 
 
 # -- comparison ------------------------------------------------------------------------------------------------------
 
 def same(ours: dict, theirs: dict) -> bool:
+    """The same decision and the same rule. datatrove rejects a text without words or lines as `empty` before its
+    rules; curate has no such rule and names the first rule that is on: any rejection is the same decision."""
     if ours["kept"] != theirs["kept"]:
         return False
-    return ours["kept"] or ours["reason"] == RULES.get(theirs["reason"], theirs["reason"])
+    return ours["kept"] or theirs["reason"] == "empty" or ours["reason"] == RULES.get(theirs["reason"])
+
+
+def chain_agrees(ours: dict, theirs: dict, doc_id: str) -> bool:
+    """Whether the three filters in FineWeb-2's order end the same on both sides: kept by all, or rejected by the
+    same filter with the same rule."""
+    for name in FILTERS:
+        if not same(ours[doc_id, name], theirs[doc_id, name]):
+            return False
+        if not ours[doc_id, name]["kept"]:
+            return True
+    return True
 
 
 def fmt(x) -> str:
@@ -220,12 +232,9 @@ def compare(docs: list[dict], ours: dict, theirs: dict) -> dict:
             for d in by_lang[lang]:
                 if not same(ours[d["id"], name], theirs[d["id"], name]):
                     disagreements.append(describe(d["id"], name, ours[d["id"], name], theirs[d["id"], name]))
-        overall = decided = 0
-        for d in by_lang[lang]:
-            mine = chain(lambda i, n: {**ours[i, n], "rule": ours[i, n]["reason"]}, d["id"])
-            peer_outcome = chain(lambda i, n: {**theirs[i, n], "rule": RULES.get(theirs[i, n]["reason"])}, d["id"])
-            overall += mine == peer_outcome
-            decided += (mine == "kept") == (peer_outcome == "kept")
+        overall = sum(chain_agrees(ours, theirs, d["id"]) for d in by_lang[lang])
+        decided = sum((outcome(ours, d["id"]) == "kept") == all(theirs[d["id"], n]["kept"] for n in FILTERS)
+                      for d in by_lang[lang])
         row["overall"] = 100 * overall / len(by_lang[lang])
         row["kept_or_rejected"] = 100 * decided / len(by_lang[lang])
         table[lang] = row
@@ -253,7 +262,7 @@ def engine_runs(docs: list[dict], ours: dict, work: Path) -> dict:
             for n, d in enumerate(docs[f::files]):
                 out.write(json.dumps({"text": d["text"], "lang": d["lang"], "doc": d["id"]}, ensure_ascii=False) + "\n")
                 line_of[f"part-{f}.jsonl", n] = d["id"]
-    expected = {d["id"]: chain(lambda i, n: {**ours[i, n], "rule": ours[i, n]["reason"]}, d["id"]) for d in docs}
+    expected = {d["id"]: outcome(ours, d["id"]) for d in docs}
     result = {}
     for engine in ("spark", "beam"):
         out = work / f"run-{engine}"

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import random
 import re
@@ -84,7 +85,7 @@ FULL_STOP = {"cmn_Hani": "。", "jpn_Jpan": "。", "hin_Deva": "।", "mar_Deva"
 BULLETS = ("• ", "- ", "* ")
 
 KINDS = {  # kind -> weight (share of a language's generated documents)
-    "prose": 10, "prose_lines": 5, "list": 8, "prose_list": 10, "dup_lines": 10, "top_ngram": 12, "dup_passage": 14,
+    "prose": 10, "prose_lines": 5, "list": 8, "prose_list": 10, "dup_lines": 10, "top_ngram": 12, "dup_passage": 20,
     "hashes": 4, "ellipses": 4, "end_ellipsis": 4, "numbers": 5, "stopwords": 6, "long_words": 4, "short_words": 4,
     "mixed": 7,
 }
@@ -144,6 +145,8 @@ class Generator:
         self.top = dict(config["top_n_grams"])
         self.dup = dict(config["dup_n_grams"])
         self.by_char = code in CHARS_PER_WORD  # words are not spaced: cut and sprinkle by characters
+        # the n-gram order a repetition aims at, in turn, so that every order's threshold gets documents
+        self.top_orders, self.dup_orders = itertools.cycle((2, 3, 4)), itertools.cycle(range(5, 11))
 
     # -- pieces ------------------------------------------------------------------------------------------------
     def sentence(self) -> str:
@@ -246,7 +249,7 @@ class Generator:
         return "\n".join(lines)
 
     def top_ngram(self) -> str:
-        n = self.rng.choice((2, 3, 4))
+        n = next(self.top_orders)
         phrase = self.phrase(n)
         sentences = self.prose_sentences(3, 30)
         base = len(self.join.join(sentences))
@@ -259,8 +262,11 @@ class Generator:
         sentences = self.prose_sentences(4, 30)
         passage = self.phrase(self.rng.randint(10, 25))
         base = len(self.join.join(sentences)) + len(passage) + 1
-        # the repeats' characters (spaces aside) over all characters, around the threshold of one n-gram order
-        share = self.rng.uniform(0.85, 1.15) * self.dup[self.rng.randint(5, 10)]
+        # the repeats' characters (spaces aside) over all characters, aimed between the maximum of one n-gram order
+        # and the next lower order's: where that order's rule is the first to fail
+        n = next(self.dup_orders)
+        share = self.rng.uniform(self.dup[n] if n < 10 else 0.85 * self.dup[n],
+                                 self.dup[n - 1] if n > 5 else 1.3 * self.dup[n])
         solid = len(passage.replace(" ", ""))
         times = max(1, round(share * base / max(solid - share * (len(passage) + 1), 1)))
         return self.paragraphs(self.insert(sentences, passage, times + 1))
@@ -374,6 +380,18 @@ class Generator:
         return (special.get(kind) or getattr(self, kind))()
 
 
+def stratified(n: int, rng: random.Random) -> list[str]:
+    """n kinds in the proportions of KINDS (largest remainders), shuffled."""
+    total = sum(KINDS.values())
+    exact = {kind: n * weight / total for kind, weight in KINDS.items()}
+    counts = {kind: int(x) for kind, x in exact.items()}
+    for kind in sorted(exact, key=lambda k: counts[k] - exact[k])[:n - sum(counts.values())]:
+        counts[kind] += 1
+    kinds = [kind for kind, count in counts.items() for _ in range(count)]
+    rng.shuffle(kinds)
+    return kinds
+
+
 def line_ends(text: str, rng: random.Random) -> str:
     r = rng.random()
     if r < 0.1:
@@ -390,7 +408,7 @@ def build(languages: list[str], per_language: int, seed: int, data: Path = DATA)
     for code in languages:
         rng = random.Random(f"{seed}-{code}")  # a language's documents do not depend on the other languages
         gen = Generator(code, lingua[code], load_config(code, data), rng, long_latin)
-        kinds = rng.choices(list(KINDS), weights=list(KINDS.values()), k=per_language)
+        kinds = stratified(per_language, rng)
         for i, kind in enumerate(kinds):
             docs.append({"id": f"{code}/{i:04d}-{kind}", "lang": code, "kind": kind,
                          "text": line_ends(gen.document(kind), rng)})
