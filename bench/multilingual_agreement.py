@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import subprocess
@@ -200,6 +201,20 @@ def chain_agrees(ours: dict, theirs: dict, doc_id: str) -> bool:
     return True
 
 
+def signal_differences(docs: list[dict], ours: dict, theirs: dict) -> dict[str, dict[str, float]]:
+    """Per filter and datatrove rule: the largest |curate - datatrove| of the rule's signal over the documents."""
+    out: dict[str, dict[str, float]] = {}
+    for d in docs:
+        for name in FILTERS:
+            mine = ours[d["id"], name]["signals"]
+            for rule, (value, _, _) in theirs[d["id"], name]["signals"].items():
+                other = mine.get(RULES[rule])
+                if other is not None and math.isfinite(other) and math.isfinite(value):
+                    cell = out.setdefault(name, {})
+                    cell[rule] = max(cell.get(rule, 0.0), abs(other - value))
+    return out
+
+
 def fmt(x) -> str:
     return f"{x:.4g}" if isinstance(x, float) else str(x)
 
@@ -240,9 +255,13 @@ def compare(docs: list[dict], ours: dict, theirs: dict) -> dict:
         table[lang] = row
         print(f"{lang:9} {row['documents']:>5} " + " ".join(f"{row[n]:>17.2f}" for n in FILTERS)
               + f" {row['overall']:>8.2f} {row['kept_or_rejected']:>13.2f}")
+    print("\nLargest difference of a signal between the two sides (documents where both are finite)")
+    differences = signal_differences(docs, ours, theirs)
+    for name, rules in differences.items():
+        print(f"  {name}: " + ", ".join(f"{rule} {fmt(d)}" for rule, d in rules.items()))
     print(f"\n{len(disagreements)} disagreements (filter by filter):")
     print("\n".join(disagreements) if disagreements else "  none")
-    return {"languages": table, "disagreements": disagreements}
+    return {"languages": table, "disagreements": disagreements, "largest_signal_difference": differences}
 
 
 # -- curate run on both engines --------------------------------------------------------------------------------------
@@ -396,7 +415,12 @@ def main() -> int:
     theirs = datatrove_decisions(args.datatrove_python, path, args.work)
     never, off = corpus_module.print_coverage(corpus_module.coverage(theirs.values()))
     print("\nRules that never reject in a language though they could: " + (", ".join(never) or "none"))
-    print("Rules FineWeb-2's configs leave nothing to reject: " + ", ".join(off))
+    by_rule: dict[str, list[str]] = defaultdict(list)
+    for item in off:
+        lang, rest = item.split(":", 1)
+        by_rule[rest].append(lang)
+    print("Rules FineWeb-2's configs leave nothing to reject: "
+          + "; ".join(f"{rule} in {', '.join(langs)}" for rule, langs in by_rule.items()))
     result: dict = {"documents": len(docs), "languages": len(languages), "never_rejects": never, "cannot_reject": off}
     if args.words:
         result["words"] = word_agreement(docs, args.datatrove_python, args.work)
