@@ -25,14 +25,14 @@ and FineWeb's quality rules judge duplicated line characters). A ``dup_line_frac
 datatrove; an n-gram maximum of 0 rejects every text with that n-gram.
 
 Cost: n-grams are compared by a 64-bit polynomial hash of their characters and their length, all of an order's
-hashes at once in NumPy from one prefix sum (no string is built per n-gram); counting and the left-to-right reading
-run on those integers in Python, and only where some n-gram repeats.
+hashes at once in NumPy from one prefix sum (no string is built per n-gram); counting is one ``np.unique``, and the
+left-to-right reading loops in Python only over the n-grams that occurred before (where a repeat can be).
 """
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from bisect import bisect_left
 
 import numpy as np
 
@@ -85,33 +85,44 @@ class _Substrings:
         self.prefix = np.zeros(codes.size + 1, np.uint64)
         np.cumsum(codes * inverse[:codes.size], out=self.prefix[1:])
 
-    def keys(self, starts: np.ndarray, ends: np.ndarray) -> list[int]:
+    def keys(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """A key per substring [start, end): equal substrings, equal keys (different ones: about 2**-64 odds)."""
         sums = (self.prefix[ends] - self.prefix[starts]) * self.powers[starts]
-        return (sums + (ends - starts).astype(np.uint64) * _LENGTH).tolist()
+        return sums + (ends - starts).astype(np.uint64) * _LENGTH
 
 
-def _top_chars(keys: list[int], lengths: np.ndarray) -> int:
+def _top_chars(keys: np.ndarray, lengths: np.ndarray) -> int:
     """Characters of the most frequent n-gram times its count; the first to occur of tied n-grams."""
-    key, count = Counter(keys).most_common(1)[0]  # among equal counts, the first inserted
-    return count * int(lengths[keys.index(key)])
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    top = counts.max()
+    return int(top) * int(lengths[first[counts == top].min()])
 
 
-def _repeated_chars(keys: list[int], lengths: np.ndarray, n: int) -> int:
+def _repeated_chars(keys: np.ndarray, lengths: np.ndarray, n: int) -> int:
     """Characters of the n-grams equal to one read before them, reading on after each repeat (datatrove's
     ``find_all_duplicate``), on integer keys."""
-    if len(set(keys)) == len(keys):
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if first.size == keys.size:
         return 0
-    sizes = lengths.tolist()
+    # The reading can only stop at an n-gram that occurred before it: between two such, it reads every n-gram (each
+    # one's first occurrence), so those are added at once and the loop runs over the possible repeats alone.
+    stops = np.flatnonzero(first[inverse] < np.arange(keys.size)).tolist()
+    ids, sizes = inverse.tolist(), lengths.tolist()
     seen: set[int] = set()
-    chars = i = 0
-    while i < len(keys):
-        if keys[i] in seen:
-            chars += sizes[i]
-            i += n
+    chars = i = k = 0
+    while k < len(stops):
+        at = stops[k]
+        if at < i:  # inside the n-gram just counted: not read
+            k = bisect_left(stops, i, k)
+            continue
+        seen.update(ids[i:at])
+        if ids[at] in seen:
+            chars += sizes[at]
+            i = at + n
         else:
-            seen.add(keys[i])
-            i += 1
+            seen.add(ids[at])
+            i = at + 1
+        k += 1
     return chars
 
 
