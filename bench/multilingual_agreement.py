@@ -201,17 +201,18 @@ def chain_agrees(ours: dict, theirs: dict, doc_id: str) -> bool:
     return True
 
 
-def signal_differences(docs: list[dict], ours: dict, theirs: dict) -> dict[str, dict[str, float]]:
-    """Per filter and datatrove rule: the largest |curate - datatrove| of the rule's signal over the documents."""
-    out: dict[str, dict[str, float]] = {}
+def signal_differences(docs: list[dict], ours: dict, theirs: dict) -> dict[str, dict[str, list]]:
+    """Per filter and datatrove rule: the largest |curate - datatrove| of the rule's signal, and its document."""
+    out: dict[str, dict[str, list]] = {}
     for d in docs:
         for name in FILTERS:
             mine = ours[d["id"], name]["signals"]
             for rule, (value, _, _) in theirs[d["id"], name]["signals"].items():
                 other = mine.get(RULES[rule])
                 if other is not None and math.isfinite(other) and math.isfinite(value):
-                    cell = out.setdefault(name, {})
-                    cell[rule] = max(cell.get(rule, 0.0), abs(other - value))
+                    cell = out.setdefault(name, {}).setdefault(rule, [0.0, None])
+                    if abs(other - value) > cell[0]:
+                        cell[:] = [abs(other - value), d["id"]]
     return out
 
 
@@ -258,7 +259,8 @@ def compare(docs: list[dict], ours: dict, theirs: dict) -> dict:
     print("\nLargest difference of a signal between the two sides (documents where both are finite)")
     differences = signal_differences(docs, ours, theirs)
     for name, rules in differences.items():
-        print(f"  {name}: " + ", ".join(f"{rule} {fmt(d)}" for rule, d in rules.items()))
+        print(f"  {name}: " + ", ".join(f"{rule} {fmt(d)}" + (f" ({doc})" if doc else "")
+                                        for rule, (d, doc) in rules.items()))
     print(f"\n{len(disagreements)} disagreements (filter by filter):")
     print("\n".join(disagreements) if disagreements else "  none")
     return {"languages": table, "disagreements": disagreements, "largest_signal_difference": differences}
@@ -309,88 +311,110 @@ def engine_runs(docs: list[dict], ours: dict, work: Path) -> dict:
 
 # -- throughput ------------------------------------------------------------------------------------------------------
 
-def time_curate(stages: dict, by_lang: dict[str, list[pa.RecordBatch]]) -> dict:
+def time_curate(corpus: Path, out: Path, share_words: bool) -> None:
+    """One timing round of curate's three stages, per language, in this (fresh) process: `process` on each batch
+    with the three stages in FineWeb-2's order, after a warm-up text that loads the tokenizer. Without
+    `share_words`, each stage segments the text itself (the word tokenizer remembers nothing), as datatrove's
+    filters do."""
+    if not share_words:
+        import curate.filters.words as words_module
+        words_module.REMEMBERED_CHARS = 0  # every text forgotten as soon as the next one is segmented
+    by_lang: dict[str, list[dict]] = defaultdict(list)
+    with open(corpus, encoding="utf-8") as f:
+        for d in map(json.loads, f):
+            by_lang[d["lang"]].append(d)
+    stages = curate_stages(keep_signals=False)
     result = {}
-    for lang, lang_batches in by_lang.items():
-        for stage in stages.values():  # warm-up: the tokenizer loads on its first document
-            stage.process(lang_batches[0].slice(0, 1))
+    for lang, docs in by_lang.items():
+        warm_up = batches([{**docs[0], "text": docs[0]["text"][:50]}])[0]  # a text that is not in the corpus
+        for stage in stages.values():
+            stage.process(warm_up)
+        lang_batches = batches(docs)
         cpu, wall = time.process_time(), time.perf_counter()
         for batch in lang_batches:
             for stage in stages.values():
                 stage.process(batch)
-        result[lang] = {"documents": sum(b.num_rows for b in lang_batches), "cpu_s": time.process_time() - cpu,
-                        "wall_s": time.perf_counter() - wall}
-    return result
+        result[lang] = {"documents": len(docs), "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall}
+    out.write_text(json.dumps(result))
+
+
+SIDES = {"curate": "curate", "curate_each": "curate, each stage segmenting", "datatrove": "datatrove"}
 
 
 def throughput(docs: list[dict], python: Path, work: Path, rounds: int) -> dict:
+    """Best of `rounds` alternating rounds, each side in a fresh process per round (nothing carried over)."""
     timed = [d for d in docs if d["kind"] != "huge"]
     path = work / "throughput.jsonl"
     with open(path, "w", encoding="utf-8") as f:
         f.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in timed)
-    by_lang: dict[str, list[dict]] = defaultdict(list)
-    for d in timed:
-        by_lang[d["lang"]].append(d)
-    lang_batches = {lang: batches(ds_) for lang, ds_ in by_lang.items()}
-    stages = curate_stages(keep_signals=False)
-    best: dict[str, dict[str, dict]] = {"curate": {}, "datatrove": {}}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    best: dict[str, dict[str, dict]] = {side: {} for side in SIDES}
     loads = []
     for r in range(rounds):
-        for side in (("datatrove", "curate") if r % 2 == 0 else ("curate", "datatrove")):
+        order = list(SIDES)[r % 3:] + list(SIDES)[:r % 3]
+        for side in order:
             loads.append(os.getloadavg()[0])
-            if side == "curate":
-                timing = time_curate(stages, lang_batches)
-            else:
-                out = work / "timing-datatrove.json"
+            out = work / f"timing-{side}.json"
+            if side == "datatrove":
                 peer(python, "time", "--corpus", str(path), "--configs", str(CONFIGS), "--out", str(out))
-                timing = json.loads(out.read_text())
-            for lang, t in timing.items():
-                b = best[side].setdefault(lang, {"documents": t["documents"], "cpu_s": t["cpu_s"],
-                                                 "wall_s": t["wall_s"]})
+            else:
+                subprocess.run([sys.executable, __file__, "--time-curate", str(path), "--time-out", str(out),
+                                *(["--each-stage-segments"] if side == "curate_each" else [])], check=True, env=env)
+            for lang, t in json.loads(out.read_text()).items():
+                b = best[side].setdefault(lang, dict(t))
                 b["cpu_s"], b["wall_s"] = min(b["cpu_s"], t["cpu_s"]), min(b["wall_s"], t["wall_s"])
-        print(f"round {r + 1}/{rounds} done, load average {os.getloadavg()[0]:.1f}")
+        print(f"round {r + 1}/{rounds} done ({', '.join(order)}), load average {os.getloadavg()[0]:.1f}")
     table = {}
-    print(f"\nThroughput, three filters, one process each, best of {rounds} alternating rounds "
-          f"(load average 1 min: {min(loads):.1f}-{max(loads):.1f})")
-    print(f"{'lang':9} {'docs':>5} {'curate d/cpu-s':>15} {'datatrove d/cpu-s':>18} {'ratio':>6} "
-          f"{'curate d/s':>11} {'datatrove d/s':>14} {'ratio':>6}")
-    for lang in sorted(by_lang):
-        c, t = best["curate"][lang], best["datatrove"][lang]
-        row = {"documents": c["documents"],
-               "curate_docs_per_cpu_s": c["documents"] / c["cpu_s"], "datatrove_docs_per_cpu_s": t["documents"] / t["cpu_s"],
-               "curate_docs_per_s": c["documents"] / c["wall_s"], "datatrove_docs_per_s": t["documents"] / t["wall_s"]}
-        row["ratio_cpu"] = row["curate_docs_per_cpu_s"] / row["datatrove_docs_per_cpu_s"]
-        row["ratio_wall"] = row["curate_docs_per_s"] / row["datatrove_docs_per_s"]
+    print(f"\nThroughput, three filters, documents per CPU second, one process each, best of {rounds} alternating "
+          f"rounds (load average 1 min: {min(loads):.1f}-{max(loads):.1f}); ratios against datatrove")
+    print(f"{'lang':9} {'docs':>5} {'curate':>8} {'each':>8} {'datatrove':>10} {'ratio':>6} {'each':>6} "
+          f"{'wall ratio':>10}")
+    for lang in sorted(best["curate"]):
+        rate = {side: best[side][lang]["documents"] / best[side][lang]["cpu_s"] for side in SIDES}
+        wall = {side: best[side][lang]["documents"] / best[side][lang]["wall_s"] for side in SIDES}
+        row = {"documents": best["curate"][lang]["documents"],
+               **{f"{side}_docs_per_cpu_s": rate[side] for side in SIDES},
+               **{f"{side}_docs_per_s": wall[side] for side in SIDES},
+               "ratio_cpu": rate["curate"] / rate["datatrove"], "ratio_each_cpu": rate["curate_each"] / rate["datatrove"],
+               "ratio_wall": wall["curate"] / wall["datatrove"]}
         table[lang] = row
-        print(f"{lang:9} {row['documents']:>5} {row['curate_docs_per_cpu_s']:>15.1f} "
-              f"{row['datatrove_docs_per_cpu_s']:>18.1f} {row['ratio_cpu']:>6.2f} {row['curate_docs_per_s']:>11.1f} "
-              f"{row['datatrove_docs_per_s']:>14.1f} {row['ratio_wall']:>6.2f}")
-    total = {side: sum(best[side][lang]["cpu_s"] for lang in by_lang) for side in best}
-    print(f"all languages: curate {len(timed) / total['curate']:.1f} docs/CPU-s, datatrove "
-          f"{len(timed) / total['datatrove']:.1f}, ratio {total['datatrove'] / total['curate']:.2f}")
+        print(f"{lang:9} {row['documents']:>5} {rate['curate']:>8.1f} {rate['curate_each']:>8.1f} "
+              f"{rate['datatrove']:>10.1f} {row['ratio_cpu']:>6.2f} {row['ratio_each_cpu']:>6.2f} "
+              f"{row['ratio_wall']:>10.2f}")
+    total = {side: sum(t["cpu_s"] for t in best[side].values()) for side in SIDES}
+    ratios = {side: total["datatrove"] / total[side] for side in ("curate", "curate_each")}
+    print(f"all languages: curate {len(timed) / total['curate']:.1f} docs/CPU-s ({ratios['curate']:.2f}x datatrove), "
+          f"each stage segmenting {len(timed) / total['curate_each']:.1f} ({ratios['curate_each']:.2f}x), "
+          f"datatrove {len(timed) / total['datatrove']:.1f}")
     return {"rounds": rounds, "load_average": [round(x, 1) for x in loads], "languages": table,
-            "ratio_all_cpu": total["datatrove"] / total["curate"]}
+            "ratio_all_cpu": ratios["curate"], "ratio_all_cpu_each_stage_segments": ratios["curate_each"]}
 
 
 def tokenizer_costs(python: Path, languages: list[str]) -> dict:
-    """Each language's word tokenizer loaded in a fresh process, on each side: seconds and resident memory added."""
-    ours_code = ("import json, os, sys, time\n"
+    """Each language's word tokenizer in a fresh process on each side, after the three filters' imports: the seconds
+    and resident memory the imports take, then what loading the tokenizer and segmenting one text add."""
+    ours_code = ("import time; started = time.perf_counter()\n"
+                 "import json, os, sys\n"
                  "from pathlib import Path\n"
-                 "def rss(): return int(Path('/proc/self/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE')\n"
+                 "import curate.stages.gopher_quality, curate.stages.gopher_repetition, curate.stages.fineweb_quality\n"
                  "from curate.filters.words import word_tokenizer\n"
-                 "before, t = rss(), time.perf_counter()\n"
+                 "def rss(): return int(Path('/proc/self/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE')\n"
+                 "imported, base = time.perf_counter(), rss()\n"
                  "word_tokenizer(sys.argv[1]).words('A short text, to make the tokenizer load.')\n"
-                 "print(json.dumps({'load_s': time.perf_counter() - t, 'rss_delta_bytes': rss() - before}))\n")
+                 "print(json.dumps({'import_s': imported - started, 'import_rss_bytes': base,\n"
+                 "                  'tokenizer_s': time.perf_counter() - imported, 'tokenizer_rss_bytes': rss() - base}))\n")
     table = {}
-    print("\nWord tokenizer cost per worker (fresh process; the library's import and first text)")
-    print(f"{'lang':9} {'curate s':>9} {'curate MiB':>11} {'datatrove s':>12} {'datatrove MiB':>14}")
+    print("\nWord tokenizer cost per worker, a fresh process each: the three filters' imports (seconds, resident MiB), "
+          "then the tokenizer's load and first text (seconds, MiB added)")
+    print(f"{'lang':9} {'curate imports':>15} {'tokenizer':>13} {'datatrove imports':>18} {'tokenizer':>13}")
     for lang in languages:
         ours = json.loads(subprocess.run([sys.executable, "-c", ours_code, lang], check=True, capture_output=True,
                                          text=True).stdout)
         theirs = json.loads(peer(python, "load", "--language", lang))
         table[lang] = {"curate": ours, "datatrove": theirs}
-        print(f"{lang:9} {ours['load_s']:>9.2f} {ours['rss_delta_bytes'] / 2**20:>11.1f} {theirs['load_s']:>12.2f} "
-              f"{theirs['rss_delta_bytes'] / 2**20:>14.1f}")
+        print(f"{lang:9} " + " ".join(f"{x['import_s']:>6.2f} s {x['import_rss_bytes'] / 2**20:>4.0f} M "
+                                      f"{x['tokenizer_s']:>5.2f} s {x['tokenizer_rss_bytes'] / 2**20:>4.0f} M "
+                                      for x in (ours, theirs)))
     return table
 
 
@@ -405,7 +429,13 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--words", action="store_true", help="also compare the word tokenizers' words (diagnostic)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--time-curate", type=Path, help=argparse.SUPPRESS)  # one timing round, in a fresh process
+    parser.add_argument("--time-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--each-stage-segments", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.time_curate:
+        time_curate(args.time_curate, args.time_out, share_words=not args.each_stage_segments)
+        return 0
 
     path = corpus_file(args.work, args.per_language, args.seed)
     with open(path, encoding="utf-8") as f:
