@@ -214,7 +214,8 @@ def shuffle_bytes(spark) -> int:
 
 def curate_clusters(spark, texts: list[str], workdir: Path) -> tuple[list[int], dict]:
     from curate.pipeline.output import Output
-    from curate.engines.spark.minhash_dedup import plan
+    from curate.engines.spark import SparkJob
+    from curate.engines.spark.minhash_dedup import minhash_dedup as plan
 
     ids = [f"bench/{i:06d}" for i in range(len(texts))]
     stage = MinHashDedup(MinHashDedupParams(threshold=THRESHOLD))
@@ -229,7 +230,8 @@ def curate_clusters(spark, texts: list[str], workdir: Path) -> tuple[list[int], 
     before = shuffle_bytes(spark)
     started = time.perf_counter()
     output = Output(str(workdir / f"out-{time.time_ns()}"))  # where the plan writes its components.json
-    rows = plan(stage, spark.read.parquet(str(directory)), output).select("uid", "dup_cluster").collect()  # bench only
+    planned = plan(stage.policy(), spark.read.parquet(str(directory)), SparkJob(spark, output, "stages/minhash_dedup"))
+    rows = planned.decisions.select("uid", "dup_cluster").collect()  # bench only
     seconds = time.perf_counter() - started
     shuffled = shuffle_bytes(spark) - before
     index = {uid_of(i): n for n, i in enumerate(ids)}

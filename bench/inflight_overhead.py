@@ -53,7 +53,7 @@ def main() -> None:
     from curate.pipeline import inflight
     from curate.pipeline.inputs import resolve
     from curate.pipeline.output import Output
-    from curate.pipeline.passes import passes, run_pass
+    from curate.pipeline.passes import Pipeline, run_pass
 
     with tempfile.TemporaryDirectory(prefix="curate-inflight-") as scratch:
         crawl = Path(scratch) / "crawl"
@@ -62,16 +62,17 @@ def main() -> None:
         config = pipeline_config.parse({
             "input": {"paths": [str(crawl)], "dataset": "c"}, "output": str(Path(scratch) / "out"),
             "stages": [{"name": "extract", "backend": "resiliparse"}, {"name": "gopher_quality"}]})
-        files, step, output = resolve(config.input), passes(config)[0], Output(config.output)
+        pipeline = Pipeline(config)
+        files, step, output = resolve(config.input), pipeline.passes[0], Output(config.output)
         for file in files[:1]:
-            run_pass(config, step, file, output)  # warm: stages built, sandbox started, pages in the page cache
+            run_pass(pipeline, step, file, output)  # warm: stages built, sandbox started, pages in the page cache
         best = {None: float("inf"), 1.0: float("inf"), 0.01: float("inf")}
         for round_ in range(args.repeat):
             order = list(best)
             for every in order[round_ % 3:] + order[:round_ % 3]:  # each setting first in turn
                 started = time.perf_counter()
                 for file in files:
-                    run_pass(config, step, file, output, progress_every=every)
+                    run_pass(pipeline, step, file, output, progress_every=every)
                 best[every] = min(best[every], time.perf_counter() - started)
         base = best[None]
         size = sum(p.stat().st_size for p in paths)

@@ -217,7 +217,7 @@ def real_pages(out: Path) -> list[dict]:
 
     from curate.pipeline.config import InputConfig
     from curate.pipeline.inputs import resolve
-    from curate.readers import read
+    from curate.pipeline.inputs import read
     from curate.pipeline.ledger import ReaderLedger
     from curate.stages.extract import Extract, ExtractParams
 

@@ -25,7 +25,7 @@ from end_to_end import PAGES, build_warcs  # noqa: E402
 
 from curate.pipeline.config import InputConfig  # noqa: E402
 from curate.pipeline.inputs import resolve  # noqa: E402
-from curate.readers import read  # noqa: E402
+from curate.pipeline.inputs import read  # noqa: E402
 from curate.pipeline.ledger import ReaderLedger  # noqa: E402
 
 

@@ -37,6 +37,7 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 from curate.filters import text as segment
 from curate.filters.ngrams import mix64
@@ -318,3 +319,19 @@ def _ngrams(units: np.ndarray, offsets: np.ndarray, n: int) -> Shingles:
         value = (seq * _POSITION[: len(seq)]).sum(dtype=np.uint64)  # wraps mod 2^64, like the vectorised sum
         hashes[out_offsets[d]] = mix64(np.array([value ^ np.uint64(len(seq))], np.uint64))[0]
     return Shingles(hashes, out_offsets)
+
+
+SALT_SEED = 42  # Spark's `xxhash64` seed, which the sub-buckets have always used
+
+
+def salt(uid: bytes, salts: int) -> int:
+    """The sub-bucket of a uid among `salts` (MinHash dedup spreads a band bucket over them so that no task holds a
+    templated page's bucket alone): XXH64 of its bytes, seed 42, as a signed 64-bit number, modulo `salts`, never
+    negative (Spark's `pmod(xxhash64(uid), salts)`, so that sub-buckets written before this function stay put)."""
+    h = xxhash.xxh64_intdigest(uid, seed=SALT_SEED)
+    return (h - (1 << 64) if h >= 1 << 63 else h) % salts
+
+
+def salts_of(uids: pa.Array, salts: int) -> pa.Array:
+    """:func:`salt` of every uid (int32)."""
+    return pa.array([salt(uid, salts) for uid in uids.to_pylist()], pa.int32())

@@ -42,6 +42,10 @@ class BoundStage:
     def of(cls, spec: StageSpec) -> BoundStage:
         return cls(spec.build(), spec.on_error)
 
+    @property
+    def id(self) -> str:
+        return self.stage.id
+
     def run(self, batch: pa.RecordBatch, counts: StageCounts) -> pa.RecordBatch:
         """`batch` (all kept) through the stage: the output has the stage's columns and prefixed reasons."""
         self._ready()

@@ -15,7 +15,8 @@ import pyarrow as pa
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile, has_pages, not_regular
-from curate.pipeline.passes import global_plan
+from curate.pipeline.engine import plan_of
+from curate.pipeline.passes import Pipeline
 from curate.pipeline.stage import GlobalStage, paths_of
 
 # What each input format fills in besides identity and provenance.
@@ -35,13 +36,17 @@ class StageColumns:
 
 @dataclass
 class Checked:
-    config: PipelineConfig
+    pipeline: Pipeline  # built once here, for the whole run
     inputs: list[InputFile]
     stages: list[StageColumns]
     columns: list[str]
     warnings: list[str] = field(default_factory=list)
     assumed: str | None = None  # the format checked against when the input was not listed (a static check)
     skipped: dict[str, list[str]] = field(default_factory=dict)  # input format -> the stage ids its records skip
+
+    @property
+    def config(self) -> PipelineConfig:
+        return self.pipeline.config
 
     @property
     def formats(self) -> list[str]:
@@ -63,13 +68,11 @@ class Checked:
         lines = [
             f"input   {listed}, format {', '.join(self.formats)}, dataset {self.config.input.dataset!r}",
             f"output  {self.config.output}",
-            f"engine  {self.config.engine.name} ({self.config.engine.master or 'embedded local[*]'})",
+            f"engine  {self.config.engine.name} ({self.config.engine.master or 'embedded'})",
             *self.routes(),
         ]
         by_id = {stage.id: stage for stage in self.stages}
-        from curate.pipeline.passes import passes
-
-        for step in passes(self.config):
+        for step in self.pipeline.passes:
             if step.applies is not None:
                 lines += ["", f"plan of {step.applies.id} (the engine, over every document's keys -> a decision table "
                               "by uid)",
@@ -106,7 +109,8 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
     needs it). Without `inputs`, against the `assumed` input format. `static` (`curate explain`): a missing local file
     a stage names is a warning, not an error (a model or tokenizer made later, e.g. by `curate demo`)."""
     formats = sorted({f.format for f in inputs} or {assumed})
-    built = [spec.build() for spec in config.stages]
+    pipeline = Pipeline(config)
+    built = [bound.stage for bound in pipeline.stages]
     problems: list[tuple[int, str]] = []  # (stage index, line)
     warnings = _check_stages(config, built, static, problems)
     skipped = {fmt: [] if has_pages(fmt) else [s.id for s in built if s.needs_page()] for fmt in formats}
@@ -126,7 +130,7 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
         raise ConfigError("\n".join(dict.fromkeys(line for _, line in sorted(problems, key=lambda p: p[0]))))
     stages = [StageColumns(s.id, s.name, s.requires(), s.adds(), s.modifies(),
                            s.params.model_dump(mode="json", exclude_defaults=True)) for s in built]
-    return Checked(config, inputs, stages, columns, warnings, None if inputs else assumed, skipped)
+    return Checked(pipeline, inputs, stages, columns, warnings, None if inputs else assumed, skipped)
 
 
 def _check_stages(config: PipelineConfig, built: list, static: bool, problems: list[tuple[int, str]]) -> list[str]:
@@ -148,7 +152,7 @@ def _check_stages(config: PipelineConfig, built: list, static: bool, problems: l
                 problems.append((index, f"stages[{index}] ({spec.id}): {error}"))
         if isinstance(stage, GlobalStage):
             try:
-                global_plan(config.engine.name, spec.stage_class)
+                plan_of(config.engine.name, spec.stage_class)
             except CurateError as error:
                 problems.append((index, f"stages[{index}] ({spec.id}): {error}"))
     return warnings

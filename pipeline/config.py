@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curate.pipeline import registry
-from curate.pipeline.errors import ConfigError
+from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.stage import Stage, map_paths
 
 # Bounds on what a pipeline file may make the parser build (a config is a page of YAML, not a data set).
@@ -81,17 +81,27 @@ def default_dataset(path: str) -> str:
 
 
 class EngineConfig(_Strict):
-    name: Literal["spark", "beam"] = "spark"
-    master: str | None = Field(None, description="Spark master URL; none = embedded local[*]")
+    # The engine of a pipeline that names none: a value, checked against the installed engines like any other name.
+    name: str = Field("spark", description="the engine that runs the pipeline (`curate.pipeline.engine`: an entry "
+                      "point of group curate.engines, or an engine a plugin registers)")
+    master: str | None = Field(None, description="the cluster the engine connects to (a Spark master URL); none = "
+                               "embedded, on this machine")
     conf: dict[str, str] = Field(
         default_factory=dict,
-        description="Spark configuration (spark.*), or Beam pipeline options (runner, project, region, …)",
+        description="the engine's own settings (Spark configuration spark.*, Beam pipeline options: runner, …)",
     )
 
     @model_validator(mode="after")
-    def _master_is_spark(self) -> EngineConfig:
-        if self.name == "beam" and self.master:
-            raise ValueError("master is a Spark setting; for Beam set conf.runner (e.g. DataflowRunner, FlinkRunner)")
+    def _known(self) -> EngineConfig:
+        """The engine is installed (or a plugin registered it), and takes these settings: each engine checks its
+        own (`Engine.check`)."""
+        from curate.pipeline.engine import engine
+
+        try:
+            found = engine(self.name)
+        except CurateError as error:
+            raise ValueError(str(error)) from None
+        found.check(self)
         return self
 
 
@@ -115,7 +125,7 @@ class StageSpec(BaseModel):
 class PipelineConfig(_Strict):
     input: InputConfig
     output: str
-    engine: EngineConfig = EngineConfig()
+    engine: EngineConfig = Field(default_factory=EngineConfig)  # a factory: validating one imports the engine
     write_rejects: bool = Field(False, description="also keep the text of rejected records")
     plugins: list[str] = Field(default_factory=list,
                                description="modules to import first: they register their own stages")

@@ -1,4 +1,5 @@
-"""Input listing: paths, directories, globs and URIs resolved to files with stable relative names.
+"""Input files: paths, directories, globs and URIs resolved to files with stable relative names, and each file read
+by the reader registered for its format (`curate.readers`).
 
 A file's format comes from its ending, in any letter case, with every compression its reader takes: WARC and WET
 plain, `.gz` or `.zst`; JSONL plain, `.gz` or `.zst`; Parquet. A local path that is not a regular file (a FIFO, a
@@ -13,11 +14,16 @@ import posixpath
 import re
 import stat
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pyarrow as pa
+
+from curate.pipeline import registry
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.filesystems import filesystem, scheme_of, uri
+from curate.pipeline.ledger import ReaderLedger
 
 _COMPRESSED = ("", ".gz", ".zst")
 _SUFFIXES = {
@@ -124,3 +130,20 @@ def not_regular(path: str) -> str | None:
     return ("FIFO" if stat.S_ISFIFO(mode) else "character device" if stat.S_ISCHR(mode) else
             "block device" if stat.S_ISBLK(mode) else "socket" if stat.S_ISSOCK(mode) else "directory"
             if stat.S_ISDIR(mode) else "special file")
+
+
+def read(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
+    """Batches of `file`'s records, from the reader of its format. Rows the reader rejects carry a `read:*` reason;
+    file-level errors and the byte counts go to `ledger`, whose clock runs only while the reader works (the read time
+    limit's measure)."""
+    ledger.size = file.size
+    batches = registry.reader(file.format)(file, cfg, ledger)
+    while True:
+        ledger.resume()
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        finally:
+            ledger.pause()
+        yield batch

@@ -3,8 +3,8 @@
 Each input file commits by writing its record to `ledger/reader/<key>.json` last, after its documents and reject
 files, whose names carry the attempt id. Readers trust only files that a record lists, so a retried or killed task
 never leaves a duplicate; before `manifest.json` (written last of all, it marks a complete run) the run deletes every
-file under `documents/`, `ledger/rejects/` and `shards/` that no record lists, so that reading `documents/*.parquet`
-directly sees the committed rows only. One process at a time writes a local output: it holds `.curate-lock`.
+file under `documents/`, `ledger/rejects/` and the folders collectors write (`Stage.writes`) that no record lists, so
+that reading `documents/*.parquet` directly sees the committed rows only. One process at a time writes a local output: it holds `.curate-lock`.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ DOCUMENTS = "documents"
 REJECTS = "ledger/rejects"
 READER = "ledger/reader"
 PASSES = "ledger/passes.json"
-SHARDS = "shards"
 WORK = "work"
 LOCK = ".curate-lock"
 
@@ -172,11 +171,11 @@ class Output:
             os.unlink(path)  # before the unlock: a waiting run then locks a new file (see the inode check above)
             os.close(fd)
 
-    def remove_unlisted(self, listed: set[str]) -> list[str]:
-        """Delete the files under `documents/`, `ledger/rejects/` and `shards/` that `listed` (paths relative to the
-        root) does not name: what failed or killed attempts left. Returns them."""
+    def remove_unlisted(self, listed: set[str], folders: tuple[str, ...] = ()) -> list[str]:
+        """Delete the files under `documents/`, `ledger/rejects/` and the collectors' `folders` that `listed` (paths
+        relative to the root) does not name: what failed or killed attempts left. Returns them."""
         removed = []
-        for folder in (DOCUMENTS, REJECTS, SHARDS):
+        for folder in (DOCUMENTS, REJECTS, *folders):
             if not self.exists(folder):
                 continue
             for path in self.fs.find(self.path(folder)):

@@ -10,10 +10,10 @@ collectors' partial results. Spark and Beam both call `run_pass`.
 """
 from __future__ import annotations
 
-import dataclasses
-import importlib
+import json
 import posixpath
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -22,17 +22,14 @@ import pyarrow.parquet as pq
 
 from curate.pipeline import inflight
 from curate.pipeline.chain import BoundStage, StageCounts, split
-from curate.pipeline.config import PipelineConfig, StageSpec
-from curate.pipeline.errors import CurateError
-from curate.pipeline.inputs import InputFile, has_pages
-from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
-from curate.readers import read
+from curate.pipeline.config import PipelineConfig, parse
+from curate.pipeline.inputs import InputFile, has_pages, read
 from curate.pipeline.ledger import ReaderLedger
+from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
 from curate.pipeline.schema import LINEAGE, REJECT, REJECTS as REJECTS_SCHEMA
 from curate.pipeline.stage import GlobalStage
 
-# Stage instances live as long as the worker process: models load once, not once per file.
-_WORKER_STAGES: dict[tuple[str, str], BoundStage] = {}
+WORKER_PIPELINES = 4  # pipelines a worker process keeps built (a long-lived worker serves several runs: tests do)
 
 
 @dataclass(frozen=True)
@@ -41,9 +38,9 @@ class Pass:
     global stage whose keys it writes (none for the last pass)."""
 
     index: int
-    applies: StageSpec | None
-    maps: tuple[StageSpec, ...]
-    feeds: StageSpec | None
+    applies: BoundStage | None
+    maps: tuple[BoundStage, ...]
+    feeds: BoundStage | None
     keeps_html: bool = False  # a later stage still needs the page (e.g. extraction after URL dedup)
 
     @property
@@ -51,30 +48,49 @@ class Pass:
         return self.feeds is None
 
 
-def passes(config: PipelineConfig) -> list[Pass]:
-    """The pipeline cut at its global stages."""
-    out, applies, maps = [], None, []
-    for spec in config.stages:
-        if issubclass(spec.stage_class, GlobalStage):
-            out.append(Pass(len(out), applies, tuple(maps), spec))
-            applies, maps = spec, []
+class Pipeline:
+    """A run's pipeline, built once per process (the driver's, and each worker's): its config, each stage built once
+    with its error policy (a stage loads its models once per worker, at its first batch), and the passes it is cut
+    into at its global stages."""
+
+    def __init__(self, config: PipelineConfig):
+        self.config = config
+        self.stages = [BoundStage.of(spec) for spec in config.stages]
+        self.passes = _cut(self.stages)
+
+
+def _cut(stages: list[BoundStage]) -> list[Pass]:
+    """The stages cut at their global stages; each pass knows whether a stage after it still reads `html`."""
+    cut, applies, maps = [], None, []
+    for bound in stages:
+        if isinstance(bound.stage, GlobalStage):
+            cut.append((applies, tuple(maps), bound))
+            applies, maps = bound, []
         else:
-            maps.append(spec)
-    out.append(Pass(len(out), applies, tuple(maps), None))
-    needs = [spec.build().requires() for spec in config.stages]
+            maps.append(bound)
+    cut.append((applies, tuple(maps), None))
+    needs = [bound.stage.requires() for bound in stages]
     needs_html = [any("html" in n for n in needs[i:]) for i in range(len(needs) + 1)]
-    position, marked = 0, []
-    for step in out:
-        position += len(step.maps) + (1 if step.feeds is not None else 0)
-        marked.append(dataclasses.replace(step, keeps_html=needs_html[position]))
-    return marked
+    out, position = [], 0
+    for index, (applies, maps, feeds) in enumerate(cut):
+        position += len(maps) + (1 if feeds is not None else 0)
+        out.append(Pass(index, applies, maps, feeds, keeps_html=needs_html[position]))
+    return out
 
 
-def worker_stage(config: PipelineConfig, spec: StageSpec) -> BoundStage:
-    key = (config.content_hash(), spec.id)
-    if key not in _WORKER_STAGES:
-        _WORKER_STAGES[key] = BoundStage.of(spec)
-    return _WORKER_STAGES[key]
+_WORKER: OrderedDict[str, Pipeline] = OrderedDict()
+
+
+def worker_pipeline(raw: dict) -> Pipeline:
+    """The pipeline of a task's config (as `PipelineConfig.to_json` gives it), parsed and built once per worker
+    process, not once per task; a worker keeps the last few runs' (`WORKER_PIPELINES`)."""
+    key = json.dumps(raw, sort_keys=True)
+    if key not in _WORKER:
+        _WORKER[key] = Pipeline(parse(raw))
+        while len(_WORKER) > WORKER_PIPELINES:
+            _WORKER.popitem(last=False)
+    _WORKER.move_to_end(key)
+    return _WORKER[key]
 
 
 @dataclass
@@ -180,7 +196,7 @@ class _Source:
                     yield batch.append_column(REJECT, pa.nulls(batch.num_rows, pa.string()))
 
 
-def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output,
+def run_pass(pipeline: Pipeline, step: Pass, file: InputFile, output: Output,
              previous: dict | None = None, decisions: list[str] | None = None,
              progress_every: float | None = None) -> dict:
     """Run one pass over one input file and commit it; returns the commit record.
@@ -190,24 +206,23 @@ def run_pass(config: PipelineConfig, step: Pass, file: InputFile, output: Output
     in-flight figures for the driver's progress line (`inflight.py`), none when no progress is shown.
     """
     started = time.time()
+    config = pipeline.config
     attempt = attempt_id()
     ledger = ReaderLedger(file.rel) if step.index == 0 else None
     source = _Source(file, previous["rows"] if previous else [])
-    maps = [worker_stage(config, spec) for spec in step.maps]
-    counts = [StageCounts(bound.stage.id) for bound in maps]
+    maps, feeds = step.maps, step.feeds
+    counts = [StageCounts(bound.id) for bound in maps]
     applied = None
     if step.applies is not None:
-        applied = Decisions.load(step.applies.build(), output, decisions or [])
+        applied = Decisions.load(step.applies.stage, output, decisions or [])
         counts.insert(0, StageCounts(step.applies.id))
-    feeds = worker_stage(config, step.feeds) if step.feeds is not None else None
-    keyed = StageCounts(step.feeds.id) if step.feeds is not None else None
+    keyed = StageCounts(feeds.id) if feeds is not None else None
     tag = f"{file.key}-p{step.index}-{attempt}"
     rows = _Sink(output, f"work/pass-{step.index}/rows/part-{tag}.parquet" if feeds else
                  f"{DOCUMENTS}/part-{tag}.parquet")
     keys = _Sink(output, f"work/pass-{step.index}/keys/part-{tag}.parquet")
     rejects = _Sink(output, f"{REJECTS}/part-{tag}.parquet")
-    collectors = {spec.id: c for spec in config.stages
-                  if (c := worker_stage(config, spec).stage.collector(output, tag)) is not None}
+    collectors = {bound.id: c for bound in pipeline.stages if (c := bound.stage.collector(output, tag)) is not None}
 
     def reject(rejected: pa.RecordBatch) -> None:
         if rejected.num_rows:
@@ -288,13 +303,3 @@ def decision_listing(output: Output, target: str) -> dict[str, list[str]]:
         if relative.endswith(".parquet") and parent.startswith("file_key="):
             listing.setdefault(parent.removeprefix("file_key="), []).append(relative)
     return listing
-
-
-def global_plan(engine: str, stage: type[GlobalStage]):
-    """The plan of a global stage on an engine, from the engine's registry `curate.pipeline.<engine>.plans`."""
-    registry = f"curate.engines.{engine}.plans"
-    plan = importlib.import_module(registry).PLANS.get(stage)
-    if plan is None:
-        raise CurateError(f"stage {stage.name!r} has no {engine} plan yet (none in {registry}); "
-                          f"run it with another engine")
-    return plan

@@ -1,15 +1,25 @@
-"""The stage registry: stages register by name so a YAML pipeline can name them."""
+"""The registries of what the framework runs by name: stages (a YAML pipeline names them) and input readers (by the
+format of an input file). Built-in ones register when their package is loaded (`curate.stages`, `curate.readers`:
+this module is the one place the framework imports them, by package); a plugin's register when it is imported."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from curate.pipeline.config import InputConfig
+    from curate.pipeline.inputs import InputFile
+    from curate.pipeline.ledger import ReaderLedger
     from curate.pipeline.stage import Stage
 
-_STAGES: dict[str, type[Stage]] = {}
+    Reader = Callable[[InputFile, InputConfig, ReaderLedger], Iterator[pa.RecordBatch]]
 
+_STAGES: dict[str, type[Stage]] = {}
+_READERS: dict[str, Reader] = {}
 
 
 def register(cls: type[Stage]) -> type[Stage]:
@@ -23,20 +33,40 @@ def register(cls: type[Stage]) -> type[Stage]:
     return cls
 
 
-def _load_builtins() -> None:
-    """Import every module of `curate.stages` (and its subpackages): each registers its stages on import."""
-    import curate.stages as package
+def reads(*formats: str) -> Callable[[Reader], Reader]:
+    """Function decorator: the reader of input files of `formats` (`curate.pipeline.inputs` names the formats): it
+    yields a file's records as batches in the core schema and reports to the file's ledger."""
+    def registered(reader: Reader) -> Reader:
+        for fmt in formats:
+            _READERS[fmt] = reader
+        return reader
 
-    for module in pkgutil.walk_packages(package.__path__, "curate.stages."):
+    return registered
+
+
+def _load(package) -> None:
+    """Import every module of a built-in package (and its subpackages): each registers what it defines on import."""
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
         importlib.import_module(module.name)
 
 
 def stages() -> dict[str, type[Stage]]:
     """Every registered stage by name, sorted."""
-    _load_builtins()
+    import curate.stages
+
+    _load(curate.stages)
     return dict(sorted(_STAGES.items()))
 
 
 def get(name: str) -> type[Stage] | None:
-    _load_builtins()
+    stages()
     return _STAGES.get(name)
+
+
+def reader(fmt: str) -> Reader:
+    """The reader of input files of format `fmt`."""
+    if fmt not in _READERS:
+        import curate.readers
+
+        _load(curate.readers)
+    return _READERS[fmt]

@@ -38,6 +38,9 @@ class Stage:
     files: ClassVar[tuple[str, ...]] = ()
     # Parameters naming folders the stage writes (a cache): relative to the pipeline file's folder, like every path.
     outputs: ClassVar[tuple[str, ...]] = ()
+    # Folders of the run's output that the stage's collector writes files into (the token shards' `shards`): the run
+    # deletes from them what failed or killed attempts left, as it does from `documents/` and `ledger/rejects/`.
+    writes: ClassVar[tuple[str, ...]] = ()
     # CPU spent in helper processes (an extraction sandbox) so far; the framework adds its growth to the stage's time.
     subprocess_cpu_seconds: float = 0.0
 
@@ -87,11 +90,6 @@ class Stage:
         its collectors returned (every file, every pass). It may write files into `output` (named in the sections).
         `stages` are the run's stages, in pipeline order, for results that build on another stage's decision."""
         return {}
-
-    def mixture(self, output: Output) -> dict[str, dict] | None:
-        """The domain mixture this stage decided, by domain (`weight`, `target`, `max_epochs`, `available`, `keep`)
-        with the decision's `by`, `mode`, `temperature`, `budget` and `notes`; None for a stage that decides none."""
-        return None
 
     # The run report's section for this stage's family: a function (the finished run, the run's stages that name the
     # same function) -> Section or None. Stages of one family share the function and get one section between them.
@@ -179,7 +177,20 @@ class GlobalStage(Stage):
     The engine then runs the stage's plan (one per engine, in the engine's own operators) over all files' keys and
     produces a decision table keyed by `uid`: a `reject_reason` (null = kept) and the stage's added columns. Rows
     absent from the table are kept, with the `defaults()` of the added columns.
+
+    The plan decides with `policy()`: the stage's pure decision as a small typed object (a keep order, a radix
+    selection), never the stage's `params`. What the plan reports (its result: a JSON value, or None) goes into the
+    manifest under `plans.<id>`, and the framework hands it back as `planned` on the driver before any stage's
+    `result` runs. A result other stages build on is named by `publishes` (balance publishes the `mixture` the token
+    shards weigh their domains by); a consumer finds it among the run's stages by that name, never by a stage name.
     """
+
+    publishes: ClassVar[str | None] = None
+    planned: Any = None  # the result of this stage's plan in the run (set on the driver once the plan has run)
+
+    def policy(self) -> Any:
+        """The pure decision the stage's plans take (a frozen dataclass: Beam pickles it to its workers)."""
+        raise NotImplementedError
 
     def key_schema(self) -> pa.Schema:
         """The schema `keys` returns (`uid` first)."""

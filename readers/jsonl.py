@@ -23,6 +23,7 @@ from curate.pipeline.config import InputConfig
 from curate.pipeline.inputs import InputFile
 from curate.readers.batching import BatchBuilder
 from curate.pipeline.ledger import ReaderLedger
+from curate.pipeline.registry import reads
 from curate.readers.records import carried_name
 from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE
@@ -75,6 +76,7 @@ def _encodable(row: dict) -> bool:
     return True
 
 
+@reads("jsonl")
 def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     extras = [(field, carried_name(field)) for field in cfg.fields]
     batch = BatchBuilder(pa.schema(list(CORE) + [pa.field(name, pa.string()) for _, name in extras]))

@@ -16,10 +16,12 @@ from curate.pipeline.config import InputConfig
 from curate.pipeline.filesystems import open_binary
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.ledger import ReaderLedger
+from curate.pipeline.registry import reads
 from curate.readers.records import carried_name
 from curate.pipeline.schema import CORE, MAX_BATCH_ROWS, REJECT, uid_of
 
 
+@reads("parquet")
 def read_parquet(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     start = 0
     try:

@@ -41,6 +41,7 @@ from curate.pipeline.config import InputConfig
 from curate.pipeline.inputs import InputFile
 from curate.readers.batching import BatchBuilder
 from curate.pipeline.ledger import ReaderLedger
+from curate.pipeline.registry import reads
 from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE, HTML_TYPES
 
@@ -438,6 +439,7 @@ class _Framer:
         return record
 
 
+@reads("warc", "wet")
 def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     batch = BatchBuilder(CORE)
     positions: Counter[int] = Counter()

@@ -21,6 +21,7 @@ call `decide` and `cuts` on it; each document is then kept or rejected by its bu
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -29,7 +30,6 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.filters.uid_hash import uid_hash
-from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
 
@@ -63,11 +63,6 @@ class BalanceParams(Params):
         if isinstance(self.max_epochs, dict):
             return float(self.max_epochs.get(domain, self.max_epochs.get("default", 4.0)))
         return float(self.max_epochs)
-
-
-def summary_path(stage_id: str) -> str:
-    """Where the plan leaves the decided mixture for the manifest (relative to the output root)."""
-    return f"work/balance/{stage_id}.json"
 
 
 def _water_fill(target: dict[str, float], cap: dict[str, float]) -> dict[str, float]:
@@ -151,12 +146,26 @@ def cuts(histogram: dict[str, dict[int, int]], summary: dict) -> dict[str, tuple
     return out
 
 
+@dataclass(frozen=True)
+class Mixture:
+    """balance's decision, as both engines' plans call it: the corpus's units per (domain, hash bucket) in, the
+    mixture (`decide`: the plan's result, published as the run's `mixture`) and the last bucket kept per domain
+    (`cuts`) out."""
+
+    params: BalanceParams
+
+    def decide(self, histogram: dict[str, dict[int, int]]) -> tuple[dict, dict[str, tuple[int, str]]]:
+        summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, self.params)
+        return summary, cuts(histogram, summary)
+
+
 @register
 class Balance(GlobalStage):
     """Domain mixture: target shares (or temperature), epoch caps, hash-based down-sampling; weights to the manifest."""
 
     name = "balance"
     Params = BalanceParams
+    publishes = "mixture"  # its plan's result: the token shards take their weights from it
 
     def requires(self) -> tuple[str, ...]:
         return ("domain", "n_tokens" if self.params.by == "tokens" else "text")
@@ -165,14 +174,8 @@ class Balance(GlobalStage):
         return pa.schema([("uid", pa.binary(16)), ("domain", pa.string()), ("amount", pa.int64()),
                           ("bucket", pa.int32())])
 
-    def decide(self, histogram: dict[str, dict[int, int]]) -> tuple[dict, dict[str, tuple[int, str]]]:
-        """The decision on the corpus's units per (domain, bucket), as both plans gather them: the mixture (`decide`,
-        written to `summary_path`) and the cuts per domain (`cuts`)."""
-        summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, self.params)
-        return summary, cuts(histogram, summary)
-
-    def summary_path(self) -> str:
-        return summary_path(self.id)
+    def policy(self) -> Mixture:
+        return Mixture(self.params)
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if self.params.by == "tokens":
@@ -183,8 +186,3 @@ class Balance(GlobalStage):
         bucket = (hashes >> np.uint64(64 - BUCKET_BITS)).astype(np.int32)
         return pa.RecordBatch.from_arrays([batch.column("uid"), batch.column("domain"), amount, pa.array(bucket)],
                                           schema=self.key_schema())
-
-    def mixture(self, output: Output) -> dict | None:
-        """The mixture this stage's plan decided (for the token shards' weights and `balance.json`)."""
-        path = summary_path(self.id)
-        return output.read_json(path) if output.exists(path) else None

@@ -36,6 +36,7 @@ from __future__ import annotations
 import html
 import math
 from collections import Counter
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -195,54 +196,75 @@ def rank_of_prefix(prefix: list[int]) -> int:
     return unsigned - (1 << 63)
 
 
-def select(histogram: dict[int, int], state: dict | None, keep_fraction: float) -> dict:
-    """One round of the radix selection: the digit the cut falls in, among documents matching the prefix so far.
+@dataclass(frozen=True)
+class SelectionState:
+    """Where the radix selection stands after a round: of the `documents` the stage sees, `keep` are kept; the digits
+    chosen so far (`prefix`) hold the cut, `need` of the documents matching them are still to keep (it stays >= 1),
+    and `tied` documents share the last digit chosen. `done` once the cut is found (or nothing needs choosing)."""
 
-    `histogram` counts those documents per digit of this round; `state` is the previous round's result (None for the
-    first: then the histogram covers the whole corpus, which sets N and k = round(f * N)). Pure: both engines call it
-    on the same counts. `need` is how many documents to keep among those matching the prefix; it stays >= 1.
-    """
-    if state is None:
-        documents = sum(histogram.values())
-        keep = int(np.floor(keep_fraction * documents + 0.5))
-        state = {"documents": documents, "keep": keep, "need": keep, "prefix": [], "tied": None,
-                 "done": keep in (0, documents)}
-    if state["done"]:
-        return state
-    above = 0
-    for digit in sorted(histogram, reverse=True):
-        if above + histogram[digit] >= state["need"]:
-            prefix = state["prefix"] + [digit]
-            return {**state, "prefix": prefix, "need": state["need"] - above, "tied": histogram[digit],
-                    "done": len(prefix) == LEVELS}
-        above += histogram[digit]
-    raise ValueError(f"select: the counts ({above}) do not cover the {state['need']} documents to keep")
+    documents: int
+    keep: int
+    need: int
+    prefix: tuple[int, ...]
+    tied: int | None
+    done: bool
 
 
-def cutoff(params: QualityClassifierParams, state: dict | None) -> tuple[int, str | None]:
-    """The lowest rank kept and the reason of the documents below it (None: the stage only scores)."""
-    if params.threshold is not None:
-        lowest = int(_ordered(np.array([params.threshold]))[0]) << 32  # hash bits 0: every tie at t is kept
-        return lowest - (1 << 63), "below_threshold"
-    if params.keep_fraction is None:
-        return KEEP_ALL, None
-    if state["keep"] == 0:
-        return KEEP_NONE, "below_keep_fraction"
-    if state["keep"] == state["documents"]:
-        return KEEP_ALL, "below_keep_fraction"
-    return rank_of_prefix(state["prefix"]), "below_keep_fraction"
+@dataclass(frozen=True)
+class RadixSelection:
+    """The quality classifier's decision, as both engines' plans call it: with `keep_fraction`, up to `levels` rounds
+    of `select` (each on the counts per rank digit of the documents matching the digits chosen so far), then
+    `cutoff`, the lowest rank kept; with `threshold`, `cutoff` alone. Pure: the engines only count."""
 
+    threshold: float | None
+    keep_fraction: float | None
+    levels: int = LEVELS
 
-def summary(state: dict) -> dict[str, Any]:
-    """What the keep_fraction decision did: documents seen, k, and how many the cutoff keeps (k unless ranks tie)."""
-    kept = state["keep"] if state["keep"] in (0, state["documents"]) else \
-        state["keep"] - state["need"] + state["tied"]
-    return {"documents": state["documents"], "keep": state["keep"], "kept": kept}
+    def select(self, histogram: dict[int, int], state: SelectionState | None) -> SelectionState:
+        """One round: the digit the cut falls in, among the documents matching `state.prefix`. `histogram` counts
+        them per digit of this round; `state` is the previous round's (None for the first: then the histogram covers
+        the whole corpus, which sets N and k = round(keep_fraction * N))."""
+        if state is None:
+            documents = sum(histogram.values())
+            keep = int(np.floor(self.keep_fraction * documents + 0.5))
+            state = SelectionState(documents, keep, keep, (), None, keep in (0, documents))
+        if state.done:
+            return state
+        above = 0
+        for digit in sorted(histogram, reverse=True):
+            if above + histogram[digit] >= state.need:
+                prefix = (*state.prefix, digit)
+                return replace(state, prefix=prefix, need=state.need - above, tied=histogram[digit],
+                               done=len(prefix) == self.levels)
+            above += histogram[digit]
+        raise ValueError(f"select: the counts ({above}) do not cover the {state.need} documents to keep")
 
+    def matches(self, row_digits: list[int], state: SelectionState | None) -> bool:
+        """Whether a document (its rank digits) matches the digits chosen so far, and so counts in the next round."""
+        if state is not None and state.done:
+            return False
+        return all(row_digits[i] == digit for i, digit in enumerate(state.prefix if state else ()))
 
-def summary_path(stage_id: str) -> str:
-    """Where the plans leave the summary of a keep_fraction decision (relative to the output root)."""
-    return f"work/quality_classifier/{stage_id}.json"
+    def cutoff(self, state: SelectionState | None) -> tuple[int, str | None]:
+        """The lowest rank kept and the reason of the documents below it (None: the stage only scores)."""
+        if self.threshold is not None:
+            lowest = int(_ordered(np.array([self.threshold]))[0]) << 32  # hash bits 0: every tie at t is kept
+            return lowest - (1 << 63), "below_threshold"
+        if self.keep_fraction is None:
+            return KEEP_ALL, None
+        if state.keep == 0:
+            return KEEP_NONE, "below_keep_fraction"
+        if state.keep == state.documents:
+            return KEEP_ALL, "below_keep_fraction"
+        return rank_of_prefix(list(state.prefix)), "below_keep_fraction"
+
+    def summary(self, state: SelectionState | None) -> dict[str, Any] | None:
+        """What a keep_fraction decision did (the plan's result, in the manifest under `plans.<id>`): documents
+        seen, k, and how many the cutoff keeps (k unless ranks tie); None for a threshold or scores only."""
+        if self.keep_fraction is None or state is None:
+            return None
+        kept = state.keep if state.keep in (0, state.documents) else state.keep - state.need + state.tied
+        return {"documents": state.documents, "keep": state.keep, "kept": kept}
 
 
 def score_buckets(scores: np.ndarray) -> np.ndarray:
@@ -410,20 +432,8 @@ class QualityClassifier(GlobalStage):
         return pa.schema([("uid", pa.binary(16)), ("quality_score", pa.float32()), ("rank", pa.int64()),
                           *((f"d{level}", pa.int32()) for level in range(LEVELS))])
 
-    # The decision, as the plans call it: `select` once per digit level (`levels` rounds at most) with keep_fraction,
-    # then `cutoff`; what keep_fraction did (`kept`) written to `summary_path`.
-    levels = LEVELS
-
-    def select(self, histogram: dict[int, int], state: dict | None) -> dict:
-        return select(histogram, state, self.params.keep_fraction)
-
-    def cutoff(self, state: dict | None) -> tuple[int, str | None]:
-        return cutoff(self.params, state)
-
-    kept = staticmethod(summary)
-
-    def summary_path(self) -> str:
-        return summary_path(self.id)
+    def policy(self) -> RadixSelection:
+        return RadixSelection(self.params.threshold, self.params.keep_fraction)
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         scores = self.score(batch.column("text").to_pylist())
@@ -462,6 +472,6 @@ class QualityClassifier(GlobalStage):
             (min(lowest) if lowest else None) if rule == "keep_fraction" else None
         result = {"documents": kept + rejected, "kept": kept, "rejected": rejected, "rule": rule, "cutoff": cutoff,
                   "histogram": score_histogram(buckets), "domains": domains}
-        if rule == "keep_fraction" and output.exists(self.summary_path()):
-            result["selection"] = output.read_json(self.summary_path())  # documents, keep = k, kept
+        if rule == "keep_fraction" and self.planned is not None:
+            result["selection"] = self.planned  # the plan's result: documents, keep = k, kept
         return {REPORT_KEY: {self.id: result}}

@@ -26,11 +26,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.pipeline.output import SHARDS, Output
+from curate.pipeline.output import Output
 from curate.filters.uid_hash import uid_hash, unit_interval
 from curate.pipeline.sections import KEPT, RunView, Section, figure, pct, table
 from curate.pipeline.stage import Collector, Partial, Stage
 from curate.pipeline.tokenizer import load_tokenizer, token_dtype
+
+SHARDS = "shards"  # the token shards' folder in the output (docs/FORMAT.md)
 
 DEFAULT_MAX_EPOCHS = 4.0
 BALANCE_REPORT = "balance.json"
@@ -188,7 +190,8 @@ def manifest_section(params, output: Output, partials: list[list[dict]], stages:
             split_totals[name]["tokens"] += counts["tokens"]
 
     sections: dict = {}
-    mixtures = [(stage.id, mixture) for stage in stages if (mixture := stage.mixture(output)) is not None]
+    mixtures = [(stage.id, stage.planned) for stage in stages
+                if getattr(stage, "publishes", None) == "mixture" and stage.planned is not None]
     balance = mixtures[-1] if mixtures else None
     if balance is None:
         total = sum(train_tokens.values()) or 1

@@ -19,7 +19,7 @@ from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Collector, Params, Stage, emit
 from curate.pipeline.tokenizer import EOS_CANDIDATES, load_tokenizer
-from curate.stages.shards import ShardSink, domains_section, manifest_section, mixture_text
+from curate.stages.shards import SHARDS, ShardSink, domains_section, manifest_section, mixture_text
 
 
 TEST_TEXT = "A short test text, tokenized once when the run is planned."
@@ -50,6 +50,7 @@ class Tokenize(Stage):
 
     name = "tokenize"
     files = ("tokenizer",)
+    writes = (SHARDS,)  # its collector writes the token shards
     Params = TokenizeParams
     report_section = staticmethod(domains_section)
     report_text = staticmethod(mixture_text)

@@ -597,23 +597,18 @@ def _gpu_count() -> int:
 
 
 @contextlib.contextmanager
-def _one_spark_session(cfg: AblationConfig):
-    """One embedded SparkSession for all the curate runs of the ablation (each would otherwise start a JVM, ~10 s),
-    when every pipeline arm runs on the embedded Spark with default settings; otherwise each run starts its own."""
+def _one_engine(cfg: AblationConfig):
+    """What the engine starts (Spark's JVM, ~10 s) kept for all the curate runs of the ablation, when every pipeline
+    arm runs on the same engine with the same settings (`Engine.kept_open`); otherwise each run starts its own."""
+    from curate.pipeline.engine import kept_open
+
     engines = [pipeline_config.load(arm.pipeline, {"input": {"paths": ["."], "dataset": "x"}}).engine
                for arm in cfg.arms if arm.pipeline is not None]
-    if any(e.name != "spark" or e.master or e.conf for e in engines):
+    if not engines or any(e != engines[0] for e in engines):
         yield
         return
-    from curate.pipeline.config import EngineConfig
-    from curate.engines.spark import session
-
-    spark, owned = session(EngineConfig(), jvm_work=True)
-    try:
+    with kept_open(engines[0]):
         yield
-    finally:
-        if owned:
-            spark.stop()
 
 
 def ablate(cfg: AblationConfig, progress=None) -> dict:
@@ -627,7 +622,7 @@ def ablate(cfg: AblationConfig, progress=None) -> dict:
             raise CurateError(f"arm {arm.name}: output {arm.output!r} is not a finished curate output (no {MANIFEST})")
     sets = evaluation_sets(cfg)  # before any arm runs: a set with nothing to score is refused now, not scored 0
     documents: dict[str, Path] = {}
-    with _one_spark_session(cfg):
+    with _one_engine(cfg):
         for arm in cfg.arms:
             documents[arm.name] = arm_documents(arm, cfg, documents, progress)
         tokenizer = shared_tokenizer(cfg, documents, progress)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from curate.pipeline.output import Output
+from curate.engines.beam import BeamJob
+from curate.pipeline.engine import Planned, plan
+from curate.stages.balance import Balance, Mixture
 
 
-def _decide(rows: list, stage, output_uri: str) -> dict:
+def _decide(rows: list, mixture: Mixture) -> tuple[dict, dict]:
     histogram: dict[str, dict[int, int]] = {}
     for (domain, bucket), amount in rows:
         histogram.setdefault(domain, {})[bucket] = amount
-    summary, cuts = stage.decide(histogram)
-    Output(output_uri).write_json(stage.summary_path(), summary)
-    return cuts
+    return mixture.decide(histogram)
 
 
 def _reject(row: dict, cut: dict):
@@ -22,10 +22,14 @@ def _reject(row: dict, cut: dict):
         yield {"uid": row["uid"], "file_key": row["file_key"], "reject_reason": decided[1]}
 
 
-def plan(stage, keys, output: Output):
-    cut = (keys
-           | "Units per bucket" >> beam.Map(lambda row: ((row["domain"], row["bucket"]), int(row["amount"] or 0)))
-           | "Histogram" >> beam.CombinePerKey(sum)
-           | "Gather histogram" >> beam.combiners.ToList()
-           | "Mixture and cuts" >> beam.Map(_decide, stage, output.uri))
-    return keys | "Down-sample" >> beam.FlatMap(_reject, cut=beam.pvalue.AsSingleton(cut))
+@plan("beam", Balance)
+def balance(mixture: Mixture, keys, job: BeamJob) -> Planned:
+    """The rejected uids, and the mixture decided (the plan's result)."""
+    decided = (keys
+               | "Units per bucket" >> beam.Map(lambda row: ((row["domain"], row["bucket"]), int(row["amount"] or 0)))
+               | "Histogram" >> beam.CombinePerKey(sum)
+               | "Gather histogram" >> beam.combiners.ToList()
+               | "Mixture and cuts" >> beam.Map(_decide, mixture))
+    cut = decided | "Cuts" >> beam.Map(lambda pair: pair[1])
+    return Planned(keys | "Down-sample" >> beam.FlatMap(_reject, cut=beam.pvalue.AsSingleton(cut)),
+                   decided | "Mixture" >> beam.Map(lambda pair: pair[0]))

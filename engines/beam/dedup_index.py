@@ -4,21 +4,24 @@ from __future__ import annotations
 import apache_beam as beam
 import pyarrow as pa
 
-from curate.engines.beam import write_rows
+from typing import TYPE_CHECKING
+
+from curate.engines.beam import read_keys, write_rows
 from curate.engines.beam.components import shard_of
 from curate.pipeline.output import Output
 
-
-def earlier_files(stage) -> list[tuple[str, str]]:
-    """The `against:` index files as (path, root) pairs, as `read_keys` takes them."""
-    if not stage.params.against:
-        return []
-    return [(path, root) for root, path in stage.earlier_index_files()]
+if TYPE_CHECKING:
+    from curate.engines.beam import BeamJob
+    from curate.stages.dedup.keep import KeepPolicy
 
 
-def as_earlier(row: dict) -> dict:
-    """An index row as a vertex of the plan: an earlier run's document (no input file of this run)."""
-    return {**row, "earlier": True, "file_key": None}
+def read_earlier(p, policy: KeepPolicy, label: str = "Earlier"):
+    """The index rows of the runs in `against`, as vertices of the plan: earlier runs' documents (no input file of
+    this run)."""
+    return (p
+            | f"{label}: index files" >> beam.Create([(path, root) for root, path in policy.earlier])
+            | f"{label}: read index" >> beam.FlatMap(read_keys)
+            | f"{label}: as earlier" >> beam.Map(lambda row: {**row, "earlier": True, "file_key": None}))
 
 
 def _index_row(item, columns: list[str]):
@@ -41,11 +44,11 @@ class WriteIndex(beam.DoFn):
         yield shard
 
 
-def write_index(stage, keys, decisions, output: Output, shards: int, label: str = "Index") -> None:
-    """The key rows of the documents this run kept (not rejected by `decisions`): the run's index, its `index.json`
-    written once every shard is (a global combine waits for them all; with no shard it still runs, on nothing)."""
-    schema = stage.key_schema()
-    folder = stage.index_folder()
+def write_index(policy: KeepPolicy, keys, decisions, job: BeamJob, shards: int, label: str = "Index") -> None:
+    """The key rows of the documents this run kept (not rejected by `decisions`): the run's index in the stage's
+    folder, its `index.json` written once every shard is (a global combine waits for them all; with no shard it still
+    runs, on nothing)."""
+    schema, folder, output = policy.index_schema, job.folder, job.output
     if output.exists(folder):
         output.fs.rm(output.path(folder), recursive=True)
     _ = ({"key": keys | f"{label}: keys by uid" >> beam.Map(lambda r: (r["uid"], r)),
@@ -56,10 +59,10 @@ def write_index(stage, keys, decisions, output: Output, shards: int, label: str 
          | f"{label}: group shard" >> beam.GroupByKey()
          | f"{label}: write" >> beam.ParDo(WriteIndex(output.uri, folder, schema))
          | f"{label}: all written" >> beam.combiners.Count.Globally()
-         | f"{label}: describe" >> beam.Map(_describe, stage, output.uri))
+         | f"{label}: describe" >> beam.Map(_describe, policy, output.uri, folder))
 
 
-def _describe(_written: int, stage, output_uri: str) -> None:
-    stage.write_index_description(Output(output_uri))
+def _describe(_written: int, policy: KeepPolicy, output_uri: str, folder: str) -> None:
+    policy.describe_index(Output(output_uri), folder)
 
 

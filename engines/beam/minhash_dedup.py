@@ -11,10 +11,11 @@ The same decisions as the Spark plan (`curate.engines.spark.minhash_dedup`), in 
 With `against:`, earlier runs' index rows are vertices too (one per uid, `nodes`) and win their components
 (`seen_before`), as in the Spark plan; `plan` also writes this run's index (`dedup_index`).
 
-Star edges are the Spark plan's exactly: a bucket is spread over `salts` sub-buckets by xxhash64(uid, seed 42)
-(Spark's `xxhash64` on binary, signed, then a non-negative modulo: `pmod`), members link to their sub-bucket's
+Star edges are the Spark plan's exactly: a bucket is spread over `salts` sub-buckets by the keys' `salt` column (the
+stage computes it; an earlier run's index rows get theirs from the policy), members link to their sub-bucket's
 smallest uid, sub-bucket centres to the bucket's. Verification then drops some edges, so choosing other centres
-could split a component differently: the salt must match. The functions on one group are plain Python.
+could split a component differently: both engines take the salt from the keys. The functions on one group are plain
+Python.
 """
 from __future__ import annotations
 
@@ -22,19 +23,13 @@ from collections.abc import Iterable
 
 import apache_beam as beam
 import numpy as np
-import xxhash
 
-from curate.filters.minhash import sketches_agree
-from curate.engines.beam import read_keys
+from curate.engines.beam import BeamJob
 from curate.engines.beam.components import connected_components, read_edges, write_edges
-from curate.engines.beam.dedup_index import as_earlier, earlier_files, write_index
-from curate.pipeline.output import Output
-
-
-def salt(uid: bytes, salts: int) -> int:
-    """The sub-bucket of a uid: Spark's `pmod(xxhash64(uid), salts)` (XXH64, seed 42, as a signed long)."""
-    h = xxhash.xxh64_intdigest(uid, seed=42)
-    return (h - (1 << 64) if h >= 1 << 63 else h) % salts
+from curate.engines.beam.dedup_index import read_earlier, write_index
+from curate.filters.minhash import sketches_agree
+from curate.pipeline.engine import Planned, plan
+from curate.stages.dedup.minhash import ClusterPolicy, MinHashDedup
 
 
 def sub_bucket_edges(uids: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
@@ -51,8 +46,8 @@ def bucket_edges(centres: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
     return [(top, c) for c in centres if c != top]
 
 
-def _work(stage) -> str:
-    return f"work/components/{stage.id}"
+def _work(policy: ClusterPolicy) -> str:
+    return f"work/components/{policy.stage_id}"
 
 
 def _source_sketch(item):
@@ -79,29 +74,23 @@ def _first_seen(item):
     yield rows[0]
 
 
-def nodes(p, keys, earlier: list[tuple[str, str]]):
-    """The plan's vertices: this run's keys with bands and, with `against:`, the earlier runs' index rows (one
-    vertex per uid: a document seen again under the same id is the earlier run's)."""
+def nodes(p, keys, policy: ClusterPolicy):
+    """The plan's vertices: this run's keys with bands and, with `against:`, the earlier runs' index rows with their
+    salts (one vertex per uid: a document seen again under the same id is the earlier run's)."""
     new = keys | "Has bands" >> beam.Filter(lambda row: row["bands"] is not None)
-    if not earlier:
+    if not policy.earlier:
         return new
-    old = (p
-           | "Index files" >> beam.Create(earlier)
-           | "Read index" >> beam.FlatMap(read_keys)
-           | "Earlier" >> beam.Map(as_earlier))
+    old = read_earlier(p, policy) | "Earlier salts" >> beam.Map(lambda row: {**row, "salt": policy.salt(row["uid"])})
     return ({"new": new | "New by uid" >> beam.Map(lambda r: (r["uid"], r)),
              "earlier": old | "Earlier by uid" >> beam.Map(lambda r: (r["uid"], r))}
             | "Join on uid" >> beam.CoGroupByKey()
             | "One vertex per uid" >> beam.FlatMap(_first_seen))
 
 
-def _star_edges(p, stage, key_files: list[str], output: Output) -> None:
-    params, salts = stage.params, stage.params.salts
-    keys = nodes(p, p | "Keys files" >> beam.Create([(path, output.uri) for path in key_files])
-                 | "Read keys" >> beam.FlatMap(read_keys), earlier_files(stage))
+def _star_edges(p, policy: ClusterPolicy, job: BeamJob) -> None:
+    keys = nodes(p, job.read_keys(p), policy)
     subs = (keys
-            | "Band rows" >> beam.FlatMap(lambda row: [((b, salt(row["uid"], salts)), row["uid"])
-                                                       for b in row["bands"]])
+            | "Band rows" >> beam.FlatMap(lambda row: [((b, row["salt"]), row["uid"]) for b in row["bands"]])
             | "Sub-buckets" >> beam.GroupByKey())
     to_centre = subs | "To sub-bucket centre" >> beam.FlatMapTuple(lambda _, uids: sub_bucket_edges(uids))
     to_top = (subs
@@ -109,8 +98,8 @@ def _star_edges(p, stage, key_files: list[str], output: Output) -> None:
               | "Buckets" >> beam.GroupByKey()
               | "To bucket top" >> beam.FlatMapTuple(lambda _, centres: bucket_edges(centres)))
     edges = (to_centre, to_top) | "Star edges" >> beam.Flatten() | "Distinct" >> beam.Distinct()
-    if params.verify:
-        needed = stage.matches_needed()
+    if policy.matches_needed is not None:
+        needed = policy.matches_needed
         sketches = keys | "Sketches" >> beam.Map(lambda row: (row["uid"], bytes(x & 0xFF for x in row["sketch"])))
         half = ({"edges": edges | "By source" >> beam.Map(lambda e: (e[0], e[1])), "sketch": sketches}
                 | "Join source sketch" >> beam.CoGroupByKey()
@@ -119,23 +108,24 @@ def _star_edges(p, stage, key_files: list[str], output: Output) -> None:
                  | "Join destination sketch" >> beam.CoGroupByKey()
                  | "Verified" >> beam.FlatMap(_verified, needed))
     oriented = edges | "Smaller first" >> beam.FlatMapTuple(lambda a, b: [(min(a, b), max(a, b))] if a != b else [])
-    write_edges(oriented, output, f"{_work(stage)}/round-0", _shards(key_files))
+    write_edges(oriented, job.output, f"{_work(policy)}/round-0", _shards(job.key_files))
 
 
 def _shards(key_files: list[str]) -> int:
     return max(1, len(key_files))  # one edge file per input file: the corpus's own grain
 
 
-def prepare(stage, key_files: list[str], output: Output, run) -> None:
-    """Star edges, then connected-components rounds, each a pipeline run by `run(build)`; the final labels'
-    files are recorded in `<work>/components.json` for `plan`."""
-    work = _work(stage)
+def prepare(policy: ClusterPolicy, job: BeamJob) -> list[str]:
+    """Star edges, then connected-components rounds, each a pipeline of its own (`job.run`); the final labels'
+    files, also recorded in `<work>/components.json` with the rounds."""
+    work, output = _work(policy), job.output
     if output.exists(work):
         output.fs.rm(output.path(work), recursive=True)
-    run(lambda p: _star_edges(p, stage, key_files, output))
-    files, rounds = connected_components(output, work, _shards(key_files), stage.params.max_rounds, run,
-                                         f"{stage.id}: connected components")
+    job.run(lambda p: _star_edges(p, policy, job))
+    files, rounds = connected_components(output, work, _shards(job.key_files), policy.max_rounds, job.run,
+                                         f"{policy.stage_id}: connected components")
     output.write_json(f"{work}/components.json", {"rounds": rounds, "labels": files})
+    return files
 
 
 def _members(item, columns: list[str]):
@@ -156,30 +146,29 @@ def _again(item):
                    "dup_cluster_size": 2, "kept_uid": uid, "kept_id": earlier[0]["id"]}
 
 
-def plan(stage, keys, output: Output):
-    labels = output.read_json(f"{_work(stage)}/components.json")["labels"]
+@plan("beam", MinHashDedup)
+def minhash_dedup(policy: ClusterPolicy, keys, job: BeamJob) -> Planned:
+    labels = prepare(policy, job)  # pipelines run now, before this plan's own
     p = keys.pipeline
     components = (p
-                  | "Label files" >> beam.Create([(path, output.uri) for path in labels])
+                  | "Label files" >> beam.Create([(path, job.output_uri) for path in labels])
                   | "Read labels" >> beam.FlatMap(read_edges)
                   | "Vertex and root" >> beam.FlatMapTuple(lambda vertex, root: [(vertex, root), (root, root)]))
-    earlier = earlier_files(stage)
-    ranked = nodes(p, keys, earlier) | "By uid" >> beam.Map(lambda row: (row["uid"], row))
+    ranked = nodes(p, keys, policy) | "By uid" >> beam.Map(lambda row: (row["uid"], row))
     decisions = ({"component": components, "key": ranked}
                  | "Join labels" >> beam.CoGroupByKey()
-                 | "Members" >> beam.FlatMap(_members, stage.member_columns())
+                 | "Members" >> beam.FlatMap(_members, policy.member_columns())
                  | "By component" >> beam.GroupByKey()
-                 | "Winners" >> beam.FlatMapTuple(lambda _, rows: stage.winners(list(rows)))
+                 | "Winners" >> beam.FlatMapTuple(lambda _, rows: policy.winners(list(rows)))
                  | "Batches" >> beam.BatchElements(max_batch_size=4096)
-                 | "Keep policy" >> beam.FlatMap(stage.label))
-    if earlier:
+                 | "Keep policy" >> beam.FlatMap(policy.label))
+    if policy.earlier:
         again = ({"new": keys | "Again: new by uid" >> beam.Map(lambda r: (r["uid"], r)),
-                  "earlier": (p | "Again: index files" >> beam.Create(earlier)
-                              | "Again: read index" >> beam.FlatMap(read_keys)
+                  "earlier": (read_earlier(p, policy, "Again")
                               | "Again: by uid" >> beam.Map(lambda r: (r["uid"], r)))}
                  | "Again: join" >> beam.CoGroupByKey()
                  | "Seen again" >> beam.FlatMap(_again))
         decisions = (decisions, again) | "All decisions" >> beam.Flatten()
     new = keys | "Index: has bands" >> beam.Filter(lambda row: row["bands"] is not None)
-    write_index(stage, new, decisions, output, max(1, len(labels)))
-    return decisions
+    write_index(policy, new, decisions, job, max(1, len(labels)))
+    return Planned(decisions)

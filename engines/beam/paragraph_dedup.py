@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from curate.pipeline.output import Output
+from curate.engines.beam import BeamJob
+from curate.pipeline.engine import Planned, plan
+from curate.stages.dedup.paragraph import ParagraphDedup, RepeatedUnits
 
 
 def _units(row: dict):
@@ -29,14 +31,15 @@ def _decision(document, positions):
     return {"uid": uid, "file_key": file_key, "reject_reason": None, "paragraphs_removed": sorted(positions)}
 
 
-def plan(stage, keys, output: Output):
+@plan("beam", ParagraphDedup)
+def paragraph_dedup(rule: RepeatedUnits, keys, job: BeamJob) -> Planned:
     units = keys | "Units" >> beam.FlatMap(_units)
     frequent = (units
                 | "One per document" >> beam.Map(lambda kv: (kv[0], 1))
                 | "Documents per hash" >> beam.CombinePerKey(sum)
-                | "Repeated" >> beam.Filter(lambda kv: bool(stage.repeated(kv[1]))))
-    return ({"unit": units, "repeated": frequent}
-            | "Join repeated" >> beam.CoGroupByKey()
-            | "Positions to cut" >> beam.FlatMap(_cut)
-            | "By document" >> beam.GroupByKey()
-            | "Decision" >> beam.MapTuple(_decision))
+                | "Repeated" >> beam.Filter(lambda kv: bool(rule.repeated(kv[1]))))
+    return Planned({"unit": units, "repeated": frequent}
+                   | "Join repeated" >> beam.CoGroupByKey()
+                   | "Positions to cut" >> beam.FlatMap(_cut)
+                   | "By document" >> beam.GroupByKey()
+                   | "Decision" >> beam.MapTuple(_decision))

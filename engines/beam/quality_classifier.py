@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from curate.pipeline.output import Output
+from curate.engines.beam import BeamJob
+from curate.pipeline.engine import Planned, plan
+from curate.stages.quality_classifier import QualityClassifier, RadixSelection
 
 
-def _matches(row: dict, state: dict | None) -> bool:
-    if state is not None and state["done"]:
-        return False
-    return all(row[f"d{i}"] == digit for i, digit in enumerate(state["prefix"] if state else []))
-
-
-def _select(rows: list, state: dict | None, stage) -> dict:
-    return stage.select(dict(rows), state)
-
-
-def _cutoff(state: dict | None, stage, output_uri: str) -> tuple[int, str | None]:
-    if state is not None:
-        Output(output_uri).write_json(stage.summary_path(), stage.kept(state))
-    return stage.cutoff(state)
+def _matches(row: dict, state, selection: RadixSelection) -> bool:
+    return selection.matches([row[f"d{i}"] for i in range(selection.levels)], state)
 
 
 def _decide(row: dict, decided: tuple[int, str | None]):
@@ -33,18 +23,19 @@ def _decide(row: dict, decided: tuple[int, str | None]):
             "reject_reason": reason if row["rank"] < lowest else None}
 
 
-def plan(stage, keys, output: Output):
-    fraction = stage.params.keep_fraction
-    state = None
-    if fraction is not None:
-        state = keys.pipeline | "No state yet" >> beam.Create([None])
-        for level in range(stage.levels):
+@plan("beam", QualityClassifier)
+def quality_classifier(selection: RadixSelection, keys, job: BeamJob) -> Planned:
+    """Every document's score and reject reason; the selection's summary (the plan's result)."""
+    state = keys.pipeline | "No state yet" >> beam.Create([None])
+    if selection.keep_fraction is not None:
+        for level in range(selection.levels):
             state = (keys
-                     | f"Matching round {level}" >> beam.Filter(_matches, beam.pvalue.AsSingleton(state))
+                     | f"Matching round {level}" >> beam.Filter(_matches, beam.pvalue.AsSingleton(state), selection)
                      | f"Digit {level}" >> beam.Map(lambda row, d=f"d{level}": (row[d], 1))
                      | f"Count digit {level}" >> beam.CombinePerKey(sum)
                      | f"Gather round {level}" >> beam.combiners.ToList()
-                     | f"Select round {level}" >> beam.Map(_select, beam.pvalue.AsSingleton(state), stage))
-    decided = ((state if state is not None else keys.pipeline | "Threshold" >> beam.Create([None]))
-               | "Cutoff" >> beam.Map(_cutoff, stage, output.uri))
-    return keys | "Decide" >> beam.Map(_decide, beam.pvalue.AsSingleton(decided))
+                     | f"Select round {level}" >> beam.Map(lambda rows, last: selection.select(dict(rows), last),
+                                                           beam.pvalue.AsSingleton(state)))
+    decided = state | "Cutoff" >> beam.Map(selection.cutoff)
+    return Planned(keys | "Decide" >> beam.Map(_decide, beam.pvalue.AsSingleton(decided)),
+                   state | "Summary" >> beam.Map(selection.summary))

@@ -3,13 +3,14 @@
 HTML and text never enter the JVM: each Python task reads its file (or the rows the previous pass kept), runs the
 fused map stages, writes its own output and ledgers, and returns only the file's key. A pass is a plain RDD job, not a
 DataFrame `mapInArrow`: nothing in it is relational, and the SQL layer's planning and code generation cost ~11 s of
-JVM CPU per pass for nothing (measured on a 2-core machine: 22 vs 33 CPU-s for a session plus one 8-task job). A global stage's plan is
-listed in `curate.engines.spark.plans`: `plan(stage, keys, output)` turns the keys of all files into a decision
-table keyed by `uid` (`output` is the run's root, for what a plan reports beside its decisions).
+JVM CPU per pass for nothing (measured on a 2-core machine: 22 vs 33 CPU-s for a session plus one 8-task job). A
+global stage's plan is registered with `@plan("spark", StageClass)` (`curate.pipeline.engine`): `plan(policy, keys,
+job)` turns the keys of all files (a DataFrame) into a decision table keyed by `uid`, and its result.
 Embedded `local[*]` by default; any master URL (spark://, yarn, k8s://) runs the same plan on a cluster.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,17 +18,23 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING, Any
 
-
-from curate.pipeline.config import EngineConfig, PipelineConfig, parse
+from curate.engines.spark import class_archive, quiet
+from curate.pipeline.config import EngineConfig
+from curate.pipeline.engine import Engine, plan_of, register_engine
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.output import Output
-from curate.pipeline.passes import Pass, decision_listing, global_plan, passes, run_pass
+from curate.pipeline.output import WORK, Output, stage_outputs
+from curate.pipeline.passes import Pass, Pipeline, decision_listing, run_pass, worker_pipeline
 from curate.pipeline.progress import RunProgress
 from curate.pipeline.schema import LINEAGE
-from curate.engines.spark import class_archive, quiet
+from curate.pipeline.stage import GlobalStage
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 # Below this much input a global stage's plan gives the driver JVM too little work for its optimising JIT to pay for
@@ -120,84 +127,119 @@ def _require_java() -> None:
 
 
 def _pass_task(raw_config: dict, index: int, output_uri: str) -> Callable[[Iterator[str]], Iterator[str]]:
-    """The partition function of a pass: each task spec (JSON) run through `run_pass`; yields the committed keys."""
+    """The partition function of a pass: each task spec (JSON) run through `run_pass` with the worker's pipeline
+    (built once per worker process); yields the committed keys."""
 
     def run(specs: Iterator[str]) -> Iterator[str]:
-        config, output = parse(raw_config), Output(output_uri)
-        step = passes(config)[index]
+        pipeline, output = worker_pipeline(raw_config), Output(output_uri)
+        step = pipeline.passes[index]
         for spec in specs:
             task = json.loads(spec)
-            record = run_pass(config, step, InputFile(**task["file"]), output, task["previous"], task["decisions"],
+            record = run_pass(pipeline, step, InputFile(**task["file"]), output, task["previous"], task["decisions"],
                               task["progress_every"])
             yield record["key"]
 
     return run
 
 
-class SparkEngine:
-    """One SparkSession for a whole run (or the caller's active session), stopped at the end if the run made it."""
+@dataclass
+class SparkJob:
+    """What a Spark plan gets besides its stage's decision and the keys: the session, the run's output and the
+    stage's folder in it (for files that are part of the result: a dedup index)."""
+
+    spark: SparkSession
+    output: Output
+    folder: str
+
+
+@register_engine
+class SparkEngine(Engine):
+    """One SparkSession for a whole run (or the caller's active session), started at the run's first job and stopped
+    when the run is over if the run made it."""
 
     name = "spark"
 
-    def __init__(self, engine: EngineConfig, progress: RunProgress | None = None, jvm_work: bool = True):
-        self.engine, self.progress, self.jvm_work = engine, progress or RunProgress(None), jvm_work
+    def __init__(self, pipeline: Pipeline, inputs: list[InputFile], progress: RunProgress | None = None):
+        self.pipeline, self.progress = pipeline, progress or RunProgress(None)
+        # a run with global stages over a large input has JVM work to compile for (see `session`)
+        self.jvm_work = len(pipeline.passes) > 1 and sum(f.size for f in inputs) >= JIT_INPUT_BYTES
         self.spark, self.owned = None, False
 
-    def __enter__(self) -> SparkEngine:
-        self.spark, self.owned = session(self.engine, self.jvm_work)
-        return self
+    def _session(self) -> SparkSession:
+        if self.spark is None:
+            self.spark, self.owned = session(self.pipeline.config.engine, self.jvm_work)
+        return self.spark
 
-    def __exit__(self, kind, *exc) -> None:
-        if not self.owned:
-            return
-        interrupted = kind is not None and (issubclass(kind, KeyboardInterrupt) or _interrupted.is_set())
-        if interrupted:
-            try:  # the interrupted call may have cut the connection to the JVM: stopping then fails, and must not
-                self.spark.stop()  # turn the interruption into a failed job
-            except Exception:  # noqa: BLE001
-                pass
-            if class_archive.writing():  # no JVM left behind writing an archive after an interrupted command
-                from pyspark import SparkContext
+    def close(self, error: BaseException | None) -> None:
+        """Stop the session the run made; then, once the run's output is written, let a JVM asked to write the
+        class-data archive write it (`class_archive`). After an interruption, no JVM is left writing one."""
+        if self.spark is not None and self.owned:
+            kind = type(error) if error is not None else None
+            interrupted = kind is not None and (issubclass(kind, KeyboardInterrupt) or _interrupted.is_set())
+            if interrupted:
+                try:  # the interrupted call may have cut the connection to the JVM: stopping then fails, and must
+                    self.spark.stop()  # not turn the interruption into a failed job
+                except Exception:  # noqa: BLE001
+                    pass
+                if class_archive.writing():
+                    from pyspark import SparkContext
 
-                class_archive.abandon(SparkContext._gateway.proc)
-            if not issubclass(kind, KeyboardInterrupt):
-                raise KeyboardInterrupt from None
-            return
-        self.spark.stop()  # the class-data archive, if asked of this JVM, is written by `finish_archive`
+                    class_archive.abandon(SparkContext._gateway.proc)
+                if not issubclass(kind, KeyboardInterrupt):
+                    raise KeyboardInterrupt from None
+                return
+            self.spark.stop()
+        finish_archive()
 
-    def run_pass(self, config: PipelineConfig, step: Pass, files: list[InputFile], output: Output,
-                 previous: dict[str, dict], decisions: dict[str, list[str]]) -> None:
+    @classmethod
+    def check(cls, settings: EngineConfig) -> None:
+        """Any master URL Spark takes (local[*], spark://, yarn, k8s://) and any `spark.*` configuration."""
+
+    @classmethod
+    @contextlib.contextmanager
+    def kept_open(cls, settings: EngineConfig) -> Iterator[None]:
+        """One session for every run inside (a JVM start is ~10 s): each run finds it active and leaves it open."""
+        spark, owned = session(settings, jvm_work=True)
+        try:
+            yield
+        finally:
+            if owned:
+                spark.stop()
+
+    def run_pass(self, step: Pass, files: list[InputFile], output: Output, previous: dict[str, dict],
+                 decisions: dict[str, list[str]]) -> None:
         """One pass over `files`, one task per file; each file commits its own record in `output`."""
         if not files:
             return
-        sc = self.spark.sparkContext
+        sc = self._session().sparkContext
         specs = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, []),
                              "progress_every": self.progress.task_every}) for f in files]
         sc.setJobGroup(f"curate-pass-{step.index}", f"pass {step.index}: {len(files)} input files")
-        job = sc.parallelize(specs, len(specs)).mapPartitions(_pass_task(config.to_json(), step.index, output.uri))
+        task = _pass_task(self.pipeline.config.to_json(), step.index, output.uri)
+        job = sc.parallelize(specs, len(specs)).mapPartitions(task)
         with self.progress.pass_of(step, output, len(files)):
             job.collect()
 
-    def run_global(self, config: PipelineConfig, step: Pass, key_files: list[str], output: Output) -> dict[str, list[str]]:
-        """Phase B of the global stage `step.feeds`: its plan over every file's keys, written per input file."""
-        spec = step.feeds
-        stage = spec.build()
-        target = f"work/decisions/{spec.id}"
+    def run_plan(self, stage: GlobalStage, key_files: list[str], output: Output) -> tuple[dict[str, list[str]], Any]:
+        """The plan of global stage `stage` over every file's keys, its decisions written per input file."""
         if not key_files:
-            return {}
-        plan = global_plan("spark", spec.stage_class)
-        sc = self.spark.sparkContext
-        sc.setCheckpointDir(output.uri_of("work", "checkpoints", spec.id))
-        sc.setJobGroup(f"curate-{spec.id}", f"global stage {spec.id}")
-        with self.progress.global_stage(spec.id):
-            keys = self.spark.read.parquet(*[output.uri_of(path) for path in key_files])
-            decisions = plan(stage, keys, output)
+            return {}, None
+        plan = plan_of(self.name, type(stage))
+        spark = self._session()
+        target = f"{WORK}/decisions/{stage.id}"
+        sc = spark.sparkContext
+        sc.setCheckpointDir(output.uri_of(WORK, "checkpoints", stage.id))
+        sc.setJobGroup(f"curate-{stage.id}", f"global stage {stage.id}")
+        with self.progress.global_stage(stage.id):
+            keys = spark.read.parquet(*[output.uri_of(path) for path in key_files])
+            planned = plan(stage.policy(), keys, SparkJob(spark, output, stage_outputs(stage.id)))
+            decisions = planned.decisions
             columns = ["uid", "file_key", "reject_reason", *stage.adds(),
                        *(name for name in LINEAGE.names if name in decisions.columns)]
             decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
                 .partitionBy("file_key").parquet(output.uri_of(target))
-        return decision_listing(output, target)
+        return decision_listing(output, target), planned.result
 
 
 def finish_archive() -> None:
@@ -209,3 +251,8 @@ def finish_archive() -> None:
         return
     class_archive.finish(SparkContext._gateway.proc)
     SparkContext._gateway = SparkContext._jvm = None  # that JVM is gone: a next session starts its own
+
+
+# the plans of the built-in global stages register themselves (`curate.pipeline.engine.plan`)
+from curate.engines.spark import (balance, exact_dedup, minhash_dedup, paragraph_dedup,  # noqa: E402,F401
+                                  quality_classifier)

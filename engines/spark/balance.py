@@ -9,18 +9,21 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from curate.pipeline.output import Output
+from curate.engines.spark import SparkJob
+from curate.pipeline.engine import Planned, plan
+from curate.stages.balance import Balance, Mixture
 
 
-def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
+@plan("spark", Balance)
+def balance(mixture: Mixture, keys: DataFrame, job: SparkJob) -> Planned:
+    """The rejected uids, and the mixture decided (the plan's result)."""
     histogram: dict[str, dict[int, int]] = {}
     for row in keys.groupBy("domain", "bucket").agg(F.sum("amount").alias("amount")).collect():
         histogram.setdefault(row["domain"], {})[row["bucket"]] = int(row["amount"] or 0)
-    summary, cuts = stage.decide(histogram)
-    output.write_json(stage.summary_path(), summary)
+    summary, cuts = mixture.decide(histogram)
     cut = F.broadcast(keys.sparkSession.createDataFrame(
         [(d, last, reason) for d, (last, reason) in sorted(cuts.items())],
         "domain string, last int, reason string"))
-    return (keys.join(cut, "domain").where(F.col("bucket") > F.col("last"))
-            .select("uid", "file_key", F.col("reason").alias("reject_reason")))
+    return Planned(keys.join(cut, "domain").where(F.col("bucket") > F.col("last"))
+                   .select("uid", "file_key", F.col("reason").alias("reject_reason")), summary)
 

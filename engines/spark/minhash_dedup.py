@@ -6,7 +6,8 @@ sub-bucket aggregation and the join that links members to their sub-bucket's cen
 never whole signatures.
 
 Star edges: a bucket (equal band key) links every member to the bucket's smallest uid, never all pairs. A bucket is
-first spread over `salts` sub-buckets by a hash of the uid, so a templated page's bucket of 10^6 members is
+first spread over `salts` sub-buckets by the keys' `salt` column (the stage computes it; an earlier run's index rows
+get theirs from the policy, `ClusterPolicy.with_salts`), so a templated page's bucket of 10^6 members is
 aggregated and joined by many tasks: members link to their sub-bucket's smallest uid, and each sub-bucket's smallest
 uid to the bucket's. Buckets of one document make no edge.
 
@@ -25,16 +26,24 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, StructField, StructType
 
-from curate.pipeline.output import Output
+from curate.engines.spark import SparkJob
 from curate.engines.spark.components import checkpoint, connected_components
 from curate.engines.spark.dedup_index import keep_struct, read_earlier, verdicts, write_index
+from curate.pipeline.engine import Planned, plan
+from curate.stages.dedup.minhash import ClusterPolicy, MinHashDedup
 
 
-def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
-    params = stage.params
+@plan("spark", MinHashDedup)
+def minhash_dedup(policy: ClusterPolicy, keys: DataFrame, job: SparkJob) -> Planned:
+    output = job.output
     new = keys.where(F.col("bands").isNotNull()).withColumn("earlier", F.lit(False))
-    earlier = read_earlier(stage, keys.sparkSession, new.columns)
+    earlier = read_earlier(policy, job.spark, [c for c in new.columns if c != "salt"])
+    if earlier is not None:  # index rows carry no salt: the policy gives them theirs
+        salted = StructType([*earlier.schema.fields, StructField("salt", IntegerType())])
+        earlier = earlier.mapInArrow(lambda batches: (policy.with_salts(b) for b in batches), salted) \
+            .select(*new.columns)
     again = None
     if earlier is not None:
         # A document an earlier run kept, here again under the same id: seen before, and no vertex of its own.
@@ -43,23 +52,22 @@ def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
             F.lit(2).cast("long").alias("dup_cluster_size"), F.col("uid").alias("kept_uid"), "kept_id")
         new = new.join(earlier.select("uid"), "uid", "left_anti")
     nodes = new if earlier is None else new.unionByName(earlier)
-    rows = nodes.select("uid", F.explode("bands").alias("bucket"))
-    edges = star_edges(rows, params.salts)
-    if params.verify:
-        edges = verified(edges, nodes.select("uid", "sketch"), stage.matches_needed())
-    labels, rounds = connected_components(edges, params.max_rounds, f"{stage.id}: connected components")
-    output.write_json(f"work/components/{stage.id}/components.json", {"rounds": rounds})
-    decisions = keep(stage, labels, nodes)
+    rows = nodes.select("uid", "salt", F.explode("bands").alias("bucket"))
+    edges = star_edges(rows)
+    if policy.matches_needed is not None:
+        edges = verified(edges, nodes.select("uid", "sketch"), policy.matches_needed)
+    labels, rounds = connected_components(edges, policy.max_rounds, f"{policy.stage_id}: connected components")
+    output.write_json(f"work/components/{policy.stage_id}/components.json", {"rounds": rounds})
+    decisions = keep(policy, labels, nodes)
     if again is not None:
         decisions = decisions.unionByName(again)
     decisions = checkpoint(decisions, "decisions")  # read twice: the index below, the engine's decision files
-    write_index(stage, new, decisions, output)
-    return decisions
+    write_index(policy, new, decisions, job)
+    return Planned(decisions)
 
 
-def star_edges(rows: DataFrame, salts: int) -> DataFrame:
-    """(bucket, uid) rows → (src, dst) edges: each member to its (sub-)bucket's smallest uid, src < dst."""
-    rows = rows.withColumn("salt", F.pmod(F.xxhash64("uid"), F.lit(salts)))
+def star_edges(rows: DataFrame) -> DataFrame:
+    """(bucket, salt, uid) rows → (src, dst) edges: each member to its (sub-)bucket's smallest uid, src < dst."""
     subs = rows.groupBy("bucket", "salt").agg(F.min("uid").alias("centre"), F.count("*").alias("n"))
     buckets = subs.groupBy("bucket").agg(F.min("centre").alias("top"), F.sum("n").alias("size")) \
         .where(F.col("size") > 1)
@@ -80,12 +88,12 @@ def verified(edges: DataFrame, sketches: DataFrame, needed: float) -> DataFrame:
     return edges.join(a, "src").join(b, "dst").where(matches >= F.lit(needed)).select("src", "dst")
 
 
-def keep(stage, labels: DataFrame, nodes: DataFrame) -> DataFrame:
-    """The decision table of this run's documents: every member of a component but the one the stage's keep policy
-    ranks first is a duplicate, or `seen_before` when that one is an earlier run's."""
-    ranked = nodes.select("uid", "file_key", "earlier", keep_struct(stage).alias("order"))
+def keep(policy: ClusterPolicy, labels: DataFrame, nodes: DataFrame) -> DataFrame:
+    """The decision table of this run's documents: every member of a component but the one the keep policy ranks
+    first is a duplicate, or `seen_before` when that one is an earlier run's."""
+    ranked = nodes.select("uid", "file_key", "earlier", keep_struct(policy).alias("order"))
     members = labels.withColumnRenamed("vertex", "uid").join(ranked, "uid")
     cluster = Window.partitionBy("component")
     members = members.withColumn("winner", F.min("order").over(cluster)) \
         .withColumn("dup_cluster_size", F.count("*").over(cluster)).where(~F.col("earlier"))
-    return verdicts(stage, members)
+    return verdicts(policy, members)

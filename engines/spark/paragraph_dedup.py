@@ -10,14 +10,17 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from curate.pipeline.output import Output
+from curate.engines.spark import SparkJob
+from curate.pipeline.engine import Planned, plan
+from curate.stages.dedup.paragraph import ParagraphDedup, RepeatedUnits
 
 
-def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
+@plan("spark", ParagraphDedup)
+def paragraph_dedup(rule: RepeatedUnits, keys: DataFrame, job: SparkJob) -> Planned:
     units = keys.select("uid", "file_key", F.explode("units").alias("unit")) \
         .select("uid", "file_key", F.col("unit.hash").alias("hash"), F.col("unit.positions").alias("positions"))
     counts = units.groupBy("hash").agg(F.count("*").alias("documents"))
-    repeated = stage.repeated
+    repeated = rule.repeated
 
     def decide(batches):
         for batch in batches:  # the stage's own rule, on Arrow batches of counted hashes
@@ -26,4 +29,5 @@ def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
     frequent = counts.mapInArrow(decide, counts.schema).select("hash")
     cuts = units.join(frequent, "hash").groupBy("uid", "file_key") \
         .agg(F.array_sort(F.flatten(F.collect_list("positions"))).alias("paragraphs_removed"))
-    return cuts.select("uid", "file_key", F.lit(None).cast("string").alias("reject_reason"), "paragraphs_removed")
+    return Planned(cuts.select("uid", "file_key", F.lit(None).cast("string").alias("reject_reason"),
+                               "paragraphs_removed"))

@@ -10,19 +10,23 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from curate.pipeline.output import Output
+from curate.engines.spark import SparkJob
+from curate.pipeline.engine import Planned, plan
+from curate.stages.quality_classifier import QualityClassifier, RadixSelection
 
 
-def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
+@plan("spark", QualityClassifier)
+def quality_classifier(selection: RadixSelection, keys: DataFrame, job: SparkJob) -> Planned:
+    """Every document's score and reject reason; the selection's summary (the plan's result)."""
     state = None
-    if stage.params.keep_fraction is not None:
-        for level in range(stage.levels):
-            matching = [F.col(f"d{i}") == digit for i, digit in enumerate(state["prefix"])] if state else []
+    if selection.keep_fraction is not None:
+        for level in range(selection.levels):
+            matching = [F.col(f"d{i}") == digit for i, digit in enumerate(state.prefix)] if state else []
             rows = reduce(DataFrame.where, matching, keys).groupBy(f"d{level}").count().collect()
-            state = stage.select({row[0]: row[1] for row in rows}, state)
-            if state["done"]:
+            state = selection.select({row[0]: row[1] for row in rows}, state)
+            if state.done:
                 break
-        output.write_json(stage.summary_path(), stage.kept(state))
-    lowest, reason = stage.cutoff(state)
+    lowest, reason = selection.cutoff(state)
     rejected = F.when(F.col("rank") < F.lit(lowest), F.lit(reason)).otherwise(F.lit(None)).cast("string")
-    return keys.select("uid", "file_key", rejected.alias("reject_reason"), "quality_score")
+    return Planned(keys.select("uid", "file_key", rejected.alias("reject_reason"), "quality_score"),
+                   selection.summary(state))

@@ -18,21 +18,16 @@ from typing import Any
 import xxhash
 
 from curate.pipeline.errors import CurateError
-from curate.pipeline.output import MANIFEST, Output, stage_outputs
+from curate.pipeline.output import MANIFEST, Output
 
 INDEX = "index.json"
 _CHUNK = 1 << 22
 
 
-def folder(stage_id: str) -> str:
-    """Where a run writes a stage's index, relative to its output."""
-    return stage_outputs(stage_id)
-
-
-def write_description(output: Output, stage_id: str, description: dict) -> None:
-    """`index.json`, once the index's Parquet files are whole: the description and each file (its path under the
-    folder, bytes, XXH3-128), written atomically. Call it after the last file is written, never before."""
-    where = folder(stage_id)
+def write_description(output: Output, where: str, description: dict) -> None:
+    """`index.json` in `where` (the stage's folder), once the index's Parquet files there are whole: the description
+    and each file (its path under the folder, bytes, XXH3-128), written atomically. Call it after the last file is
+    written, never before."""
     files = [{"path": posixpath.relpath(path, where), "bytes": output.fs.size(output.path(path)),
               "xxh3_128": _digest(output, path)} for path in output.files(where)]
     output.write_json(f"{where}/{INDEX}", {**description, "files": files})

@@ -6,18 +6,22 @@ always wins; `longest` / `highest:<column>` then rank the largest value first; t
 so no two members tie and the choice depends on nothing but the keys. A descending key puts missing values after
 every value: null, then NaN (Spark's order: NaN above +inf).
 
-Both engines take the rule from here. Beam finds each group's winner with :func:`winners` (a group is a handful of
-rows: a Python sort key, not an Arrow table per group) and labels batches of members with :func:`verdicts`; Spark,
-which decides with a minimum over a struct of columns, builds the struct from the same declared pairs and labels the
-members with the same :func:`verdicts`. The tests in `tests/stages/test_dedup_keep.py` pin both on one group of ten.
+Both engines take the rule from here, through the stage's :class:`KeepPolicy`. Beam finds each group's winner with
+:func:`winners` (a group is a handful of rows: a Python sort key, not an Arrow table per group) and labels batches of
+members with :func:`verdicts`; Spark, which decides with a minimum over a struct of columns, builds the struct from
+the same declared pairs and labels the members with the same :func:`verdicts`. The tests in
+`tests/stages/test_dedup_keep.py` pin both on one group of ten.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from curate.stages.dedup import index
 
 Order = tuple[tuple[str, bool], ...]  # (column, descending): the first member in this order is kept
 
@@ -90,3 +94,34 @@ def verdicts(members: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
     if isinstance(members, pa.RecordBatch):
         return pa.RecordBatch.from_arrays(columns, schema=DECISIONS)
     return pa.Table.from_arrays(columns, schema=DECISIONS)
+
+
+@dataclass(frozen=True)
+class KeepPolicy:
+    """What the exact and MinHash dedup plans decide with, on every engine: the keep order, the index files of the
+    earlier runs in `against` (as (root URI, path under it): their rows join the groups and always win), and what
+    this run's index holds (the columns of the documents kept, and the description written beside them)."""
+
+    order: Order
+    earlier: tuple[tuple[str, str], ...]
+    index_schema: pa.Schema
+    index_description: dict
+
+    def member_columns(self) -> list[str]:
+        """What a group member carries to the decision: the keep order's columns and its input file."""
+        return [name for name, _ in self.order] + ["file_key"]
+
+    def winners(self, rows: list[dict]) -> list[dict]:
+        """One group's key rows (an earlier run's with `earlier` true and no `file_key`) → this run's members with
+        their group's winner (:func:`winners`); none for a group of one, as most hashes of a corpus are."""
+        return winners(rows, self.order)
+
+    def label(self, members: list[dict]) -> list[dict]:
+        """Members with their winners, from any number of groups → their decision rows (:func:`verdicts`)."""
+        return verdicts(pa.Table.from_pylist(members, schema=MEMBERS)).to_pylist()
+
+    verdicts = staticmethod(verdicts)
+
+    def describe_index(self, output, folder: str) -> None:
+        """`index.json` beside this run's index files in `folder`, once they are whole (:mod:`.index`)."""
+        index.write_description(output, folder, self.index_description)

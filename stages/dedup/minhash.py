@@ -5,10 +5,11 @@ A global stage. Keys, computed per file by the pure core (:class:`curate.filters
 (`id`, and `rank`: the text length for `longest`, the column's value for `highest:<column>`), and with `verify` an
 8-bit sketch of the signature (`sketch`, num_perm bytes) that checks each candidate edge's estimated Jaccard.
 
-The engine's plan (Spark: `curate.engines.spark.minhash_dedup`) groups band keys into buckets, links each bucket's
-members to its smallest uid (a star: never all pairs of a bucket), drops edges whose estimated Jaccard is below
-`threshold` (with `verify`), finds connected components with a distributed algorithm, and rejects every member of a
-component but the one the keep policy picks (`minhash_dedup:duplicate`). Members carry the kept document's uid as
+The engine's plan (`curate.engines.spark.minhash_dedup`, `curate.engines.beam.minhash_dedup`) groups band keys into
+buckets, links each bucket's members to its smallest uid (a star: never all pairs of a bucket; each bucket spread
+over `salts` sub-buckets by the `salt` column of the keys), drops edges whose estimated Jaccard is below `threshold`
+(with `verify`), finds connected components with a distributed algorithm, and rejects every
+member of a component but the one the keep policy picks (`minhash_dedup:duplicate`). Members carry the kept document's uid as
 `dup_cluster`, and the component's size as `dup_cluster_size`; a rejected one's ledger row names the kept document
 (`kept_uid`, `kept_id`).
 
@@ -28,6 +29,7 @@ Setting `bands` and `rows` to null derives them from `threshold` (:func:`curate.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
@@ -36,10 +38,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from curate.filters.minhash import MinHasher, bands_for, sketch_matches
+from curate.filters.minhash import MinHasher, bands_for, salt, salts_of, sketch_matches
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
+from curate.stages.dedup import keep
 from curate.stages.dedup.base import PARTITION_BY, DedupStage
+from curate.stages.dedup.keep import KeepPolicy
 from curate.stages.dedup.language import LANGUAGE, check_installed, language_columns, languages_of, words_of
 from curate.stages.dedup.report import cluster_sizes_section
 
@@ -111,15 +115,20 @@ class MinHashDedup(DedupStage):
         return {"dup_cluster": None, "dup_cluster_size": 1}
 
     def key_schema(self) -> pa.Schema:
+        return self.index_schema().append(pa.field("salt", pa.int32()))
+
+    def index_schema(self) -> pa.Schema:
+        """The keys without `salt`: an index describes documents, whatever sub-buckets a later run spreads them over."""
         fields = [("uid", pa.binary(16)), ("id", pa.string()), ("rank", pa.float64()), ("bands", pa.list_(pa.int64()))]
         if self.params.verify:
             fields.append(("sketch", pa.list_(pa.int8())))
         return pa.schema(fields)
 
-    def matches_needed(self) -> float:
-        """Verification keeps a candidate edge whose endpoints' sketches agree in this many bytes or more: an
-        estimated Jaccard of `threshold` (:func:`curate.filters.minhash.sketch_matches`)."""
-        return sketch_matches(self.params.threshold, self.hasher.num_perm)
+    def policy(self) -> ClusterPolicy:
+        p = self.params
+        return ClusterPolicy(keep.order(self.rank_column), tuple(self.earlier_index_files()), self.index_schema(),
+                             self.index_description(), self.id, p.salts,
+                             sketch_matches(p.threshold, self.hasher.num_perm) if p.verify else None, p.max_rounds)
 
     def index_description(self) -> dict:
         """What the index's keys depend on: an index built otherwise cannot be matched against."""
@@ -143,6 +152,7 @@ class MinHashDedup(DedupStage):
                    _lists(hasher.band_hashes(signatures, self.partition_seeds(batch)), mask)]
         if self.params.verify:
             columns.append(_lists(hasher.sketches(signatures), mask))
+        columns.append(salts_of(batch.column("uid"), self.params.salts))
         return pa.RecordBatch.from_arrays(columns, schema=self.key_schema())
 
     def _rank(self, batch: pa.RecordBatch) -> pa.Array:
@@ -152,6 +162,27 @@ class MinHashDedup(DedupStage):
         if keep == "min_id":
             return pa.nulls(batch.num_rows, pa.float64())
         return batch.column(self.keep_column).cast(pa.float64())
+
+
+@dataclass(frozen=True)
+class ClusterPolicy(KeepPolicy):
+    """minhash_dedup's decision, as both engines' plans take it: the keep policy (:class:`KeepPolicy`), the
+    sub-buckets a band bucket is spread over (`salts`; new documents' keys carry theirs, earlier runs' index rows get
+    theirs from :meth:`with_salts`), the sketch bytes an edge's endpoints must share to be kept (`matches_needed`,
+    None: no verification) and the connected-components rounds allowed."""
+
+    stage_id: str
+    salts: int
+    matches_needed: float | None
+    max_rounds: int
+
+    def salt(self, uid: bytes) -> int:
+        """The sub-bucket of one uid (an earlier run's index row, which carries none)."""
+        return salt(uid, self.salts)
+
+    def with_salts(self, rows: pa.RecordBatch) -> pa.RecordBatch:
+        """Index rows (an earlier run's) with the `salt` column this run's keys carry."""
+        return rows.append_column("salt", salts_of(rows.column("uid"), self.salts))
 
 
 def _lists(matrix: np.ndarray, mask: pa.Array) -> pa.Array:

@@ -9,7 +9,7 @@ Keys per document (never text): `uid`, and `units` — one (hash, positions) per
 position the unit holds in the document. A document counts once per hash however often it repeats the unit (a
 paragraph repeated inside one page and nowhere else is that page's business: Gopher's repetition rules judge it). The
 engine's plan counts, over the whole corpus, the documents each hash appears in, keeps the hashes seen in more than
-`max_count` documents (:func:`repeated`, the same call on both engines), and gives each document the positions of its
+`max_count` documents (:class:`RepeatedUnits`, the same call on both engines), and gives each document the positions of its
 units to cut (`paragraphs_removed`, the unit positions in the text as it arrived; null when none). Applying the
 decision (:meth:`ParagraphDedup.revise`, per file) rewrites `text` without those units; a document left with fewer
 than `min_words` words is rejected `paragraph_dedup:too_short`: whitespace words by default, the language's word
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -75,9 +76,15 @@ def unit_keys(text: str | None, unit: str) -> tuple[list[int], list[list[int]]]:
     return list(positions), list(positions.values())
 
 
-def repeated(documents: np.ndarray, max_count: int) -> np.ndarray:
-    """The decision on a batch of counted hashes: True where a unit is in more than `max_count` documents."""
-    return np.asarray(documents) > max_count
+@dataclass(frozen=True)
+class RepeatedUnits:
+    """paragraph_dedup's decision, as both engines' plans call it on counted unit hashes: True where a unit is in
+    more than `max_count` documents (it is cut from all of them)."""
+
+    max_count: int
+
+    def repeated(self, documents: np.ndarray) -> np.ndarray:
+        return np.asarray(documents) > self.max_count
 
 
 def cut(text: str, positions: list[int], unit: str) -> str:
@@ -112,9 +119,8 @@ class ParagraphDedup(GlobalStage):
         return pa.schema([("uid", pa.binary(16)),
                           ("units", pa.list_(pa.struct([("hash", pa.int64()), ("positions", pa.list_(pa.int32()))])))])
 
-    def repeated(self, documents: np.ndarray) -> np.ndarray:
-        """The plans' decision on counted hashes (:func:`repeated` with this stage's `max_count`)."""
-        return repeated(documents, self.params.max_count)
+    def policy(self) -> RepeatedUnits:
+        return RepeatedUnits(self.params.max_count)
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         units = []

@@ -165,8 +165,7 @@ def test_water_fill_gives_the_same_floats_whatever_the_hash_seed():
 def test_the_stage_decides_on_the_histogram_both_plans_gather():
     histogram = {"web": {3: 8, 9: 8, 17: 7, 40: 77}, "wiki": {5: 6, 8: 4}, "spam": {1: 5}}
     stage = Balance(BalanceParams(weights={"web": 0.5, "wiki": 0.5}, max_epochs=10, budget=40), "mix")
-    summary, cut = stage.decide(histogram)
+    summary, cut = stage.policy().decide(histogram)
     assert {d: (i["available"], i["keep"]) for d, i in summary["domains"].items()} == \
         {"web": (100, 20), "wiki": (10, 10), "spam": (5, 0)}
     assert cut == {"web": (17, "downsample"), "spam": (-1, "unweighted")}
-    assert stage.summary_path() == "work/balance/mix.json"

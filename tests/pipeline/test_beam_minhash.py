@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.filters.minhash import sketches_agree
+from curate.engines.beam import BeamJob
 from curate.engines.beam import components as cc
-from curate.engines.beam import read_keys
 from curate.engines.beam import minhash_dedup as beam_minhash
+from curate.filters.minhash import salt
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import Output
 from curate.pipeline.schema import uid_of
@@ -119,14 +120,16 @@ def test_chained_round_pipelines_match_union_find(tmp_path):
         cc.connected_components(output, "work/chain", 2, 1, in_process, "chain:")
 
 
-def test_salt_is_sparks_pmod_xxhash64(spark):
+def test_the_salt_the_keys_carry_is_sparks_pmod_xxhash64(spark):
+    """The sub-bucket each document's keys carry (`filters.minhash.salt`) is the one Spark's plan gave before the keys
+    carried it, `pmod(xxhash64(uid), salts)`: the same centres, so the same components."""
     from pyspark.sql import functions as F
 
     uids = [uid_of(f"doc{i}") for i in range(500)]
     frame = spark.createDataFrame([(u,) for u in uids], "uid binary")
     for salts in (1, 3, 16):
         rows = frame.select("uid", F.pmod(F.xxhash64("uid"), F.lit(salts)).alias("salt")).collect()
-        assert {bytes(r["uid"]): r["salt"] for r in rows} == {u: beam_minhash.salt(u, salts) for u in uids}
+        assert {bytes(r["uid"]): r["salt"] for r in rows} == {u: salt(u, salts) for u in uids}
 
 
 def test_keep_policy_through_the_stage():
@@ -136,12 +139,12 @@ def test_keep_policy_through_the_stage():
         return {"id": f"d{i}", "uid": bytes([i]), "rank": rank, "file_key": "f"}
 
     rows = [row(1, None), row(2, 5.0), row(3, float("nan")), row(4, 7.0), row(5, float("-inf")), row(6, 7.0)]
-    stage = MinHashDedup(MinHashDedupParams(keep="longest"))
+    stage = MinHashDedup(MinHashDedupParams(keep="longest")).policy()
     decided = stage.label(stage.winners(rows))
     assert [d["reject_reason"] for d in decided] == ["duplicate", "duplicate", "duplicate", None, "duplicate",
                                                      "duplicate"]
     assert {d["dup_cluster"] for d in decided} == {bytes([4])} and decided[0]["dup_cluster_size"] == 6
-    by_id = MinHashDedup(MinHashDedupParams())
+    by_id = MinHashDedup(MinHashDedupParams()).policy()
     assert {d["kept_id"] for d in by_id.label(by_id.winners(rows))} == {None, "d1"}
 
 
@@ -194,7 +197,8 @@ def clusters(rows: list[dict], salt_of, needed: float) -> set[frozenset]:
 
 @pytest.mark.parametrize("keep", ["min_id", "longest"])
 def test_same_decisions_as_the_spark_plan(spark, tmp_path, keep):
-    from curate.engines.spark.minhash_dedup import plan as spark_plan
+    from curate.engines.spark import SparkJob
+    from curate.engines.spark.minhash_dedup import minhash_dedup as spark_plan
 
     texts = corpus(random.Random(3))
     ids = [f"t/f.jsonl:{i}" for i in range(len(texts))]
@@ -211,15 +215,16 @@ def test_same_decisions_as_the_spark_plan(spark, tmp_path, keep):
     output = Output(str(tmp_path))
 
     spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
+    folder = "stages/minhash_dedup"
+    planned = spark_plan(stage.policy(), spark.read.parquet(str(tmp_path / "keys")), SparkJob(spark, output, folder))
     on_spark = {bytes(r["uid"]): (r["reject_reason"], bytes(r["dup_cluster"]), r["dup_cluster_size"])
-                for r in spark_plan(stage, spark.read.parquet(str(tmp_path / "keys")), output).collect()}
+                for r in planned.decisions.collect()}
 
-    beam_minhash.prepare(stage, key_files, output, in_process)
     saved = tmp_path / "decisions.pickle"
 
     def build(p):
-        keys_ = p | beam.Create([(path, output.uri) for path in key_files]) | beam.FlatMap(read_keys)
-        _ = (beam_minhash.plan(stage, keys_, output)
+        job = BeamJob(output.uri, folder, key_files, in_process)
+        _ = (beam_minhash.minhash_dedup(stage.policy(), job.read_keys(p), job).decisions
              | beam.combiners.ToList()
              | beam.Map(lambda rows: saved.write_bytes(pickle.dumps(rows))))
 
@@ -231,15 +236,16 @@ def test_same_decisions_as_the_spark_plan(spark, tmp_path, keep):
 
     # The input can tell salts apart: the brute-force plan with Spark's salt gives these clusters, with another not.
     found = {frozenset(u for u, d in on_beam.items() if d[1] == c) for c in {d[1] for d in on_beam.values()}}
-    rows, needed = keys.to_pylist(), stage.matches_needed()
-    assert clusters(rows, lambda uid: beam_minhash.salt(uid, 3), needed) == found
+    rows, needed = keys.to_pylist(), stage.policy().matches_needed
+    assert clusters(rows, lambda uid: salt(uid, 3), needed) == found
     assert clusters(rows, lambda uid: uid[-1] % 3, needed) != found
     assert 40 in {len(c) for c in found} and len(found) > 20
 
 
 def test_same_decisions_against_an_earlier_index(spark, tmp_path):
     """`against:` on both plans: a third of the corpus is an earlier run's index, the rest this run's keys."""
-    from curate.engines.spark.minhash_dedup import plan as spark_plan
+    from curate.engines.spark import SparkJob
+    from curate.engines.spark.minhash_dedup import minhash_dedup as spark_plan
     from curate.stages.dedup import index
 
     texts = corpus(random.Random(4))
@@ -249,10 +255,11 @@ def test_same_decisions_against_an_earlier_index(spark, tmp_path):
     earlier_run = Output(str(tmp_path / "earlier"))
     plain = MinHashDedup(MinHashDedupParams(salts=3))
     keys = pa.Table.from_batches([plain.keys(batch)])
-    (tmp_path / "earlier" / index.folder("minhash_dedup")).mkdir(parents=True)
-    pq.write_table(keys.take(list(range(0, len(texts), 3))),
-                   tmp_path / "earlier" / index.folder("minhash_dedup") / "part-0.parquet")
-    index.write_description(earlier_run, "minhash_dedup", plain.index_description())
+    folder = "stages/minhash_dedup"
+    (tmp_path / "earlier" / folder).mkdir(parents=True)
+    pq.write_table(keys.take(list(range(0, len(texts), 3))).select(plain.index_schema().names),
+                   tmp_path / "earlier" / folder / "part-0.parquet")
+    index.write_description(earlier_run, folder, plain.index_description())
     stage = MinHashDedup(MinHashDedupParams(salts=3, against=[str(tmp_path / "earlier" / "stages/minhash_dedup")]))
     new = [i for i in range(len(texts)) if i % 3]
     (tmp_path / "run" / "keys").mkdir(parents=True)
@@ -261,20 +268,22 @@ def test_same_decisions_against_an_earlier_index(spark, tmp_path):
     output = Output(str(tmp_path / "run"))
 
     spark.sparkContext.setCheckpointDir(str(tmp_path / "checkpoints"))
+    planned = spark_plan(stage.policy(), spark.read.parquet(str(tmp_path / "run/keys")),
+                         SparkJob(spark, output, folder))
     on_spark = {bytes(r["uid"]): (r["reject_reason"], r["kept_id"], r["dup_cluster_size"])
-                for r in spark_plan(stage, spark.read.parquet(str(tmp_path / "run/keys")), output).collect()}
+                for r in planned.decisions.collect()}
+
     def index_ids() -> set:
-        folder = tmp_path / "run" / index.folder("minhash_dedup")
-        return {i for f in folder.rglob("*.parquet") for i in pq.read_table(f).column("id").to_pylist()}
+        files = (tmp_path / "run" / folder).rglob("*.parquet")
+        return {i for f in files for i in pq.read_table(f).column("id").to_pylist()}
 
     spark_index = index_ids()
 
-    beam_minhash.prepare(stage, ["keys/0.parquet"], output, in_process)
     saved = tmp_path / "decisions.pickle"
 
     def build(p):
-        keys_ = p | beam.Create([("keys/0.parquet", output.uri)]) | beam.FlatMap(read_keys)
-        _ = (beam_minhash.plan(stage, keys_, output)
+        job = BeamJob(output.uri, folder, ["keys/0.parquet"], in_process)
+        _ = (beam_minhash.minhash_dedup(stage.policy(), job.read_keys(p), job).decisions
              | beam.combiners.ToList()
              | beam.Map(lambda rows: saved.write_bytes(pickle.dumps(rows))))
 

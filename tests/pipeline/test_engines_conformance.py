@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
-from curate.engines.beam.minhash_dedup import salt
+from curate.filters.minhash import salt
 from curate.testing import demo_texts, generate_crawl, page, sentence, warc_record
 from curate.pipeline.tokenizer import train_bpe
 from curate.pipeline.output import MANIFEST

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from curate.pipeline import config as pipeline_config
 from curate.testing import generate_crawl
 from curate.pipeline.output import MANIFEST
-from curate.pipeline.passes import passes
+from curate.pipeline.passes import Pipeline
 from curate.pipeline.run import run
 from curate.stages.dedup.exact import normalise_text, normalise_url
 
@@ -36,12 +36,12 @@ def test_pipeline_is_cut_at_global_stages():
     config = config_for(Path("in"), Path("out"), [{"name": "extract"}, {"name": "exact_dedup", "on": "url"},
                                                   {"name": "langid"}, {"name": "exact_dedup", "id": "text_dedup"},
                                                   {"name": "gopher_quality"}])
-    steps = passes(config)
+    steps = Pipeline(config).passes
     assert [(s.applies and s.applies.id, [m.id for m in s.maps], s.feeds and s.feeds.id) for s in steps] == [
         (None, ["extract"], "exact_dedup"), ("exact_dedup", ["langid"], "text_dedup"),
         ("text_dedup", ["gopher_quality"], None)]
-    url_first = passes(config_for(Path("in"), Path("out"), [{"name": "exact_dedup", "on": "url"},
-                                                           {"name": "extract"}]))
+    url_first = Pipeline(config_for(Path("in"), Path("out"), [{"name": "exact_dedup", "on": "url"},
+                                                             {"name": "extract"}])).passes
     assert url_first[0].keeps_html and not url_first[1].keeps_html
 
 
@@ -109,26 +109,26 @@ def test_safety_stages_and_the_bias_report_on_spark(spark, tmp_path, shared_data
 
 
 def test_each_engine_lists_its_plans_and_names_a_missing_one():
-    """Plans are found in the engines' registries (pipeline/{spark,beam}/plans.py), not by module name."""
+    """Plans are registered for their stage class (`@plan("spark", MinHashDedup)`), found by engine and class."""
     import pytest
 
-    from curate.pipeline import registry
     from curate.engines.beam import exact_dedup as beam_exact
-    from curate.pipeline.errors import CurateError
-    from curate.pipeline.passes import global_plan
     from curate.engines.spark import minhash_dedup as spark_minhash
+    from curate.pipeline import registry
+    from curate.pipeline.engine import plan_of
+    from curate.pipeline.errors import CurateError
     from curate.pipeline.stage import GlobalStage
     from curate.stages.dedup.exact import ExactDedup
     from curate.stages.dedup.minhash import MinHashDedup
 
-    assert global_plan("spark", MinHashDedup) is spark_minhash.plan
-    assert global_plan("beam", ExactDedup) is beam_exact.plan
+    assert plan_of("spark", MinHashDedup) is spark_minhash.minhash_dedup
+    assert plan_of("beam", ExactDedup) is beam_exact.exact_dedup
     for stage in registry.stages().values():
         if issubclass(stage, GlobalStage):
-            assert global_plan("spark", stage) and global_plan("beam", stage)
+            assert plan_of("spark", stage) and plan_of("beam", stage)
 
     class Unplanned(GlobalStage):
         name = "unplanned"
 
     with pytest.raises(CurateError, match=r"stage 'unplanned' has no beam plan yet .*; run it with another engine"):
-        global_plan("beam", Unplanned)
+        plan_of("beam", Unplanned)

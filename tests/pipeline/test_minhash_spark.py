@@ -128,7 +128,8 @@ def corpus(rng: random.Random) -> tuple[list[str], dict[int, int]]:
 
 
 def test_same_kept_set_whatever_partitions_and_files(spark, tmp_path):
-    from curate.engines.spark.minhash_dedup import plan
+    from curate.engines.spark import SparkJob
+    from curate.engines.spark.minhash_dedup import minhash_dedup as plan
 
     texts, cluster = corpus(random.Random(11))
     ids = [f"t/f.jsonl:{i}" for i in range(len(texts))]
@@ -146,7 +147,8 @@ def test_same_kept_set_whatever_partitions_and_files(spark, tmp_path):
         spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
         spark.sparkContext.setCheckpointDir(str(tmp_path / f"checkpoints-{files}-{partitions}"))
         try:
-            rows = plan(stage, spark.read.parquet(str(directory)), Output(str(tmp_path))).collect()
+            job = SparkJob(spark, Output(str(tmp_path)), "stages/minhash_dedup")
+            rows = plan(stage.policy(), spark.read.parquet(str(directory)), job).decisions.collect()
         finally:
             spark.conf.unset("spark.sql.shuffle.partitions")
         return {r["uid"]: (r["reject_reason"], r["dup_cluster"], r["dup_cluster_size"]) for r in rows}

@@ -62,3 +62,20 @@ def test_keep_work_keeps_the_rows_between_passes(tmp_path):
     run(pipeline(tmp_path, [{"name": "exact_dedup"}]), keep_work=True)
     assert (tmp_path / "out" / "manifest.json").is_file()
     assert list((tmp_path / "out" / "work" / "pass-0" / "rows").iterdir())
+
+
+def test_the_sweep_covers_the_folders_the_stages_declare(tmp_path):
+    """No collector's folder is written into the core: a stage declares the folders its collector writes
+    (`Stage.writes`: the token shards' `shards/`, a plugin's own), and the run sweeps those of what failed attempts
+    left; other folders are left alone."""
+    from curate.stages.tokenize import Tokenize
+
+    for path in ("documents/part-a.parquet", "documents/part-a-stray.parquet", "shards/train/part-stray.parquet",
+                 "plugin/part-stray.json", "plugin/part-kept.json", "elsewhere/part-stray.json"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    removed = Output(str(tmp_path)).remove_unlisted({"documents/part-a.parquet", "plugin/part-kept.json"},
+                                                    (*Tokenize.writes, "plugin"))
+    assert sorted(removed) == ["documents/part-a-stray.parquet", "plugin/part-stray.json",
+                               "shards/train/part-stray.parquet"]
+    assert (tmp_path / "elsewhere/part-stray.json").exists() and (tmp_path / "plugin/part-kept.json").exists()

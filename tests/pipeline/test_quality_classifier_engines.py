@@ -63,6 +63,7 @@ def test_threshold_on_beam(tmp_path):
     assert np.allclose(scores, stage.score(kept.column("text").to_pylist()))
 
 
+@pytest.mark.beam  # a Beam run
 def test_the_report_shows_the_scores_the_cutoff_and_the_kept_share_per_domain(tmp_path):
     """Every scored document counted once, kept or rejected by the classifier; the threshold drawn; per host the
     documents scored and the share kept, as the run's own outputs have them."""
@@ -109,3 +110,18 @@ def test_the_report_shows_the_scores_the_cutoff_and_the_kept_share_per_domain(tm
         row = re.search(rf"<td[^>]*>{re.escape(host)}</td><td[^>]*>{k + r}</td><td[^>]*>{k}</td>"
                         rf"<td[^>]*>([\d.]+)%</td>", page)
         assert row and abs(float(row[1]) - 100 * k / (k + r)) < 0.051, host
+
+
+@pytest.mark.spark
+def test_the_selection_summary_is_in_the_manifest_after_a_normal_run(spark, tmp_path):
+    """The plan returns what the keep_fraction selection did; the framework writes it into the manifest (under
+    `plans.<id>`, and the stage's own section), so it outlives `work/`, which a normal run deletes."""
+    model = corpus(tmp_path)
+    raw = {"input": {"paths": [str(tmp_path / "input")], "dataset": "q"}, "output": str(tmp_path / "out"),
+           "stages": [{"name": "quality_classifier", "id": "qc", "model": str(model), "keep_fraction": 0.3}]}
+    run(pipeline_config.parse(raw))
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert not (tmp_path / "out" / "work").exists()
+    kept = sum(pq.read_metadata(tmp_path / "out" / p).num_rows for p in manifest["documents"])
+    assert manifest["plans"]["qc"] == {"documents": 80, "keep": 24, "kept": kept} and kept == 24
+    assert manifest["quality_classifier"]["qc"]["selection"] == manifest["plans"]["qc"]

@@ -14,7 +14,7 @@ import zstandard
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import resolve
-from curate.readers import read
+from curate.pipeline.inputs import read
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.schema import CORE, uid_of
 

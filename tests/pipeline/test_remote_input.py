@@ -11,7 +11,7 @@ import pytest
 from curate.pipeline.config import InputConfig
 from curate.testing import generate_crawl
 from curate.pipeline.inputs import resolve
-from curate.readers import read
+from curate.pipeline.inputs import read
 from curate.pipeline.ledger import ReaderLedger
 
 

@@ -17,7 +17,7 @@ from tokenizers import Tokenizer
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import Output
-from curate.pipeline.passes import passes
+from curate.pipeline.passes import Pipeline
 from curate.pipeline.check import check
 from curate.pipeline.run import run
 from curate.stages.shards import shard_schema, splits
@@ -272,5 +272,5 @@ def test_the_example_pipeline_validates(tmp_path, monkeypatch):
     assert plan.warnings == []
     assert {"text", "lang", "dup_cluster", "domain", "n_tokens"} <= set(plan.columns)
     assert "tokens" not in plan.columns and "html" not in plan.columns  # tokens go to the shards
-    assert [(step.applies and step.applies.id, step.feeds and step.feeds.id) for step in passes(config)] == \
+    assert [(step.applies and step.applies.id, step.feeds and step.feeds.id) for step in Pipeline(config).passes] == \
         [(None, "exact_dedup"), ("exact_dedup", "balance"), ("balance", None)]

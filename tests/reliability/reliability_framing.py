@@ -22,7 +22,7 @@ import zstandard
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.inputs import InputFile
-from curate.readers import read
+from curate.pipeline.inputs import read
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.stats import ledger_problem
 

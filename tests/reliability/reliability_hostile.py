@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from curate.pipeline.chain import BoundStage, StageCounts, split
 from curate.pipeline.config import InputConfig, StageSpec
 from curate.pipeline.inputs import InputFile
-from curate.readers import read
+from curate.pipeline.inputs import read
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.registry import get
 from curate.pipeline.stats import ledger_problem

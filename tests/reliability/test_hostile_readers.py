@@ -19,7 +19,8 @@ import zstandard
 from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile, resolve
-from curate.readers import read, stream
+from curate.pipeline.inputs import read
+from curate.readers import stream
 from curate.pipeline.ledger import ReaderLedger
 from curate.readers.warc import MAX_RECORD_BYTES
 from curate.pipeline.schema import uid_of

@@ -45,9 +45,9 @@ def decide(group: list[dict], order: keep.Order) -> list[dict]:
 def test_the_declared_orders():
     assert keep.order(None) == (("earlier", True), ("id", False), ("uid", False))
     assert keep.order("rank") == (("earlier", True), ("rank", True), ("id", False), ("uid", False))
-    assert ExactDedup(ExactDedupParams(keep="longest")).keep_order() == keep.order("length")
-    assert MinHashDedup(MinHashDedupParams(keep="highest:score")).keep_order() == keep.order("rank")
-    assert MinHashDedup(MinHashDedupParams()).keep_order() == keep.order(None)
+    assert ExactDedup(ExactDedupParams(keep="longest")).policy().order == keep.order("length")
+    assert MinHashDedup(MinHashDedupParams(keep="highest:score")).policy().order == keep.order("rank")
+    assert MinHashDedup(MinHashDedupParams()).policy().order == keep.order(None)
 
 
 def test_largest_rank_first_missing_last_earlier_runs_before_all():
@@ -88,9 +88,9 @@ def test_verdicts_the_spark_plans_label_with():
 
 
 def test_beam_rows_through_the_stage():
-    """The Beam plans hand a group's key rows to `stage.winners` (this run's rows carry no `earlier`), then batches
-    of members from several groups to `stage.label`."""
-    stage = ExactDedup(ExactDedupParams(keep="longest"))
+    """The Beam plans hand a group's key rows to the policy's `winners` (this run's rows carry no `earlier`), then
+    batches of members from several groups to its `label`."""
+    stage = ExactDedup(ExactDedupParams(keep="longest")).policy()
     rows = [{"id": f"d{i}", "uid": bytes([i]), "length": n, "file_key": "f"} for i, n in enumerate([5, 9, 9, 2])]
     seen = stage.winners(rows + [{"id": "e", "uid": bytes([7]), "length": 1, "earlier": True, "file_key": None}])
     other = [{"id": f"o{i}", "uid": bytes([20 + i]), "length": 3, "file_key": "g"} for i in range(2)]
@@ -106,13 +106,13 @@ def test_spark_struct_ranks_as_the_pure_order(spark):
 
     from curate.engines.spark.dedup_index import keep_struct
 
-    stage = MinHashDedup(MinHashDedupParams(keep="longest"))
+    stage = MinHashDedup(MinHashDedupParams(keep="longest")).policy()
     frame = spark.createDataFrame([(r[0], bytearray(r[1]), r[2], r[3]) for r in GROUP],
                                   "id string, uid binary, rank double, earlier boolean")
     for n in range(1, len(GROUP) + 1):
         part = frame.where(F.col("id").isin([r[0] for r in GROUP[-n:]]))
         winner = part.select(F.min(keep_struct(stage)).alias("w")).first()["w"]
-        assert winner["id"] == members(GROUP[-n:])[keep.first(members(GROUP[-n:]), stage.keep_order())]["id"]
+        assert winner["id"] == members(GROUP[-n:])[keep.first(members(GROUP[-n:]), stage.order)]["id"]
     assert frame.select(F.min(keep_struct(stage)).alias("w")).first()["w"]["earlier"] is True
 
 
@@ -121,7 +121,7 @@ def test_sketch_agreement_threshold(threshold):
     from curate.filters.minhash import sketch_jaccard, sketches_agree
 
     stage = MinHashDedup(MinHashDedupParams(threshold=threshold))
-    needed = stage.matches_needed()
+    needed = stage.policy().matches_needed
     assert sketch_jaccard(needed, 112) == pytest.approx(threshold)
     a = bytes(range(112))
     for agree in range(int(needed) - 3, int(needed) + 4):

@@ -20,7 +20,7 @@ from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import ConfigError
 from curate.pipeline.check import check
 from curate.pipeline.inputs import resolve
-from curate.readers import read
+from curate.pipeline.inputs import read
 from curate.pipeline.ledger import ReaderLedger
 from curate.stages.opt_out import OptOut, OptOutParams, robots_text
 

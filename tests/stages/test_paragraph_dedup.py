@@ -11,7 +11,7 @@ import pytest
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.output import MANIFEST
 from curate.pipeline.run import run
-from curate.stages.dedup.paragraph import cut, normalise, repeated, split_units, unit_keys
+from curate.stages.dedup.paragraph import RepeatedUnits, cut, normalise, split_units, unit_keys
 
 
 def test_units_and_normalisation():
@@ -22,7 +22,7 @@ def test_units_and_normalisation():
     hashes, positions = unit_keys("A b.\n\n...\n\nA B\n\nc", "paragraph")
     assert positions == [[0, 2], [3]] and len(set(hashes)) == 2  # "..." has no key, "A B" repeats "A b."
     assert cut(text, [0, 2], "paragraph") == "First paragraph\nstill first."
-    assert list(repeated([1, 2, 3], 2)) == [False, False, True]
+    assert list(RepeatedUnits(2).repeated([1, 2, 3])) == [False, False, True]
 
 
 def corpus(rng: random.Random) -> list[str]:

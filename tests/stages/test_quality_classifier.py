@@ -20,7 +20,7 @@ from curate.pipeline.check import check
 from curate.cli.quality_train import read_source, train_quality
 from curate.filters.quality_model import prepare
 from curate.stages.quality_classifier import (
-    LEVELS, QualityClassifier, QualityClassifierParams, cutoff, digits, ranks, select, summary)
+    LEVELS, QualityClassifier, QualityClassifierParams, RadixSelection, digits, ranks)
 
 JUNK = ("home login cart checkout menu share tweet subscribe cookie privacy terms contact sitemap click here buy now "
         "free shipping sale deals account wishlist").split()
@@ -54,19 +54,19 @@ def uids(n: int, seed: int = 0) -> pa.Array:
     return pa.array([random.Random(seed + i).randbytes(16) for i in range(n)], pa.binary(16))
 
 
-def keep_top(scores: np.ndarray, fraction: float) -> tuple[np.ndarray, dict]:
+def keep_top(scores: np.ndarray, fraction: float):
     """The engines' rounds in NumPy: per round, counts per digit among the matching documents -> `select`."""
     rank = ranks(scores, uids(len(scores)))
-    levels, state = digits(rank), None
+    selection, levels, state = RadixSelection(None, fraction), digits(rank), None
     for level in range(LEVELS):
         matching = np.ones(len(rank), bool)
-        for i, digit in enumerate(state["prefix"] if state else []):
+        for i, digit in enumerate(state.prefix if state else []):
             matching &= levels[i] == digit
         values, counts = np.unique(levels[level][matching], return_counts=True)
-        state = select(dict(zip(values.tolist(), counts.tolist())), state, fraction)
-        if state["done"]:
+        state = selection.select(dict(zip(values.tolist(), counts.tolist())), state)
+        if state.done:
             break
-    lowest, _ = cutoff(QualityClassifierParams.model_construct(keep_fraction=fraction, threshold=None), state)
+    lowest, _ = selection.cutoff(state)
     return rank >= lowest, state
 
 
@@ -87,7 +87,7 @@ def test_keep_fraction_keeps_exactly_the_top_k_even_with_tied_scores(fraction):
     scores = np.concatenate([rng.random(10_000), rng.choice([0.1, 0.5, 0.9], 10_000)]).astype(np.float32)
     kept, state = keep_top(scores, fraction)
     k = int(np.floor(fraction * len(scores) + 0.5))
-    assert kept.sum() == k == summary(state)["kept"]
+    assert kept.sum() == k == RadixSelection(None, fraction).summary(state)["kept"]
     # the kept documents are the best: none kept scores below one rejected
     if 0 < k < len(scores):
         assert scores[kept].min() >= scores[~kept].max()
@@ -95,12 +95,11 @@ def test_keep_fraction_keeps_exactly_the_top_k_even_with_tied_scores(fraction):
 
 def test_keep_fraction_that_rounds_to_no_document_keeps_none():
     kept, state = keep_top(np.linspace(0, 1, 7, dtype=np.float32), 0.05)
-    assert kept.sum() == 0 and state["keep"] == 0 and state["done"]
+    assert kept.sum() == 0 and state.keep == 0 and state.done
 
 
 def test_threshold_keeps_scores_at_or_above_it():
-    params = QualityClassifierParams.model_construct(threshold=0.5, keep_fraction=None)
-    lowest, reason = cutoff(params, None)
+    lowest, reason = RadixSelection(0.5, None).cutoff(None)
     scores = np.array([0.4999, 0.5, 0.5001, 0.9, 0.0], np.float32)
     assert (ranks(scores, uids(5)) >= lowest).tolist() == [False, True, True, True, False]
     assert reason == "below_threshold"
@@ -234,21 +233,21 @@ def test_hugging_face_backend_scores_as_the_model_does(tmp_path, num_labels):
 
 
 def test_the_stage_gives_the_plans_its_decision_on_ten_documents(tmp_path):
-    """What both plans call through the stage: `levels` rounds of `select`, then `cutoff` and `kept`."""
+    """What both plans call, the stage's `policy()`: `levels` rounds of `select`, then `cutoff` and `summary`."""
     scores = np.array([0.9, 0.1, 0.5, 0.7, 0.5, 0.3, 0.8, 0.2, 0.6, 0.4], np.float32)
     rank = ranks(scores, uids(10))
     (tmp_path / "m.bin").touch()
     stage = QualityClassifier(QualityClassifierParams(model=str(tmp_path / "m.bin"), keep_fraction=0.3), "qc")
-    levels, state = digits(rank), None
-    for level in range(stage.levels):
+    selection, levels, state = stage.policy(), digits(rank), None
+    for level in range(selection.levels):
         matching = np.ones(10, bool)
-        for i, digit in enumerate(state["prefix"] if state else []):
+        for i, digit in enumerate(state.prefix if state else []):
             matching &= levels[i] == digit
+        assert matching.tolist() == [selection.matches([d[j] for d in levels], state) for j in range(10)]
         values, counts = np.unique(levels[level][matching], return_counts=True)
-        state = stage.select(dict(zip(values.tolist(), counts.tolist())), state)
-        if state["done"]:
+        state = selection.select(dict(zip(values.tolist(), counts.tolist())), state)
+        if state.done:
             break
-    lowest, reason = stage.cutoff(state)
+    lowest, reason = selection.cutoff(state)
     assert np.flatnonzero(rank >= lowest).tolist() == [0, 3, 6] and reason == "below_keep_fraction"
-    assert stage.kept(state) == {"documents": 10, "keep": 3, "kept": 3}
-    assert stage.summary_path() == "work/quality_classifier/qc.json"
+    assert selection.summary(state) == {"documents": 10, "keep": 3, "kept": 3}
