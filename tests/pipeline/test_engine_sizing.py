@@ -10,11 +10,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from curate.engines.beam import WORKERS_INPUT_BYTES, BeamEngine
+from curate.engines.spark import JIT_INPUT_BYTES, SparkEngine
 from curate.pipeline import config as config_module
-from curate.engines.beam import WORKERS_INPUT_BYTES
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.run import _engine, run
-from curate.engines.spark import JIT_INPUT_BYTES
+from curate.pipeline.passes import Pipeline
+from curate.pipeline.run import run
 
 _popen: dict = {"argv": None}  # what the audit hook below records while a test listens
 
@@ -37,17 +38,18 @@ def _files(*sizes: int) -> list[InputFile]:
 
 
 def test_the_spark_driver_compiles_fully_only_for_a_large_input_with_a_global_stage():
-    dedup, map_only = _config("spark", [{"name": "exact_dedup"}]), _config("spark", [{"name": "langid"}])
-    assert not _engine(dedup, None, _files(1000, JIT_INPUT_BYTES - 2000)).jvm_work
-    assert _engine(dedup, None, _files(1000, JIT_INPUT_BYTES)).jvm_work
-    assert not _engine(map_only, None, _files(JIT_INPUT_BYTES)).jvm_work  # the driver only schedules tasks
+    dedup = Pipeline(_config("spark", [{"name": "exact_dedup"}]))
+    map_only = Pipeline(_config("spark", [{"name": "langid"}]))
+    assert not SparkEngine(dedup, _files(1000, JIT_INPUT_BYTES - 2000)).jvm_work
+    assert SparkEngine(dedup, _files(1000, JIT_INPUT_BYTES)).jvm_work
+    assert not SparkEngine(map_only, _files(JIT_INPUT_BYTES)).jvm_work  # the driver only schedules tasks
 
 
 def test_beam_runs_in_this_process_for_a_small_input_or_one_file():
-    config = _config("beam", [{"name": "exact_dedup"}])
-    assert _engine(config, None, _files(1000, 1000)).in_process
-    assert _engine(config, None, _files(10 * WORKERS_INPUT_BYTES)).in_process  # one file: one worker at a time
-    assert not _engine(config, None, _files(WORKERS_INPUT_BYTES, 1)).in_process
+    pipeline = Pipeline(_config("beam", [{"name": "exact_dedup"}]))
+    assert BeamEngine(pipeline, _files(1000, 1000)).in_process
+    assert BeamEngine(pipeline, _files(10 * WORKERS_INPUT_BYTES)).in_process  # one file: one worker at a time
+    assert not BeamEngine(pipeline, _files(WORKERS_INPUT_BYTES, 1)).in_process
 
 
 def _started(config) -> list[str]:
