@@ -56,7 +56,7 @@ def test_default_of_a_factory():
 def test_train_tiny_reads_the_manifest_the_demo_writes():
     import inspect
 
-    from curate.cli import cli
+    from curate.cli import main as cli
 
     workdir = inspect.signature(cli.demo).parameters["workdir"].default  # run_demo writes <workdir>/output
     tiny = yaml.safe_load((ROOT / "examples" / "train_tiny.yaml").read_text())
