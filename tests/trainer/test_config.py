@@ -47,7 +47,7 @@ def test_launch_returns_2_with_one_line_naming_the_key(tmp_path, capsys, corpus)
 
 def test_errors_are_worded_as_the_pipelines(tmp_path):
     """The same pydantic wording and key path as a pipeline or ablation file: the text after the key is the same."""
-    from curate.cli import ablate_config
+    from curate.workflows import ablate_config
     from curate.pipeline.errors import ConfigError as PipelineConfigError
 
     path = tmp_path / "a.yaml"
