@@ -30,7 +30,11 @@ def test_defaults_are_finewebs():
 def test_keys_are_small_and_carry_no_text():
     texts = ["one two three four five six seven", "", None, "one two three four five six seven"]
     keys = stage().keys(batch(texts))
-    assert keys.schema.names == ["uid", "id", "rank", "bands", "sketch"]
+    assert keys.schema.names == ["uid", "id", "rank", "bands", "sketch", "salt"]
+    # each document's sub-bucket, computed here once so that no engine computes it (`filters.minhash.salt`)
+    from curate.filters.minhash import salt
+    salts = stage().params.salts
+    assert keys.column("salt").to_pylist() == [salt(uid, salts) for uid in keys.column("uid").to_pylist()]
     bands = keys.column("bands").to_pylist()
     assert [b is None for b in bands] == [False, True, True, False]
     assert len(bands[0]) == 14 and bands[0] == bands[3]
