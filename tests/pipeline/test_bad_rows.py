@@ -58,6 +58,7 @@ def curate(capsys, *args: str) -> tuple[int, str]:
     return done.value.code, capsys.readouterr().err
 
 
+@pytest.mark.beam
 def test_bad_data_that_stops_a_run_exits_1(capsys, tmp_path):
     path = tmp_path / "pipeline.yaml"
     body = {"input": str(crawl(tmp_path / "in", URLS)), "output": str(tmp_path / "out"), "engine": {"name": "beam"},
