@@ -10,7 +10,7 @@ What happens, in order (Megatron-LM's GPTDataset / BlendedDataset semantics):
    starts (position in the document index, offset in that document): sample i is stream tokens [i L, (i+1) L], so
    seq_len + 1 tokens, consecutive samples sharing one. The shuffle index is a seeded permutation of the samples.
    The three arrays are built once and cached under a hash of their description.
-3. Domains are blended by the manifest's weights: domain d's k-th sample is due at (k + 1/2) / w_d, and samples are
+3. Domains are blended by the manifest's weights (or `data.weights`, a mixture to try on the same shards): domain d's k-th sample is due at (k + 1/2) / w_d, and samples are
    taken in order of due time, so after any n samples each domain has had n w_d of them to within one.
    A domain is repeated at most `max_epochs` times (the manifest's cap, or `data.max_epochs`).
 4. Step t's global batch is blended samples [t B, (t+1) B); data-parallel rank r takes the r-th contiguous slice.
@@ -290,13 +290,21 @@ class BlendedDataset:
 
 
 def build_train(manifest: Manifest, seq_len: int, n_samples: int, seed: int, cache_dir: Path,
-                max_epochs: float | None) -> BlendedDataset:
-    """The blended training stream of n_samples samples; fails if a domain would exceed its epoch cap."""
-    names = [d for d, info in manifest.domains.items() if float(info.get("weight", 0)) > 0]
+                max_epochs: float | None, mixture: dict[str, float] | None = None) -> BlendedDataset:
+    """The blended training stream of n_samples samples; fails if a domain would exceed its epoch cap. `mixture`
+    (`data.weights`) replaces the manifest's domain weights: a domain it leaves out gets 0."""
+    if mixture is not None:
+        unknown = sorted(set(mixture) - set(manifest.domains))
+        if unknown:
+            raise DataError(f"data.weights: no domain {unknown[0]!r} in the manifest (it has "
+                            f"{', '.join(sorted(manifest.domains))})")
+    given = mixture if mixture is not None else {d: float(info.get("weight", 0)) for d, info in manifest.domains.items()}
+    names = [d for d in manifest.domains if given.get(d, 0) > 0]
     if not names:
-        raise DataError("manifest: no domain has a positive weight")
-    total = sum(float(manifest.domains[d]["weight"]) for d in names)
-    weights = [float(manifest.domains[d]["weight"]) / total for d in names]
+        raise DataError("data.weights: no domain has a positive weight" if mixture is not None
+                        else "manifest: no domain has a positive weight")
+    total = sum(given[d] for d in names)
+    weights = [given[d] / total for d in names]
     caches = _shard_caches(manifest, cache_dir)
     datasets = []
     for name, w in zip(names, weights):

@@ -231,3 +231,16 @@ def test_a_document_with_repeat_count_k_is_yielded_k_times_an_epoch_at_different
     for i, k in enumerate(counts[:70]):
         for j, place in enumerate(sorted(seen[i + 1])):
             assert j / k - 0.1 < place / epoch_tokens < (j + 1) / k + 0.1, (i, k, j, place / epoch_tokens)
+
+
+def test_data_weights_replace_the_manifests_mixture(corpus, tmp_path):
+    """`data.weights` (the mixture search's proxies) blends the same shards by other weights; a domain it leaves out
+    gets none, and a domain the manifest lacks is refused."""
+    manifest = data.read_manifest(corpus)
+    ds = data.build_train(manifest, 16, 1000, 1, tmp_path, None, {"web": 1.0, "wiki": 3.0})
+    assert [d.name for d in ds.datasets] == ["web", "wiki"]
+    assert abs((np.asarray(ds.domain) == 1).sum() - 750) <= 1  # wiki: 3/4 of the samples, not the manifest's 0.3
+    alone = data.build_train(manifest, 16, 100, 1, tmp_path, None, {"wiki": 1.0})
+    assert [d.name for d in alone.datasets] == ["wiki"]
+    with pytest.raises(data.DataError, match="data.weights: no domain 'code'"):
+        data.build_train(manifest, 16, 100, 1, tmp_path, None, {"code": 1.0})
