@@ -600,12 +600,13 @@ def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
         from curate.pipeline.commands.ablate_estimate import estimate
 
         progress(estimate(todo, at_once, cfg.evaluation.batch))
+    pace = Pace(len(todo))
     if at_once == 1:
         for spec in todo:
             progress(f"run {spec['arm']}/seed{spec['seed']}: {spec['tokens']:,} tokens "
                      f"({spec['epochs']:.2f} epochs of its data)")
             results.append(train_and_evaluate(spec))
-            progress(run_summary(results[-1]))
+            progress(run_summary(results[-1]) + pace.done())
         return in_order(results, specs)
     import multiprocessing
 
@@ -617,8 +618,26 @@ def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
     with ProcessPoolExecutor(at_once, mp_context=context, initializer=_worker_init, initargs=(devices,)) as pool:
         for finished in as_completed([pool.submit(train_and_evaluate, spec) for spec in todo]):
             results.append(finished.result())
-            progress(run_summary(results[-1]))
+            progress(run_summary(results[-1]) + pace.done())
     return in_order(results, specs)
+
+
+class Pace:
+    """The estimate corrected by what the runs take here: after each run, the time left at the pace so far (a
+    shared or loaded machine runs slower than the steps measured before the start)."""
+
+    def __init__(self, runs: int):
+        self.runs, self.finished, self.started = runs, 0, time.monotonic()
+
+    def done(self) -> str:
+        from curate.trainer.train import duration
+
+        self.finished += 1
+        left = self.runs - self.finished
+        if not left:
+            return ""
+        return (f"; {left} run(s) left, about {duration((time.monotonic() - self.started) / self.finished * left)} "
+                "at the pace so far")
 
 
 def in_order(results: list[dict], specs: list[dict]) -> list[dict]:

@@ -168,6 +168,8 @@ def test_the_chosen_mixture_moves_off_the_domain_the_target_lacks_and_is_verifie
     assert yaml.safe_load(s["balance"])[0]["weights"] == chosen
     assert any(line.startswith("search: quadratic regression of bpb/target, Spearman on the 3 held-out") for line in lines)
     assert any(line.startswith("estimate: 8 run(s), 1 at once, 160 steps") for line in lines), lines
+    assert any(line.startswith("run proxy00/seed0 done: 20 steps") and line.endswith("at the pace so far")
+               and "; 7 run(s) left, about " in line for line in lines), lines
 
 
 def test_the_page_shows_the_search(searched):
