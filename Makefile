@@ -1,4 +1,4 @@
-# Two entry points for a fresh machine: `make demo` and `make test`.
+# Entry points for a fresh machine: `make demo`, `make test` and `make test-fast`.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,4 +18,8 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -v --durations=20
 
-.PHONY: install demo test
+# The tests that start no engine (no Spark, Beam, cluster or torchrun) and are not marked slow: README "Running the tests".
+test-fast: install
+	$(BIN)/python -m pytest -m fast -q --durations=10
+
+.PHONY: install demo test test-fast

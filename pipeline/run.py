@@ -66,7 +66,7 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
         return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(pipeline.inputs))
     resumed = len(output.committed(0)) if resuming else 0
     try:
-        with _engine(config, progress) as engine:
+        with _engine(config, progress, pipeline.inputs) as engine:
             records, decisions = _run_passes(config, pipeline.inputs, output, engine, resuming)
     except CurateError:
         raise
@@ -102,14 +102,16 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
     return RunResult(output, stats, time.time() - started, resumed)
 
 
-def _engine(config: PipelineConfig, progress):
+def _engine(config: PipelineConfig, progress, inputs: list[InputFile]):
+    """The engine, sized to the input: a small one is not worth the start-up of what pays only on a large one."""
+    size = sum(f.size for f in inputs)
     if config.engine.name == "beam":
-        from curate.pipeline.beam import BeamEngine
+        from curate.pipeline.beam import WORKERS_INPUT_BYTES, BeamEngine
 
-        return BeamEngine(config.engine, progress)
-    from curate.pipeline.spark import SparkEngine
+        return BeamEngine(config.engine, progress, in_process=len(inputs) < 2 or size < WORKERS_INPUT_BYTES)
+    from curate.pipeline.spark import JIT_INPUT_BYTES, SparkEngine
 
-    return SparkEngine(config.engine, progress, jvm_work=len(passes(config)) > 1)
+    return SparkEngine(config.engine, progress, jvm_work=len(passes(config)) > 1 and size >= JIT_INPUT_BYTES)
 
 
 def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output, engine, resuming: bool):

@@ -9,14 +9,21 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from . import checkpoint, config, data
+from . import config
 
-# What a user can act on, told in one line with exit status 2: the config, the data, a checkpoint that cannot be read.
-USER_ERRORS = (config.ConfigError, data.DataError, checkpoint.CheckpointError)
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """What a user can act on, told in one line with exit status 2: the config, the data, a checkpoint that cannot be
+    read (checkpoint and data import torch: not imported to refuse a bad config, seconds of a cold start)."""
+    from . import checkpoint, data
+
+    return config.ConfigError, data.DataError, checkpoint.CheckpointError
 
 
 def _check(cfg: config.TrainConfig, nnodes: int) -> None:
     """Fail before spawning anything on what is knowable here: the config, the manifest, a resume's checkpoint."""
+    from . import checkpoint, data
+
     config.check_world(cfg, nnodes * cfg.parallel.nproc)
     manifest = data.read_manifest(cfg.data.manifest)
     missing = [s["path"] for s in manifest.shards if not (manifest.root / s["path"]).exists()]
@@ -47,11 +54,18 @@ def main(config_path: str, overrides: list[str] | None = None, nnodes: int = 1, 
         if nnodes > 1 and not rdzv_endpoint:
             raise config.ConfigError("--rdzv-endpoint: required with --nnodes > 1 (host:port of node 0)")
         cfg = config.load(config_path, overrides)
+    except config.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from . import data
+
+    errors = user_errors()
+    try:
         _check(cfg, nnodes)
     except data.DataError as e:
         print(f"error: data.manifest: {e}", file=sys.stderr)
         return 2
-    except USER_ERRORS as e:
+    except errors as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if cfg.parallel.nproc == 1 and nnodes == 1:
@@ -59,7 +73,7 @@ def main(config_path: str, overrides: list[str] | None = None, nnodes: int = 1, 
 
         try:
             train.run(cfg)
-        except USER_ERRORS as e:
+        except errors as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0

@@ -17,20 +17,22 @@ per-language maxima were computed with:
   space; one equal to an n-gram already read is a repeat: its characters count, and reading resumes after it (the
   n-grams it overlaps are not read). The characters of the repeats over the text's characters.
 
+An empty text fails every rule (datatrove rejects it as ``empty``), so its reason is the first rule that is on.
+
 Thresholds (:func:`thresholds`): ``dup_line_frac``, ``top_n_grams`` and ``dup_n_grams`` from the language's config;
 the paragraph rules and the duplicate-line character rule off (FineWeb-2's pipeline: trafilatura keeps no paragraphs,
 and FineWeb's quality rules judge duplicated line characters). A ``dup_line_frac`` of 0 turns its rule off, as in
 datatrove; an n-gram maximum of 0 rejects every text with that n-gram.
 
 Cost: n-grams are compared by a 64-bit polynomial hash of their characters and their length, all of an order's
-hashes at once in NumPy from one prefix sum (no string is built per n-gram); counting and the left-to-right reading
-run on those integers in Python, and only where some n-gram repeats.
+hashes at once in NumPy from one prefix sum (no string is built per n-gram); counting is one ``np.unique``, and the
+left-to-right reading loops in Python only over the n-grams that occurred before (where a repeat can be).
 """
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from bisect import bisect_left
 
 import numpy as np
 
@@ -83,33 +85,44 @@ class _Substrings:
         self.prefix = np.zeros(codes.size + 1, np.uint64)
         np.cumsum(codes * inverse[:codes.size], out=self.prefix[1:])
 
-    def keys(self, starts: np.ndarray, ends: np.ndarray) -> list[int]:
+    def keys(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """A key per substring [start, end): equal substrings, equal keys (different ones: about 2**-64 odds)."""
         sums = (self.prefix[ends] - self.prefix[starts]) * self.powers[starts]
-        return (sums + (ends - starts).astype(np.uint64) * _LENGTH).tolist()
+        return sums + (ends - starts).astype(np.uint64) * _LENGTH
 
 
-def _top_chars(keys: list[int], lengths: np.ndarray) -> int:
+def _top_chars(keys: np.ndarray, lengths: np.ndarray) -> int:
     """Characters of the most frequent n-gram times its count; the first to occur of tied n-grams."""
-    key, count = Counter(keys).most_common(1)[0]  # among equal counts, the first inserted
-    return count * int(lengths[keys.index(key)])
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    top = counts.max()
+    return int(top) * int(lengths[first[counts == top].min()])
 
 
-def _repeated_chars(keys: list[int], lengths: np.ndarray, n: int) -> int:
+def _repeated_chars(keys: np.ndarray, lengths: np.ndarray, n: int) -> int:
     """Characters of the n-grams equal to one read before them, reading on after each repeat (datatrove's
     ``find_all_duplicate``), on integer keys."""
-    if len(set(keys)) == len(keys):
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    if first.size == keys.size:
         return 0
-    sizes = lengths.tolist()
+    # The reading can only stop at an n-gram that occurred before it: between two such, it reads every n-gram (each
+    # one's first occurrence), so those are added at once and the loop runs over the possible repeats alone.
+    stops = np.flatnonzero(first[inverse] < np.arange(keys.size)).tolist()
+    ids, sizes = inverse.tolist(), lengths.tolist()
     seen: set[int] = set()
-    chars = i = 0
-    while i < len(keys):
-        if keys[i] in seen:
-            chars += sizes[i]
-            i += n
+    chars = i = k = 0
+    while k < len(stops):
+        at = stops[k]
+        if at < i:  # inside the n-gram just counted: not read
+            k = bisect_left(stops, i, k)
+            continue
+        seen.update(ids[i:at])
+        if ids[at] in seen:
+            chars += sizes[at]
+            i = at + n
         else:
-            seen.add(keys[i])
-            i += 1
+            seen.add(ids[at])
+            i = at + 1
+        k += 1
     return chars
 
 
@@ -143,8 +156,8 @@ def _ngram_signals(words: list[str], size: int) -> dict[str, float]:
 def signals(text: str, words: list[str]) -> dict[str, float]:
     """Every signal in :data:`SIGNALS` for `text`, whose words (by its language's tokenizer) are `words`."""
     size = len(text)
-    if not size:
-        return dict.fromkeys(SIGNALS, 0.0)
+    if not size:  # datatrove rejects an empty text before any rule: here it fails every rule that is on
+        return dict.fromkeys(SIGNALS, math.inf)
     paragraphs = _PARAGRAPHS.split(text.strip())
     para_count, para_chars = _repeats(paragraphs)
     lines = _LINES.split(text)

@@ -100,11 +100,17 @@ def _last_line(error: Exception) -> str:
     return (lines[-1] if lines else type(error).__name__)[:500]
 
 
+# Below this much input (or with one input file, which one worker runs alone anyway) the local runner runs in this
+# process: its worker processes each import Beam and the stages again (~3 CPU-s each, two per pipeline and three
+# pipelines in a run with one global stage), more than a small input's work (bench/small_runs.py, BENCHMARKS.md).
+WORKERS_INPUT_BYTES = 32 * 2 ** 20
+
+
 class BeamEngine:
     name = "beam"
 
-    def __init__(self, engine: EngineConfig, progress: RunProgress | None = None):
-        self.engine, self.progress = engine, progress or RunProgress(None)
+    def __init__(self, engine: EngineConfig, progress: RunProgress | None = None, in_process: bool = False):
+        self.engine, self.progress, self.in_process = engine, progress or RunProgress(None), in_process
 
     def __enter__(self) -> BeamEngine:
         logging.getLogger("apache_beam").setLevel(logging.ERROR)
@@ -120,10 +126,11 @@ class BeamEngine:
             return beam.Pipeline(options=options)
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-        # In-process by default: one worker per core in separate processes, never the Prism download.
-        options = PipelineOptions(args + [f"--direct_num_workers={os.cpu_count() or 1}",
-                                          "--direct_running_mode=multi_processing",
-                                          "--default_sdk_harness_log_level=ERROR"])
+        # The local runner, never the Prism download: one worker per core in separate processes, or (`in_process`)
+        # one in this process.
+        workers = ["--direct_num_workers=1", "--direct_running_mode=in_memory"] if self.in_process else \
+            [f"--direct_num_workers={os.cpu_count() or 1}", "--direct_running_mode=multi_processing"]
+        options = PipelineOptions(args + workers + ["--default_sdk_harness_log_level=ERROR"])
         return beam.Pipeline(runner=FnApiRunner(), options=options)
 
     def _run(self, build) -> None:

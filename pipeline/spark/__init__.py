@@ -30,14 +30,21 @@ from curate.pipeline.schema import LINEAGE
 from curate.pipeline.spark import class_archive, quiet
 
 
+# Below this much input a global stage's plan gives the driver JVM too little work for its optimising JIT to pay for
+# its compiling. On 2 cores, JVM CPU-s with it and without: exact_dedup over 37 pages 17.3 and 8.2, minhash_dedup over
+# 100,000 documents (97 MB of Parquet) 76.9 and 60.8, over 300,000 (292 MB) 133.6 and 129.7 (BENCHMARKS.md).
+JIT_INPUT_BYTES = 256 * 2 ** 20
+
+
 def session(engine: EngineConfig, jvm_work: bool = True):
     """The active SparkSession (tests share one), or a new one for this run; second value: whether we own it.
 
-    `jvm_work=False` (a pipeline without global stages: the JVM only schedules one task per file) stops the driver's
-    JIT at its first tier: the optimising compiler would otherwise spend ~8 CPU-s compiling Spark's start-up for a
-    JVM that then idles (measured: 22 → 14 JVM CPU-s for a session and one 8-task job on 2 cores). An
-    `engine.conf` of `spark.driver.extraJavaOptions` replaces this choice, and the class-data archive
-    (`class_archive`) that halves the driver JVM's start."""
+    `jvm_work=False` stops the driver's JIT at its first tier: the optimising compiler would otherwise spend ~8
+    CPU-s compiling Spark's start-up, which pays only when the JVM then works long enough (measured: 22 → 14 JVM
+    CPU-s for a session and one 8-task job on 2 cores). A run asks for it when it has no global stage (the JVM only
+    schedules one task per file) or a small input (`JIT_INPUT_BYTES`). An `engine.conf` of
+    `spark.driver.extraJavaOptions` replaces this choice, and the class-data archive (`class_archive`) that halves
+    the driver JVM's start."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -61,6 +68,10 @@ def session(engine: EngineConfig, jvm_work: bool = True):
         .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.python.worker.reuse", "true")
         .config("spark.python.daemon.module", "curate.pipeline.spark.daemon")  # workers fork with imports done
+        # PySpark starts one worker daemon per worker environment, and a plan's Arrow UDF (the dedup verdicts) adds
+        # SPARK_SIMPLIFIED_TRACEBACK to its workers' environment, which the passes' workers lack: a second daemon
+        # importing everything again (~2.5 CPU-s a run). curate reports a task's error by its last line anyway.
+        .config("spark.sql.execution.pyspark.udf.simplifiedTraceback.enabled", "false")
     )
     for key, value in engine.conf.items():
         builder = builder.config(key, value)

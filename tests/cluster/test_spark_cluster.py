@@ -35,6 +35,9 @@ STAGES = [
 CLUSTER_UP_S = 150      # master + two workers registered (JVM starts on a busy 2-core machine)
 PACK_S = 420            # first build of the archive: pip installs of the slim venv and the pack
 SUBMIT_S = 420          # spark-submit of the pipeline, executors unpacking the archive included
+# Every JVM of the cluster (master, workers, driver, executors) with the first JIT tier only: on a few documents the
+# optimising compiler's work is most of their CPU, and which tier runs Spark changes nothing the test checks.
+QUICK_JVM = "-XX:TieredStopAtLevel=1"
 
 
 def _java() -> str | None:
@@ -43,7 +46,8 @@ def _java() -> str | None:
     return java if java and os.access(java, os.X_OK) else None
 
 
-pytestmark = pytest.mark.skipif(_java() is None, reason="no Java (JAVA_HOME or `java` on PATH): Spark cannot start")
+pytestmark = [pytest.mark.cluster,
+              pytest.mark.skipif(_java() is None, reason="no Java (JAVA_HOME or `java` on PATH): Spark cannot start")]
 
 
 def _spark_home() -> Path:
@@ -78,7 +82,8 @@ def _clean_env(spark_home: Path, local_dirs: Path) -> dict[str, str]:
     space (shuffle files, fetched archives) inside the test's folder, not in /tmp."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    env.update(SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1", SPARK_LOCAL_DIRS=str(local_dirs))
+    env.update(SPARK_HOME=str(spark_home), SPARK_LOCAL_IP="127.0.0.1", SPARK_LOCAL_DIRS=str(local_dirs),
+               SPARK_DAEMON_JAVA_OPTS=QUICK_JVM)  # the master and the workers
     return env
 
 
@@ -233,6 +238,8 @@ def test_pipeline_on_a_standalone_cluster_matches_the_embedded_run(spark, tmp_pa
             "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
             "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
             "--conf", "spark.ui.enabled=false",
+            "--conf", f"spark.driver.extraJavaOptions={QUICK_JVM}",
+            "--conf", f"spark.executor.extraJavaOptions={QUICK_JVM}",
             str(ROOT / "jobs" / "spark_pipeline.py"), str(pipeline_yaml),
         ]
         with open(submit_log, "wb") as log:

@@ -135,8 +135,13 @@ def test_ngram_signals_equal_the_definitions_on_random_repetitive_texts():
             assert sig[f"top_{n}gram_char_fraction"] == expected
 
 
-def test_empty_text_scores_zero():
-    assert set(gopher_repetition.signals("", []).values()) == {0.0}
+def test_an_empty_text_fails_the_first_rule_that_is_on():
+    # datatrove's GopherRepetitionFilter rejects an empty text ("empty") before any rule
+    sig = gopher_repetition.signals("", [])
+    row = np.array([[sig[s] for s in gopher_repetition.SIGNALS]])
+    for code, rule in (("deu_Latn", "dup_line_fraction"), ("chj_Latn", "top_2gram_char_fraction")):  # chj: dup 0
+        lower, upper = bounds(gopher_repetition.thresholds(config(code)), gopher_repetition.SIGNALS)
+        assert first_failing(row, lower, upper, gopher_repetition.SIGNALS) == [rule]
 
 
 # ---- gopher_quality ---------------------------------------------------------------------------------------------

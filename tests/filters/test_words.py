@@ -68,6 +68,13 @@ def test_korean_words_after_a_long_number_are_cut_where_datatrove_cuts_them():
     assert word_tokenizer("ko").words("번호 12345678901234567890123 서울에 산다.") == ["번호", "23", "4", "6", "67", "8"]
 
 
+def test_japanese_numbers_stay_one_word():
+    # Sudachi joins a number's digits (its numeric plugin), as in datatrove's spaCy pipeline; a tokenizer made with
+    # no fields cuts them into single digits, which moves the alpha-word and n-gram ratios of number-rich pages
+    assert word_tokenizer("jpn_Jpan").words("約１０年で1934.579円、297人。") == [
+        "約", "１０", "年", "で", "1934.579", "円", "、", "297", "人", "。"]
+
+
 def test_words_are_stripped_and_never_empty():
     for lang in ("deu_Latn", "cmn_Hani", "jpn_Jpan", "tha_Thai", "kor_Hang", "hin_Deva"):
         ws = word_tokenizer(lang).words(" \n a \t\n\n b  \u3000 ")

@@ -101,6 +101,7 @@ def write_round_0(output: Output, work: str, edges) -> None:
         pq.write_table(table, f)
 
 
+@pytest.mark.beam
 def test_chained_round_pipelines_match_union_find(tmp_path):
     v, chain, edges = graphs()
     output = Output(str(tmp_path))

@@ -52,6 +52,7 @@ def finished(tmp_path_factory) -> Path:
     return folder / "out"
 
 
+@pytest.mark.beam
 def test_run(capsys, tmp_path, finished):
     assert (finished / "manifest.json").is_file()  # the fixture's run exited 0 and finished
     path = write_pipeline(tmp_path)
@@ -77,6 +78,7 @@ class Failing(Stage):
 """
 
 
+@pytest.mark.beam
 def test_run_that_fails_is_not_0(capsys, tmp_path, monkeypatch):
     (tmp_path / "failing_plugin.py").write_text(_FAILING)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -114,6 +116,7 @@ def test_demo(capsys, tmp_path):
     assert code not in (0, 130) and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.beam
 def test_report(capsys, tmp_path, finished):
     code, out, err = curate(capsys, "report", str(finished))
     assert code == 0 and "report:" in out, err
@@ -121,6 +124,7 @@ def test_report(capsys, tmp_path, finished):
     assert code == 2 and "manifest.json is missing" in err
 
 
+@pytest.mark.beam
 def test_inspect(capsys, tmp_path, finished):
     code, out, err = curate(capsys, "inspect", str(finished), "-n", "2")
     assert code == 0 and "rivers" in out, err
@@ -131,6 +135,7 @@ def test_tokenizer_train(capsys, tmp_path):
     assert curate(capsys, "tokenizer", "train", str(tmp_path))[0] == 2
 
 
+@pytest.mark.beam
 def test_export_megatron(capsys, tmp_path, finished):
     code, out, err = curate(capsys, "export", "megatron", str(finished), str(tmp_path / "megatron"))
     assert code == 2 and err.startswith("curate: error:"), err  # a run without token shards

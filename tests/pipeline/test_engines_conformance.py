@@ -99,7 +99,10 @@ def assert_same(spark, beam):
     assert len(spark[3]) == spark[2]["kept"]
 
 
-def test_demo_crawl_same_on_spark_and_beam(spark, tmp_path):
+def test_demo_crawl_same_on_spark_and_beam(spark, tmp_path, monkeypatch):
+    # Beam with its worker processes, as a large input runs it (the real crawls below run in-process, as small inputs
+    # do): the stages, their models, the decisions and side inputs cross to the workers pickled
+    monkeypatch.setattr("curate.pipeline.beam.WORKERS_INPUT_BYTES", 0)
     generate_crawl(tmp_path / "crawl")
     near_duplicates(tmp_path / "crawl")
     on_spark, on_beam = both_engines(tmp_path / "crawl", tmp_path)
@@ -126,7 +129,7 @@ def test_demo_crawl_same_on_spark_and_beam(spark, tmp_path):
 
 
 def test_real_crawls_same_on_spark_and_beam(spark, shared_data, tmp_path):
-    on_spark, on_beam = both_engines(shared_data / "warc", tmp_path)
+    on_spark, on_beam = both_engines(shared_data / "warc", tmp_path)  # small: Beam runs in-process
     assert_same(on_spark, on_beam)
     assert on_spark[2]["input"] == 83
 

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.commands.report import report_text, write_report
 from curate.pipeline.output import Output
@@ -17,6 +19,7 @@ ROOT = HERE.parents[1]
 TEXTS = ["Calm words only.", "Wow! Great!", "No! No! No! No!", "", "One! Two! Three!", "!!!!!!", "Plain again."]
 
 
+@pytest.mark.beam
 def test_a_plugin_stage_gets_its_manifest_section_and_report_section(tmp_path, monkeypatch):
     # the Beam workers import the plugin too: this folder goes on their PYTHONPATH, as a user's package would
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from curate.pipeline import config as config_module
 from curate.pipeline.output import Output
@@ -27,6 +28,7 @@ def pipeline(tmp_path: Path, stages: list):
                                 "engine": {"name": "beam"}, "stages": stages})
 
 
+@pytest.mark.beam
 def test_failed_attempts_files_are_gone_before_the_manifest(tmp_path):
     config = pipeline(tmp_path, [{"name": "langid", "languages": ["de"], "threshold": 0.3}])
     out = Output(config.output)
@@ -55,6 +57,7 @@ def test_failed_attempts_files_are_gone_before_the_manifest(tmp_path):
     assert not (tmp_path / "out" / "work").exists()  # removed with the manifest written
 
 
+@pytest.mark.beam
 def test_keep_work_keeps_the_rows_between_passes(tmp_path):
     run(pipeline(tmp_path, [{"name": "exact_dedup"}]), keep_work=True)
     assert (tmp_path / "out" / "manifest.json").is_file()

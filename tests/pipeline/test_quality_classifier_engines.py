@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.commands.demo import demo_texts
@@ -40,6 +41,7 @@ def corpus(root: Path) -> Path:
     return root / "quality.bin"
 
 
+@pytest.mark.beam
 def test_threshold_on_beam(tmp_path):
     model = corpus(tmp_path)
     stage = QualityClassifier(QualityClassifierParams(model=str(model)))

@@ -92,6 +92,7 @@ def test_thresholds_come_from_the_stage_config():
     assert signal_thresholds(spec, "bullet_line_fraction") == []
 
 
+@pytest.mark.beam
 def test_a_run_without_optional_stages_gets_only_its_sections(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()

@@ -174,6 +174,7 @@ print(json.dumps(results))
 """
 
 
+@pytest.mark.slow
 def test_extremes_in_bounded_time_and_memory(tmp_path):
     _write_extremes(tmp_path)
     done = subprocess.run([sys.executable, "-c", _EXTREMES, str(HERE), str(tmp_path)], capture_output=True,
@@ -188,12 +189,14 @@ def test_extremes_in_bounded_time_and_memory(tmp_path):
     assert results["peak_rss_mb"] < 700, results
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(case=hostile.warc_cases())
 def test_fuzzed_warc_files_every_record_accounted_for(case, bound, tmp_path_factory):
     hostile.check_file(case.build(tmp_path_factory.mktemp("warc")), "warc", bound)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(case=hostile.jsonl_cases())
 def test_fuzzed_jsonl_files_every_record_accounted_for(case, bound, tmp_path_factory):

@@ -208,6 +208,7 @@ def tiny_checkpoint(root: Path, num_labels: int) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_labels", [1, 2])
 def test_hugging_face_backend_scores_as_the_model_does(tmp_path, num_labels):
     import torch

@@ -178,7 +178,7 @@ def _open_and_close(fifo) -> None:
 def test_a_list_file_that_is_a_fifo_is_refused(tmp_path, ut1):
     fifo = tmp_path / "domains.fifo"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match=r"domain_files: .* is not a regular file but a FIFO"):
+    with pytest.raises(ConfigError, match=r"domain_files\[0\]: .* is not a regular file but a FIFO"):
         check(pipeline_config.parse({"input": {"paths": ["x"], "dataset": "t"}, "output": "o",
                                      "stages": [{"name": "url_filter", "domain_files": [str(fifo)]}]}),
               [], assumed="warc")

@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from curate.trainer import config, train
+
+pytestmark = pytest.mark.slow  # 300 CPU training steps
 
 
 def test_tiny_model_learns(corpus, tmp_path):

@@ -16,6 +16,8 @@ import yaml
 
 from curate.trainer import launch, train
 
+pytestmark = pytest.mark.distributed
+
 STEPS = 6
 CLI = [sys.executable, "-m", "curate.pipeline.commands.cli", "train"]
 

@@ -12,6 +12,7 @@ import torch
 from conftest import EOS, VOCAB, counting_docs, write_corpus
 from curate.trainer import config, export_hf, train
 
+pytestmark = pytest.mark.slow  # trains a model, exports it in a child, loads it in transformers
 TOLERANCE = 1e-4  # float32 on both sides; the two implementations order a few sums differently
 
 

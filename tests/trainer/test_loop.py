@@ -129,3 +129,13 @@ def test_threads_by_default_leave_a_core_to_the_data_loader(corpus, tmp_path, mo
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_bad_config_is_refused_before_torch_is_imported(tmp_path):
+    """A config error is a quick answer: torch (seconds to import cold) is imported once the config is good."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"data": {"manifest": str(tmp_path / "none.json")}, "train": {"lr": "fast"}}))
+    code = ("import sys; from curate.trainer.launch import main; "
+            f"status = main({str(bad)!r}); print(status, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["2", "False"], done.stderr

@@ -1,0 +1,81 @@
+"""A run sizes its engine to its input: a small input does without what pays only on a large one (Beam's worker
+processes, the Spark driver's optimising JIT), and gives the same output (bench/small_runs.py has the figures;
+test_engines_conformance.py runs Beam both ways against Spark)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from curate.pipeline import config as config_module
+from curate.pipeline.beam import WORKERS_INPUT_BYTES
+from curate.pipeline.inputs import InputFile
+from curate.pipeline.run import _engine, run
+from curate.pipeline.spark import JIT_INPUT_BYTES
+
+_popen: dict = {"argv": None}  # what the audit hook below records while a test listens
+
+
+def _record_popen(event: str, args: tuple) -> None:
+    if event == "subprocess.Popen" and _popen["argv"] is not None:
+        _popen["argv"].append(" ".join(map(str, args[1] if isinstance(args[1], (list, tuple)) else [args[1]])))
+
+
+sys.addaudithook(_record_popen)  # permanent, as audit hooks are: records nothing outside `_started`
+
+
+def _config(engine: str, stages: list, folder: Path = Path("/nonexistent")) -> config_module.PipelineConfig:
+    return config_module.parse({"input": str(folder / "in"), "output": str(folder / "out"),
+                                "engine": {"name": engine}, "stages": stages})
+
+
+def _files(*sizes: int) -> list[InputFile]:
+    return [InputFile(f"/in/{i}.jsonl", f"{i}.jsonl", size, "jsonl") for i, size in enumerate(sizes)]
+
+
+def test_the_spark_driver_compiles_fully_only_for_a_large_input_with_a_global_stage():
+    dedup, map_only = _config("spark", [{"name": "exact_dedup"}]), _config("spark", [{"name": "langid"}])
+    assert not _engine(dedup, None, _files(1000, JIT_INPUT_BYTES - 2000)).jvm_work
+    assert _engine(dedup, None, _files(1000, JIT_INPUT_BYTES)).jvm_work
+    assert not _engine(map_only, None, _files(JIT_INPUT_BYTES)).jvm_work  # the driver only schedules tasks
+
+
+def test_beam_runs_in_this_process_for_a_small_input_or_one_file():
+    config = _config("beam", [{"name": "exact_dedup"}])
+    assert _engine(config, None, _files(1000, 1000)).in_process
+    assert _engine(config, None, _files(10 * WORKERS_INPUT_BYTES)).in_process  # one file: one worker at a time
+    assert not _engine(config, None, _files(WORKERS_INPUT_BYTES, 1)).in_process
+
+
+def _started(config) -> list[str]:
+    """The commands of the processes a run starts."""
+    _popen["argv"] = []
+    try:
+        run(config)
+        return _popen["argv"]
+    finally:
+        _popen["argv"] = None
+
+
+@pytest.mark.beam
+def test_a_small_beam_run_starts_no_worker_process_and_a_large_one_does(tmp_path, monkeypatch):
+    kept = {}
+    for size in ("small", "large"):
+        folder = tmp_path / size
+        (folder / "in").mkdir(parents=True)
+        for name in ("a", "b"):
+            (folder / "in" / f"{name}.jsonl").write_text("".join(
+                json.dumps({"text": f"Document {i % 4} about rivers, boats and the long summer evenings."}) + "\n"
+                for i in range(12)))
+        if size == "large":
+            monkeypatch.setattr("curate.pipeline.beam.WORKERS_INPUT_BYTES", 0)
+        started = _started(_config("beam", [{"name": "exact_dedup"}], folder))
+        workers = [command for command in started if "sdk_worker_main" in command]
+        assert (len(workers) > 0) == (size == "large"), started
+        manifest = json.loads((folder / "out" / "manifest.json").read_text())
+        kept[size] = sorted(i for p in manifest["documents"]
+                            for i in pq.read_table(folder / "out" / p, columns=["id"])["id"].to_pylist())
+    assert kept["small"] == kept["large"] and len(kept["small"]) == 4
