@@ -289,9 +289,12 @@ def balance_report(stage_id: str, summary: dict, domains: dict[str, dict], train
     notes = list(summary["notes"])
     notes += [f"{name}: weighted {info['weight']:.4f} but no shards were written"
               for name, info in decided.items() if info["weight"] > 0 and name not in domains]
-    return {"stage": stage_id, "by": summary["by"], "mode": summary["mode"], "temperature": summary["temperature"],
-            "budget": summary["budget"], "feasible": not notes, "notes": notes,
-            "max_training_tokens": int(min(limits)) if limits else 0, "domains": rows}
+    report = {"stage": stage_id, "by": summary["by"], "mode": summary["mode"], "temperature": summary["temperature"],
+              "budget": summary["budget"], "feasible": not notes, "notes": notes,
+              "max_training_tokens": int(min(limits)) if limits else 0, "domains": rows}
+    if "repeats" in summary:  # balance's repeat counts: the inflation of what it saw, per domain and bucket/language
+        report["repeats"] = summary["repeats"]
+    return report
 
 
 # ---- what the run report shows ---------------------------------------------------------------------------------
@@ -340,6 +343,8 @@ def domains_section(run: RunView, stages: list[Stage]) -> Section | None:
                         "domain passes its max_epochs.</p>")
             for note in balance["notes"]:
                 body.append(f'<p class="warn">{html.escape(note)}</p>')
+            if "repeats" in balance:
+                body += repeats_tables(balance["repeats"], domains)
     elif "n_tokens" in run.columns:
         key = "domain" if "domain" in run.columns else None
         documents = run.sample([key, "n_tokens"] if key else ["n_tokens"])
@@ -355,6 +360,26 @@ def domains_section(run: RunView, stages: list[Stage]) -> Section | None:
     else:
         return None
     return Section("domains", "Domains and tokens", body)
+
+
+def repeats_tables(repeats: dict, domains: dict[str, dict]) -> list[str]:
+    """The inflation of balance's repeat counts: per domain in the shards (tokens with every copy over unique tokens),
+    and over the documents balance saw, per domain and per quality bucket or language."""
+    unit = repeats["by"]
+    body = [f"<p>Repeats ({html.escape(repeats['source'])}, at most {repeats['max_repeats']} a document): "
+            f"{repeats['all']['repeated_units']:,} {unit} with every copy from {repeats['all']['units']:,} unique, "
+            f"{repeats['all']['inflation']:.2f}x over the documents balance saw.</p>"]
+    shards = [[n, d["tokens"], d.get("repeated_tokens", d["tokens"]),
+               f"{d.get('repeated_tokens', d['tokens']) / d['tokens']:.2f}x" if d["tokens"] else "-"]
+              for n, d in sorted(domains.items())]
+    body.append(table(["domain", "unique tokens (shards)", "with every copy", "inflation"], shards))
+    for group in ("domains", "quality_bucket", "lang"):
+        if group in repeats:
+            rows = [[name, r["documents"], r["units"], r["repeated_units"], f"{r['inflation']:.2f}x"]
+                    for name, r in repeats[group].items()]
+            label = "domain" if group == "domains" else group
+            body.append(table([label, "documents", f"unique {unit}", f"{unit} with every copy", "inflation"], rows))
+    return body
 
 
 def mixture_text(run: RunView, stages: list[Stage]) -> list:
