@@ -143,6 +143,10 @@ class QualityClassifierParams(Params):
         self.scoring()  # the one model's checks
         return self
 
+    def suffixes(self) -> list[str]:
+        """What each model's key and output columns end with: `_<name>` in an ensemble, nothing for the one model."""
+        return [m.suffix() for m in self.models] if self.models else [""]
+
     def scoring(self) -> list[ScoringModel]:
         """The classifiers, each with its own settings; the one `model` unnamed (its column is quality_score)."""
         if self.models is not None:
@@ -478,10 +482,9 @@ class QualityClassifier(GlobalStage):
         return ("text", "n_tokens") if self.params.buckets and self.params.by == "tokens" else ("text",)
 
     def adds(self) -> dict[str, pa.DataType]:
-        added = {f"quality_score{m.suffix()}": pa.float32() for m in self.params.scoring()}
+        added = {f"quality_score{s}": pa.float32() for s in self.params.suffixes()}
         if self.params.buckets:
-            if self.params.models:
-                added.update({f"quality_bucket{m.suffix()}": pa.int32() for m in self.params.models})
+            added.update({f"quality_bucket{s}": pa.int32() for s in self.params.suffixes() if s})
             added["quality_bucket"] = pa.int32()
         return added
 
@@ -522,7 +525,7 @@ class QualityClassifier(GlobalStage):
     # places every document; the per-bucket units go to `buckets_path`.
     def bucket_models(self) -> list[str]:
         """The suffix of each model's key columns (rank<suffix>, d0<suffix>..): the models' keys in the state."""
-        return [m.suffix() for m in self.params.scoring()]
+        return self.params.suffixes()
 
     def bucket_start(self) -> dict:
         return quality_buckets.start(self.bucket_models(), self.params.buckets)
@@ -571,7 +574,7 @@ class QualityClassifier(GlobalStage):
         return pa.RecordBatch.from_arrays(arrays, schema=self.key_schema())
 
     def collector(self, output: Output, tag: str) -> Collector:
-        return ScoreCounts(self.id, f"quality_score{self.params.scoring()[0].suffix()}",
+        return ScoreCounts(self.id, f"quality_score{self.params.suffixes()[0]}",
                            self.units if self.params.buckets else None)
 
     def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
