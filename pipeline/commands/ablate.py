@@ -132,7 +132,7 @@ def document_files(output_dir: Path) -> list[str]:
 
 # What a later run needs of an earlier run's documents. The Parquet reader carries every column, and an output read
 # again already has `input_id` and the like: a second pass would carry those twice.
-CARRIED = ("text", "url", "domain", "dup_cluster")
+CARRIED = ("text", "url", "domain", "dup_cluster", "repeats")
 
 
 def slim_documents(output_dir: Path, target: Path) -> list[str]:
