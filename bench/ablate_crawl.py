@@ -16,8 +16,8 @@ With `--quality` (for examples/ablation_selection.yaml), two fastText quality cl
 train`'s code, on nothing the evaluation reads: WikiText-2's articles are split by a seeded hash, the held-out ones
 written to `OUT_DIR/wikitext-heldout.txt` (the example's Wikipedia reference set) and the others are the positives;
 `quality/wiki.bin` learns them against the raw text (every text node, boilerplate included) of the crawl's training
-pages (never a held-out page), `quality/order.bin` against the same sections' words shuffled (word order, another
-notion of quality).
+pages (never a held-out page), `quality/main.bin` against the main text of the same pages (resiliparse's
+main-content extraction: prose of another kind, a different notion of quality).
 """
 from __future__ import annotations
 
@@ -124,27 +124,29 @@ def quality_models(out: Path, fraction: float, seed: int) -> dict:
     train_text.parent.mkdir(parents=True, exist_ok=True)
     train_text.write_text("".join(a for a, k in zip(articles, kept) if not k), encoding="utf-8")
     sections = [s for article in wikitext_articles(train_text) for s in article]
-    rng = random.Random(seed)
     index = [json.loads(line) for line in (PAGES / "index.jsonl").read_text(encoding="utf-8").splitlines()]
-    pages = []
+    pages, main = [], []
     for page in index:
         if held_out(page["url"], fraction, seed):
             continue
-        html = gzip.decompress((PAGES / page["html"]).read_bytes())
-        text = extract_plain_text(bytes_to_str(html, detect_encoding(html)), main_content=False)
+        raw = gzip.decompress((PAGES / page["html"]).read_bytes())
+        html = bytes_to_str(raw, detect_encoding(raw))
+        text = extract_plain_text(html, main_content=False)
         if len(text.split()) >= 50:
             pages.append(text)
-    files = {"positive": sections, "web": pages,
-             "shuffled": [" ".join(rng.sample(s.split(), len(s.split()))) for s in sections]}
+        text = extract_plain_text(html, main_content=True)
+        if len(text.split()) >= 50:
+            main.append(text)
+    files = {"positive": sections, "web": pages, "main": main}
     for name, texts in files.items():
         (out / "quality" / f"{name}.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     cards = {}
-    for name, negative in (("wiki", "web"), ("order", "shuffled")):
+    for name, negative in (("wiki", "web"), ("main", "main")):
         card = train_quality(str(out / "quality" / "positive.jsonl"), str(out / "quality" / f"{negative}.jsonl"),
                              str(out / "quality" / f"{name}.bin"), seed=seed, log=lambda line: None)
         cards[name] = card.get("heldout", card)
     return {"wikitext_articles": [sum(not k for k in kept), sum(kept)], "positives": len(sections),
-            "web_negatives": len(pages), "models": cards}
+            "web_negatives": [len(pages), len(main)], "models": cards}
 
 
 def main() -> None:

@@ -132,3 +132,25 @@ def test_repeat_counts_reach_the_shards_and_the_inflation_is_reported(outputs):
 
     page = Path(write_report(str(out))).read_text()
     assert "Repeats (by_bucket, at most 2 a document)" in page and "inflation" in page
+
+
+@pytest.mark.beam
+def test_rehydration_repeats_by_the_duplicate_cluster_size_exact_dedup_wrote(tmp_path):
+    """FineWeb-2's rehydration on this run's own clusters: a document kept for a cluster of size s gets the table's
+    count for s (the largest size named at or below s), its copies removed by exact_dedup."""
+    (tmp_path / "in").mkdir()
+    rows = []
+    for i, copies in enumerate([1, 2, 3, 4, 6, 1]):
+        rows += [{"text": f"document number {i} says something of its own, with words.", "domain": "web"}] * copies
+    (tmp_path / "in" / "part.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table = tmp_path / "up_to_5_reps.json"
+    table.write_text(json.dumps({"1": 1, "2": 3, "4": 5, "6": 2}))
+    run(pipeline_config.parse({
+        "input": {"paths": [str(tmp_path / "in")], "dataset": "d", "fields": ["domain"]},
+        "output": str(tmp_path / "out"), "engine": {"name": "beam"},
+        "stages": [{"name": "exact_dedup"},
+                   {"name": "balance", "by": "characters", "temperature": 1,
+                    "repeats": {"by_cluster_size": str(table), "max_repeats": 4}}]}))
+    kept = documents(tmp_path / "out")
+    got = sorted(zip(kept.column("dup_cluster_size").to_pylist(), kept.column("repeats").to_pylist()))
+    assert got == [(1, 1), (1, 1), (2, 3), (3, 3), (4, 4), (6, 2)]  # 4 -> 5 capped at 4; 3 takes 2's count
