@@ -1,4 +1,11 @@
-"""quality_classifier: a model's quality score for every document (`quality_score`); keeps by threshold or top fraction.
+"""quality_classifier: a model's quality score for every document (`quality_score`), or an ensemble's
+(`quality_score_<name>` per model), token-weighted percentile buckets (`quality_bucket`); keeps by threshold, top
+fraction or buckets.
+
+Buckets (`buckets`, `combine`, `by`, `keep_buckets`): each model's B - 1 percentile cuts are a global decision of the
+same kind, a weighted radix selection on each model's rank (the pure core is `quality_buckets`); a document's bucket
+per model is floor(B x its token-weighted percentile), and its quality_bucket their max or rounded mean; rule
+`outside_keep_buckets`.
 
 A global stage whose key is the score. Its keys (computed per file, in the task of the pass before it) are the
 document's `uid`, its `quality_score`, and a 64-bit rank: the score's float32 bits in an order-preserving form, then
@@ -124,7 +131,8 @@ class QualityClassifierParams(Params):
     @model_validator(mode="after")
     def _one_rule(self) -> QualityClassifierParams:
         if (self.model is None) == (self.models is None):
-            raise ValueError("give model (one classifier) or models (several), not both")
+            raise ValueError("give model (one classifier) or models (several)" +
+                             (", not both" if self.model is not None else ""))
         rules = [name for name in ("threshold", "keep_fraction", "keep_buckets") if getattr(self, name) is not None]
         if len(rules) > 1:
             raise ValueError(f"give one of threshold, keep_fraction and keep_buckets, not {' and '.join(rules)}")
@@ -430,7 +438,7 @@ def quality_section(run: RunView, stages: list[Stage]) -> Section | None:
         if result["cutoff"] is not None:
             ax.axvline(result["cutoff"], color="black", linestyle="--", linewidth=1.2,
                        label=f"cutoff {result['cutoff']:.4g}")
-        ax.set_xlabel("quality_score")
+        ax.set_xlabel(f"quality_score{stage.params.suffixes()[0]}")
         ax.set_ylabel("documents")
         ax.legend(fontsize=8)
         ax.set_title(f"{stage.id}: scores of the {result['documents']:,} documents it scored", fontsize=10)
@@ -451,7 +459,26 @@ def quality_section(run: RunView, stages: list[Stage]) -> Section | None:
                  f'<p class="note">Hosts with most scored documents (of each input file the {HOSTS_PER_FILE:,} '
                  f"largest are named, the others are counted under {OTHER}).</p>",
                  table(["host", "documents", "kept", "kept share"], domains)]
+        if "buckets" in result:
+            body.append(buckets_table(result["buckets"]))
     return Section("quality-classifier", "Quality classifier", body) if body else None
+
+
+def buckets_table(buckets: dict[str, Any]) -> str:
+    """Per quality_bucket: documents and units scored and kept, and each model's units in its own bucket of that number
+    (1/B of the total each, to within one document) with the score where that bucket begins."""
+    models = buckets["models"]
+    header = ["quality_bucket", "documents", buckets["by"], "kept documents", f"kept {buckets['by']}"]
+    header += [f"{name}: {buckets['by']} (from score)" for name in models]
+    rows = []
+    for row in buckets["quality_bucket"]:
+        b = row["bucket"]
+        cells = [b, row["documents"], row["units"], row["kept_documents"], row["kept_units"]]
+        for info in models.values():
+            start = f"{info['cut_scores'][b - 1]:.4g}" if b and info["cut_scores"] else "lowest"
+            cells.append(f"{info['units'][b]:,} ({start})")
+        rows.append(cells)
+    return table(header, rows)
 
 
 def quality_text(run: RunView, stages: list[Stage]) -> list[str]:

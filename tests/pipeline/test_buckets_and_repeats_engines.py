@@ -111,6 +111,20 @@ def test_every_bucket_is_the_one_a_full_sort_gives_and_the_selection_keeps_its_b
     assert selected == {i for i, b in zip(table.column("id").to_pylist(), best) if b >= 1}
 
 
+def test_the_report_shows_the_buckets(outputs):
+    from curate.pipeline.commands.report import write_report
+
+    out = outputs["spark-selected"]
+    manifest = json.loads((out / MANIFEST).read_text())
+    buckets = manifest["quality_classifier"]["quality_classifier"]["buckets"]
+    kept = documents(out)
+    for row in buckets["quality_bucket"]:
+        mine = kept.column("quality_bucket").to_numpy() == row["bucket"]
+        assert row["kept_documents"] == int(mine.sum()) and (row["kept_documents"] == 0) == (row["bucket"] == 0)
+    page = Path(write_report(str(out))).read_text()
+    assert "order: characters (from score)" in page and "quality_bucket" in page
+
+
 def test_repeat_counts_reach_the_shards_and_the_inflation_is_reported(outputs):
     out = outputs["beam-selected"]
     table = documents(out)
