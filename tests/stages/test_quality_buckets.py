@@ -115,7 +115,7 @@ def test_the_stage_places_ensemble_documents_and_leaves_out_buckets_not_kept(tmp
     ({"model": "x.bin", "buckets": 4, "keep_buckets": [4]}, "outside 0..3"),
     ({"models": [{"name": "a", "model": "x.bin"}, {"name": "a", "model": "y.bin"}]}, "a name of its own"),
     ({"model": "x.bin", "models": [{"name": "a", "model": "y.bin"}]}, "not both"),
-    ({"buckets": 4}, r"give model \(one classifier\) or models \(several\)$"),
+    ({"buckets": 4}, r"give model \(one classifier\) or models \(several\) \["),
     ({"model": "x.bin", "buckets": 4, "keep_buckets": [3], "threshold": 0.5}, "not threshold and keep_buckets"),
 ])
 def test_bad_ensemble_parameters_are_refused(raw, message):
