@@ -18,6 +18,12 @@ with n_d the units domain d has:
   lands within one bucket (1/4,096 of the domain, or one document on small data) of w_d N.
 The engines aggregate the keys into a histogram of units per (domain, bucket), at most 4,096 rows per domain, and
 call `decide` and `cuts` on it; each document is then kept or rejected by its bucket alone.
+
+With `repeats:` (stages/repeats.py) every document gets a repeat count k (by quality bucket, by duplicate-cluster
+size, or from a column; at most `max_repeats`), written as the `repeats` column the shards carry: still no copy on
+disk, the trainer's index names the document k times an epoch. Its units count k times in the histogram, so the
+weights, the caps, the budget and the down-sampling all apply to the repeated corpus; the summary's `repeats` reports
+the inflation per domain and per bucket or language (`inflation`).
 """
 from __future__ import annotations
 
@@ -189,7 +195,7 @@ class Balance(GlobalStage):
         written to `summary_path`) and the cuts per domain (`cuts`); with repeats, their report (`inflation`)."""
         summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, self.params)
         if self.params.repeats:
-            summary["repeats"] = self.inflation(inflation or [])
+            summary["repeats"] = repeat_counts.inflation(self.params.repeats, self.params.by, inflation or [])
         return summary, cuts(histogram, summary)
 
     def summary_path(self) -> str:
@@ -208,30 +214,6 @@ class Balance(GlobalStage):
             arrays = [*arrays[:2], pa.array(amount.to_numpy(zero_copy_only=False) * counts), arrays[3],
                       pa.array(counts), amount, repeat_counts.groups(self.params.repeats, batch)]
         return pa.RecordBatch.from_arrays(arrays, schema=self.key_schema())
-
-    def inflation(self, rows: list[tuple[str, str, int, int, int]]) -> dict:
-        """The report of the repeats over the documents balance saw (before any down-sampling): per domain and per
-        group (quality_bucket or language), documents, unique units, units with every copy, and the inflation.
-        `rows` are (domain, group, documents, unique units, repeated units), as the plans sum them."""
-        def line(documents: int, unique: int, repeated: int) -> dict:
-            return {"documents": documents, "units": unique, "repeated_units": repeated,
-                    "inflation": round(repeated / unique, 4) if unique else 0.0}
-
-        def total(key) -> dict:
-            sums: dict[str, list[int]] = {}
-            for row in rows:
-                acc = sums.setdefault(key(row), [0, 0, 0])
-                for i in range(3):
-                    acc[i] += int(row[2 + i])
-            order = sorted(sums, key=lambda name: (not name.isdigit(), int(name) if name.isdigit() else 0, name))
-            return {name: line(*sums[name]) for name in order}
-
-        report = {"source": next(s for s in repeat_counts.SOURCES if getattr(self.params.repeats, s) is not None),
-                  "max_repeats": self.params.repeats.max_repeats, "by": self.params.by,
-                  "domains": total(lambda row: row[0]), "all": total(lambda row: "all")["all"] if rows else line(0, 0, 0)}
-        if self.params.repeats.group():
-            report[self.params.repeats.group()] = total(lambda row: row[1])
-        return report
 
     def mixture(self, output: Output) -> dict | None:
         """The mixture this stage's plan decided (for the token shards' weights and `balance.json`)."""

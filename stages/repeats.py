@@ -59,6 +59,9 @@ class RepeatsParams(Params):
         return isinstance(self.by_cluster_size, str) and isinstance(
             next(iter(load_table(self.by_cluster_size).values()), None), dict)
 
+    def source(self) -> str:
+        return next(name for name in SOURCES if getattr(self, name) is not None)
+
     def group(self) -> str:
         """What the inflation is reported by, besides the domain: the bucket, the language, or nothing more."""
         return "quality_bucket" if self.by_bucket is not None else "lang" if self.per_language() else ""
@@ -117,3 +120,27 @@ def groups(params: RepeatsParams, batch: pa.RecordBatch) -> pa.Array:
     if not name:
         return pa.array([""] * batch.num_rows, pa.string())
     return pc.fill_null(batch.column(name).cast(pa.string()), "(none)")
+
+
+def inflation(params: RepeatsParams, by: str, rows: list[tuple[str, str, int, int, int]]) -> dict:
+    """The report of the repeats over the documents balance saw (before its down-sampling): per domain and per group
+    (quality_bucket or language), documents, unique units, units with every copy, and the inflation. `rows` are
+    (domain, group, documents, unique units, repeated units), as the plans sum them."""
+    def line(documents: int, unique: int, repeated: int) -> dict:
+        return {"documents": documents, "units": unique, "repeated_units": repeated,
+                "inflation": round(repeated / unique, 4) if unique else 0.0}
+
+    def total(key) -> dict:
+        sums: dict[str, list[int]] = {}
+        for row in rows:
+            acc = sums.setdefault(key(row), [0, 0, 0])
+            for i in range(3):
+                acc[i] += int(row[2 + i])
+        order = sorted(sums, key=lambda name: (not name.isdigit(), int(name) if name.isdigit() else 0, name))
+        return {name: line(*sums[name]) for name in order}
+
+    report = {"source": params.source(), "max_repeats": params.max_repeats, "by": by,
+              "domains": total(lambda row: row[0]), "all": total(lambda row: "all").get("all", line(0, 0, 0))}
+    if params.group():
+        report[params.group()] = total(lambda row: row[1])
+    return report
