@@ -56,8 +56,14 @@ class RepeatsParams(Params):
         return ("dup_cluster_size", "lang") if self.per_language() else ("dup_cluster_size",)
 
     def per_language(self) -> bool:
-        return isinstance(self.by_cluster_size, str) and isinstance(
-            next(iter(load_table(self.by_cluster_size).values()), None), dict)
+        """A table file of tables, one per language (FineWeb-2's). A file that cannot be read is no such file here:
+        the planned run's file check names it (`Balance.files`)."""
+        if not isinstance(self.by_cluster_size, str):
+            return False
+        try:
+            return isinstance(next(iter(load_table(self.by_cluster_size).values()), None), dict)
+        except CurateError:
+            return False
 
     def source(self) -> str:
         return next(name for name in SOURCES if getattr(self, name) is not None)

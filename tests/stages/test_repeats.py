@@ -74,3 +74,17 @@ def test_balance_counts_every_copy_and_reports_the_inflation():
     assert report["all"]["inflation"] == round(21 / 12, 4)
     assert list(report["quality_bucket"]) == ["0", "1", "2"] and report["quality_bucket"]["2"]["inflation"] == 4.0
     assert summary["domains"]["a"]["available"] == 12  # the domain's units count every copy
+
+
+def test_a_missing_rehydration_file_is_named_before_the_run(tmp_path):
+    from curate.pipeline import config as pipeline_config
+    from curate.pipeline.check import check
+    from curate.pipeline.errors import ConfigError
+    from curate.pipeline.inputs import InputFile
+
+    config = pipeline_config.parse({"input": {"paths": ["x"], "dataset": "d", "fields": ["domain"]}, "output": "o",
+                                    "stages": [{"name": "exact_dedup"},
+                                               {"name": "balance", "temperature": 1, "by": "characters",
+                                                "repeats": {"by_cluster_size": str(tmp_path / "absent.json")}}]})
+    with pytest.raises(ConfigError, match=r"\(balance\)\.repeats\.by_cluster_size: no file .*absent\.json"):
+        check(config, [InputFile(str(tmp_path / "x.jsonl"), "x.jsonl", 1, "jsonl")])
