@@ -6,8 +6,8 @@
 `documents/`. A shard closes at the first document that takes it to the tokenize stage's `shard_tokens`; its name
 carries the task's attempt tag, its sha256 is taken as it is written. `split` is a seeded hash of the dedup cluster
 (`dup_cluster`, else the uid), so near-duplicates never straddle train and validation. Without a `domain` column the
-domain is the dataset (`source`). When the kept documents carry a `repeats` column (a count per document: an input
-field today, `balance` later), the shards get it too (int32, null read as 1), and the trainer puts a document with
+domain is the dataset (`source`). When the kept documents carry a `repeats` column (a count per document: balance's
+`repeats:`, or an input field), the shards get it too (int32, null read as 1), and the trainer puts a document with
 count k in every epoch k times (docs/TRAINER.md); the entries then total `repeated_tokens` beside the unique `tokens`.
 
 `manifest_section` runs once at the end: it copies the tokenizer into `tokenizer/`, lists the shards, sums the domains
