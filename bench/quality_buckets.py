@@ -16,7 +16,10 @@ characters`, run on each engine twice: scores and buckets only (every document k
 - each bucket's characters differ from 1/20 of the total by at most one document's characters (the largest is shown);
 - the per-bucket units the manifest reports equal those counted from the documents.
 
-    python bench/quality_buckets.py [--work /tmp/curate-buckets] [--documents 12000]
+    python bench/quality_buckets.py [--work /tmp/curate-buckets] [--documents 12000] [--by tokens]
+
+`--by tokens`: a byte-level BPE (8,192) trained here on the corpus, `tokenize` before the classifier, and the
+percentiles weighed by each document's `n_tokens` (what the stage reads then) instead of its characters.
 """
 from __future__ import annotations
 
@@ -79,11 +82,11 @@ def corpus(work: Path, labelled: dict, documents: int, seed: int) -> Path:
     return folder
 
 
-def outputs(out: Path) -> pa.Table:
-    """The kept documents' ids and quality columns, in id order."""
+def outputs(out: Path, by: str) -> pa.Table:
+    """The kept documents' ids, units and quality columns, in id order."""
     manifest = json.loads((out / MANIFEST).read_text())
-    columns = ["id", "uid", "text", "quality_score_wiki", "quality_score_order", "quality_bucket_wiki",
-               "quality_bucket_order", "quality_bucket"]
+    columns = ["id", "uid", "n_tokens" if by == "tokens" else "text", "quality_score_wiki", "quality_score_order",
+               "quality_bucket_wiki", "quality_bucket_order", "quality_bucket"]
     return pa.concat_tables([pq.read_table(out / p, columns=columns) for p in manifest["documents"]]).sort_by("id")
 
 
@@ -101,13 +104,22 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/curate-buckets"))
     parser.add_argument("--documents", type=int, default=12_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--by", choices=["characters", "tokens"], default="characters")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     labelled = labelled_set(args.data, args.seed)
     models = train_models(args.work, labelled, args.seed)
     folder = corpus(args.work, labelled, args.documents, args.seed)
     stage = {"name": "quality_classifier", "models": [{"name": n, "model": str(p)} for n, p in models.items()],
-             "buckets": BUCKETS, "combine": "max", "by": "characters"}
+             "buckets": BUCKETS, "combine": "max", "by": args.by}
+    before = []
+    if args.by == "tokens":
+        from curate.pipeline.commands.tokenizer_train import train_bpe
+
+        tokenizer = args.work / "tokenizer.json"
+        texts = [json.loads(line)["text"] for path in sorted(folder.glob("*.jsonl")) for line in open(path)]
+        train_bpe(texts[:5000], vocab_size=8192).save(str(tokenizer))
+        before = [{"name": "tokenize", "tokenizer": str(tokenizer)}]
     print("stage:", json.dumps(stage), "then with keep_buckets: [10..19]")
     tables, seconds = {}, {}
     for engine in ("spark", "beam"):
@@ -115,16 +127,19 @@ def main() -> None:
             name = f"run-{engine}" + ("-selected" if select else "")
             raw = {"input": {"paths": [str(folder)], "dataset": "buckets"}, "output": str(args.work / name),
                    "engine": {"name": engine},
-                   "stages": [{**stage, "keep_buckets": list(range(10, BUCKETS))} if select else stage]}
+                   "stages": before + [{**stage, "keep_buckets": list(range(10, BUCKETS))} if select else stage]}
             started = time.time()
             run(pipeline_config.parse(raw), overwrite=True)
             seconds[name] = round(time.time() - started, 1)
-            tables[name] = outputs(args.work / name)
+            tables[name] = outputs(args.work / name, args.by)
     spark, beam = tables["run-spark"], tables["run-beam"]
     print(f"documents: {spark.num_rows:,} in {FILES} files; seconds: {seconds}; load {os.getloadavg()}")
     print("identical on Spark and Beam (every column of every document):", spark.equals(beam),
           "; the selection's kept documents identical:", tables["run-spark-selected"].equals(tables["run-beam-selected"]))
-    units = np.maximum(np.array([len(t or "") for t in spark.column("text").to_pylist()]), 1)
+    if args.by == "tokens":
+        units = np.maximum(spark.column("n_tokens").to_numpy().astype(np.int64), 1)
+    else:
+        units = np.maximum(np.array([len(t or "") for t in spark.column("text").to_pylist()]), 1)
     total = int(units.sum())
     for name in models:
         placed = spark.column(f"quality_bucket_{name}").to_numpy()
@@ -134,7 +149,7 @@ def main() -> None:
         reported = manifest["quality_classifier"]["quality_classifier"]["buckets"]["models"][name]["units"]
         worst = np.abs(per_bucket - total / BUCKETS).max()
         print(f"{name}: buckets equal to NumPy's for {int((placed == expected).sum()):,} of {len(placed):,} documents; "
-              f"characters per bucket {per_bucket.min():,}..{per_bucket.max():,} (1/20 of {total:,} = "
+              f"{args.by} per bucket {per_bucket.min():,}..{per_bucket.max():,} (1/20 of {total:,} = "
               f"{total / BUCKETS:,.1f}); largest deviation {worst:,.1f} <= largest document {units.max():,}: "
               f"{worst <= units.max()}; manifest's units per bucket equal: {reported == per_bucket.tolist()}")
     combined = spark.column("quality_bucket").to_numpy()
@@ -143,7 +158,7 @@ def main() -> None:
                    tables["run-spark-selected"].column("id").to_numpy(zero_copy_only=False))
     print(f"quality_bucket = max of the two: {bool((combined == both).all())}; kept by keep_buckets = bucket >= 10: "
           f"{bool((kept == (combined >= 10)).all())}; kept {int(kept.sum()):,} documents, "
-          f"{units[kept].sum() / total:.1%} of the characters")
+          f"{units[kept].sum() / total:.1%} of the {args.by}")
     print("documents per quality_bucket:", np.bincount(combined, minlength=BUCKETS).tolist())
 
 
