@@ -135,7 +135,8 @@ def main() -> None:
     spark, beam = tables["run-spark"], tables["run-beam"]
     print(f"documents: {spark.num_rows:,} in {FILES} files; seconds: {seconds}; load {os.getloadavg()}")
     print("identical on Spark and Beam (every column of every document):", spark.equals(beam),
-          "; the selection's kept documents identical:", tables["run-spark-selected"].equals(tables["run-beam-selected"]))
+          "; the selection's kept documents identical:",
+          tables["run-spark-selected"].equals(tables["run-beam-selected"]))
     if args.by == "tokens":
         units = np.maximum(spark.column("n_tokens").to_numpy().astype(np.int64), 1)
     else:

@@ -548,8 +548,8 @@ class QualityClassifier(GlobalStage):
         return summary_path(self.id)
 
     # The buckets, as the plans call them (`quality_buckets`): when `buckets` is set, `bucket_start`, then per digit
-    # level the units per (prefix, digit) of each model's `wanted` prefixes -> `bucket_advance`; `bucket_columns`
-    # places every document; the per-bucket units go to `buckets_path`.
+    # level the units per (prefix, digit) of each model's `wanted` prefixes -> `bucket_advance`; then `bucket_cuts`
+    # once, and `bucket_columns` places every document; the per-bucket units go to `buckets_path`.
     def bucket_models(self) -> list[str]:
         """The suffix of each model's key columns (rank<suffix>, d0<suffix>..): the models' keys in the state."""
         return self.params.suffixes()
@@ -566,11 +566,14 @@ class QualityClassifier(GlobalStage):
     def bucket_summary(self, state: dict) -> dict:
         return {(m.lstrip("_") or "quality_score"): quality_buckets.summary(state, m) for m in self.bucket_models()}
 
-    def bucket_columns(self, batch: pa.RecordBatch, state: dict) -> dict[str, pa.Array]:
-        """Each key row's bucket per model (ensembles), its quality_bucket, and `bucket_reason`: the reject reason
-        when keep_buckets leaves it out."""
-        per_model = {m: quality_buckets.bucket_of(batch.column(f"rank{m}").to_numpy(), quality_buckets.cuts(state, m))
-                     for m in self.bucket_models()}
+    def bucket_cuts(self, state: dict) -> dict[str, list[int]]:
+        """Each model's cuts, once the rounds are done (what every document is then placed by)."""
+        return {m: quality_buckets.cuts(state, m) for m in self.bucket_models()}
+
+    def bucket_columns(self, ranks: dict[str, np.ndarray], cuts: dict[str, list[int]]) -> dict[str, pa.Array]:
+        """Each key row's bucket per model (ensembles; `ranks` by model suffix), its quality_bucket, and
+        `bucket_reason`: the reject reason when keep_buckets leaves it out."""
+        per_model = {m: quality_buckets.bucket_of(ranks[m], cuts[m]) for m in self.bucket_models()}
         combined = quality_buckets.combine(list(per_model.values()), self.params.combine)
         columns = {f"quality_bucket{m}": pa.array(b) for m, b in per_model.items() if m}
         columns["quality_bucket"] = pa.array(combined)
@@ -578,7 +581,7 @@ class QualityClassifier(GlobalStage):
         if self.params.keep_buckets is not None:
             outside = ~np.isin(combined, self.params.keep_buckets)
             reason = pa.array(np.where(outside, "outside_keep_buckets", None).tolist(), pa.string())
-        columns["bucket_reason"] = reason if reason is not None else pa.nulls(batch.num_rows, pa.string())
+        columns["bucket_reason"] = reason if reason is not None else pa.nulls(len(combined), pa.string())
         return columns
 
     def units(self, batch: pa.RecordBatch) -> pa.Array:

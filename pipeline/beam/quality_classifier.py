@@ -8,7 +8,7 @@ those matching the digits chosen so far (at most 65,536 rows per prefix gathered
 from __future__ import annotations
 
 import apache_beam as beam
-import pyarrow as pa
+import numpy as np
 
 from curate.pipeline.output import Output
 
@@ -51,20 +51,18 @@ def _advance(rows: list, state: dict, stage) -> dict:
     return _with_wanted(stage.bucket_advance(state, histograms), stage)
 
 
-def _summary(state: dict, stage, output_uri: str) -> dict:
+def _cuts(state: dict, stage, output_uri: str) -> dict:
     Output(output_uri).write_json(stage.buckets_path(), stage.bucket_summary(state))
-    return state
+    return stage.bucket_cuts(state)
 
 
-def _decide(row: dict, decided: tuple[int, str | None], buckets: dict | None, stage):
+def _decide(row: dict, decided: tuple[int, str | None], cuts: dict | None, stage):
     lowest, reason = decided
     out = {"uid": row["uid"], "file_key": row["file_key"],
            "reject_reason": reason if reason is not None and row["rank"] < lowest else None}
     out.update({name: row[name] for name in stage.adds() if name.startswith("quality_score")})
-    if buckets is not None:
-        ranks = pa.RecordBatch.from_pydict({f"rank{m}": pa.array([row[f"rank{m}"]], pa.int64())
-                                            for m in stage.bucket_models()})
-        columns = stage.bucket_columns(ranks, buckets)
+    if cuts is not None:
+        columns = stage.bucket_columns({m: np.array([row[f"rank{m}"]], np.int64) for m in stage.bucket_models()}, cuts)
         out["reject_reason"] = out["reject_reason"] or columns.pop("bucket_reason")[0].as_py()
         out.update({name: column[0].as_py() for name, column in columns.items()})
     return out
@@ -93,7 +91,7 @@ def plan(stage, keys, output: Output):
                        | f"Sum units {level}" >> beam.CombinePerKey(sum)
                        | f"Gather units {level}" >> beam.combiners.ToList()
                        | f"Advance round {level}" >> beam.Map(_advance, beam.pvalue.AsSingleton(buckets), stage))
-        buckets = buckets | "Buckets summary" >> beam.Map(_summary, stage, output.uri)
+        buckets = buckets | "Buckets summary and cuts" >> beam.Map(_cuts, stage, output.uri)
         return keys | "Decide" >> beam.Map(_decide, beam.pvalue.AsSingleton(decided), beam.pvalue.AsSingleton(buckets),
                                            stage)
     return keys | "Decide" >> beam.Map(_decide, beam.pvalue.AsSingleton(decided), None, stage)

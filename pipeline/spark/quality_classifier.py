@@ -37,13 +37,15 @@ def plan(stage, keys: DataFrame, output: Output) -> DataFrame:
         return keys.select("uid", "file_key", rejected.alias("reject_reason"), *scores)
     buckets = bucket_state(stage, keys)
     output.write_json(stage.buckets_path(), stage.bucket_summary(buckets))
+    cuts = stage.bucket_cuts(buckets)
     placed = [name for name in stage.adds() if name.startswith("quality_bucket")]
     schema = ", ".join(["uid binary", "file_key string", "reject_reason string"] +
                        [f"{name} {SPARK_TYPES[t]}" for name, t in stage.adds().items()])
 
     def decide(batches):
         for batch in batches:
-            columns = stage.bucket_columns(batch, buckets)
+            ranks = {m: batch.column(f"rank{m}").to_numpy() for m in stage.bucket_models()}
+            columns = stage.bucket_columns(ranks, cuts)
             reason = batch.column("reject_reason")
             reason = pc.coalesce(reason, columns.pop("bucket_reason"))
             yield pa.RecordBatch.from_arrays(

@@ -99,8 +99,7 @@ def test_the_stage_places_ensemble_documents_and_leaves_out_buckets_not_kept(tmp
     units = np.full(400, 10)
     rank = {m: ranks(rng.random(400).astype(np.float32), uids(400, i)) for i, m in enumerate(stage.bucket_models())}
     state = rounds(rank, units, 4)
-    batch = pa.RecordBatch.from_pydict({f"rank{m}": pa.array(r) for m, r in rank.items()})
-    columns = stage.bucket_columns(batch, state)
+    columns = stage.bucket_columns(rank, stage.bucket_cuts(state))
     a, b = (reference(rank[m], units, 4) for m in ("_a", "_b"))
     assert columns["quality_bucket_a"].to_numpy().tolist() == a.tolist()
     assert columns["quality_bucket"].to_numpy().tolist() == np.maximum(a, b).tolist()
