@@ -63,6 +63,7 @@ def test_threshold_on_beam(tmp_path):
     assert np.allclose(scores, stage.score(kept.column("text").to_pylist()))
 
 
+@pytest.mark.beam
 def test_the_report_shows_the_scores_the_cutoff_and_the_kept_share_per_domain(tmp_path):
     """Every scored document counted once, kept or rejected by the classifier; the threshold drawn; per host the
     documents scored and the share kept, as the run's own outputs have them."""
