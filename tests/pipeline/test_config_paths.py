@@ -94,6 +94,7 @@ def test_the_readme_first_pipeline_outside_the_repository(tmp_path, monkeypatch,
     assert f"output  {repo / 'curate-demo' / 'output'}" in out.out and "input   4 file(s)" in out.out
 
 
+@pytest.mark.beam
 def test_a_run_from_another_folder(tmp_path, monkeypatch, capsys):
     project = tmp_path / "project"
     touch(project / "crawl" / "a.jsonl", "".join(json.dumps({"text": f"page {i}", "url": f"https://{host}/{i}"}) + "\n"

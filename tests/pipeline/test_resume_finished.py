@@ -2,9 +2,11 @@
 read as 218 documents at 1,038.9 docs/s)."""
 from __future__ import annotations
 
+import pytest
 from test_cli_exit import curate, write_pipeline
 
 
+@pytest.mark.beam
 def test_resuming_a_finished_run_says_so_and_prints_no_rate(capsys, tmp_path):
     path = write_pipeline(tmp_path, rows=4)
     code, out, _ = curate(capsys, "run", str(path))
