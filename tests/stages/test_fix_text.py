@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.commands.report import write_report
@@ -39,6 +40,7 @@ def test_each_part_can_be_turned_off_and_ftfy_options_reach_ftfy():
     assert normalising.column("text_fixed").to_pylist() == [1, 0, 1]
 
 
+@pytest.mark.beam
 def test_counts_in_the_run_report(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()

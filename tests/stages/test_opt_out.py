@@ -305,6 +305,7 @@ def test_robots_that_are_no_regular_files_are_refused_or_left_out(tmp_path):
         check(config, [], assumed="warc")
 
 
+@pytest.mark.beam
 def test_the_robots_facts_reach_the_manifest_and_the_run_output(tmp_path):
     """A Beam run: the cut file and the cut-short robots WARC are in the manifest and in `curate report`'s lines."""
     from curate.pipeline.commands.report import report_text
