@@ -11,6 +11,13 @@ a changed URL, shuffled. The shared WARC files (`warc/*.warc.gz`: wget and Commo
 the clipped file) are linked beside it unchanged. The held-out pages are then extracted by curate itself
 (trafilatura, English by langid >= 0.65) into `OUT_DIR/heldout-docs/`: the held-out web reference set of
 examples/ablation.yaml. Nothing here decides what the arms keep: that is the pipelines' job.
+
+With `--quality` (for examples/ablation_selection.yaml), two fastText quality classifiers trained by `curate quality
+train`'s code, on nothing the evaluation reads: WikiText-2's articles are split by a seeded hash, the held-out ones
+written to `OUT_DIR/wikitext-heldout.txt` (the example's Wikipedia reference set) and the others are the positives;
+`quality/wiki.bin` learns them against the raw text (every text node, boilerplate included) of the crawl's training
+pages (never a held-out page), `quality/main.bin` against the main text of the same pages (resiliparse's
+main-content extraction: prose of another kind, a different notion of quality).
 """
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import uuid
 from pathlib import Path
 
@@ -95,14 +103,63 @@ def extract_heldout(out: Path) -> int:
     return run(parse(config), resume=(out / "heldout-docs" / "run.json").exists()).stats["kept"]
 
 
+def quality_models(out: Path, fraction: float, seed: int) -> dict:
+    """The two classifiers of examples/ablation_selection.yaml and the Wikipedia articles they never saw."""
+    import sys
+
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    from curate.cli.quality_train import train_quality
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from quality import wikitext_articles  # bench/quality.py: one document per section, tokenisation undone
+
+    lines = (DATA / "reference" / "wikitext-2-valid.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if re.match(r"^ = [^=].* = $", line)] + [len(lines)]
+    articles = ["".join(lines[a:b]) for a, b in zip(starts, starts[1:])]
+    kept = [held_out(article.splitlines()[0], 0.5, seed) for article in articles]  # half the articles held out
+    (out / "wikitext-heldout.txt").write_text("".join(a for a, k in zip(articles, kept) if k), encoding="utf-8")
+    train_text = out / "quality" / "wikitext-train.txt"
+    train_text.parent.mkdir(parents=True, exist_ok=True)
+    train_text.write_text("".join(a for a, k in zip(articles, kept) if not k), encoding="utf-8")
+    sections = [s for article in wikitext_articles(train_text) for s in article]
+    index = [json.loads(line) for line in (PAGES / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+    pages, main = [], []
+    for page in index:
+        if held_out(page["url"], fraction, seed):
+            continue
+        raw = gzip.decompress((PAGES / page["html"]).read_bytes())
+        html = bytes_to_str(raw, detect_encoding(raw))
+        text = extract_plain_text(html, main_content=False)
+        if len(text.split()) >= 50:
+            pages.append(text)
+        text = extract_plain_text(html, main_content=True)
+        if len(text.split()) >= 50:
+            main.append(text)
+    files = {"positive": sections, "web": pages, "main": main}
+    for name, texts in files.items():
+        (out / "quality" / f"{name}.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    cards = {}
+    for name, negative in (("wiki", "web"), ("main", "main")):
+        card = train_quality(str(out / "quality" / "positive.jsonl"), str(out / "quality" / f"{negative}.jsonl"),
+                             str(out / "quality" / f"{name}.bin"), seed=seed, log=lambda line: None)
+        cards[name] = card.get("heldout", card)
+    return {"wikitext_articles": [sum(not k for k in kept), sum(kept)], "positives": len(sections),
+            "web_negatives": [len(pages), len(main)], "models": cards}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--heldout", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quality", action="store_true", help="also the classifiers of ablation_selection.yaml")
     args = parser.parse_args()
     built = build(args.out, args.heldout, args.seed)
     built["heldout_documents"] = extract_heldout(args.out)
+    if args.quality:
+        built["quality"] = quality_models(args.out, args.heldout, args.seed)
     print(json.dumps(built))
 
 

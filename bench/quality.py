@@ -145,7 +145,7 @@ def evaluate(model: Path, labelled: dict) -> dict:
 
 def throughput(model: Path, texts: list[str], rounds: int = 3) -> dict:
     stage = QualityClassifier(QualityClassifierParams(model=str(model)))
-    raw = load_scorer(stage.params).model  # the same loaded fastText model
+    raw = load_scorer(stage.params.scoring()[0]).model  # the same loaded fastText model
     uids = pa.array([random.Random(i).randbytes(16) for i in range(len(texts))], pa.binary(16))
     batches = [pa.RecordBatch.from_pydict({"text": pa.array(texts[i: i + 1000], pa.string()),
                                            "uid": uids[i: i + 1000]}) for i in range(0, len(texts), 1000)]

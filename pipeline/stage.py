@@ -34,7 +34,8 @@ class Stage:
     name: ClassVar[str]
     Params: ClassVar[type[Params]] = Params
     # Parameters naming local files the stage reads (a path or a list of paths; `list.field` for a field of each
-    # item of a list), that must exist before anything runs. Relative in a pipeline file: to that file's folder.
+    # item of a list, `block.field` for a field of a block), that must exist before anything runs. Relative in a
+    # pipeline file: to that file's folder.
     files: ClassVar[tuple[str, ...]] = ()
     # Parameters naming folders the stage writes (a cache): relative to the pipeline file's folder, like every path.
     outputs: ClassVar[tuple[str, ...]] = ()
@@ -144,6 +145,9 @@ def map_paths(values: dict[str, Any], names: tuple[str, ...],
             values[head] = [{**item, field: change(f"{head}[{i}].{field}", item[field])}
                             if isinstance(item, dict) and isinstance(item.get(field), str) else item
                             for i, item in enumerate(value)]
+        elif field and isinstance(value, dict):  # a block of parameters (balance's repeats)
+            if isinstance(value.get(field), str):
+                values[head] = {**value, field: change(f"{head}.{field}", value[field])}
         elif isinstance(value, str):
             values[head] = change(head, value)
         elif isinstance(value, list):

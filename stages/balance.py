@@ -18,6 +18,12 @@ with n_d the units domain d has:
   lands within one bucket (1/4,096 of the domain, or one document on small data) of w_d N.
 The engines aggregate the keys into a histogram of units per (domain, bucket), at most 4,096 rows per domain, and
 call `decide` and `cuts` on it; each document is then kept or rejected by its bucket alone.
+
+With `repeats:` (stages/repeats.py) every document gets a repeat count k (by quality bucket, by duplicate-cluster
+size, or from a column; at most `max_repeats`), written as the `repeats` column the shards carry: still no copy on
+disk, the trainer's index names the document k times an epoch. Its units count k times in the histogram, so the
+weights, the caps, the budget and the down-sampling all apply to the repeated corpus; the summary's `repeats` reports
+the inflation per domain and per bucket or language (`inflation`).
 """
 from __future__ import annotations
 
@@ -32,6 +38,8 @@ from pydantic import Field, model_validator
 from curate.filters.uid_hash import uid_hash
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
+from curate.stages import repeats as repeat_counts
+from curate.stages.repeats import RepeatsParams
 
 BUCKET_BITS = 12
 DOWNSAMPLE_SALT = 0x62616C616E6365  # "balance": independent of the train/validation split's hash
@@ -47,6 +55,9 @@ class BalanceParams(Params):
         4.0, description="how often the trainer may repeat a domain; one number, or per domain with 'default'")
     budget: int | None = Field(None, gt=0, description="training units the mixture must supply; none = the corpus")
     seed: int = Field(0, description="seed of the down-sampling hash")
+    repeats: RepeatsParams | None = Field(
+        None, description="a repeat count per document (by_bucket, by_cluster_size or column; max_repeats): a "
+                          "domain's units then count every copy")
 
     @model_validator(mode="after")
     def _one_mode(self) -> BalanceParams:
@@ -154,8 +165,14 @@ class Mixture:
 
     params: BalanceParams
 
-    def decide(self, histogram: dict[str, dict[int, int]]) -> tuple[dict, dict[str, tuple[int, str]]]:
+    def decide(self, histogram: dict[str, dict[int, int]], inflation: list | None = None) \
+            -> tuple[dict, dict[str, tuple[int, str]]]:
+        """The mixture and the cuts per domain from the units per (domain, bucket); with repeats, the mixture carries
+        their report (`inflation`: one (domain, group, documents, unique units, units) row per domain and bucket or
+        language, as both plans gather them)."""
         summary = decide({d: sum(buckets.values()) for d, buckets in histogram.items()}, self.params)
+        if self.params.repeats:
+            summary["repeats"] = repeat_counts.inflation(self.params.repeats, self.params.by, inflation or [])
         return summary, cuts(histogram, summary)
 
 
@@ -167,12 +184,25 @@ class Balance(GlobalStage):
     Params = BalanceParams
     publishes = "mixture"  # its plan's result: the token shards take their weights from it
 
+    files = ("repeats.by_cluster_size",)
+
     def requires(self) -> tuple[str, ...]:
-        return ("domain", "n_tokens" if self.params.by == "tokens" else "text")
+        needed = ("domain", "n_tokens" if self.params.by == "tokens" else "text")
+        return needed + self.params.repeats.requires() if self.params.repeats else needed
+
+    def adds(self) -> dict[str, pa.DataType]:
+        return {"repeats": pa.int32()} if self.params.repeats else {}
+
+    def defaults(self) -> dict[str, int]:
+        return {"repeats": 1} if self.params.repeats else {}
 
     def key_schema(self) -> pa.Schema:
-        return pa.schema([("uid", pa.binary(16)), ("domain", pa.string()), ("amount", pa.int64()),
-                          ("bucket", pa.int32())])
+        schema = pa.schema([("uid", pa.binary(16)), ("domain", pa.string()), ("amount", pa.int64()),
+                            ("bucket", pa.int32())])
+        if self.params.repeats:
+            schema = schema.append(pa.field("repeats", pa.int32())).append(pa.field("unique", pa.int64())) \
+                .append(pa.field("group", pa.string()))
+        return schema
 
     def policy(self) -> Mixture:
         return Mixture(self.params)
@@ -184,5 +214,10 @@ class Balance(GlobalStage):
             amount = pc.fill_null(pc.utf8_length(batch.column("text")), 0).cast(pa.int64())
         hashes = uid_hash(batch.column("uid"), self.params.seed, DOWNSAMPLE_SALT)
         bucket = (hashes >> np.uint64(64 - BUCKET_BITS)).astype(np.int32)
-        return pa.RecordBatch.from_arrays([batch.column("uid"), batch.column("domain"), amount, pa.array(bucket)],
-                                          schema=self.key_schema())
+        arrays = [batch.column("uid"), batch.column("domain"), amount, pa.array(bucket)]
+        if self.params.repeats:  # the amount counts every copy; `unique` keeps the document's own units
+            counts = repeat_counts.counts(self.params.repeats, batch)
+            arrays = [*arrays[:2], pa.array(amount.to_numpy(zero_copy_only=False) * counts), arrays[3],
+                      pa.array(counts), amount, repeat_counts.groups(self.params.repeats, batch)]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.key_schema())
+

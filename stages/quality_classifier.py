@@ -1,4 +1,11 @@
-"""quality_classifier: a model's quality score for every document (`quality_score`); keeps by threshold or top fraction.
+"""quality_classifier: a model's quality score for every document (`quality_score`), or an ensemble's
+(`quality_score_<name>` per model), token-weighted percentile buckets (`quality_bucket`); keeps by threshold, top
+fraction or buckets.
+
+Buckets (`buckets`, `combine`, `by`, `keep_buckets`): each model's B - 1 percentile cuts are a global decision of the
+same kind, a weighted radix selection on each model's rank (the pure core is `quality_buckets`); a document's bucket
+per model is floor(B x its token-weighted percentile), and its quality_bucket their max or rounded mean; rule
+`outside_keep_buckets`.
 
 A global stage whose key is the score. Its keys (computed per file, in the task of the pass before it) are the
 document's `uid`, its `quality_score`, and a 64-bit rank: the score's float32 bits in an order-preserving form, then
@@ -53,6 +60,7 @@ from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.sections import KEPT, REJECTED, RunView, Section, figure, pct, table
 from curate.pipeline.stage import Collector, GlobalStage, Params, Partial, Stage
+from curate.stages import quality_buckets
 
 DIGIT_BITS = 16
 LEVELS = 4  # 4 x 16 bits: the whole 64-bit rank
@@ -67,22 +75,21 @@ _HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?(?P<host>[^:/?#]*)"
 TEST_TEXT = "A short test text, scored once when the run is planned to see that the model answers."
 
 
-class QualityClassifierParams(Params):
+class ScoringModel(Params):
+    """One classifier: a model file or checkpoint and how to read its score."""
+
+    name: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*$",
+                             description="names the score column, quality_score_<name> (in `models:` only)")
     model: str = Field(description="fasttext: a model file (.bin); huggingface: a local checkpoint folder")
     backend: Literal["fasttext", "huggingface"] = Field("fasttext", description="fasttext or huggingface")
     label: str | None = Field(None, description="the positive label; none = __label__hq for fasttext, "
                                                 "the regression output for a huggingface regression head")
-    threshold: float | None = Field(None, description="keep documents with quality_score >= threshold")
-    keep_fraction: float | None = Field(None, gt=0, le=1,
-                                        description="keep this top fraction of the whole corpus by quality_score")
     batch_size: int = Field(32, gt=0, description="texts per model call (huggingface)")
     max_length: int = Field(512, gt=0, description="tokens per text (huggingface; the rest is cut)")
     device: str | None = Field(None, description="torch device (huggingface); none = cuda when present, else cpu")
 
     @model_validator(mode="after")
-    def _one_rule(self) -> QualityClassifierParams:
-        if self.threshold is not None and self.keep_fraction is not None:
-            raise ValueError("give threshold or keep_fraction, not both")
+    def _local(self) -> ScoringModel:
         if "://" in self.model:
             raise ValueError(f"model {self.model!r}: a local path is needed (copy the model to every worker)")
         # the model file or folder is checked with every stage's files when the run is planned (`files`)
@@ -94,11 +101,73 @@ class QualityClassifierParams(Params):
     def positive_label(self) -> str | None:
         return self.label or ("__label__hq" if self.backend == "fasttext" else None)
 
+    def suffix(self) -> str:
+        """What the model's key and output columns end with: `_<name>` in an ensemble, nothing for the one model."""
+        return f"_{self.name}" if self.name else ""
+
+
+class QualityClassifierParams(Params):
+    model: str | None = Field(None, description="fasttext: a model file (.bin); huggingface: a local checkpoint folder")
+    backend: Literal["fasttext", "huggingface"] = Field("fasttext", description="fasttext or huggingface")
+    label: str | None = Field(None, description="the positive label; none = __label__hq for fasttext, "
+                                                "the regression output for a huggingface regression head")
+    models: list[ScoringModel] | None = Field(
+        None, min_length=1, description="instead of model: several classifiers, {name, model, backend, label}, each "
+                                        "scoring into quality_score_<name>")
+    buckets: int | None = Field(None, ge=2, le=1000, description="quality_bucket 0..buckets-1 from each model's "
+                                                                 "token-weighted percentile")
+    combine: Literal["max", "mean"] = Field("max", description="quality_bucket from the models' buckets: the highest "
+                                                                "(Nemotron-CC) or the mean, rounded")
+    by: Literal["tokens", "characters"] = Field(
+        "characters", description="what the percentiles weigh: tokens (needs n_tokens: tokenize first) or characters")
+    threshold: float | None = Field(None, description="keep documents with quality_score >= threshold")
+    keep_fraction: float | None = Field(None, gt=0, le=1,
+                                        description="keep this top fraction of the whole corpus by quality_score")
+    keep_buckets: list[int] | None = Field(None, min_length=1, description="keep documents whose quality_bucket is "
+                                                                           "one of these")
+    batch_size: int = Field(32, gt=0, description="texts per model call (huggingface)")
+    max_length: int = Field(512, gt=0, description="tokens per text (huggingface; the rest is cut)")
+    device: str | None = Field(None, description="torch device (huggingface); none = cuda when present, else cpu")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> QualityClassifierParams:
+        if (self.model is None) == (self.models is None):
+            raise ValueError("give model (one classifier) or models (several)" +
+                             (", not both" if self.model is not None else ""))
+        rules = [name for name in ("threshold", "keep_fraction", "keep_buckets") if getattr(self, name) is not None]
+        if len(rules) > 1:
+            raise ValueError(f"give one of threshold, keep_fraction and keep_buckets, not {' and '.join(rules)}")
+        if self.models is not None:
+            names = [m.name for m in self.models]
+            if None in names or len(set(names)) < len(names):
+                raise ValueError("every one of models needs a name of its own")
+            if self.threshold is not None or self.keep_fraction is not None:
+                raise ValueError("several models select by keep_buckets (threshold and keep_fraction are for one)")
+        if self.keep_buckets is not None:
+            if self.buckets is None:
+                raise ValueError("keep_buckets needs buckets")
+            outside = [b for b in self.keep_buckets if not 0 <= b < self.buckets]
+            if outside:
+                raise ValueError(f"keep_buckets {outside} outside 0..{self.buckets - 1}")
+        self.scoring()  # the one model's checks
+        return self
+
+    def suffixes(self) -> list[str]:
+        """What each model's key and output columns end with: `_<name>` in an ensemble, nothing for the one model."""
+        return [m.suffix() for m in self.models] if self.models else [""]
+
+    def scoring(self) -> list[ScoringModel]:
+        """The classifiers, each with its own settings; the one `model` unnamed (its column is quality_score)."""
+        if self.models is not None:
+            return list(self.models)
+        return [ScoringModel(model=self.model, backend=self.backend, label=self.label, batch_size=self.batch_size,
+                             max_length=self.max_length, device=self.device)]
+
 
 class HuggingFaceScorer:
     """A local sequence-classification checkpoint loaded by transformers; batches sorted by length."""
 
-    def __init__(self, params: QualityClassifierParams) -> None:
+    def __init__(self, params: ScoringModel) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -137,7 +206,7 @@ class HuggingFaceScorer:
         return scores
 
 
-def new_scorer(params: QualityClassifierParams):
+def new_scorer(params: ScoringModel):
     """The scorer of the stage's model; a model that cannot be loaded is one line."""
     if params.backend == "fasttext":
         try:
@@ -148,12 +217,12 @@ def new_scorer(params: QualityClassifierParams):
 
 
 @lru_cache(maxsize=4)
-def load_scorer(params: QualityClassifierParams):
+def load_scorer(params: ScoringModel):
     """One scorer per worker process and parameters: the model loads once, not once per file."""
     return new_scorer(params)
 
 
-def check_scorer(params: QualityClassifierParams) -> None:
+def check_scorer(params: ScoringModel) -> None:
     """When the run is planned: the model loads (a fastText file walked whole first) and scores a test text with a
     finite number. Not cached: the driver does not keep a model the workers load for themselves."""
     try:
@@ -218,6 +287,7 @@ class RadixSelection:
 
     threshold: float | None
     keep_fraction: float | None
+    buckets: BucketSelection | None = None  # the quality buckets, when `buckets` is set
     levels: int = LEVELS
 
     def select(self, histogram: dict[int, int], state: SelectionState | None) -> SelectionState:
@@ -266,6 +336,71 @@ class RadixSelection:
         kept = state.keep if state.keep in (0, state.documents) else state.keep - state.need + state.tied
         return {"documents": state.documents, "keep": state.keep, "kept": kept}
 
+    def result(self, state: SelectionState | None, buckets: BucketState | None = None) -> dict[str, Any] | None:
+        """The plan's result (the manifest's `plans.<id>`): what the keep_fraction selection did (`selection`) and,
+        with buckets, each model's units per bucket and cuts (`buckets`); None when there is neither."""
+        found = {"selection": self.summary(state)}
+        if self.buckets is not None and buckets is not None:
+            found["buckets"] = self.buckets.summary(buckets)
+        found = {key: value for key, value in found.items() if value is not None}
+        return found or None
+
+
+BucketState = dict[str, Any]  # `quality_buckets.start`'s state: per model the total units and each cut's prefix
+
+
+@dataclass(frozen=True)
+class BucketSelection:
+    """The quality buckets' decision, as both engines' plans call it (the pure core is `quality_buckets`): `start`,
+    then per digit level the units per (prefix, digit) of each model's `wanted` prefixes -> `advance`; then `cuts`
+    once, and `columns` places every document. `models` are the suffixes of each model's key columns (rank<suffix>,
+    d0<suffix>..)."""
+
+    models: tuple[str, ...]
+    buckets: int
+    combine: str
+    keep_buckets: tuple[int, ...] | None
+    levels: int = LEVELS
+
+    def start(self) -> BucketState:
+        return quality_buckets.start(list(self.models), self.buckets)
+
+    def wanted(self, state: BucketState, model: str) -> list[int]:
+        return quality_buckets.wanted(state, model)
+
+    def advance(self, state: BucketState, histograms: dict[str, dict[tuple[int, int], int]]) -> BucketState:
+        return quality_buckets.advance(state, histograms)
+
+    def cuts(self, state: BucketState) -> dict[str, list[int]]:
+        """Each model's cuts, once the rounds are done (what every document is then placed by)."""
+        return {m: quality_buckets.cuts(state, m) for m in self.models}
+
+    def summary(self, state: BucketState) -> dict[str, Any]:
+        """Per model (by name; quality_score for the one model): its total units, units per bucket and cuts."""
+        return {(m.lstrip("_") or "quality_score"): quality_buckets.summary(state, m) for m in self.models}
+
+    def columns(self, ranks: dict[str, np.ndarray], cuts: dict[str, list[int]]) -> dict[str, pa.Array]:
+        """Each key row's bucket per model (ensembles; `ranks` by model suffix), its quality_bucket, and
+        `bucket_reason`: the reject reason when keep_buckets leaves it out."""
+        per_model = {m: quality_buckets.bucket_of(ranks[m], cuts[m]) for m in self.models}
+        combined = quality_buckets.combine(list(per_model.values()), self.combine)
+        columns = {f"quality_bucket{m}": pa.array(b) for m, b in per_model.items() if m}
+        columns["quality_bucket"] = pa.array(combined)
+        reason = pa.nulls(len(combined), pa.string())
+        if self.keep_buckets is not None:
+            outside = ~np.isin(combined, self.keep_buckets)
+            reason = pa.array(np.where(outside, "outside_keep_buckets", None).tolist(), pa.string())
+        columns["bucket_reason"] = reason
+        return columns
+
+
+def score_of_rank(rank: int) -> float:
+    """The float32 score a signed rank was made of (its top 32 bits: `_ordered` undone)."""
+    bits = np.array([((rank + (1 << 63)) >> 32) & 0xFFFFFFFF], np.uint32)
+    return float(np.where(bits & np.uint32(0x80000000), bits ^ np.uint32(0x80000000), ~bits).astype(np.uint32)
+                 .view(np.float32)[0])
+
+
 
 def score_buckets(scores: np.ndarray) -> np.ndarray:
     """The report's bucket of each score: the top 16 bits of its order-preserving float32 bits (buckets order as
@@ -288,20 +423,31 @@ def hosts(urls: pa.Array) -> list[str]:
 
 
 class ScoreCounts(Collector):
-    """The classifier's verdicts on one file's documents, counted where they leave the run: score buckets and hosts,
-    each as [kept, rejected] by this stage, and the lowest score it kept."""
+    """The classifier's verdicts on one file's documents, counted where they leave the run: score buckets (of
+    `column`: the one model's score, or the first model's) and hosts, each as [kept, rejected] by this stage, the
+    lowest score it kept, and with `units` (buckets set) [documents, units] per (quality_bucket, rejected)."""
 
-    def __init__(self, stage_id: str):
-        self.prefix = f"{stage_id}:"
+    def __init__(self, stage_id: str, column: str = "quality_score", units=None):
+        self.prefix, self.column, self.units = f"{stage_id}:", column, units
         self.buckets: Counter[tuple[int, int]] = Counter()
         self.hosts: Counter[tuple[str, int]] = Counter()
+        self.quality: dict[tuple[int, int], list[int]] = {}
         self.lowest_kept = math.inf
 
     def _count(self, rows: pa.RecordBatch, rejected: np.ndarray) -> None:
-        if "quality_score" not in rows.schema.names:
+        if self.column not in rows.schema.names:
             return  # rows that left before the classifier scored them
-        scored = rows.column("quality_score").is_valid().to_numpy(zero_copy_only=False)
-        scores = rows.column("quality_score").to_numpy(zero_copy_only=False)[scored].astype(np.float32)
+        scored = rows.column(self.column).is_valid().to_numpy(zero_copy_only=False)
+        if self.units is not None and "quality_bucket" in rows.schema.names:
+            bucket = rows.column("quality_bucket").to_numpy(zero_copy_only=False)[scored].astype(np.int64)
+            units = self.units(rows).to_numpy(zero_copy_only=False)[scored]
+            for b in np.unique(bucket).tolist():
+                for side in (0, 1):
+                    mask = (bucket == b) & (rejected[scored] == bool(side))
+                    if mask.any():
+                        counts = self.quality.setdefault((b, side), [0, 0])
+                        counts[0], counts[1] = counts[0] + int(mask.sum()), counts[1] + int(units[mask].sum())
+        scores = rows.column(self.column).to_numpy(zero_copy_only=False)[scored].astype(np.float32)
         rejected = rejected[scored]
         finite = np.isfinite(scores)
         self.buckets.update(zip(score_buckets(scores[finite]).tolist(), rejected[finite].astype(int).tolist()))
@@ -330,7 +476,8 @@ class ScoreCounts(Collector):
             buckets.setdefault(bucket, [0, 0])[rejected] += count
         return Partial({"buckets": [[b, *counts] for b, counts in sorted(buckets.items())],
                         "hosts": [[h, *counts] for h, counts in ordered[:HOSTS_PER_FILE]], "other": other,
-                        "lowest_kept": None if math.isinf(self.lowest_kept) else self.lowest_kept})
+                        "lowest_kept": None if math.isinf(self.lowest_kept) else self.lowest_kept,
+                        "quality_buckets": [[b, side, *counts] for (b, side), counts in sorted(self.quality.items())]})
 
 
 def score_histogram(buckets: dict[int, list[int]]) -> dict[str, list]:
@@ -372,7 +519,7 @@ def quality_section(run: RunView, stages: list[Stage]) -> Section | None:
         if result["cutoff"] is not None:
             ax.axvline(result["cutoff"], color="black", linestyle="--", linewidth=1.2,
                        label=f"cutoff {result['cutoff']:.4g}")
-        ax.set_xlabel("quality_score")
+        ax.set_xlabel(f"quality_score{stage.params.suffixes()[0]}")
         ax.set_ylabel("documents")
         ax.legend(fontsize=8)
         ax.set_title(f"{stage.id}: scores of the {result['documents']:,} documents it scored", fontsize=10)
@@ -393,7 +540,26 @@ def quality_section(run: RunView, stages: list[Stage]) -> Section | None:
                  f'<p class="note">Hosts with most scored documents (of each input file the {HOSTS_PER_FILE:,} '
                  f"largest are named, the others are counted under {OTHER}).</p>",
                  table(["host", "documents", "kept", "kept share"], domains)]
+        if "buckets" in result:
+            body.append(buckets_table(result["buckets"]))
     return Section("quality-classifier", "Quality classifier", body) if body else None
+
+
+def buckets_table(buckets: dict[str, Any]) -> str:
+    """Per quality_bucket: documents and units scored and kept, and each model's units in its own bucket of that number
+    (1/B of the total each, to within one document) with the score where that bucket begins."""
+    models = buckets["models"]
+    header = ["quality_bucket", "documents", buckets["by"], "kept documents", f"kept {buckets['by']}"]
+    header += [f"{name}: {buckets['by']} (from score)" for name in models]
+    rows = []
+    for row in buckets["quality_bucket"]:
+        b = row["bucket"]
+        cells = [b, row["documents"], row["units"], row["kept_documents"], row["kept_units"]]
+        for info in models.values():
+            start = f"{info['cut_scores'][b - 1]:.4g}" if b and info["cut_scores"] else "lowest"
+            cells.append(f"{info['units'][b]:,} ({start})")
+        rows.append(cells)
+    return table(header, rows)
 
 
 def quality_text(run: RunView, stages: list[Stage]) -> list[str]:
@@ -410,39 +576,72 @@ def quality_text(run: RunView, stages: list[Stage]) -> list[str]:
 
 @register
 class QualityClassifier(GlobalStage):
-    """Model quality score (fastText, or a Hugging Face classifier); keeps by threshold or top fraction (global)."""
+    """Model quality scores (fastText, Hugging Face; one or an ensemble), token-weighted percentile buckets; keeps by
+    threshold, top fraction or buckets (global)."""
 
     name = "quality_classifier"
     Params = QualityClassifierParams
     report_section = staticmethod(quality_section)
     report_text = staticmethod(quality_text)
 
-    files = ("model",)
+    files = ("model", "models.model")
+
+    def requires(self) -> tuple[str, ...]:
+        return ("text", "n_tokens") if self.params.buckets and self.params.by == "tokens" else ("text",)
 
     def adds(self) -> dict[str, pa.DataType]:
-        return {"quality_score": pa.float32()}
+        added = {f"quality_score{s}": pa.float32() for s in self.params.suffixes()}
+        if self.params.buckets:
+            added.update({f"quality_bucket{s}": pa.int32() for s in self.params.suffixes() if s})
+            added["quality_bucket"] = pa.int32()
+        return added
 
     def check_files(self) -> None:
-        check_scorer(self.params)
+        for model in self.params.scoring():
+            check_scorer(model)
 
-    def score(self, texts: list[str | None]) -> np.ndarray:
-        return load_scorer(self.params)(texts) if texts else np.zeros(0, np.float32)
+    def score(self, texts: list[str | None], model: ScoringModel | None = None) -> np.ndarray:
+        """The scores of `model` (the first, or the one) for `texts`."""
+        return load_scorer(model or self.params.scoring()[0])(texts) if texts else np.zeros(0, np.float32)
 
     def key_schema(self) -> pa.Schema:
-        return pa.schema([("uid", pa.binary(16)), ("quality_score", pa.float32()), ("rank", pa.int64()),
-                          *((f"d{level}", pa.int32()) for level in range(LEVELS))])
+        fields = [("uid", pa.binary(16))]
+        if self.params.buckets:
+            fields.append(("units", pa.int64()))
+        for m in self.params.scoring():
+            fields += [(f"quality_score{m.suffix()}", pa.float32()), (f"rank{m.suffix()}", pa.int64()),
+                       *((f"d{level}{m.suffix()}", pa.int32()) for level in range(LEVELS))]
+        return pa.schema(fields)
 
     def policy(self) -> RadixSelection:
-        return RadixSelection(self.params.threshold, self.params.keep_fraction)
+        buckets = None
+        if self.params.buckets:
+            keep = tuple(self.params.keep_buckets) if self.params.keep_buckets is not None else None
+            buckets = BucketSelection(tuple(self.params.suffixes()), self.params.buckets, self.params.combine, keep)
+        return RadixSelection(self.params.threshold, self.params.keep_fraction, buckets)
+
+    def units(self, batch: pa.RecordBatch) -> pa.Array:
+        """What a document weighs in the percentiles: its tokens or characters, at least 1."""
+        if self.params.by == "tokens":
+            amount = pc.fill_null(batch.column("n_tokens").cast(pa.int64()), 0)
+        else:
+            amount = pc.fill_null(pc.utf8_length(batch.column("text")), 0).cast(pa.int64())
+        return pc.max_element_wise(amount, pa.scalar(1, pa.int64()))
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        scores = self.score(batch.column("text").to_pylist())
-        rank = ranks(scores, batch.column("uid"))
-        return pa.RecordBatch.from_arrays([batch.column("uid"), pa.array(scores, pa.float32()), pa.array(rank),
-                                           *(pa.array(d) for d in digits(rank))], schema=self.key_schema())
+        texts = batch.column("text").to_pylist()
+        arrays = [batch.column("uid")]
+        if self.params.buckets:
+            arrays.append(self.units(batch))
+        for model in self.params.scoring():
+            scores = self.score(texts, model)
+            rank = ranks(scores, batch.column("uid"))
+            arrays += [pa.array(scores, pa.float32()), pa.array(rank), *(pa.array(d) for d in digits(rank))]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.key_schema())
 
     def collector(self, output: Output, tag: str) -> Collector:
-        return ScoreCounts(self.id)
+        return ScoreCounts(self.id, f"quality_score{self.params.suffixes()[0]}",
+                           self.units if self.params.buckets else None)
 
     def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
         """`quality_classifier.<id>` in the manifest: documents scored, kept and rejected by this stage, the rule and
@@ -466,12 +665,32 @@ class QualityClassifier(GlobalStage):
             domains.append({"domain": OTHER, "kept": other[0], "rejected": other[1]})
         kept, rejected = sum(d["kept"] for d in domains), sum(d["rejected"] for d in domains)
         lowest = [p["lowest_kept"] for p in partials if p["lowest_kept"] is not None]
-        rule = "threshold" if self.params.threshold is not None else \
-            "keep_fraction" if self.params.keep_fraction is not None else None
+        rule = next((name for name in ("threshold", "keep_fraction", "keep_buckets")
+                     if getattr(self.params, name) is not None), None)
         cutoff = float(np.float32(self.params.threshold)) if rule == "threshold" else \
             (min(lowest) if lowest else None) if rule == "keep_fraction" else None
         result = {"documents": kept + rejected, "kept": kept, "rejected": rejected, "rule": rule, "cutoff": cutoff,
                   "histogram": score_histogram(buckets), "domains": domains}
-        if rule == "keep_fraction" and self.planned is not None:
-            result["selection"] = self.planned  # the plan's result: documents, keep = k, kept
+        planned = self.planned or {}
+        if rule == "keep_fraction" and "selection" in planned:
+            result["selection"] = planned["selection"]  # the plan's result: documents, keep = k, kept
+        if self.params.buckets:
+            result["buckets"] = self._buckets_result(partials, planned.get("buckets", {}))
         return {REPORT_KEY: {self.id: result}}
+
+    def _buckets_result(self, partials: list[dict], planned: dict[str, Any]) -> dict[str, Any]:
+        """Per quality_bucket the documents and units, kept and rejected (where they left the run), and per model the
+        corpus's units in each of its buckets and the score where each bucket begins (the percentile cuts)."""
+        rows = [[0, 0, 0, 0] for _ in range(self.params.buckets)]  # documents, units, kept documents, kept units
+        for partial in partials:
+            for bucket, rejected, documents, units in partial.get("quality_buckets", []):
+                row = rows[bucket]
+                row[0], row[1] = row[0] + documents, row[1] + units
+                if not rejected:
+                    row[2], row[3] = row[2] + documents, row[3] + units
+        models = {name: {**info, "cut_scores": [score_of_rank(rank) for rank in info["cuts"]]}
+                  for name, info in planned.items()}  # the plan's result: each model's units per bucket and cuts
+        return {"by": self.params.by, "combine": self.params.combine, "keep_buckets": self.params.keep_buckets,
+                "quality_bucket": [{"bucket": b, "documents": r[0], "units": r[1], "kept_documents": r[2],
+                                    "kept_units": r[3]} for b, r in enumerate(rows)],
+                "models": models}

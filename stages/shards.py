@@ -6,12 +6,14 @@
 `documents/`. A shard closes at the first document that takes it to the tokenize stage's `shard_tokens`; its name
 carries the task's attempt tag, its sha256 is taken as it is written. `split` is a seeded hash of the dedup cluster
 (`dup_cluster`, else the uid), so near-duplicates never straddle train and validation. Without a `domain` column the
-domain is the dataset (`source`).
+domain is the dataset (`source`). When the kept documents carry a `repeats` column (a count per document: balance's
+`repeats:`, or an input field), the shards get it too (int32, null read as 1), and the trainer puts a document with
+count k in every epoch k times (docs/TRAINER.md); the entries then total `repeated_tokens` beside the unique `tokens`.
 
 `manifest_section` runs once at the end: it copies the tokenizer into `tokenizer/`, lists the shards, sums the domains
 and splits, and takes each domain's weight and epoch cap from the mixture a stage of the run decided
-(`Stage.mixture`: the balance stage; without one, the natural mixture of training tokens, capped at
-`DEFAULT_MAX_EPOCHS`), writing the achieved-versus-target report to `balance.json`.
+(the result of the plan of a stage that `publishes` "mixture": balance; without one, the natural mixture of training
+tokens, every copy counted, capped at `DEFAULT_MAX_EPOCHS`), writing the achieved-versus-target report to `balance.json`.
 """
 from __future__ import annotations
 
@@ -35,15 +37,39 @@ from curate.pipeline.tokenizer import load_tokenizer, token_dtype
 SHARDS = "shards"  # the token shards' folder in the output (docs/FORMAT.md)
 
 DEFAULT_MAX_EPOCHS = 4.0
+MAX_REPEATS = 1000  # bounds a document's share of the trainer's index (Dolma 3 repeats up to 7x, FineWeb-2 10x)
 BALANCE_REPORT = "balance.json"
 TOKENIZER_FILE = "tokenizer/tokenizer.json"
 SPLIT_SALT = 0x73706C6974  # "split": independent of the down-sampling hash
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-def shard_schema(dtype: str) -> pa.Schema:
-    return pa.schema([("id", pa.string()), ("uid", pa.binary(16)), ("domain", pa.string()), ("split", pa.string()),
-                      ("n_tokens", pa.int32()), ("tokens", pa.list_(pa.uint16() if dtype == "uint16" else pa.int32()))])
+def shard_schema(dtype: str, repeats: bool = False) -> pa.Schema:
+    """The shards' columns; `repeats` (int32) last when the kept documents carry a repeat count."""
+    schema = pa.schema([("id", pa.string()), ("uid", pa.binary(16)), ("domain", pa.string()), ("split", pa.string()),
+                        ("n_tokens", pa.int32()),
+                        ("tokens", pa.list_(pa.uint16() if dtype == "uint16" else pa.int32()))])
+    return schema.append(pa.field("repeats", pa.int32())) if repeats else schema
+
+
+def repeat_counts(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The `repeats` column as int32 counts (null: 1) and which rows hold no count: not a whole number (a JSONL field
+    arrives as text, "3" or "3.0"), or outside 1..MAX_REPEATS."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        text = pc.utf8_trim_whitespace(values)
+        whole = pc.match_substring_regex(text, r"^[0-9]{1,9}(\.0*)?$")
+        numbers = pc.cast(pc.cast(pc.if_else(whole, text, pa.scalar(None, text.type)), pa.float64()), pa.int64())
+        invalid = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(whole, False)))
+    elif pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        as_float = pc.cast(values, pa.float64())
+        whole = pc.and_(pc.equal(pc.floor(as_float), as_float), pc.less_equal(pc.abs(as_float), 1e9))
+        numbers = pc.cast(pc.if_else(whole, as_float, pa.scalar(None, pa.float64())), pa.int64())
+        invalid = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(whole, False)))
+    else:
+        return pa.array(np.ones(len(values), np.int32)), pc.is_valid(values)
+    counts = pc.fill_null(numbers, 1)
+    out_of_range = pc.or_(pc.less(counts, 1), pc.greater(counts, MAX_REPEATS))
+    return pc.if_else(out_of_range, 1, counts).cast(pa.int32()), pc.or_(invalid, out_of_range)
 
 
 def splits(batch: pa.RecordBatch, fraction: float, seed: int) -> pa.Array:
@@ -87,26 +113,39 @@ class _Shard:
     domain: str
     stream: _HashingFile
     writer: pq.ParquetWriter
+    counted: bool  # the rows carry `repeats`
     rows: int = 0
     tokens: int = 0
-    split_counts: dict = field(default_factory=lambda: {"train": [0, 0], "validation": [0, 0]})
+    repeated_tokens: int = 0
+    split_counts: dict = field(default_factory=lambda: {"train": [0, 0, 0], "validation": [0, 0, 0]})
 
     def write(self, rows: pa.RecordBatch) -> None:
         self.writer.write_batch(rows)
         n_tokens = rows.column("n_tokens").to_numpy()
+        repeated = n_tokens * rows.column("repeats").to_numpy() if self.counted else n_tokens
         held_out = pc.equal(rows.column("split"), "validation").to_numpy(zero_copy_only=False)
         self.rows += rows.num_rows
         self.tokens += int(n_tokens.sum())
+        self.repeated_tokens += int(repeated.sum())
         for name, mask in (("train", ~held_out), ("validation", held_out)):
-            self.split_counts[name][0] += int(mask.sum())
-            self.split_counts[name][1] += int(n_tokens[mask].sum())
+            counts = self.split_counts[name]
+            counts[0] += int(mask.sum())
+            counts[1] += int(n_tokens[mask].sum())
+            counts[2] += int(repeated[mask].sum())
 
     def close(self) -> dict:
+        """The shard's manifest entry; with counts, `repeated_tokens` (each document's tokens times its count) beside
+        the unique `tokens`, in the entry and its splits."""
         self.writer.close()
         self.stream.close()
-        return {"path": self.path, "domain": self.domain, "rows": self.rows, "tokens": self.tokens,
-                "sha256": self.stream.sha256.hexdigest(),
-                "splits": {k: {"documents": d, "tokens": t} for k, (d, t) in self.split_counts.items()}}
+        entry = {"path": self.path, "domain": self.domain, "rows": self.rows, "tokens": self.tokens,
+                 "sha256": self.stream.sha256.hexdigest(),
+                 "splits": {k: {"documents": d, "tokens": t} for k, (d, t, _) in self.split_counts.items()}}
+        if self.counted:
+            entry["repeated_tokens"] = self.repeated_tokens
+            for name, (_, _, repeated) in self.split_counts.items():
+                entry["splits"][name]["repeated_tokens"] = repeated
+        return entry
 
 
 class ShardSink(Collector):
@@ -116,7 +155,7 @@ class ShardSink(Collector):
         self.output, self.tag = output, tag
         self.params = params
         _, _, vocab_size, _ = load_tokenizer(self.params.tokenizer, self.params.eos_token)
-        self.schema = shard_schema(token_dtype(vocab_size))
+        self.dtype = token_dtype(vocab_size)
         self.open: dict[str, _Shard] = {}
         self.count: dict[str, int] = {}
         self.entries: list[dict] = []
@@ -128,11 +167,14 @@ class ShardSink(Collector):
         if kept.num_rows:
             domain = pc.fill_null(kept.column("domain" if "domain" in kept.schema.names else "source")
                                   .cast(pa.string()), "other")
-            rows = pa.RecordBatch.from_arrays(
-                [kept.column("id"), kept.column("uid"), domain,
-                 splits(kept, self.params.validation_fraction, self.params.seed),
-                 kept.column("n_tokens").cast(pa.int32()), kept.column("tokens").cast(self.schema.field("tokens").type)],
-                schema=self.schema)
+            counted = "repeats" in kept.schema.names  # the same in every batch of a pass: one chain of stages
+            schema = shard_schema(self.dtype, counted)
+            columns = [kept.column("id"), kept.column("uid"), domain,
+                       splits(kept, self.params.validation_fraction, self.params.seed),
+                       kept.column("n_tokens").cast(pa.int32()), kept.column("tokens").cast(schema.field("tokens").type)]
+            if counted:
+                columns.append(repeat_counts(kept.column("repeats"))[0])
+            rows = pa.RecordBatch.from_arrays(columns, schema=schema)
             for name in sorted(pc.unique(domain).to_pylist()):
                 self._append(name, rows.filter(pc.equal(domain, name)))
         return kept.drop_columns(["tokens"])
@@ -140,7 +182,7 @@ class ShardSink(Collector):
     def _append(self, domain: str, rows: pa.RecordBatch) -> None:
         target = self.params.shard_tokens
         while rows.num_rows:
-            shard = self.open.get(domain) or self._new(domain)
+            shard = self.open.get(domain) or self._new(domain, rows)
             reached = np.cumsum(rows.column("n_tokens").to_numpy()) + shard.tokens >= target
             take = int(np.argmax(reached)) + 1 if reached.any() else rows.num_rows
             shard.write(rows.slice(0, take))
@@ -148,14 +190,14 @@ class ShardSink(Collector):
             if shard.tokens >= target:
                 self.entries.append(self.open.pop(domain).close())
 
-    def _new(self, domain: str) -> _Shard:
+    def _new(self, domain: str, rows: pa.RecordBatch) -> _Shard:
         folder = _UNSAFE.sub("_", domain) or "_"
         number = self.count.get(domain, 0)
         self.count[domain] = number + 1
         path = f"{SHARDS}/{folder}/part-{self.tag}-{number:05d}.parquet"
         stream = _HashingFile(self.output.open_write(path))
-        writer = pq.ParquetWriter(stream, self.schema, compression="zstd")
-        self.open[domain] = _Shard(path, domain, stream, writer)
+        writer = pq.ParquetWriter(stream, rows.schema, compression="zstd")
+        self.open[domain] = _Shard(path, domain, stream, writer, counted="repeats" in rows.schema.names)
         return self.open[domain]
 
     def close(self) -> Partial:
@@ -180,14 +222,20 @@ def manifest_section(params, output: Output, partials: list[list[dict]], stages:
     domains: dict[str, dict] = {}
     split_totals = {"train": {"documents": 0, "tokens": 0}, "validation": {"documents": 0, "tokens": 0}}
     train_tokens: dict[str, int] = {}
+    counted = any("repeated_tokens" in e for e in entries)  # documents carried repeat counts: totals of both kinds
     for e in entries:
         d = domains.setdefault(e["domain"], {"documents": 0, "tokens": 0})
         d["documents"] += e["rows"]
         d["tokens"] += e["tokens"]
-        train_tokens[e["domain"]] = train_tokens.get(e["domain"], 0) + e["splits"]["train"]["tokens"]
+        # what an epoch of the trainer holds: every copy of a document with a repeat count
+        train_tokens[e["domain"]] = train_tokens.get(e["domain"], 0) + repeated(e["splits"]["train"])
         for name, counts in e["splits"].items():
             split_totals[name]["documents"] += counts["documents"]
             split_totals[name]["tokens"] += counts["tokens"]
+        if counted:
+            d["repeated_tokens"] = d.get("repeated_tokens", 0) + repeated(e)
+            for name, counts in e["splits"].items():
+                split_totals[name]["repeated_tokens"] = split_totals[name].get("repeated_tokens", 0) + repeated(counts)
 
     sections: dict = {}
     mixtures = [(stage.id, stage.planned) for stage in stages
@@ -210,11 +258,17 @@ def manifest_section(params, output: Output, partials: list[list[dict]], stages:
     sections.update({
         "tokenizer": {"file": TOKENIZER_FILE, "sha256": sha256, "vocab_size": vocab_size, "eos_id": eos_id,
                       "dtype": token_dtype(vocab_size)},
-        "shards": [{k: e[k] for k in ("path", "domain", "rows", "tokens", "sha256")} for e in entries],
+        "shards": [{k: e[k] for k in ("path", "domain", "rows", "tokens", "repeated_tokens", "sha256") if k in e}
+                   for e in entries],
         "domains": domains,
         "splits": split_totals,
     })
     return sections
+
+
+def repeated(counts: dict) -> int:
+    """Tokens with every copy counted (a shard entry's or a split's): `repeated_tokens`, or `tokens` without counts."""
+    return counts.get("repeated_tokens", counts["tokens"])
 
 
 def balance_report(stage_id: str, summary: dict, domains: dict[str, dict], train_tokens: dict[str, int]) -> dict:
@@ -238,9 +292,12 @@ def balance_report(stage_id: str, summary: dict, domains: dict[str, dict], train
     notes = list(summary["notes"])
     notes += [f"{name}: weighted {info['weight']:.4f} but no shards were written"
               for name, info in decided.items() if info["weight"] > 0 and name not in domains]
-    return {"stage": stage_id, "by": summary["by"], "mode": summary["mode"], "temperature": summary["temperature"],
-            "budget": summary["budget"], "feasible": not notes, "notes": notes,
-            "max_training_tokens": int(min(limits)) if limits else 0, "domains": rows}
+    report = {"stage": stage_id, "by": summary["by"], "mode": summary["mode"], "temperature": summary["temperature"],
+              "budget": summary["budget"], "feasible": not notes, "notes": notes,
+              "max_training_tokens": int(min(limits)) if limits else 0, "domains": rows}
+    if "repeats" in summary:  # balance's repeat counts: the inflation of what it saw, per domain and bucket/language
+        report["repeats"] = summary["repeats"]
+    return report
 
 
 # ---- what the run report shows ---------------------------------------------------------------------------------
@@ -289,6 +346,8 @@ def domains_section(run: RunView, stages: list[Stage]) -> Section | None:
                         "domain passes its max_epochs.</p>")
             for note in balance["notes"]:
                 body.append(f'<p class="warn">{html.escape(note)}</p>')
+            if "repeats" in balance:
+                body += repeats_tables(balance["repeats"], domains)
     elif "n_tokens" in run.columns:
         key = "domain" if "domain" in run.columns else None
         documents = run.sample([key, "n_tokens"] if key else ["n_tokens"])
@@ -304,6 +363,26 @@ def domains_section(run: RunView, stages: list[Stage]) -> Section | None:
     else:
         return None
     return Section("domains", "Domains and tokens", body)
+
+
+def repeats_tables(repeats: dict, domains: dict[str, dict]) -> list[str]:
+    """The inflation of balance's repeat counts: per domain in the shards (tokens with every copy over unique tokens),
+    and over the documents balance saw, per domain and per quality bucket or language."""
+    unit = repeats["by"]
+    body = [f"<p>Repeats ({html.escape(repeats['source'])}, at most {repeats['max_repeats']} a document): "
+            f"{repeats['all']['repeated_units']:,} {unit} with every copy from {repeats['all']['units']:,} unique, "
+            f"{repeats['all']['inflation']:.2f}x over the documents balance saw.</p>"]
+    shards = [[n, d["tokens"], d.get("repeated_tokens", d["tokens"]),
+               f"{d.get('repeated_tokens', d['tokens']) / d['tokens']:.2f}x" if d["tokens"] else "-"]
+              for n, d in sorted(domains.items())]
+    body.append(table(["domain", "unique tokens (shards)", "with every copy", "inflation"], shards))
+    for group in ("domains", "quality_bucket", "lang"):
+        if group in repeats:
+            rows = [[name, r["documents"], r["units"], r["repeated_units"], f"{r['inflation']:.2f}x"]
+                    for name, r in repeats[group].items()]
+            label = "domain" if group == "domains" else group
+            body.append(table([label, "documents", f"unique {unit}", f"{unit} with every copy", "inflation"], rows))
+    return body
 
 
 def mixture_text(run: RunView, stages: list[Stage]) -> list:

@@ -2,7 +2,8 @@
 
 Adds `tokens` (list<int32>; the shards store uint16 when the vocabulary fits) and `n_tokens` (the EOS included).
 Special-token strings inside a document's text (a web page quoting "<|endoftext|>") are encoded as plain text, so the
-appended EOS is the only one. Rule: `empty` (no text). The shard options (`shard_tokens`, `validation_fraction`,
+appended EOS is the only one. Rules: `empty` (no text); `bad_repeats` where the documents carry a `repeats` column
+(a count per document for the trainer, docs/TRAINER.md) and a row's is not a whole number in 1..1000. The shard options (`shard_tokens`, `validation_fraction`,
 `seed`) live here too: its collector, the shard writer (stages/shards.py), reads them (docs/SHARDS.md).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Collector, Params, Stage, emit
 from curate.pipeline.tokenizer import EOS_CANDIDATES, load_tokenizer
-from curate.stages.shards import SHARDS, ShardSink, domains_section, manifest_section, mixture_text
+from curate.stages.shards import SHARDS, ShardSink, domains_section, manifest_section, mixture_text, repeat_counts
 
 
 TEST_TEXT = "A short test text, tokenized once when the run is planned."
@@ -76,6 +77,9 @@ class Tokenize(Stage):
         tokens = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
         n_tokens = pa.array(np.diff(offsets), pa.int32())
         reasons = pc.if_else(empty, pa.scalar("empty"), pa.scalar(None, pa.string()))
+        if "repeats" in batch.schema.names:  # checked here: the shard writer sees kept rows only, it cannot reject
+            bad = repeat_counts(batch.column("repeats"))[1]
+            reasons = pc.if_else(pc.and_(pc.is_null(reasons), bad), pa.scalar("bad_repeats"), reasons)
         return emit(batch, reasons, tokens=tokens, n_tokens=n_tokens)
 
     def collector(self, output: Output, tag: str) -> Collector:

@@ -13,7 +13,7 @@ import difflib
 import os
 import reprlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,6 +43,8 @@ class DataConfig(_Section):
     seed: int = 1234
     cache_dir: str | None = Field(None, description="converted shards and indices; none: <output>/data_cache")
     max_epochs: float | None = Field(None, gt=0, description="overrides every domain's manifest cap when set")
+    weights: dict[str, Annotated[float, Field(ge=0)]] | None = Field(None, description="domain weights replacing the manifest's, normalised; "
+                                             "a domain left out gets 0 (`curate ablate`'s mixture search sets it)")
     prefetch: int = Field(4, ge=1, description="batches prepared ahead by the loader thread")
 
 

@@ -1,14 +1,16 @@
 """Training data from a curate output: manifest -> memory-mapped shards -> Megatron-style indices -> blended batches.
 
 What happens, in order (Megatron-LM's GPTDataset / BlendedDataset semantics):
-1. Each shard listed in `manifest.json` is converted once into a local memory-mapped token array, its document offsets
-   and a per-document train/validation flag, cached under the shard's sha256 (checked on conversion).
+1. Each shard listed in `manifest.json` is converted once into a local memory-mapped token array, its document offsets,
+   a per-document train/validation flag and repeat count, cached under the shard's sha256 (checked on conversion).
 2. Per domain and split: the document index is the domain's documents, one seeded permutation per epoch, concatenated;
-   documents keep their single EOS and samples run across document boundaries. The sample index gives where sample i
+   documents keep their single EOS and samples run across document boundaries. A training document whose shard row
+   has `repeats` = k is in every epoch k times, its j-th copy at a random place in the j-th k-th of the epoch: the
+   index names it k times, nothing is copied on disk (`epoch_order`). The sample index gives where sample i
    starts (position in the document index, offset in that document): sample i is stream tokens [i L, (i+1) L], so
    seq_len + 1 tokens, consecutive samples sharing one. The shuffle index is a seeded permutation of the samples.
    The three arrays are built once and cached under a hash of their description.
-3. Domains are blended by the manifest's weights: domain d's k-th sample is due at (k + 1/2) / w_d, and samples are
+3. Domains are blended by the manifest's weights (or `data.weights`, a mixture to try on the same shards): domain d's k-th sample is due at (k + 1/2) / w_d, and samples are
    taken in order of due time, so after any n samples each domain has had n w_d of them to within one.
    A domain is repeated at most `max_epochs` times (the manifest's cap, or `data.max_epochs`).
 4. Step t's global batch is blended samples [t B, (t+1) B); data-parallel rank r takes the r-th contiguous slice.
@@ -87,7 +89,7 @@ def _shard_folder(cache_dir: Path, entry: dict) -> Path:
 
 
 def _is_converted(folder: Path) -> bool:
-    return (folder / "is_train.npy").exists()  # written last
+    return (folder / "repeats.npy").exists()  # written last (a cache from before counts existed is converted again)
 
 
 def convert_shards(manifest: Manifest, cache_dir: Path, share: int, of: int) -> int:
@@ -102,7 +104,8 @@ def convert_shards(manifest: Manifest, cache_dir: Path, share: int, of: int) -> 
 
 
 class ShardCache:
-    """One shard as memory-mapped arrays: tokens, doc offsets (n_docs + 1), is_train (n_docs)."""
+    """One shard as memory-mapped arrays: tokens, doc offsets (n_docs + 1), is_train and repeats (n_docs; 1 for every
+    document of a shard without a `repeats` column)."""
 
     def __init__(self, manifest: Manifest, entry: dict, cache_dir: Path):
         self.path = manifest.root / entry["path"]
@@ -112,6 +115,7 @@ class ShardCache:
         self.tokens = np.load(folder / "tokens.npy", mmap_mode="r")
         self.offsets = np.load(folder / "offsets.npy")
         self.is_train = np.load(folder / "is_train.npy")
+        self.repeats = np.load(folder / "repeats.npy")
 
     def _convert(self, manifest: Manifest, entry: dict, folder: Path) -> None:
         if not self.path.exists():
@@ -122,8 +126,10 @@ class ShardCache:
         total = int(entry["tokens"])
         tmp = folder / f".tokens.{uuid.uuid4().hex}.tmp.npy"
         tokens = np.lib.format.open_memmap(tmp, mode="w+", dtype=manifest.dtype, shape=(total,))
-        lengths, is_train, filled = [], [], 0
-        for batch in pq.ParquetFile(self.path).iter_batches(columns=["split", "n_tokens", "tokens"]):
+        lengths, is_train, repeats, filled = [], [], [], 0
+        source = pq.ParquetFile(self.path)
+        counted = "repeats" in source.schema_arrow.names
+        for batch in source.iter_batches(columns=["split", "n_tokens", "tokens"] + (["repeats"] if counted else [])):
             col = batch.column("tokens")
             values = col.values.to_numpy(zero_copy_only=False)
             offs = col.offsets.to_numpy()
@@ -137,6 +143,10 @@ class ShardCache:
             filled += len(values)
             lengths.append(n)
             is_train.append(np.asarray(batch.column("split").to_pylist()) == "train")
+            k = batch.column("repeats").to_numpy(zero_copy_only=False) if counted else np.ones(len(n), np.int32)
+            if len(k) and k.min() < 1:
+                raise DataError(f"{entry['path']}: a repeats value below 1")
+            repeats.append(k.astype(np.int32))
         if filled != total:
             raise DataError(f"{entry['path']}: {filled} tokens, the manifest says {total}")
         tokens.flush()
@@ -145,6 +155,7 @@ class ShardCache:
         os.replace(tmp, folder / "tokens.npy")
         _save_atomic(folder / "offsets.npy", np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
         _save_atomic(folder / "is_train.npy", np.concatenate(is_train) if is_train else np.zeros(0, bool))
+        _save_atomic(folder / "repeats.npy", np.concatenate(repeats) if repeats else np.zeros(0, np.int32))
 
 
 class DomainDataset:
@@ -153,17 +164,20 @@ class DomainDataset:
     def __init__(self, name: str, shards: list[ShardCache], shard_ids: list[str], split: str, seq_len: int,
                  min_samples: int, seed: int, cache_dir: Path, shuffle: bool = True):
         self.name, self.seq_len, self.shards = name, seq_len, shards
-        shard_of, start, length = [], [], []
+        shard_of, start, length, repeats = [], [], [], []
         for i, sh in enumerate(shards):
             keep = sh.is_train if split == "train" else ~sh.is_train
             idx = np.flatnonzero(keep)
             shard_of.append(np.full(len(idx), i, np.int32))
             start.append(sh.offsets[idx])
             length.append(sh.offsets[idx + 1] - sh.offsets[idx])
+            # validation documents are each scored once: the counts are for training
+            repeats.append(sh.repeats[idx] if split == "train" else np.ones(len(idx), np.int32))
         self.doc_shard = np.concatenate(shard_of) if shard_of else np.zeros(0, np.int32)
         self.doc_start = np.concatenate(start) if start else np.zeros(0, np.int64)
         self.doc_len = np.concatenate(length) if length else np.zeros(0, np.int64)
-        self.tokens_per_epoch = int(self.doc_len.sum())
+        self.doc_repeats = np.concatenate(repeats) if repeats else np.zeros(0, np.int32)
+        self.tokens_per_epoch = int((self.doc_len * self.doc_repeats).sum())  # an epoch holds every copy
         # The fewest epochs whose stream holds min_samples samples of seq_len + 1 tokens.
         self.epochs = max(1, math.ceil((min_samples * seq_len + 1) / max(self.tokens_per_epoch, 1)))
         if self.tokens_per_epoch <= seq_len:
@@ -187,7 +201,8 @@ class DomainDataset:
     def _build(self, seed: int, shuffle: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_docs, L = len(self.doc_len), self.seq_len
         rng = np.random.default_rng([seed, int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:4], "big")])
-        epochs = [rng.permutation(n_docs) if shuffle else np.arange(n_docs) for _ in range(self.epochs)]
+        epochs = [epoch_order(rng, self.doc_repeats) if shuffle else np.repeat(np.arange(n_docs), self.doc_repeats)
+                  for _ in range(self.epochs)]
         doc_idx = (np.concatenate(epochs) if epochs else np.zeros(0, np.int64)).astype(np.int32)
         cum = np.concatenate([[0], np.cumsum(self.doc_len[doc_idx])])
         n_samples = max(0, (int(cum[-1]) - 1) // L)
@@ -216,6 +231,19 @@ class DomainDataset:
 
     def __getitem__(self, i: int) -> np.ndarray:
         return self.unshuffled(int(self.shuffle_idx[i]))
+
+
+def epoch_order(rng: np.random.Generator, repeats: np.ndarray) -> np.ndarray:
+    """One epoch of a document index: document d `repeats[d]` times, in a seeded random order where copy j of a
+    document with count k is drawn at a place in [j/k, (j+1)/k) of the epoch, so its copies spread over the epoch as
+    k epochs of it would, never bunched. Without a count above 1 it is the plain permutation it always was (the same
+    seed gives the same order as before counts existed)."""
+    if not (repeats > 1).any():
+        return rng.permutation(len(repeats))
+    docs = np.repeat(np.arange(len(repeats)), repeats)
+    copy = np.arange(len(docs)) - np.repeat(np.cumsum(repeats) - repeats, repeats)  # j: which copy of its document
+    place = (copy + rng.random(len(docs))) / repeats[docs]
+    return docs[np.argsort(place, kind="stable")]
 
 
 def blend_index(weights: list[float], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -262,13 +290,21 @@ class BlendedDataset:
 
 
 def build_train(manifest: Manifest, seq_len: int, n_samples: int, seed: int, cache_dir: Path,
-                max_epochs: float | None) -> BlendedDataset:
-    """The blended training stream of n_samples samples; fails if a domain would exceed its epoch cap."""
-    names = [d for d, info in manifest.domains.items() if float(info.get("weight", 0)) > 0]
+                max_epochs: float | None, mixture: dict[str, float] | None = None) -> BlendedDataset:
+    """The blended training stream of n_samples samples; fails if a domain would exceed its epoch cap. `mixture`
+    (`data.weights`) replaces the manifest's domain weights: a domain it leaves out gets 0."""
+    if mixture is not None:
+        unknown = sorted(set(mixture) - set(manifest.domains))
+        if unknown:
+            raise DataError(f"data.weights: no domain {unknown[0]!r} in the manifest (it has "
+                            f"{', '.join(sorted(manifest.domains))})")
+    given = mixture if mixture is not None else {d: float(info.get("weight", 0)) for d, info in manifest.domains.items()}
+    names = [d for d in manifest.domains if given.get(d, 0) > 0]
     if not names:
-        raise DataError("manifest: no domain has a positive weight")
-    total = sum(float(manifest.domains[d]["weight"]) for d in names)
-    weights = [float(manifest.domains[d]["weight"]) / total for d in names]
+        raise DataError("data.weights: no domain has a positive weight" if mixture is not None
+                        else "manifest: no domain has a positive weight")
+    total = sum(given[d] for d in names)
+    weights = [given[d] / total for d in names]
     caches = _shard_caches(manifest, cache_dir)
     datasets = []
     for name, w in zip(names, weights):
@@ -283,7 +319,7 @@ def build_train(manifest: Manifest, seq_len: int, n_samples: int, seed: int, cac
         epochs_used = (need * seq_len + 1) / ds.tokens_per_epoch
         if epochs_used > cap:
             raise DataError(f"domain {name!r}: this run needs {epochs_used:.2f} epochs of its "
-                            f"{ds.tokens_per_epoch:,} training tokens, above its cap of {cap:g} "
+                            f"{ds.tokens_per_epoch:,} training tokens (every repeat counted), above its cap of {cap:g} "
                             f"({'data.max_epochs' if max_epochs is not None else 'manifest max_epochs'}); "
                             f"train on fewer tokens or raise data.max_epochs")
         datasets.append(ds)

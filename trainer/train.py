@@ -233,7 +233,7 @@ def _prepare_data(cfg: TrainConfig, manifest: data.Manifest, d: parallel.Dist, c
 
     def datasets():
         train_ds = data.build_train(manifest, cfg.data.seq_len, t.steps * t.global_batch, cfg.data.seed, cache,
-                                    cfg.data.max_epochs)
+                                    cfg.data.max_epochs, cfg.data.weights)
         val_ds = (data.build_validation(manifest, cfg.data.seq_len, cfg.data.seed, cache,
                                         cfg.eval.batches * t.global_batch) if cfg.eval.every else None)
         return train_ds, val_ds

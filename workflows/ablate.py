@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from curate.pipeline import config as pipeline_config
-from curate.workflows.ablate_config import AblationConfig, ArmConfig
+from curate.workflows.ablate_config import SEARCHED, AblationConfig, ArmConfig, TrainingConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, STATS, Output
 
@@ -132,7 +132,7 @@ def document_files(output_dir: Path) -> list[str]:
 
 # What a later run needs of an earlier run's documents. The Parquet reader carries every column, and an output read
 # again already has `input_id` and the like: a second pass would carry those twice.
-CARRIED = ("text", "url", "domain", "dup_cluster")
+CARRIED = ("text", "url", "domain", "dup_cluster", "repeats")
 
 
 def slim_documents(output_dir: Path, target: Path) -> list[str]:
@@ -282,6 +282,12 @@ class EvaluationSets:
 
     references: dict[str, list[str]]
     choices: dict[str, list]
+    tokens: int = 0  # with the shared tokenizer, once it exists: what a run's evaluation scores of them
+
+    def texts(self) -> list[str]:
+        """What is scored: every reference document, and each choice after its context."""
+        return [t for texts in self.references.values() for t in texts] + [
+            f"{item.context} {choice}" for items in self.choices.values() for item in items for choice in item.choices]
 
     def digest(self) -> str:
         """What the sets hold (not where they are): a changed file changes every result scored on it."""
@@ -367,20 +373,23 @@ def check_tokenizers(tokenized: dict[str, Path], tokenizer: Path) -> str:
 # ------------------------------------------------------------------ runs
 
 
-def trainer_config(cfg: AblationConfig, manifest: Path, run_dir: Path, seed: int, epochs: float) -> dict:
-    """The `curate train` YAML of one run: the shared setup, this arm's shards, this seed."""
-    t = cfg.training
+def trainer_config(t: TrainingConfig, cache_dir: Path, manifest: Path, run_dir: Path, seed: int, max_epochs: float,
+                   weights: dict[str, float] | None = None) -> dict:
+    """The `curate train` YAML of one run: the training setup `t`, this arm's shards (on `weights` instead of the
+    manifest's mixture when given), this seed."""
     dtype = t.dtype if t.dtype != "auto" else ("float32" if t.device == "cpu" else "bf16")
     if t.dtype == "auto" and t.device == "auto":
         import torch
 
         dtype = "bf16" if torch.cuda.is_available() else "float32"
+    data = {"manifest": str(manifest), "seq_len": t.seq_len, "seed": seed, "max_epochs": max_epochs,
+            "cache_dir": str(cache_dir)}
+    if weights is not None:
+        data["weights"] = weights
     return {
         "output": str(run_dir),
         "device": t.device,
-        # The cap allows exactly the repetition the token budget needs: equal tokens are the point of an ablation.
-        "data": {"manifest": str(manifest), "seq_len": t.seq_len, "seed": seed, "max_epochs": epochs * 1.01 + 1,
-                 "cache_dir": str(Path(cfg.output) / "cache")},
+        "data": data,
         "model": {"preset": t.preset},
         "parallel": {"nproc": 1, "dtype": dtype},
         "train": {"steps": t.steps, "global_batch": t.global_batch, "micro_batch": t.micro_batch or t.global_batch,
@@ -391,31 +400,44 @@ def trainer_config(cfg: AblationConfig, manifest: Path, run_dir: Path, seed: int
     }
 
 
+def run_spec(cfg: AblationConfig, t: TrainingConfig, arm: str, output: Path, seed: int, run_dir: Path,
+             sets: EvaluationSets, weights: dict[str, float] | None = None) -> dict:
+    """One run (an arm and seed, or a proxy of the mixture search): everything a worker process needs, as plain data,
+    and what makes its result (`made_of`): what made its model (TRAINED_OF: the training settings but how fast they
+    run and which other seeds there are, the trainer's config, the arm's tokenized data, whose manifest names the
+    pipeline, inputs, shards and tokenizer), then what it is scored on (the evaluation settings and what the sets
+    hold)."""
+    manifest = Output(str(output)).read_json(MANIFEST)
+    train = manifest["splits"]["train"]
+    train_tokens = int(train["tokens"])
+    budget = t.steps * t.tokens_per_step
+    epochs = budget / train_tokens if train_tokens else math.inf
+    # The cap allows exactly the repetition the token budget needs (equal tokens are the point of an ablation): the
+    # most any domain needs, at the mixture the run trains on (every repeat counted, as the trainer counts).
+    repeated = int(train.get("repeated_tokens", train_tokens))
+    needed = budget / repeated if repeated else math.inf
+    if weights is not None:  # a domain's training tokens are its natural weight's share of them
+        total = sum(weights.values())
+        needed = max(budget * w / total / (manifest["domains"][d]["weight"] * repeated)
+                     for d, w in weights.items() if w > 0)
+    trainer = trainer_config(t, Path(cfg.output) / "cache", output / MANIFEST, run_dir, seed, needed * 1.01 + 1,
+                             weights)
+    return {
+        "arm": arm, "seed": seed, "run_dir": str(run_dir), "tokens": budget, "train_tokens": train_tokens,
+        "epochs": epochs, "manifest": str(output / MANIFEST), "leaks": leaks(output), "trainer": trainer,
+        "evaluation": cfg.evaluation.model_dump(mode="json"),
+        "eval_tokens": sets.tokens + int(manifest["splits"]["validation"]["tokens"]),
+        # the ablation's own keys first: what changed is then told as the user wrote it (training.tokens)
+        "made_of": {"training": t.model_dump(mode="json", exclude={"threads", "runs_at_once", "seeds"}),
+                    "trainer": json.loads(json.dumps(trainer)), "data": documents_identity(output),
+                    "evaluation": cfg.evaluation.model_dump(mode="json"), "evaluation_sets": sets.digest()},
+    }
+
+
 def run_specs(cfg: AblationConfig, tokenized: dict[str, Path], sets: EvaluationSets) -> list[dict]:
-    """One spec per (arm, seed): everything a worker process needs, as plain data, and what makes its result
-    (`made_of`): what made its model (TRAINED_OF: the training settings but how fast they run and which other seeds
-    there are, the trainer's config, the arm's tokenized data, whose manifest names the pipeline, inputs, shards and
-    tokenizer), then what it is scored on (the evaluation settings and what the sets hold)."""
-    specs = []
-    budget = cfg.training.steps * cfg.training.tokens_per_step
-    for arm, output in tokenized.items():
-        manifest = Output(str(output)).read_json(MANIFEST)
-        train_tokens = int(manifest["splits"]["train"]["tokens"])
-        epochs = budget / train_tokens if train_tokens else math.inf
-        for seed in cfg.training.seeds:
-            run_dir = Path(cfg.output) / "runs" / arm / f"seed{seed}"
-            trainer = trainer_config(cfg, output / MANIFEST, run_dir, seed, epochs)
-            specs.append({
-                "arm": arm, "seed": seed, "run_dir": str(run_dir), "tokens": budget, "train_tokens": train_tokens,
-                "epochs": epochs, "manifest": str(output / MANIFEST), "leaks": leaks(output), "trainer": trainer,
-                "evaluation": cfg.evaluation.model_dump(mode="json"),
-                # the ablation's own keys first: what changed is then told as the user wrote it (training.tokens)
-                "made_of": {"training": cfg.training.model_dump(mode="json",
-                                                                exclude={"threads", "runs_at_once", "seeds"}),
-                            "trainer": json.loads(json.dumps(trainer)), "data": documents_identity(output),
-                            "evaluation": cfg.evaluation.model_dump(mode="json"), "evaluation_sets": sets.digest()},
-            })
-    return specs
+    """One spec per (arm, seed), on the arm's own mixture (the manifest's weights)."""
+    return [run_spec(cfg, cfg.training, arm, output, seed, Path(cfg.output) / "runs" / arm / f"seed{seed}", sets)
+            for arm, output in tokenized.items() for seed in cfg.training.seeds]
 
 
 TRAINED_OF = ("training", "trainer", "data")  # the keys of a run's `made_of` that made its model
@@ -477,8 +499,9 @@ def train_and_evaluate(spec: dict) -> dict:
 
 
 def evaluate_run(train_cfg, spec: dict) -> dict:
-    """Metrics of a run's final checkpoint, keyed `bpb/<set>`, `acc/<set>`, `acc_norm/<set>`, `val_loss/<domain>`."""
-    import numpy as np
+    """Metrics of a run's final checkpoint, keyed `bpb/<set>`, `acc/<set>`, `acc_norm/<set>`, `val_loss/<domain>`.
+    Windows are scored `evaluation.batch` at a time; on a GPU a run trained in bf16 is scored in bf16 (autocast, as
+    it trained), the sums in float32 and float64."""
     import torch
 
     from curate.pipeline.tokenizer import load_tokenizer
@@ -493,34 +516,44 @@ def evaluate_run(train_cfg, spec: dict) -> dict:
     except checkpoint.CheckpointError as error:
         raise CurateError(f"run {spec['arm']}/seed{spec['seed']}: {error}") from None
     seq_len, batch = train_cfg.data.seq_len, spec["evaluation"]["batch"]
+    bf16 = device == "cuda" and train_cfg.parallel.dtype == "bf16"
+    precision = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
     def encode(text: str) -> list[int]:
         return tokenizer.encode(text, add_special_tokens=False).ids
 
     metrics: dict[str, dict] = {}
-    for ref in spec["evaluation"]["reference"]:
-        texts = reference_texts(ref["path"], ref["text_field"], f"evaluation.reference {ref['name']}")
-        bpb = evaluate.bits_per_byte(model, texts, encode, eos_id, seq_len, batch)
-        metrics[f"bpb/{ref['name']}"] = {"value": bpb.bits_per_byte, "bytes": bpb.bytes, "tokens": bpb.tokens,
-                                         "documents": bpb.documents}
-    for mc in spec["evaluation"]["multiple_choice"]:
-        items = choice_items(mc["path"], f"evaluation.multiple_choice {mc['name']}")
-        scores = evaluate.multiple_choice(model, items, encode, eos_id, seq_len, batch)
-        for name, values in (("acc", scores.acc), ("acc_norm", scores.acc_norm)):
-            metrics[f"{name}/{mc['name']}"] = {"value": float(values.mean()), "stderr": evaluate.mean_stderr(values),
-                                               "items": len(items)}
+    with precision:
+        for ref in spec["evaluation"]["reference"]:
+            texts = reference_texts(ref["path"], ref["text_field"], f"evaluation.reference {ref['name']}")
+            bpb = evaluate.bits_per_byte(model, texts, encode, eos_id, seq_len, batch)
+            metrics[f"bpb/{ref['name']}"] = {"value": bpb.bits_per_byte, "bytes": bpb.bytes, "tokens": bpb.tokens,
+                                             "documents": bpb.documents}
+        for mc in spec["evaluation"]["multiple_choice"]:
+            items = choice_items(mc["path"], f"evaluation.multiple_choice {mc['name']}")
+            scores = evaluate.multiple_choice(model, items, encode, eos_id, seq_len, batch)
+            for name, values in (("acc", scores.acc), ("acc_norm", scores.acc_norm)):
+                metrics[f"{name}/{mc['name']}"] = {"value": float(values.mean()),
+                                                   "stderr": evaluate.mean_stderr(values), "items": len(items)}
+        for domain, docs in sorted(validation_documents(manifest).items()):
+            loss, n = evaluate.token_loss(model, docs, eos_id, seq_len, batch)
+            if n:
+                metrics[f"val_loss/{domain}"] = {"value": loss, "tokens": n, "documents": len(docs)}
+    return metrics
+
+
+def validation_documents(manifest) -> dict[str, list]:
+    """Each domain's validation documents as token arrays, read from the shards' validation rows alone (a GPU-sized
+    arm holds billions of training tokens that need not be read to score them)."""
     by_domain: dict[str, list] = {}
     for shard in manifest.shards:
-        table = pq.read_table(manifest.root / shard["path"], columns=["split", "tokens"])
-        split = np.asarray(table.column("split").to_pylist())
-        docs = table.column("tokens").to_pylist()
-        by_domain.setdefault(shard["domain"], []).extend(np.asarray(d) for d, s in zip(docs, split)
-                                                         if s == "validation")
-    for domain, docs in sorted(by_domain.items()):
-        loss, n = evaluate.token_loss(model, docs, eos_id, seq_len, batch)
-        if n:
-            metrics[f"val_loss/{domain}"] = {"value": loss, "tokens": n, "documents": len(docs)}
-    return metrics
+        table = pq.read_table(manifest.root / shard["path"], columns=["tokens"],
+                              filters=[("split", "==", "validation")])
+        tokens = table.column("tokens").combine_chunks()
+        values, offsets = tokens.values.to_numpy(), tokens.offsets.to_numpy()
+        by_domain.setdefault(shard["domain"], []).extend(values[offsets[i]:offsets[i + 1]]
+                                                         for i in range(len(tokens)))
+    return by_domain
 
 
 def _worker_init(devices) -> None:
@@ -532,8 +565,9 @@ def _worker_init(devices) -> None:
 
 def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
     """Every run not done with the same settings, data and evaluation sets, one after another or `runs_at_once` in
-    parallel (one GPU each). A run made of other settings or data is deleted first (its checkpoint must not be
-    resumed); a run whose evaluation alone changed keeps its checkpoint and is only evaluated again."""
+    parallel (one GPU each), after a line that says how long they should take (`ablate_estimate`). A run made of
+    other settings or data is deleted first (its checkpoint must not be resumed); a run whose evaluation alone changed
+    keeps its checkpoint and is only evaluated again. Returns the results in the order of `specs`."""
     results, todo = [], []
     for spec in specs:
         run_dir, name = Path(spec["run_dir"]), f"{spec['arm']}/seed{spec['seed']}"
@@ -548,6 +582,7 @@ def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
                 # the same model: its final checkpoint is kept, and only scored again
                 progress(f"run {name}: evaluation changed since it ran ({changed}): evaluating it again")
                 (run_dir / "result.json").unlink(missing_ok=True)
+                spec["evaluate_only"] = True  # for the estimate: no step to train
             elif changed:  # another model: its checkpoint must not be resumed
                 progress(f"run {name}: changed since it ran ({changed}): training it again")
                 shutil.rmtree(run_dir)
@@ -561,13 +596,18 @@ def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
     for spec in todo:  # runs side by side on a CPU share its cores
         spec["trainer"]["train"]["threads"] = cfg.training.threads or (
             default_threads(at_once) if at_once > 1 and not gpus else None)
+    if todo:
+        from curate.workflows.ablate_estimate import estimate
+
+        progress(estimate(todo, at_once, cfg.evaluation.batch))
+    pace = Pace(len(todo))
     if at_once == 1:
         for spec in todo:
             progress(f"run {spec['arm']}/seed{spec['seed']}: {spec['tokens']:,} tokens "
                      f"({spec['epochs']:.2f} epochs of its data)")
             results.append(train_and_evaluate(spec))
-            progress(run_summary(results[-1]))
-        return results
+            progress(run_summary(results[-1]) + pace.done())
+        return in_order(results, specs)
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")  # fresh processes: CUDA must not be initialised in a fork
@@ -578,8 +618,31 @@ def execute(specs: list[dict], cfg: AblationConfig, progress) -> list[dict]:
     with ProcessPoolExecutor(at_once, mp_context=context, initializer=_worker_init, initargs=(devices,)) as pool:
         for finished in as_completed([pool.submit(train_and_evaluate, spec) for spec in todo]):
             results.append(finished.result())
-            progress(run_summary(results[-1]))
-    return results
+            progress(run_summary(results[-1]) + pace.done())
+    return in_order(results, specs)
+
+
+class Pace:
+    """The estimate corrected by what the runs take here: after each run, the time left at the pace so far (a
+    shared or loaded machine runs slower than the steps measured before the start)."""
+
+    def __init__(self, runs: int):
+        self.runs, self.finished, self.started = runs, 0, time.monotonic()
+
+    def done(self) -> str:
+        from curate.trainer.train import duration
+
+        self.finished += 1
+        left = self.runs - self.finished
+        if not left:
+            return ""
+        return (f"; {left} run(s) left, about {duration((time.monotonic() - self.started) / self.finished * left)} "
+                "at the pace so far")
+
+
+def in_order(results: list[dict], specs: list[dict]) -> list[dict]:
+    by_run = {(r["arm"], r["seed"]): r for r in results}
+    return [by_run[spec["arm"], spec["seed"]] for spec in specs]
 
 
 def run_summary(result: dict) -> str:
@@ -630,8 +693,61 @@ def ablate(cfg: AblationConfig, progress=None) -> dict:
         tokenized = {arm: tokenize_arm(arm, path, tokenizer, cfg, benchmarks, sets, progress)
                      for arm, path in documents.items()}
     sha256 = check_tokenizers(tokenized, tokenizer)
-    runs = execute(run_specs(cfg, tokenized, sets), cfg, progress)
+    from curate.workflows.ablate_estimate import evaluated_tokens
+
+    sets.tokens = evaluated_tokens(sets.texts(), str(tokenizer))
+    specs = run_specs(cfg, tokenized, sets)
+    search = None
+    if cfg.search is not None:
+        search, verification = mixture_search(cfg, tokenized[cfg.search.arm], sets, progress)
+        specs += verification
+    runs = execute(specs, cfg, progress)
     results = summarise(cfg, runs, sha256)
+    if search is not None:
+        from curate.workflows.ablate_results import better_is_lower
+        from curate.workflows.ablate_search import verdict
+
+        arm, metric = cfg.search.arm, cfg.search.metric
+        search["verification"] = verdict(results["arms"], arm, arm + SEARCHED, metric, better_is_lower(metric))
+        results["search"] = search
     results["wall_seconds"] = round(time.time() - started, 1)
     write_results(cfg, results)
     return results
+
+
+def mixture_search(cfg: AblationConfig, output: Path, sets: EvaluationSets, progress) -> tuple[dict, list[dict]]:
+    """Step 5 of the module docstring: proxy runs on mixtures of the searched arm's domains drawn around the natural
+    one, a regression per metric, the predicted best mixture (`ablate_search`); returns the search's results and the
+    verification runs (the arm's data on the chosen mixture, every seed, the full budget) to run beside the arms'."""
+    import numpy as np
+
+    from curate.workflows import ablate_search as search
+    from curate.workflows.ablate_results import better_is_lower
+
+    s = cfg.search
+    budget = cfg.training.steps * cfg.training.tokens_per_step
+    domains = search.domains_of(Output(str(output)).read_json(MANIFEST), budget, s.max_epochs)
+    weights = search.draw(domains, s.proxies, s.concentration, np.random.default_rng([s.seed, 0]))
+    proxy = cfg.training.model_copy(update={"tokens": s.tokens, "preset": s.preset, "seeds": [s.seed]})
+    root = Path(cfg.output) / "search" / s.arm
+    specs = []
+    for k, w in enumerate(weights):
+        name = search.proxy_name(k, s.proxies)
+        specs.append(run_spec(cfg, proxy, name, output, s.seed, root / name, sets, dict(zip(domains.names, w.tolist()))))
+    natural = ", ".join(f"{d} {w:.3f}" for d, w in zip(domains.names, domains.natural))
+    progress(f"search: {s.proxies} proxy runs ({s.preset}, {proxy.steps * proxy.tokens_per_step:,} tokens each) on "
+             f"mixtures drawn around the natural one ({natural}), {s.held_out} held out of the first fit")
+    proxies = execute(specs, cfg, progress)
+    held_out = np.arange(s.proxies) >= s.proxies - s.held_out
+    metrics = sorted(set.intersection(*(set(p["metrics"]) for p in proxies)))
+    summary = search.search_summary(domains, weights, held_out, proxies, metrics, s.metric, s.regression,
+                                    better_is_lower, s.concentration, s.max_epochs, budget,
+                                    np.random.default_rng([s.seed, 1]))
+    rho = summary["fits"][s.metric]["held_out_spearman"][s.regression]
+    chosen = ", ".join(f"{d} {w:.4f}" for d, w in summary["chosen"].items())
+    progress(f"search: {s.regression} regression of {s.metric}, Spearman on the {s.held_out} held-out proxies "
+             f"{'n/a' if rho is None else f'{rho:.3f}'}; chosen mixture: {chosen}")
+    verification = [run_spec(cfg, cfg.training, s.arm + SEARCHED, output, seed,
+                             Path(cfg.output) / "runs" / (s.arm + SEARCHED) / f"seed{seed}", sets, summary["chosen"])
+                    for seed in cfg.training.seeds]
+    return summary, verification

@@ -106,19 +106,58 @@ class EvaluationConfig(_Strict):
         return self
 
 
+class SearchConfig(_Strict):
+    """Mixture search over one arm's domains (docs/ABLATE.md, `curate.workflows.ablate_search`)."""
+
+    arm: str = Field(description="the arm whose domains are mixed")
+    metric: str = Field(description="what the chosen mixture should do best: bpb/<set>, acc/<set> or acc_norm/<set>")
+    proxies: int = Field(24, ge=4, description="proxy runs, each on its own mixture")
+    held_out: int = Field(6, ge=0, description="proxies left out of a first fit, to check its predictions")
+    tokens: int = Field(gt=0, description="training tokens per proxy run")
+    preset: Literal["tiny", "125M", "350M", "1B"] = Field("tiny", description="the proxies' model")
+    concentration: float = Field(4.0, gt=0, description="Dirichlet concentration around the natural mixture: larger "
+                                                        "draws closer to it")
+    max_epochs: float = Field(4.0, ge=1, description="no domain repeated more at the full budget (training.tokens)")
+    regression: Literal["quadratic", "linear", "boosted"] = Field(
+        "quadratic", description="the regression that chooses; all three are fitted and shown")
+    seed: int = Field(0, description="seed of the draws and of every proxy run")
+
+    @model_validator(mode="after")
+    def _enough_to_fit(self) -> SearchConfig:
+        if self.proxies - self.held_out < 3:
+            raise ValueError("proxies - held_out must leave at least 3 proxies to fit")
+        return self
+
+
+SEARCHED = ".searched"  # the verification arm: the searched arm's data on the chosen mixture, `<arm>.searched`
+
+
 class AblationConfig(_Strict):
     output: str
     input: InputConfig | None = Field(None, description="what the pipeline arms run on (replaces their input)")
-    arms: list[ArmConfig] = Field(min_length=2)
+    arms: list[ArmConfig] = Field(min_length=1)
     tokenizer: TokenizerConfig = TokenizerConfig()
     training: TrainingConfig
     evaluation: EvaluationConfig = EvaluationConfig()
+    search: SearchConfig | None = Field(None, description="mixture search over one arm's domains")
 
     @model_validator(mode="after")
     def _arms(self) -> AblationConfig:
         names = [a.name for a in self.arms]
+        if len(names) < 2 and self.search is None:
+            raise ValueError("give at least two arms to compare (one is enough with a `search:` section)")
         if len(set(names)) != len(names):
             raise ValueError("arm names must differ")
+        if self.search is not None:
+            if self.search.arm not in names:
+                raise ValueError(f"search.arm: {self.search.arm!r} is not an arm ({', '.join(names)})")
+            if self.search.arm + SEARCHED in names:
+                raise ValueError(f"arm {self.search.arm + SEARCHED!r}: the name is the search's verification arm")
+            sets = {f"bpb/{s.name}" for s in self.evaluation.reference} | {
+                f"{kind}/{s.name}" for s in self.evaluation.multiple_choice for kind in ("acc", "acc_norm")}
+            if self.search.metric not in sets:
+                raise ValueError(f"search.metric: {self.search.metric!r} is not measured; one of "
+                                 f"{', '.join(sorted(sets)) or '(no evaluation set)'}")
         for arm in self.arms:
             if arm.after is not None and arm.after not in names[:names.index(arm.name)]:
                 raise ValueError(f"arm {arm.name!r}: `after: {arm.after}` must name an arm listed before it")

@@ -75,7 +75,7 @@ def loop_seconds(log: list[dict]) -> float:
 
 
 def summarise(cfg: AblationConfig, runs: list[dict], tokenizer_sha256: str) -> dict:
-    order = [a.name for a in cfg.arms]
+    order = list(dict.fromkeys([a.name for a in cfg.arms] + [r["arm"] for r in runs]))  # + the search's verification
     arms: dict[str, dict] = {}
     for name in order:
         mine = sorted((r for r in runs if r["arm"] == name), key=lambda r: r["seed"])
@@ -156,7 +156,37 @@ def markdown(results: dict) -> str:
     out += [f"- {line}" for line in ordering_lines(results)]
     out += ["", f"Rule: {results['significance_rule']}.", f"Tokenizer sha256: {results['tokenizer_sha256']}",
             f"Wall time of this invocation: {results.get('wall_seconds', 0):.0f} s"]
+    if "search" in results:
+        out += ["", "Mixture search:", ""] + [f"- {line}" for line in search_lines(results["search"])]
+        out += ["", "```yaml", results["search"]["balance"].rstrip(), "```"]
     return "\n".join(out) + "\n"
+
+
+def search_lines(search: dict) -> list[str]:
+    """The search in a few lines: the proxies, how well each regression ranked the held-out ones, the choice and its
+    verification."""
+    fits = search["fits"][search["metric"]]
+    n_out = sum(p["held_out"] for p in search["proxies"])
+    rhos = ", ".join(f"{kind} {'n/a' if rho is None else f'{rho:.3f}'}" + (" (chooses)" if kind == search["regression"]
+                                                                             else "")
+                     for kind, rho in fits["held_out_spearman"].items())
+    natural = ", ".join(f"{d} {w:.3f}" for d, w in zip(search["domains"], search["natural"]))
+    chosen = ", ".join(f"{d} {w:.3f}" for d, w in search["chosen"].items())
+    lines = [f"{len(search['proxies'])} proxy runs on mixtures of {', '.join(search['domains'])} (Dirichlet around the "
+             f"natural mixture, concentration {search['concentration']:g}, at most {search['max_epochs']:g} epochs "
+             f"per domain at the full budget); {search['metric']} fitted by each regression on "
+             f"{len(search['proxies']) - n_out}, Spearman on the {n_out} held out: {rhos}",
+             f"natural mixture: {natural} (predicted {search['metric']} {fits['natural_predicted']:.4f})",
+             f"chosen mixture: {chosen} (predicted {fits['chosen_predicted']:.4f})"]
+    v = search.get("verification")
+    if v and v["measured"]:
+        verdict = {True: "beyond the seeds' spread", False: "within the seeds' spread",
+                   None: "unknown (one seed)"}[v["significant"]]
+        lines.append(f"verification at the full budget: natural {v['natural']:.4f} ± {v['natural_std']:.4f}, chosen "
+                     f"{v['searched']:.4f} ± {v['searched_std']:.4f}: the chosen mixture is "
+                     f"{'better' if v['gain'] > 0 else 'worse'} by {abs(v['gain']):.4f}, {verdict} (std sum "
+                     f"{v['std_sum']:.4f})")
+    return lines
 
 
 def _png(figure) -> bytes:
@@ -210,6 +240,85 @@ def plots(results: dict) -> dict[str, bytes]:
     return out
 
 
+def search_plots(search: dict) -> dict[str, bytes]:
+    """The fitted surface per domain, predicted vs measured for every proxy, natural vs chosen weights."""
+    from curate.pipeline.sections import KEPT, PALETTE, figure
+
+    metric, kind = search["metric"], search["regression"]
+    fits = search["fits"][metric]
+    measured, predicted = np.asarray(fits["measured"]), np.asarray(fits["predicted"][kind])
+    held = np.array([p["held_out"] for p in search["proxies"]])
+    weights = np.array([p["weights"] for p in search["proxies"]])
+    out = {}
+    plot = figure(4.6, 4.2)
+    ax = plot.add_subplot(1, 1, 1)
+    ax.scatter(measured[~held], predicted[~held], color="#999999", s=18, label="fitted on (in sample)")
+    ax.scatter(measured[held], predicted[held], color=PALETTE[0], s=26, label="held out (never fitted)")
+    low, high = float(min(measured.min(), predicted.min())), float(max(measured.max(), predicted.max()))
+    ax.plot([low, high], [low, high], color="black", linewidth=0.8, linestyle=":")
+    rho = fits["held_out_spearman"][kind]
+    ax.set_title(f"{metric}: {kind} regression, held-out Spearman {'n/a' if rho is None else f'{rho:.2f}'}",
+                 fontsize=9)
+    ax.set_xlabel("measured", fontsize=8)
+    ax.set_ylabel("predicted by the fit without the held-out proxies", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.tick_params(labelsize=7)
+    out["search_predicted.png"] = _png(plot)
+
+    names = search["domains"]
+    plot = figure(3.2 * len(names), 3.2)
+    axes = plot.subplots(1, len(names), sharey=True, squeeze=False)[0]
+    for d, (name, ax) in enumerate(zip(names, axes)):
+        surface = fits["surface"][name]
+        ax.plot(surface["weights"], surface["predicted"], color=KEPT, label="fitted (others natural)")
+        ax.scatter(weights[:, d], measured, color="#999999", s=12, label="proxies (measured)")
+        ax.axvline(search["natural"][d], color="black", linestyle=":", linewidth=0.9, label="natural")
+        ax.axvline(search["chosen"][name], color=PALETTE[0], linestyle="--", linewidth=0.9, label="chosen")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(f"weight of {name}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel(metric, fontsize=8)
+    axes[0].legend(fontsize=6)
+    out["search_surface.png"] = _png(plot)
+
+    plot = figure(max(4.0, 1.3 * len(names) + 1.5), 3)
+    ax = plot.add_subplot(1, 1, 1)
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, search["natural"], 0.4, color="#aaaaaa", label="natural")
+    ax.bar(x + 0.2, [search["chosen"][n] for n in names], 0.4, color=PALETTE[0], label="chosen")
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set_ylabel("share of training tokens", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.tick_params(labelsize=7)
+    out["search_mixture.png"] = _png(plot)
+    return out
+
+
+def search_section(search: dict) -> str:
+    from curate.pipeline import sections as look
+
+    metric, kind, names = search["metric"], search["regression"], search["domains"]
+    fits = search["fits"][metric]
+    rows = [[p["name"], *[f"{w:.3f}" for w in p["weights"]], f"{fits['measured'][i]:.4f}",
+             f"{fits['predicted'][kind][i]:.4f}", "held out" if p["held_out"] else "fitted on"]
+            for i, p in enumerate(search["proxies"])]
+    proxies = look.table(["proxy", *names, f"{metric} measured", "predicted", ""], rows, numeric_from=1)
+    regressions = look.table(["metric", *(f"{k} (held-out Spearman)" for k in fits["held_out_spearman"])],
+                             [[m, *("n/a" if r is None else f"{r:.3f}" for r in f["held_out_spearman"].values())]
+                              for m, f in search["fits"].items()], numeric_from=1)
+    return ("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in search_lines(search)) + "</ul>"
+            + '<img class="plot" src="search_mixture.png" alt="natural and chosen mixture">'
+            + '<img class="plot" src="search_surface.png" alt="fitted surface per domain">'
+            + f'<p class="note">The fitted surface of {html.escape(metric)} ({html.escape(kind)} regression on every '
+              "proxy) along each domain's weight, the other domains in their natural proportions; the grey points are "
+              "the proxies' measurements, whose other weights vary too.</p>"
+            + '<img class="plot" src="search_predicted.png" alt="predicted against measured">'
+            + "<h3>The chosen mixture as a balance stage (after tokenize)</h3>"
+            + f"<pre>{html.escape(search['balance'])}</pre>"
+            + "<h3>Every proxy</h3>" + proxies
+            + "<h3>Every metric, every regression</h3>" + regressions)
+
+
 def page(results: dict, title: str) -> str:
     from curate.pipeline import sections as look  # the run report's look
 
@@ -223,6 +332,8 @@ def page(results: dict, title: str) -> str:
     bars = "".join(f'<img class="plot" src="{html.escape(m.replace("/", "_"))}.png" alt="{html.escape(m)}">'
                    for m in sorted({m for arm in results["arms"].values() for m in arm["metrics"]}))
     sections.append(("metrics", "Metrics per arm", bars))
+    if "search" in results:
+        sections.append(("search", "Mixture search", search_section(results["search"])))
     nav = "".join(f'<a href="#{a}">{html.escape(t)}</a>' for a, t, _ in sections)
     body = "".join(f'<section id="{a}"><h2>{html.escape(t)}</h2>{b}</section>' for a, t, b in sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
@@ -239,6 +350,9 @@ def write_results(cfg: AblationConfig, results: dict) -> Path:
     report.mkdir(parents=True, exist_ok=True)
     for name, data in plots(results).items():
         (report / name).write_bytes(data)
+    if "search" in results:
+        for name, data in search_plots(results["search"]).items():
+            (report / name).write_bytes(data)
     _atomic(report / "ablation.html", page(results, f"curate ablation — {', '.join(results['arms'])}"))
     return report / "ablation.html"
 

@@ -225,3 +225,21 @@ def test_a_changed_arm_pipeline_is_run_again_and_only_its_runs_retrain(ablation)
     assert again["arms"]["all"]["metrics"] == results["arms"]["all"]["metrics"]
     curated = json.loads((root / "out" / "arms" / "filtered" / "curated" / "manifest.json").read_text())
     assert [stage["name"] for stage in curated["config"]["stages"]] == ["gopher_repetition", "gopher_quality"]
+
+
+def test_an_arms_repeat_counts_travel_to_its_tokenize_run(tmp_path):
+    """The slim copy an arm is tokenized from keeps `repeats` (balance's counts reach the arm's shards), not the
+    columns a second pass would carry twice."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.workflows.ablate import slim_documents
+
+    out = tmp_path / "arm"
+    (out / "documents").mkdir(parents=True)
+    pq.write_table(pa.table({"text": ["a", "b"], "input_id": ["x", "y"], "repeats": pa.array([3, 1], pa.int32())}),
+                   out / "documents" / "part-0.parquet")
+    (out / "manifest.json").write_text(json.dumps({"documents": ["documents/part-0.parquet"]}))
+    files = slim_documents(out, tmp_path / "slim")
+    table = pq.read_table(files[0])
+    assert table.column_names == ["text", "repeats"] and table.column("repeats").to_pylist() == [3, 1]

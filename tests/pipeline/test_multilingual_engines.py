@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 
 from curate.pipeline import config as pipeline_config
@@ -109,6 +110,7 @@ def test_lang_from_langid_as_fineweb2_codes_on_spark_and_beam(tmp_path, spark):
     assert reasons["eng-prose"] == "langid:no_language_config"
 
 
+@pytest.mark.beam
 def test_a_missing_tokenizer_package_ends_the_run_in_one_line(tmp_path):
     # jieba made unimportable in every process of the run (the CLI's and Beam's workers): a None in sys.modules
     hide = tmp_path / "hide"

@@ -123,5 +123,5 @@ def test_the_selection_summary_is_in_the_manifest_after_a_normal_run(spark, tmp_
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
     assert not (tmp_path / "out" / "work").exists()
     kept = sum(pq.read_metadata(tmp_path / "out" / p).num_rows for p in manifest["documents"])
-    assert manifest["plans"]["qc"] == {"documents": 80, "keep": 24, "kept": kept} and kept == 24
-    assert manifest["quality_classifier"]["qc"]["selection"] == manifest["plans"]["qc"]
+    assert manifest["plans"]["qc"] == {"selection": {"documents": 80, "keep": 24, "kept": kept}} and kept == 24
+    assert manifest["quality_classifier"]["qc"]["selection"] == manifest["plans"]["qc"]["selection"]

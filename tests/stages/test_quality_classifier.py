@@ -172,7 +172,7 @@ def test_bad_parameters_and_missing_models_are_config_errors(model, tmp_path):
         return pipeline_config.parse({"input": {"paths": ["x"], "dataset": "d"}, "output": "o",
                                       "stages": [{"name": "quality_classifier", **params}]})
 
-    with pytest.raises(ConfigError, match="threshold or keep_fraction, not both"):
+    with pytest.raises(ConfigError, match="give one of threshold, keep_fraction and keep_buckets, not threshold and keep_fraction"):
         parse(model=str(model), threshold=0.5, keep_fraction=0.3)
     with pytest.raises(ConfigError, match=r"stages\[0\] \(quality_classifier\).model: no file .*absent.bin"):
         check(parse(model=str(tmp_path / "absent.bin")), [InputFile(str(tmp_path / "x.jsonl"), "x.jsonl", 1, "jsonl")])

@@ -28,8 +28,9 @@ def counting_docs(rng: np.random.Generator, n: int, lo: int, hi: int) -> list[np
 
 def write_corpus(root: Path, domains: dict[str, list[np.ndarray]], weights: dict[str, float],
                  max_epochs: float = 100.0, docs_per_shard: int = 150, validation_every: int = 20,
-                 dtype: str = "uint16") -> Path:
-    """Write shards/<domain>/part-*.parquet and manifest.json; every `validation_every`-th document is validation."""
+                 dtype: str = "uint16", repeats: dict[str, list[int]] | None = None) -> Path:
+    """Write shards/<domain>/part-*.parquet and manifest.json; every `validation_every`-th document is validation.
+    `repeats`: a repeat count per document of a domain, written as the shards' `repeats` column."""
     root.mkdir(parents=True, exist_ok=True)
     shards, dom_info = [], {}
     splits = {"train": {"documents": 0, "tokens": 0}, "validation": {"documents": 0, "tokens": 0}}
@@ -49,6 +50,8 @@ def write_corpus(root: Path, domains: dict[str, list[np.ndarray]], weights: dict
                 "n_tokens": pa.array([len(d) for d in chunk], pa.int32()),
                 "tokens": pa.array([d.tolist() for d in chunk], list_type),
             })
+            if repeats and name in repeats:
+                table = table.append_column("repeats", pa.array(repeats[name][lo:lo + docs_per_shard], pa.int32()))
             rel = f"shards/{name}/part-{part:05d}.parquet"
             pq.write_table(table, root / rel, row_group_size=64)
             n_tok = int(sum(len(d) for d in chunk))

@@ -178,3 +178,69 @@ def test_a_changed_shard_is_refused(tmp_path):
     shard.write_bytes(shard.read_bytes() + b"x")
     with pytest.raises(data.DataError, match="sha256"):
         data.build_train(data.read_manifest(m), 16, 10, 1, tmp_path / "cache", None)
+
+
+def _planted_repeats(root: Path, seq_len: int, batch: int) -> tuple[Path, list[np.ndarray], list[int]]:
+    """70 training documents, document i marked by its first token i + 1 (no other document holds it) and repeated
+    1 + i % 7 times (counts 1-7, ten documents each), and one last document (count 1) whose length makes one epoch
+    exactly `n` samples, n a multiple of `batch`: (epoch tokens - 1) = n seq_len, so every token but the epoch's last
+    (an EOS) is some sample's input."""
+    rng = np.random.default_rng(4)
+    docs = [np.concatenate([[i + 1], rng.integers(100, 256, int(rng.integers(4, 40))), [0]]) for i in range(70)]
+    counts = [1 + i % 7 for i in range(70)]
+    epoch = sum(len(d) * k for d, k in zip(docs, counts))
+    n = -(-(epoch + 20) // (seq_len * batch)) * batch
+    docs.append(np.concatenate([[71], rng.integers(100, 256, n * seq_len + 1 - epoch - 2), [0]]))
+    counts.append(1)
+    manifest = write_corpus(root, {"a": docs}, {"a": 1.0}, validation_every=10**6, docs_per_shard=30,
+                            repeats={"a": counts})
+    return manifest, docs, counts
+
+
+def test_a_document_with_repeat_count_k_is_yielded_k_times_an_epoch_at_different_positions(tmp_path):
+    """Counts 1-7 planted in the shards' `repeats` column: over one epoch the loader yields document i exactly k_i
+    times (its marker token is some sample's input k_i times), each copy at its own place in the stream, in a sample of
+    its own; an epoch holds the repeated tokens, not the unique ones."""
+    seq_len, batch = 16, 5
+    manifest_path, docs, counts = _planted_repeats(tmp_path / "c", seq_len, batch)
+    manifest = data.read_manifest(manifest_path)
+    caches = data._shard_caches(manifest, tmp_path / "cache")
+    epoch_tokens = sum(len(d) * k for d, k in zip(docs, counts))
+    n = (epoch_tokens - 1) // seq_len
+    ds = data.DomainDataset("a", caches, [e["sha256"] for e in manifest.shards], "train", seq_len, min_samples=n,
+                            seed=3, cache_dir=tmp_path / "cache")
+    assert ds.epochs == 1 and ds.tokens_per_epoch == epoch_tokens and len(ds) == n
+    loader = data.Loader(ds, batch, batch, 0, 1)
+    seen: dict[int, list[int]] = {}  # marker -> stream positions where it was an input
+    yielded = 0
+    for _ in range(n // batch):
+        for inputs, _ in loader.next():
+            for row in inputs.numpy():
+                sample = int(ds.shuffle_idx[yielded])  # where this sample starts in the epoch's stream: sample * L
+                for offset in np.flatnonzero((row >= 1) & (row <= 71)):
+                    seen.setdefault(int(row[offset]), []).append(sample * seq_len + int(offset))
+                yielded += 1
+    loader.close()
+    assert yielded == n
+    assert {marker: len(places) for marker, places in seen.items()} == {i + 1: k for i, k in enumerate(counts)}
+    for marker, places in seen.items():
+        assert len(set(places)) == len(places)  # k different positions, not one position counted k times
+        assert len({p // seq_len for p in places}) == len(places)  # each copy in its own sample
+    # The copies are spread over the epoch: copy j of a document with count k lies in the j-th k-th of the epoch
+    # (its place is drawn there), give or take the drift of the other documents' draws.
+    for i, k in enumerate(counts[:70]):
+        for j, place in enumerate(sorted(seen[i + 1])):
+            assert j / k - 0.1 < place / epoch_tokens < (j + 1) / k + 0.1, (i, k, j, place / epoch_tokens)
+
+
+def test_data_weights_replace_the_manifests_mixture(corpus, tmp_path):
+    """`data.weights` (the mixture search's proxies) blends the same shards by other weights; a domain it leaves out
+    gets none, and a domain the manifest lacks is refused."""
+    manifest = data.read_manifest(corpus)
+    ds = data.build_train(manifest, 16, 1000, 1, tmp_path, None, {"web": 1.0, "wiki": 3.0})
+    assert [d.name for d in ds.datasets] == ["web", "wiki"]
+    assert abs((np.asarray(ds.domain) == 1).sum() - 750) <= 1  # wiki: 3/4 of the samples, not the manifest's 0.3
+    alone = data.build_train(manifest, 16, 100, 1, tmp_path, None, {"wiki": 1.0})
+    assert [d.name for d in alone.datasets] == ["wiki"]
+    with pytest.raises(data.DataError, match="data.weights: no domain 'code'"):
+        data.build_train(manifest, 16, 100, 1, tmp_path, None, {"code": 1.0})
