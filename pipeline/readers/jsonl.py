@@ -188,7 +188,10 @@ def _gzip_members(stream):
     decoder = isal_zlib.decompressobj(31)
     pending = stream.read(_SCAN)
     while pending:
-        out = decoder.decompress(pending, _SCAN)
+        try:
+            out = decoder.decompress(pending, _SCAN)
+        except isal_zlib.error:  # corrupt: no cut after it; the reader of the range that holds it reports it
+            return
         newlines += out.count(b"\n")
         last = out[-1:] or last
         if decoder.eof:
@@ -246,7 +249,10 @@ def _zstd_members(uri: str, frames: list[int], size: int):
         newlines, last = 0, b"\n"
         with CountedStream(uri, ReaderLedger(uri), (start, end)) as raw:
             reader = zstandard.ZstdDecompressor().stream_reader(raw)
-            while out := reader.read(_SCAN):
-                newlines += out.count(b"\n")
-                last = out[-1:]
+            try:
+                while out := reader.read(_SCAN):
+                    newlines += out.count(b"\n")
+                    last = out[-1:]
+            except zstandard.ZstdError:  # corrupt: no cut after it; the reader of the range that holds it reports it
+                return
         yield start, newlines, last == b"\n"

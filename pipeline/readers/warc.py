@@ -634,7 +634,10 @@ def _member_starts(stream) -> Iterator[int]:
     clean_before = [True, True]  # of the two members before the one being decoded
     decoder, held, pending = isal_zlib.decompressobj(31), bytearray(), stream.read(_CHUNK)
     while pending:
-        out = decoder.decompress(pending, _CHUNK)
+        try:
+            out = decoder.decompress(pending, _CHUNK)
+        except isal_zlib.error:  # corrupt: no cut after it; the reader of the range that holds it reports it
+            return
         if held is not None:
             held += out
             if len(held) > MAX_RECORD_BYTES + MAX_HEADER_BYTES:

@@ -60,7 +60,8 @@ def pages(shared_data, tmp_path_factory) -> Path:
     (root / "split").mkdir()
     (root / "split" / "pages.jsonl").write_bytes(b"".join(lines))
     (root / "split" / "members.jsonl.gz").write_bytes(b"".join(gzip.compress(b, mtime=0) for b in blocks))
-    (root / "split" / "frames.jsonl.zst").write_bytes(b"".join(zstandard.ZstdCompressor().compress(b) for b in blocks))
+    frames = zstandard.ZstdCompressor(write_checksum=True)  # as the `zstd` command writes them
+    (root / "split" / "frames.jsonl.zst").write_bytes(b"".join(frames.compress(b) for b in blocks))
     pq.write_table(pa.Table.from_pylist(rows), root / "split" / "pages.parquet", row_group_size=40)
     (root / "whole").mkdir()
     (root / "whole" / "one-member.jsonl.gz").write_bytes(gzip.compress(b"".join(lines), mtime=0))
@@ -123,6 +124,25 @@ def test_a_gzip_of_one_member_and_a_zstd_file_of_one_frame_are_read_whole(pages)
         file, = resolve(cfg)
         assert file.size > 1 << 20
         assert len(split(file, 1 << 12)) == 1 and tasks([file], cfg) == [file]
+
+
+@pytest.mark.parametrize("name", ["members.jsonl.gz", "frames.jsonl.zst"])
+def test_a_corrupt_member_ends_the_cuts_and_its_range_reports_what_the_whole_file_reports(pages, name, tmp_path):
+    data = bytearray((pages / "split" / name).read_bytes())
+    middle = len(data) * 2 // 3
+    data[middle:middle + 64] = bytes(64)  # zeroes inside a member (frame): its decoder fails there
+    (tmp_path / name).write_bytes(bytes(data))
+    file, parts, table, ranges, whole, ledgers = read_whole_and_in_ranges(tmp_path / name, 1 << 18)
+    assert len(parts) >= 3 and parts[-1].part.start < middle  # cuts before the break, none after it
+    assert whole.error and ledgers[-1].error and not any(ledger.error for ledger in ledgers[:-1])
+    # the records of the members (frames) before the break are the same in both readings; what a zstd decoder gives of
+    # a corrupt frame before its checksum fails depends on how far it read ahead, in both readings alike
+    before = parts[-1].part.first
+    assert 0 < before <= table.num_rows
+    assert ranges.slice(0, before).to_pydict() == table.slice(0, before).to_pydict()
+    if name.endswith(".gz"):
+        assert ranges.to_pydict() == table.to_pydict()
+    assert sum(ledger.bytes_read + ledger.bytes_skipped for ledger in ledgers) == file.size
 
 
 def test_a_file_under_the_split_size_is_one_task_with_the_key_it_always_had(pages):
