@@ -225,7 +225,8 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
     prints["killed"] = fingerprint(output)
     ratio = min(times["whole"]) / min(times["ranges"])
     same = prints["whole"] == prints["ranges"] == prints["killed"]
-    print(f"{fmt}: {size / 1e9:.2f} GB, {tasks} ranges of {args.split_size >> 20} MiB; whole {min(times['whole']):.1f} s, "
+    print(f"{fmt}: {size / 1e9:.2f} GB, {tasks} ranges of {args.split_size >> 20} MiB; "
+          f"whole {min(times['whole']):.1f} s, "
           f"ranges {min(times['ranges']):.1f} s: {ratio:.2f}x (best of {args.repeat}); "
           f"load {before} at the kill run's start")
     print(f"  killed after {killed_after:.1f} s{' (it had finished)' if finished else ''}: {len(kept)} of {tasks} "

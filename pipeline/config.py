@@ -65,7 +65,8 @@ class InputConfig(_Strict):
     text_field: str = "text"
     fields: list[str] = Field(default_factory=list, description="extra JSONL/Parquet fields that later stages read")
     split_size: int = Field(SPLIT_SIZE, ge=MIN_SPLIT_SIZE, description="a file larger than this is read as ranges of "
-                            "about this size, one task each (bytes, or `128MiB`, `1GB`; the README's table says where each format is cut)")
+                            "about this size, one task each (bytes, or `128MiB`, `1GB`; the README's table says "
+                            "where each format is cut)")
 
     @field_validator("split_size", mode="before")
     @classmethod

@@ -60,7 +60,7 @@ def split_parquet(file: InputFile, size: int) -> list[Range]:
 
 
 def _chunk_start(column) -> int:
-    """Where a column chunk's pages begin in the file: its dictionary page, when it has one, else its first data page."""
+    """Where a column chunk's pages begin in the file: its dictionary page when it has one, else its first data page."""
     dictionary = column.dictionary_page_offset
     return dictionary if column.has_dictionary_page and dictionary is not None and dictionary > 0 \
         else column.data_page_offset

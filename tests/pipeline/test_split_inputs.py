@@ -214,6 +214,25 @@ def test_a_run_in_ranges_gives_the_output_of_the_run_of_whole_files(pages, engin
         compute(Output(str(tmp_path / "1MiB")), records)
 
 
+@pytest.mark.parametrize("engine", ["spark", "beam"])
+def test_real_warcs_run_in_ranges_give_the_output_of_whole_files(warcs, engine, request, tmp_path):
+    if engine == "spark":
+        request.getfixturevalue("spark")
+    stages = [{"name": "extract", "backend": "resiliparse"}, {"name": "gopher_quality"}, {"name": "exact_dedup"}]
+    results = {}
+    for split_size in ("1GiB", "16KiB"):
+        raw = {"input": {"paths": [str(warcs)], "dataset": "crawl", "split_size": split_size},
+               "output": str(tmp_path / split_size), "engine": {"name": engine}, "stages": stages}
+        run(pipeline_config.parse(raw))
+        results[split_size] = outcome(tmp_path / split_size)
+    assert results["16KiB"] == results["1GiB"]
+    assert results["1GiB"][2]["input"] == 2 * (22 + 15 + 16 + 29)  # every response, gzip and plain
+    # the plain copy of each page that passes gopher_quality
+    assert results["1GiB"][2]["rejected"]["exact_dedup:duplicate"] >= 30
+    records = json.loads((tmp_path / "16KiB" / "ledger" / "passes.json").read_text())["passes"][0]
+    assert sum(r["range"] is not None for r in records) >= 80
+
+
 # --- kill -9 and resume --------------------------------------------------------------------------------------------
 
 
