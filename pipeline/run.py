@@ -107,7 +107,7 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
 def _engine(config: PipelineConfig, progress, inputs: list[InputFile]):
     """The engine, sized to the input (its tasks): a small one is not worth the start-up of what pays only on a large
     one."""
-    size = sum(f.size for f in inputs)
+    size = sum(end - start for start, end in (f.stored for f in inputs))
     if config.engine.name == "beam":
         from curate.pipeline.beam import WORKERS_INPUT_BYTES, BeamEngine
 
