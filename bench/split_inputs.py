@@ -8,7 +8,8 @@ main text extracted with resiliparse), each copy of a page with its paragraphs i
 to `--gb` GB on disk: a JSONL file, and a Parquet file (pyarrow's defaults: snappy, row groups of 32 MiB of text).
 Both are deleted at the end.
 
-Per format, every run a fresh `curate run` process (each under `nice -n 10`, the machine is shared):
+Per format, every run a fresh `curate run` process, at the bench's niceness (run it under `nice -n 10`: the machine
+is shared), with the wall time and the CPU seconds of its whole process tree (JVM and workers included):
 1. whole: `input.split_size` above the file's size, so the file is one task (what every run did before ranges);
 2. ranges: `input.split_size` as given (the default, 128 MiB): one task per range, every core busy;
    whole and ranges alternate `--repeat` times; the best wall time of each, and their ratio, with the load average;
@@ -23,6 +24,7 @@ the rows of each, and their counts, are compared. Exit status 1 when they differ
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gzip
 import hashlib
 import json
@@ -119,22 +121,41 @@ def kill_session(process: subprocess.Popen) -> None:
             except ProcessLookupError:
                 pass
         time.sleep(0.1)
-    process.wait()
+    if process.returncode is None:
+        process.wait()
 
 
 def start(pipeline: Path, resume: bool) -> subprocess.Popen:
-    command = ["nice", "-n", "10", str(Path(sys.executable).parent / "curate"), "run", str(pipeline)]
+    """`curate run` in its own session, at this process's niceness (run the bench under `nice -n 10`)."""
+    command = [str(Path(sys.executable).parent / "curate"), "run", str(pipeline)]
     return subprocess.Popen(command + (["--resume"] if resume else []), stdout=subprocess.DEVNULL,
                             stderr=open(pipeline.with_suffix(".log"), "ab"), start_new_session=True)
 
 
-def finish(process: subprocess.Popen, pipeline: Path, started: float) -> float:
-    code = process.wait()
+def reap() -> float:
+    """CPU seconds of the children that have ended (this process is their subreaper: the JVM and the PySpark
+    daemon's workers, orphaned or not, end here), reaped without waiting."""
+    cpu = 0.0
+    while True:
+        try:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return cpu
+        if pid == 0:
+            return cpu
+        cpu += usage.ru_utime + usage.ru_stime
+
+
+def finish(process: subprocess.Popen, pipeline: Path, started: float) -> tuple[float, float]:
+    """(wall s, CPU s of the run's whole process tree) once `curate run` has ended well; exits otherwise."""
+    _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
+    process.returncode = code = os.waitstatus_to_exitcode(status)
     kill_session(process)
+    cpu = usage.ru_utime + usage.ru_stime + reap()
     if code != 0:
         sys.exit(f"{pipeline.name}: curate exited {code}: {pipeline.with_suffix('.log').read_text()[-2000:]}")
-    return wall
+    return wall, cpu
 
 
 def write_pipeline(work: Path, name: str, source: Path, split_size: int, engine: str, stages: list[dict]) -> Path:
@@ -196,9 +217,10 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
             shutil.rmtree(work / pipeline.stem, ignore_errors=True)
             before = load()
             started = time.perf_counter()
-            wall = finish(start(pipeline, False), pipeline, started)
+            wall, cpu = finish(start(pipeline, False), pipeline, started)
             times[name].append(wall)
-            print(f"  {fmt} {name}: {wall:.1f} s (load {before} -> {load()})", flush=True)
+            print(f"  {fmt} {name}: {wall:.1f} s wall, {cpu:.0f} CPU-s ({cpu / wall:.2f} cores busy; load "
+                  f"{before} -> {load()})", flush=True)
     prints = {name: fingerprint(work / f"{fmt}-{name}") for name in times}
     tasks = len(committed(work / f"{fmt}-ranges"))
     # killed: the ranges run again, killed after a random number of ranges has committed
@@ -219,7 +241,8 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
     lost = (written_keys(output) | set(reading)) - set(kept)
     lost_bytes = sum(reading.get(key, {}).get("bytes_read", 0) for key in lost)
     resumed = time.perf_counter()
-    resume_wall = finish(start(ranges, True), ranges, resumed)
+    reap()
+    resume_wall, _ = finish(start(ranges, True), ranges, resumed)
     after = committed(output)
     redone = [key for key, attempt in kept.items() if after.get(key) != attempt]
     prints["killed"] = fingerprint(output)
@@ -256,6 +279,7 @@ def main() -> None:
         sys.exit(f"missing input: {PAGES} (../shared/data beside the checkout)")
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     rng = random.Random(seed)
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: see `reap`
     stages = [{"name": name} for name in args.stages.split(",")]
     ok = True
     with tempfile.TemporaryDirectory(prefix="curate-split-") as tmp:
