@@ -133,15 +133,13 @@ def start(pipeline: Path, resume: bool) -> subprocess.Popen:
 
 
 def reap() -> float:
-    """CPU seconds of the children that have ended (this process is their subreaper: the JVM and the PySpark
-    daemon's workers, orphaned or not, end here), reaped without waiting."""
+    """CPU seconds of every descendant left once a run's session is killed (this process is their subreaper: the JVM,
+    the PySpark daemon and its workers end here, orphaned or not); waits for each, as none is alive any more."""
     cpu = 0.0
     while True:
         try:
-            pid, _, usage = os.wait4(-1, os.WNOHANG)
+            _, _, usage = os.wait4(-1, 0)
         except ChildProcessError:
-            return cpu
-        if pid == 0:
             return cpu
         cpu += usage.ru_utime + usage.ru_stime
 
