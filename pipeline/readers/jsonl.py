@@ -17,6 +17,9 @@ ids are those of the file read whole. Finding the cuts reads the file once, in t
   from its start, and finding members means inflating the file once.
 - zstd: cut at a frame start, under the same rule; the frames are found from their headers without decoding, so a
   one-frame file (what `zstd` writes by default) costs a walk over its block headers and is read whole.
+A corrupt member or frame ends the cuts: the range holding it reads to the break and reports it, as the whole file's
+reading does. One difference remains: of a zstd frame that fails its checksum, the lines decoded before the check
+depend on how far the decoder had read, so the two readings may keep a different number of them (both report it).
 """
 from __future__ import annotations
 
