@@ -7,6 +7,7 @@ stderr, named alone it is an error.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import posixpath
@@ -30,22 +31,68 @@ _GLOB = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
+class Range:
+    """A piece of an input file that one task reads (`input.split_size`): its stored bytes [start, end), and, for a
+    Parquet file, the row groups [groups[0], groups[1]). `first` is the number its first record has in the whole file
+    (a JSONL line, a Parquet row), so that ids are those of the file read whole."""
+
+    index: int
+    start: int
+    end: int
+    first: int = 0
+    groups: tuple[int, int] | None = None
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def ranges(cuts: list[tuple[int, int]], end: int, groups: list[int] | None = None) -> list[Range]:
+    """Ranges from their starts, `(stored offset, number of the first record)`, the first at 0; the last ends at
+    `end`. `groups`: for Parquet, the first row group of each, then the number of row groups."""
+    starts = [cut for cut in cuts if cut[0] < end]
+    return [Range(i, start, starts[i + 1][0] if i + 1 < len(starts) else end, first,
+                  (groups[i], groups[i + 1]) if groups is not None else None)
+            for i, (start, first) in enumerate(starts)]
+
+
+@dataclass(frozen=True)
 class InputFile:
-    """One input file: where to open it, its name relative to the input root (used in ids), and its format."""
+    """One input file, or one range of it (`part`): where to open it, its name relative to the input root (used in
+    ids), and its format. A task reads one of these."""
 
     uri: str
     rel: str
     size: int
     format: str
+    part: Range | None = None
 
     @property
     def key(self) -> str:
-        """A file-name-safe key, unique per relative path: what output files of this input are named after."""
+        """A file-name-safe key, unique per relative path and range: what output files and the commit record of this
+        task are named after. A file read whole keeps the key it had before files were split."""
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", posixpath.basename(self.rel))[:60]
-        return f"{stem}-{hashlib.sha1(self.rel.encode()).hexdigest()[:10]}"
+        key = f"{stem}-{hashlib.sha1(self.rel.encode()).hexdigest()[:10]}"
+        return key if self.part is None else f"{key}-r{self.part.index:05d}"
+
+    @property
+    def stored(self) -> tuple[int, int]:
+        """The stored bytes this task reads and accounts for: [start, end)."""
+        return (0, self.size) if self.part is None else (self.part.start, self.part.end)
 
     def listing(self) -> dict:
         return {"path": self.rel, "size": self.size, "format": self.format}
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, body: dict) -> InputFile:
+        part = body.get("part")
+        if part is not None:
+            groups = part.get("groups")
+            part = Range(**{**part, "groups": tuple(groups) if groups is not None else None})
+        return cls(**{**body, "part": part})
 
 
 def has_pages(fmt: str) -> bool:

@@ -11,6 +11,7 @@ from curate.pipeline.errors import CurateError, RunFailed, job_failed
 from curate.pipeline.inputs import InputFile, resolve
 from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
 from curate.pipeline.passes import passes
+from curate.pipeline.readers import tasks
 from curate.pipeline.stats import compute
 
 FORMAT_VERSION = 1
@@ -65,9 +66,10 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
     if resuming and output.exists(layout.MANIFEST):
         return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(pipeline.inputs))
     resumed = len(output.committed(0)) if resuming else 0
+    work = tasks(pipeline.inputs, config.input)  # a file, or each range of one larger than input.split_size
     try:
-        with _engine(config, progress, pipeline.inputs) as engine:
-            records, decisions = _run_passes(config, pipeline.inputs, output, engine, resuming)
+        with _engine(config, progress, work) as engine:
+            records, decisions = _run_passes(config, work, output, engine, resuming)
     except CurateError:
         raise
     except Exception as error:
@@ -103,8 +105,9 @@ def _run(config: PipelineConfig, pipeline: Checked, output: Output, started: flo
 
 
 def _engine(config: PipelineConfig, progress, inputs: list[InputFile]):
-    """The engine, sized to the input: a small one is not worth the start-up of what pays only on a large one."""
-    size = sum(f.size for f in inputs)
+    """The engine, sized to the input (its tasks): a small one is not worth the start-up of what pays only on a large
+    one."""
+    size = sum(end - start for start, end in (f.stored for f in inputs))
     if config.engine.name == "beam":
         from curate.pipeline.beam import WORKERS_INPUT_BYTES, BeamEngine
 
@@ -115,8 +118,9 @@ def _engine(config: PipelineConfig, progress, inputs: list[InputFile]):
 
 
 def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output, engine, resuming: bool):
-    """Every pass in order, each global stage's plan between two; returns the records of each pass and the
-    decision listings. Finished work (per file for passes, whole for a global stage) is kept on resume."""
+    """Every pass in order over the tasks `inputs` (files or ranges), each global stage's plan between two; returns the
+    records of each pass and the decision listings. Finished work (per task for passes, whole for a global stage) is
+    kept on resume."""
     records: list[list[dict]] = []
     decisions: dict[str, dict] = {}
     previous: dict[str, dict] = {}
@@ -145,9 +149,9 @@ def _run_passes(config: PipelineConfig, inputs: list[InputFile], output: Output,
         redone = redone or bool(todo)
         engine.run_pass(config, step, todo, output, previous, listing)
         committed = output.committed(step.index)
-        missing = [f.rel for f in inputs if f.key not in committed]
+        missing = [f.rel + (f" range {f.part.index}" if f.part else "") for f in inputs if f.key not in committed]
         if missing:
-            raise RunFailed(f"{len(missing)} input file(s) did not finish pass {step.index} "
+            raise RunFailed(f"{len(missing)} input file(s) or range(s) did not finish pass {step.index} "
                               f"(first: {missing[0]}); rerun with --resume")
         previous = {f.key: committed[f.key] for f in inputs}
         records.append([previous[f.key] for f in inputs])

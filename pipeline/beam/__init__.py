@@ -45,7 +45,7 @@ class RunPass(beam.DoFn):
 
     def process(self, spec: str):
         task = json.loads(spec)
-        record = run_pass(self.config, self.step, InputFile(**task["file"]), self.output, task["previous"],
+        record = run_pass(self.config, self.step, InputFile.from_json(task["file"]), self.output, task["previous"],
                           task["decisions"], task["progress_every"])
         yield record["key"]
 
@@ -155,7 +155,7 @@ class BeamEngine:
                  previous: dict[str, dict], decisions: dict[str, list[str]]) -> None:
         if not files:
             return
-        tasks = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
+        tasks = [json.dumps({"file": f.to_json(), "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, []),
                              "progress_every": self.progress.task_every}) for f in files]
         with self.progress.pass_of(step, output, len(files)), _worker_logs_to_file(), self._pipeline() as p:

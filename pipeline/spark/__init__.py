@@ -127,7 +127,7 @@ def _pass_task(raw_config: dict, index: int, output_uri: str) -> Callable[[Itera
         step = passes(config)[index]
         for spec in specs:
             task = json.loads(spec)
-            record = run_pass(config, step, InputFile(**task["file"]), output, task["previous"], task["decisions"],
+            record = run_pass(config, step, InputFile.from_json(task["file"]), output, task["previous"], task["decisions"],
                               task["progress_every"])
             yield record["key"]
 
@@ -171,7 +171,7 @@ class SparkEngine:
         if not files:
             return
         sc = self.spark.sparkContext
-        specs = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
+        specs = [json.dumps({"file": f.to_json(), "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, []),
                              "progress_every": self.progress.task_every}) for f in files]
         sc.setJobGroup(f"curate-pass-{step.index}", f"pass {step.index}: {len(files)} input files")
