@@ -119,6 +119,11 @@ def _spacy(argument: str) -> Split:
     # 30-90% of tokenizing; nothing here reads them, and the tokens are the same without (58 languages checked).
     nlp.vocab.lex_attr_getters = {}
     tokenizer = nlp.tokenizer
+    if argument == "vi":
+        # spaCy's Vietnamese tokenizer takes pyvi's words, then builds a Doc of them and the whitespace between them;
+        # once stripped, the Doc's tokens are pyvi's words, so they are taken as pyvi gives them: building and reading
+        # the Doc was a quarter of the time (305 documents: 2.18 -> 1.6 CPU s).
+        return _each(tokenizer.pyvi_tokenize)
 
     def split(texts: list[str]) -> list[list[str]]:
         # spaCy adds every new word to the pipeline's vocabulary; the memory zone frees them after the call, so a
