@@ -123,7 +123,8 @@ def _spacy(argument: str) -> Split:
     if argument == "vi":
         # spaCy's Vietnamese tokenizer takes pyvi's words, then builds a Doc of them and the whitespace between them;
         # once stripped, the Doc's tokens are pyvi's words, so they are taken as pyvi gives them: building and reading
-        # the Doc was a quarter of the time (305 documents: 2.18 -> 1.6 CPU s).
+        # the Doc was a sixth of the time (305 documents: 2.18 -> 1.80 CPU s inside the library,
+        # bench/multilingual_library_share.py).
         return _each(tokenizer.pyvi_tokenize)
 
     def split(texts: list[str]) -> list[list[str]]:
