@@ -30,8 +30,9 @@ family            what splits the text                                  packages
 Words are the segmenter's tokens, each stripped of surrounding whitespace, empty ones dropped; punctuation is a word of
 its own where the segmenter cuts it off ("end." -> "end", "."), which is what FineWeb-2's ratios count. Where curate
 calls a library differently from datatrove, the words are the same: jieba directly rather than through spaCy's Chinese
-pipeline (the same tokens once stripped; half the time), spaCy's tokenizer without the pipeline's sentencizer, Sudachi
-directly rather than through spaCy's Japanese pipeline. Where they may differ, on purpose:
+pipeline (the same tokens once stripped; half the time), spaCy's tokenizer without the pipeline's sentencizer, pyvi's
+words as spaCy's Vietnamese tokenizer makes them without the Doc it builds of them, Sudachi directly rather than
+through spaCy's Japanese pipeline. Where they may differ, on purpose:
 
 - Japanese text over 40,000 UTF-8 bytes (Sudachi's input limit is about 49,000) is cut into pieces at the last newline
   before the limit, or at the limit when a piece has none; datatrove cuts at byte-size steps of ten characters, so a
@@ -119,6 +120,12 @@ def _spacy(argument: str) -> Split:
     # 30-90% of tokenizing; nothing here reads them, and the tokens are the same without (58 languages checked).
     nlp.vocab.lex_attr_getters = {}
     tokenizer = nlp.tokenizer
+    if argument == "vi":
+        # spaCy's Vietnamese tokenizer takes pyvi's words, then builds a Doc of them and the whitespace between them;
+        # once stripped, the Doc's tokens are pyvi's words, so they are taken as pyvi gives them: building and reading
+        # the Doc was a sixth of the time (305 documents: 2.18 -> 1.80 CPU s inside the library,
+        # bench/multilingual_library_share.py).
+        return _each(tokenizer.pyvi_tokenize)
 
     def split(texts: list[str]) -> list[list[str]]:
         # spaCy adds every new word to the pipeline's vocabulary; the memory zone frees them after the call, so a

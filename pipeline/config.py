@@ -35,6 +35,24 @@ def quoted(value: Any) -> str:
     return _SHOWN.repr(value)
 
 
+# A file larger than this is cut into ranges, each a task with its own commit (`input.split_size`): big enough that a
+# task's fixed cost (its commit, its output files) is small beside its reading, small enough that a 1 GB file keeps 8
+# cores busy and a killed run loses little.
+SPLIT_SIZE = 128 << 20
+MIN_SPLIT_SIZE = 1 << 12
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def byte_size(text: str) -> int:
+    """`128MiB`, `1.5 GB`, `4096` → bytes; anything else is a ValueError naming the units."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if unit not in _UNITS:
+        raise ValueError(f"not a size: {quoted(text)} (a number of bytes, or with B, KB, MB, GB, KiB, MiB, GiB)")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -46,6 +64,14 @@ class InputConfig(_Strict):
     format: Literal["auto", "warc", "wet", "jsonl", "parquet"] = "auto"
     text_field: str = "text"
     fields: list[str] = Field(default_factory=list, description="extra JSONL/Parquet fields that later stages read")
+    split_size: int = Field(SPLIT_SIZE, ge=MIN_SPLIT_SIZE, description="a file larger than this is read as ranges of "
+                            "about this size, one task each (bytes, or `128MiB`, `1GB`; the README's table says "
+                            "where each format is cut)")
+
+    @field_validator("split_size", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return byte_size(value) if isinstance(value, str) else value
 
     @model_validator(mode="before")
     @classmethod

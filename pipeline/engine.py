@@ -50,13 +50,14 @@ class Engine(Protocol):
     name: ClassVar[str]
 
     def __init__(self, pipeline: Pipeline, inputs: list[InputFile], progress: RunProgress) -> None:
-        """For one run of `pipeline` over `inputs` (an engine sizes itself to them: a small input is not worth the
-        start-up of what pays only on a large one)."""
+        """For one run of `pipeline` over `inputs`, its tasks (files or ranges of them; an engine sizes itself to
+        their stored bytes: a small input is not worth the start-up of what pays only on a large one)."""
 
     def run_pass(self, step: Pass, files: list[InputFile], output: Output, previous: dict[str, dict],
                  decisions: dict[str, list[str]]) -> None:
-        """Pass `step` over `files`, one task per file running `passes.run_pass`; each commits its record in
-        `output`. `previous` is each file's record of the pass before, `decisions` the files of its decision table."""
+        """Pass `step` over `files` (files or ranges of them), one task each running `passes.run_pass`; each commits
+        its record in `output`. `previous` is each task's record of the pass before, `decisions` the files of its
+        decision table."""
 
     def run_plan(self, stage: GlobalStage, key_files: list[str], output: Output) -> tuple[dict[str, list[str]], Any]:
         """The plan of global stage `stage` over every file's keys: its decision table written per input file

@@ -1,5 +1,6 @@
-"""Input files: paths, directories, globs and URIs resolved to files with stable relative names, and each file read
-by the reader registered for its format (`curate.readers`).
+"""Input files: paths, directories, globs and URIs resolved to files with stable relative names, large ones cut into
+ranges by the splitter registered for their format (the run's tasks), and each read by the reader registered for its
+format (`curate.readers`).
 
 A file's format comes from its ending, in any letter case, with every compression its reader takes: WARC and WET
 plain, `.gz` or `.zst`; JSONL plain, `.gz` or `.zst`; Parquet. A local path that is not a regular file (a FIFO, a
@@ -8,6 +9,7 @@ stderr, named alone it is an error.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import posixpath
@@ -36,22 +38,74 @@ _GLOB = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
+class Range:
+    """A piece of an input file that one task reads (`input.split_size`): its stored bytes [start, end), and, for a
+    Parquet file, the row groups [groups[0], groups[1]). `first` is the number its first record has in the whole file
+    (a JSONL line, a Parquet row), so that ids are those of the file read whole."""
+
+    index: int
+    start: int
+    end: int
+    first: int = 0
+    groups: tuple[int, int] | None = None
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+def ranges(cuts: list[tuple[int, int]], end: int, groups: list[int] | None = None) -> list[Range]:
+    """Ranges from their starts, `(stored offset, number of the first record)`, the first at 0; the last ends at
+    `end`. `groups`: for Parquet, the first row group of each, then the number of row groups."""
+    starts = [cut for cut in cuts if cut[0] < end]
+    return [Range(i, start, starts[i + 1][0] if i + 1 < len(starts) else end, first,
+                  (groups[i], groups[i + 1]) if groups is not None else None)
+            for i, (start, first) in enumerate(starts)]
+
+
+@dataclass(frozen=True)
 class InputFile:
-    """One input file: where to open it, its name relative to the input root (used in ids), and its format."""
+    """One input file, or one range of it (`part`): where to open it, its name relative to the input root (used in
+    ids), and its format. A task reads one of these."""
 
     uri: str
     rel: str
     size: int
     format: str
+    part: Range | None = None
 
     @property
     def key(self) -> str:
-        """A file-name-safe key, unique per relative path: what output files of this input are named after."""
+        """A file-name-safe key, unique per relative path and range: what output files and the commit record of this
+        task are named after. A file read whole keeps the key it had before files were split."""
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", posixpath.basename(self.rel))[:60]
-        return f"{stem}-{hashlib.sha1(self.rel.encode()).hexdigest()[:10]}"
+        key = f"{stem}-{hashlib.sha1(self.rel.encode()).hexdigest()[:10]}"
+        return key if self.part is None else f"{key}-r{self.part.index:05d}"
+
+    @property
+    def stored(self) -> tuple[int, int]:
+        """The stored bytes this task reads and accounts for: [start, end)."""
+        return (0, self.size) if self.part is None else (self.part.start, self.part.end)
+
+    @property
+    def stored_size(self) -> int:
+        """How many stored bytes this task reads (what an engine sizes itself by)."""
+        start, end = self.stored
+        return end - start
 
     def listing(self) -> dict:
         return {"path": self.rel, "size": self.size, "format": self.format}
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, body: dict) -> InputFile:
+        part = body.get("part")
+        if part is not None:
+            groups = part.get("groups")
+            part = Range(**{**part, "groups": tuple(groups) if groups is not None else None})
+        return cls(**{**body, "part": part})
 
 
 def has_pages(fmt: str) -> bool:
@@ -132,11 +186,33 @@ def not_regular(path: str) -> str | None:
             if stat.S_ISDIR(mode) else "special file")
 
 
+def tasks(files: list[InputFile], cfg: InputConfig) -> list[InputFile]:
+    """The tasks of a run, in input order: a file larger than `input.split_size` is cut into ranges of about that
+    size where its format allows (each reader's splitter says where and why not), every other file is one task."""
+    out = []
+    for file in files:
+        parts = split(file, cfg.split_size) if file.size > cfg.split_size else []
+        out += [dataclasses.replace(file, part=part) for part in parts] if len(parts) > 1 else [file]
+    return out
+
+
+def split(file: InputFile, size: int) -> list[Range]:
+    """The ranges of `file`, each about `size` stored bytes, from the splitter of its format; none when it cannot be
+    cut (read it whole)."""
+    splitter = registry.splitter(file.format)
+    if splitter is None:
+        return []
+    try:
+        return splitter(file, size)
+    except (OSError, ValueError, EOFError):  # unreadable here: the reader, reading it whole, says why
+        return []
+
+
 def read(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
-    """Batches of `file`'s records, from the reader of its format. Rows the reader rejects carry a `read:*` reason;
-    file-level errors and the byte counts go to `ledger`, whose clock runs only while the reader works (the read time
-    limit's measure)."""
-    ledger.size = file.size
+    """Batches of `file`'s records (of its range, when it has one), from the reader of its format. Rows the reader
+    rejects carry a `read:*` reason; file-level errors and the byte counts go to `ledger`, whose clock runs only while
+    the reader works (the read time limit's measure)."""
+    ledger.size = file.stored_size
     batches = registry.reader(file.format)(file, cfg, ledger)
     while True:
         ledger.resume()

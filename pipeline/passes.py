@@ -14,7 +14,7 @@ import json
 import posixpath
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -199,7 +199,7 @@ class _Source:
 def run_pass(pipeline: Pipeline, step: Pass, file: InputFile, output: Output,
              previous: dict | None = None, decisions: list[str] | None = None,
              progress_every: float | None = None) -> dict:
-    """Run one pass over one input file and commit it; returns the commit record.
+    """Run one pass over one input file (or one range of it: `file.part`) and commit it; returns the commit record.
 
     `previous` is the file's record of the pass before (pass k > 0); `decisions` the files of the decision table for
     this input file of the global stage this pass applies; `progress_every`: seconds between two writes of the task's
@@ -233,7 +233,7 @@ def run_pass(pipeline: Pipeline, step: Pass, file: InputFile, output: Output,
     def figures() -> inflight.Figures:
         done = rows.rows + rejects.rows
         if ledger is not None:
-            return inflight.Figures(ledger.records_seen, None, ledger.bytes_read, file.size, done)
+            return inflight.Figures(ledger.records_seen, None, ledger.bytes_read, ledger.size, done)
         return inflight.Figures(source.rows_read, previous["kept"] if previous else 0, 0, None, done)
 
     try:
@@ -271,6 +271,7 @@ def run_pass(pipeline: Pipeline, step: Pass, file: InputFile, output: Output,
     record = {
         "key": file.key,
         "file": file.rel,
+        "range": asdict(file.part) if file.part else None,
         "pass": step.index,
         "attempt": attempt,
         "reader": ledger.to_json() if ledger else None,

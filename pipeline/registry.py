@@ -1,6 +1,7 @@
-"""The registries of what the framework runs by name: stages (a YAML pipeline names them) and input readers (by the
-format of an input file). Built-in ones register when their package is loaded (`curate.stages`, `curate.readers`:
-this module is the one place the framework imports them, by package); a plugin's register when it is imported."""
+"""The registries of what the framework runs by name: stages (a YAML pipeline names them), input readers and their
+splitters (by the format of an input file). Built-in ones register when their package is loaded (`curate.stages`,
+`curate.readers`: this module is the one place the framework imports them, by package); a plugin's register when it
+is imported."""
 from __future__ import annotations
 
 import importlib
@@ -16,10 +17,14 @@ if TYPE_CHECKING:
     from curate.pipeline.ledger import ReaderLedger
     from curate.pipeline.stage import Stage
 
+    from curate.pipeline.inputs import Range
+
     Reader = Callable[[InputFile, InputConfig, ReaderLedger], Iterator[pa.RecordBatch]]
+    Splitter = Callable[[InputFile, int], list[Range]]
 
 _STAGES: dict[str, type[Stage]] = {}
 _READERS: dict[str, Reader] = {}
+_SPLITTERS: dict[str, Splitter] = {}
 
 
 def register(cls: type[Stage]) -> type[Stage]:
@@ -40,6 +45,17 @@ def reads(*formats: str) -> Callable[[Reader], Reader]:
         for fmt in formats:
             _READERS[fmt] = reader
         return reader
+
+    return registered
+
+
+def splits(*formats: str) -> Callable[[Splitter], Splitter]:
+    """Function decorator: the splitter of input files of `formats`: it cuts a file into ranges of about a given
+    number of stored bytes, each of which the format's reader reads alone (`input.split_size`)."""
+    def registered(splitter: Splitter) -> Splitter:
+        for fmt in formats:
+            _SPLITTERS[fmt] = splitter
+        return splitter
 
     return registered
 
@@ -70,3 +86,9 @@ def reader(fmt: str) -> Reader:
 
         _load(curate.readers)
     return _READERS[fmt]
+
+
+def splitter(fmt: str) -> Splitter | None:
+    """The splitter of input files of format `fmt`; None when its files are read whole."""
+    reader(fmt)  # loads the package that registers both
+    return _SPLITTERS.get(fmt)

@@ -10,7 +10,7 @@ from curate.pipeline.check import Checked, assumed_format, check, named_files
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.engine import Engine, opened
 from curate.pipeline.errors import CurateError, RunFailed, job_failed
-from curate.pipeline.inputs import InputFile, resolve
+from curate.pipeline.inputs import InputFile, resolve, tasks
 from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
 from curate.pipeline.passes import Pipeline
 from curate.pipeline.stats import compute
@@ -62,9 +62,10 @@ def _run(checked_: Checked, output: Output, started: float, resume: bool, overwr
     if resuming and output.exists(layout.MANIFEST):
         return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(checked_.inputs))
     resumed = len(output.committed(0)) if resuming else 0
-    with opened(pipeline, checked_.inputs, progress) as engine:  # closed once the manifest is written (or failed)
+    work = tasks(checked_.inputs, config.input)  # a file, or each range of one larger than input.split_size
+    with opened(pipeline, work, progress) as engine:  # closed once the manifest is written (or failed)
         try:
-            records, decisions = _run_passes(pipeline, checked_.inputs, output, engine, resuming)
+            records, decisions = _run_passes(pipeline, work, output, engine, resuming)
         except CurateError:
             raise
         except Exception as error:
@@ -103,8 +104,9 @@ def _run(checked_: Checked, output: Output, started: float, resume: bool, overwr
 
 
 def _run_passes(pipeline: Pipeline, inputs: list[InputFile], output: Output, engine: Engine, resuming: bool):
-    """Every pass in order, each global stage's plan between two; returns the records of each pass and the
-    decision listings. Finished work (per file for passes, whole for a global stage) is kept on resume."""
+    """Every pass in order over the tasks `inputs` (files or ranges), each global stage's plan between two; returns the
+    records of each pass and the decision listings. Finished work (per task for passes, whole for a global stage) is
+    kept on resume."""
     records: list[list[dict]] = []
     decisions: dict[str, dict] = {}
     previous: dict[str, dict] = {}
@@ -136,9 +138,9 @@ def _run_passes(pipeline: Pipeline, inputs: list[InputFile], output: Output, eng
         redone = redone or bool(todo)
         engine.run_pass(step, todo, output, previous, listing)
         committed = output.committed(step.index)
-        missing = [f.rel for f in inputs if f.key not in committed]
+        missing = [f.rel + (f" range {f.part.index}" if f.part else "") for f in inputs if f.key not in committed]
         if missing:
-            raise RunFailed(f"{len(missing)} input file(s) did not finish pass {step.index} "
+            raise RunFailed(f"{len(missing)} input file(s) or range(s) did not finish pass {step.index} "
                             f"(first: {missing[0]}); rerun with --resume")
         previous = {f.key: committed[f.key] for f in inputs}
         records.append([previous[f.key] for f in inputs])

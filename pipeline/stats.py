@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.pipeline.errors import RunFailed
-from curate.pipeline.output import Output
+from curate.pipeline.output import RUN, Output
 from curate.pipeline.schema import REJECT
 
 
@@ -42,16 +42,17 @@ def compute(output: Output, records: list[list[dict]]) -> dict:
     """`stats.json` for the committed `records` (per pass, one per input file)."""
     first, last = records[0], records[-1]
     seen = sum(r["reader"]["records_seen"] for r in first)
-    kept_by_file = {r["file"]: sum(_rows(output, path) for path in r["rows"]) for r in last}
-    kept = sum(kept_by_file.values())
+    # by task: a file read in ranges has a record per range, each of which must add up
+    kept_by_task = {r["key"]: sum(_rows(output, path) for path in r["rows"]) for r in last}
+    kept = sum(kept_by_task.values())
     rejected: Counter[str] = Counter()
-    rejected_by_file: Counter[str] = Counter()
+    rejected_by_task: Counter[str] = Counter()
     for step in records:
         for r in step:
             for path in r["rejects"]:
                 with output.fs.open(output.path(path), "rb") as f:
                     column = pq.read_table(f, columns=[REJECT]).column(REJECT)
-                rejected_by_file[r["file"]] += len(column)
+                rejected_by_task[r["key"]] += len(column)
                 for item in pc.value_counts(column).to_pylist():
                     rejected[item["values"]] += item["counts"]
     read_rejects = sum(n for reason, n in rejected.items() if reason.startswith("read:"))
@@ -67,15 +68,23 @@ def compute(output: Output, records: list[list[dict]]) -> dict:
                 row["out"] += s["out"]
                 row["cpu_seconds"] = round(row["cpu_seconds"] + s["cpu_seconds"], 3)
     stages += list(by_stage.values())
-    file_errors = {r["file"]: r["reader"]["error"] for r in first if r["reader"]["error"]}
+    file_errors: dict[str, str] = {}
+    for r in first:
+        if r["reader"]["error"]:
+            error = r["reader"]["error"] if r.get("range") is None else \
+                f"{r['reader']['error']} (in bytes {r['range']['start']}-{r['range']['end']})"
+            file_errors[r["file"]] = f"{file_errors[r['file']]}; {error}" if r["file"] in file_errors else error
     problems = defaultdict(list)
     for r in first:
-        reader, name = r["reader"], r["file"]
-        if reader["records_seen"] != kept_by_file.get(name, 0) + rejected_by_file[name]:
-            problems[name].append(f"records seen {reader['records_seen']} != kept {kept_by_file.get(name, 0)} + "
-                                  f"rejected {rejected_by_file[name]}")
+        reader, key = r["reader"], r["key"]
+        name = r["file"] if r.get("range") is None else f"{r['file']} range {r['range']['index']}"
+        if reader["records_seen"] != kept_by_task.get(key, 0) + rejected_by_task[key]:
+            problems[name].append(f"records seen {reader['records_seen']} != kept {kept_by_task.get(key, 0)} + "
+                                  f"rejected {rejected_by_task[key]}")
         if (problem := ledger_problem(reader)) is not None:
             problems[name].append(problem)
+    for name, problem in _untiled(output, first).items():
+        problems[name].append(problem)
     if problems:
         named = "; ".join(f"{name}: {', '.join(p)}" for name, p in sorted(problems.items())[:_NAMED])
         more = f" (and {len(problems) - _NAMED} more files)" if len(problems) > _NAMED else ""
@@ -85,7 +94,8 @@ def compute(output: Output, records: list[list[dict]]) -> dict:
         "kept": kept,
         "rejected": dict(sorted(rejected.items(), key=lambda kv: (-kv[1], kv[0]))),
         "stages": stages,
-        "files": len(first),
+        "files": len({r["file"] for r in first}),
+        "ranges": sum(1 for r in first if r.get("range") is not None),
         "file_errors": file_errors,
         "bytes": {"read": sum(r["reader"]["bytes_read"] for r in first),
                   "skipped": sum(r["reader"]["bytes_skipped"] for r in first),
@@ -95,6 +105,24 @@ def compute(output: Output, records: list[list[dict]]) -> dict:
     if seen != kept + sum(rejected.values()):
         raise AccountingError(f"accounting failed: input {seen} != kept {kept} + rejected {sum(rejected.values())}")
     return stats
+
+
+def _untiled(output: Output, first: list[dict]) -> dict[str, str]:
+    """Files read in ranges whose ranges do not tile the file, from byte 0 to its size in the run's listing."""
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for r in first:
+        if r.get("range") is not None:
+            spans[r["file"]].append((r["range"]["start"], r["range"]["end"]))
+    if not spans:
+        return {}
+    sizes = {entry["path"]: entry["size"] for entry in output.read_json(RUN)["inputs"]}
+    untiled = {}
+    for name, parts in spans.items():
+        parts.sort()
+        ends = [0] + [end for _, end in parts]
+        if [start for start, _ in parts] != ends[:-1] or ends[-1] != sizes.get(name):
+            untiled[name] = f"ranges {parts} do not tile the file's {sizes.get(name)} bytes"
+    return untiled
 
 
 def _rows(output: Output, path: str) -> int:

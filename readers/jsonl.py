@@ -1,4 +1,4 @@
-"""JSONL reader (plain, .gz, .zst): one JSON object per line; the offset is the line number.
+"""JSONL reader (plain, .gz, .zst): one JSON object per line; the offset is the line number. And its splitter.
 
 Bad lines are rejected, not dropped: `read:invalid_json` (nesting too deep for the parser included),
 `read:not_an_object`, `read:no_text`, `read:invalid_unicode` (a lone surrogate escape such as "\\ud800", which no
@@ -7,6 +7,19 @@ a gzip bomb without newlines is one such line). The fields listed in `input.fiel
 (non-string values JSON-encoded): JSON lines have no schema to keep.
 A decompression error ends the file; the records before it stay, and the error goes in the reader ledger, with the
 bytes after the break counted as skipped. Compression is told by the ending, in any case (`.gz`, `.zst`).
+
+Splitting (`split_jsonl`, `input.split_size`): a range starts at a line start and knows its first line number, so
+ids are those of the file read whole. Finding the cuts reads the file once, in the driver, before the run:
+- plain: cut at the first line start at or past each multiple of the split size; the newlines before it are counted
+  (a scan at memory speed, no parsing).
+- gzip: cut at a member start, when the file has several members (bgzip, `cat a.gz b.gz`, writers that flush a
+  member per block) and the bytes before it end a line. A single member is read whole: deflate can only be decoded
+  from its start, and finding members means inflating the file once.
+- zstd: cut at a frame start, under the same rule; the frames are found from their headers without decoding, so a
+  one-frame file (what `zstd` writes by default) costs a walk over its block headers and is read whole.
+A corrupt member or frame ends the cuts: the range holding it reads to the break and reports it, as the whole file's
+reading does. One difference remains: of a zstd frame that fails its checksum, the lines decoded before the check
+depend on how far the decoder had read, so the two readings may keep a different number of them (both report it).
 """
 from __future__ import annotations
 
@@ -19,11 +32,14 @@ from collections.abc import Iterator
 import pyarrow as pa
 import zstandard
 
+from isal import isal_zlib
+
 from curate.pipeline.config import InputConfig
-from curate.pipeline.inputs import InputFile
-from curate.readers.batching import BatchBuilder
+from curate.pipeline.filesystems import open_binary
+from curate.pipeline.inputs import InputFile, Range, ranges
 from curate.pipeline.ledger import ReaderLedger
-from curate.pipeline.registry import reads
+from curate.pipeline.registry import reads, splits
+from curate.readers.batching import BatchBuilder
 from curate.readers.records import carried_name
 from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE
@@ -31,6 +47,8 @@ from curate.pipeline.schema import CORE
 # A line longer than this is rejected unparsed (read:too_large), as the WARC reader does with records.
 MAX_LINE_BYTES = 64 << 20
 _SKIP_CHUNK = 1 << 20
+_SCAN = 16 << 20  # bytes per read when a splitter scans a file
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _string(value) -> str | None:
@@ -46,9 +64,9 @@ def _lines(raw: CountedStream, uri: str):
     return io.BufferedReader(raw)
 
 
-def _numbered_lines(stream):
-    """(line number, line or None when over MAX_LINE_BYTES, its size): at most MAX_LINE_BYTES + 1 bytes held."""
-    number = 0
+def _numbered_lines(stream, number: int = 0):
+    """(line number, line or None when over MAX_LINE_BYTES, its size) from line `number` on: at most
+    MAX_LINE_BYTES + 1 bytes held."""
     while True:
         line = stream.readline(MAX_LINE_BYTES + 1)
         if not line:
@@ -81,8 +99,8 @@ def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Itera
     extras = [(field, carried_name(field)) for field in cfg.fields]
     batch = BatchBuilder(pa.schema(list(CORE) + [pa.field(name, pa.string()) for _, name in extras]))
     try:
-        with CountedStream(file.uri, ledger) as raw, _lines(raw, file.uri) as stream:
-            for number, line, size in _numbered_lines(stream):
+        with CountedStream(file.uri, ledger, file.stored) as raw, _lines(raw, file.uri) as stream:
+            for number, line, size in _numbered_lines(stream, file.part.first if file.part else 0):
                 ledger.decoded += size
                 ledger.decoded_in_records += size
                 if line is not None and not line.strip():
@@ -124,3 +142,123 @@ def read_jsonl(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Itera
     except (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError) as error:
         ledger.stop(ledger.bytes_read, f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}")
     yield from batch.flush()
+
+
+@splits("jsonl")
+def split_jsonl(file: InputFile, size: int) -> list[Range]:
+    """Ranges of about `size` stored bytes, each starting at a line start (module docstring)."""
+    lower = file.uri.lower()
+    with open_binary(file.uri) as stream:
+        if lower.endswith(".gz"):
+            cuts = _member_cuts(_gzip_members(stream), size)
+        elif lower.endswith(".zst"):
+            frames = _zstd_frames(stream)
+            cuts = _member_cuts(_zstd_members(file.uri, frames, file.size), size) if len(frames) > 1 else [(0, 0)]
+        else:
+            cuts = _line_cuts(stream, size)
+    return ranges(cuts, file.size)
+
+
+def _line_cuts(stream, size: int) -> list[tuple[int, int]]:
+    """A plain file's cuts: the first line start at or past each `size` bytes from the cut before."""
+    cuts, target, position, lines = [(0, 0)], size, 0, 0
+    while chunk := stream.read(_SCAN):
+        counted = 0
+        while (at := chunk.find(b"\n", max(target - 1 - position, 0))) >= 0:
+            lines += chunk.count(b"\n", counted, at + 1)
+            counted = at + 1
+            cuts.append((position + at + 1, lines))
+            target = position + at + 1 + size
+        lines += chunk.count(b"\n", counted)
+        position += len(chunk)
+    return cuts
+
+
+def _member_cuts(members, size: int) -> list[tuple[int, int]]:
+    """Cuts at member (frame) starts about `size` stored bytes apart, where no line spans the cut. `members` yields
+    (stored start, lines in the member, whether its decoded bytes end a line)."""
+    cuts, target, lines, line_ended = [(0, 0)], size, 0, True
+    for start, newlines, ends_line in members:
+        if start >= target and line_ended:
+            cuts.append((start, lines))
+            target = start + size
+        lines += newlines
+        line_ended = ends_line
+    return cuts
+
+
+def _gzip_members(stream):
+    """(stored start, newlines, ends a line) of each gzip member, by inflating the file (ISA-L) in bounded pieces."""
+    start = consumed = newlines = 0
+    last = b"\n"
+    decoder = isal_zlib.decompressobj(31)
+    pending = stream.read(_SCAN)
+    while pending:
+        try:
+            out = decoder.decompress(pending, _SCAN)
+        except isal_zlib.error:  # corrupt: no cut after it; the reader of the range that holds it reports it
+            return
+        newlines += out.count(b"\n")
+        last = out[-1:] or last
+        if decoder.eof:
+            rest = decoder.unused_data
+            consumed += len(pending) - len(rest)
+            yield start, newlines, last == b"\n"
+            start, newlines, last, decoder = consumed, 0, b"\n", isal_zlib.decompressobj(31)
+            pending = rest or stream.read(_SCAN)
+            continue
+        consumed += len(pending) - len(decoder.unconsumed_tail)
+        pending = decoder.unconsumed_tail or stream.read(_SCAN)
+    out = decoder.flush()  # output a length limit held back at the end of the input
+    newlines += out.count(b"\n")
+    last = out[-1:] or last
+    if decoder.eof or consumed > start:  # else the file ends inside a member: its range's reader reports it
+        yield start, newlines, last == b"\n"
+
+
+def _zstd_frames(stream) -> list[int]:
+    """The stored start of every zstd frame (skippable frames belong to the frame before), from the frame and block
+    headers alone (RFC 8878, section 3.1). Stops at the first byte that is no frame: the reader reports it."""
+    starts, position = [], 0
+    while True:
+        stream.seek(position)
+        head = stream.read(18)
+        if len(head) < 8:
+            return starts or [0]
+        magic = int.from_bytes(head[:4], "little")
+        if 0x184D2A50 <= magic <= 0x184D2A5F:  # skippable: a size and that many bytes
+            position += 8 + int.from_bytes(head[4:8], "little")
+            continue
+        if head[:4] != _ZSTD_MAGIC:
+            return starts or [0]
+        starts.append(position)
+        descriptor = head[4]
+        single, checksum, dictionary = descriptor >> 5 & 1, descriptor >> 2 & 1, descriptor & 3
+        content = (1 if single else 0, 2, 4, 8)[descriptor >> 6]
+        position += 5 + (0 if single else 1) + (0, 1, 2, 4)[dictionary] + content
+        while True:
+            stream.seek(position)
+            block = stream.read(3)
+            if len(block) < 3:
+                return starts
+            header = int.from_bytes(block, "little")
+            kind, length = header >> 1 & 3, header >> 3
+            position += 3 + (1 if kind == 1 else length)
+            if header & 1:
+                break
+        position += 4 * checksum
+
+
+def _zstd_members(uri: str, frames: list[int], size: int):
+    """(stored start, newlines, ends a line) of each zstd frame, each decoded from its own bytes."""
+    for start, end in zip(frames, frames[1:] + [size]):
+        newlines, last = 0, b"\n"
+        with CountedStream(uri, ReaderLedger(uri), (start, end)) as raw:
+            reader = zstandard.ZstdDecompressor().stream_reader(raw)
+            try:
+                while out := reader.read(_SCAN):
+                    newlines += out.count(b"\n")
+                    last = out[-1:]
+            except zstandard.ZstdError:  # corrupt: no cut after it; the reader of the range that holds it reports it
+                return
+        yield start, newlines, last == b"\n"

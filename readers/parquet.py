@@ -1,4 +1,5 @@
-"""Parquet reader: rows become documents, the offset is the row number, every other column travels as it is.
+"""Parquet reader: rows become documents, the offset is the row number, every other column travels as it is. And its
+splitter: ranges of whole row groups (`split_parquet`), found in the footer alone.
 
 A file that cannot be read (or lacks the text column) is a file error with all of its bytes counted as skipped; the
 rows read before a break stay. Parquet is read by row group through its footer, so the byte count is the whole file
@@ -14,31 +15,58 @@ import pyarrow.parquet as pq
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.filesystems import open_binary
-from curate.pipeline.inputs import InputFile
+from curate.pipeline.inputs import InputFile, Range, ranges
 from curate.pipeline.ledger import ReaderLedger
-from curate.pipeline.registry import reads
+from curate.pipeline.registry import reads, splits
 from curate.readers.records import carried_name
 from curate.pipeline.schema import CORE, MAX_BATCH_ROWS, REJECT, uid_of
 
 
 @reads("parquet")
 def read_parquet(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
-    start = 0
+    start = file.part.first if file.part else 0
     try:
         with open_binary(file.uri) as stream:
             parquet = pq.ParquetFile(stream)
             if cfg.text_field not in parquet.schema_arrow.names:
                 ledger.stop(0, f"no column {cfg.text_field!r} (input.text_field); columns: {parquet.schema_arrow.names}")
                 return
-            for table in parquet.iter_batches(batch_size=MAX_BATCH_ROWS):
+            groups = range(*file.part.groups) if file.part else None
+            for table in parquet.iter_batches(batch_size=MAX_BATCH_ROWS, row_groups=groups):
                 batch = _documents(table, file, cfg, start)
                 start += table.num_rows
                 ledger.records_seen += table.num_rows
                 ledger.records_yielded += batch.column(REJECT).null_count
                 yield batch
-        ledger.bytes_read = file.size  # read by row group, not front to back: the file as a whole, once read
+        ledger.bytes_read = ledger.size  # read by row group, not front to back: the file (range) as a whole, once read
     except (OSError, ValueError) as error:
         ledger.stop(0, f"unreadable after {ledger.records_seen} records: {type(error).__name__}: {error}")
+
+
+@splits("parquet")
+def split_parquet(file: InputFile, size: int) -> list[Range]:
+    """Ranges of whole row groups, about `size` stored bytes each, from the footer alone. A row group is the smallest
+    unit Parquet reads alone, so a file of one row group is read whole. The first range accounts for the bytes before
+    its row groups (the magic), the last for the footer."""
+    with open_binary(file.uri) as stream:
+        metadata = pq.ParquetFile(stream).metadata
+    cuts, groups, target, rows = [(0, 0)], [0], size, 0
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        start = min(_chunk_start(group.column(c)) for c in range(group.num_columns)) if group.num_columns else 0
+        if index and start >= target:
+            cuts.append((start, rows))
+            groups.append(index)
+            target = start + size
+        rows += group.num_rows
+    return ranges(cuts, file.size, groups + [metadata.num_row_groups])
+
+
+def _chunk_start(column) -> int:
+    """Where a column chunk's pages begin in the file: its dictionary page when it has one, else its first data page."""
+    dictionary = column.dictionary_page_offset
+    return dictionary if column.has_dictionary_page and dictionary is not None and dictionary > 0 \
+        else column.data_page_offset
 
 
 def _documents(table: pa.RecordBatch, file: InputFile, cfg: InputConfig, start: int) -> pa.RecordBatch:

@@ -16,17 +16,26 @@ class ReadTimeout(OSError):
 
 
 class CountedStream(io.RawIOBase):
-    """A binary stream whose reads add to `ledger.bytes_read` and raise ReadTimeout past the time limit."""
+    """A binary stream whose reads add to `ledger.bytes_read` and raise ReadTimeout past the time limit; with `span`
+    (start, end), the stored bytes of one range of the file, ending at `end` as a file would."""
 
-    def __init__(self, uri: str, ledger: ReaderLedger):
+    def __init__(self, uri: str, ledger: ReaderLedger, span: tuple[int, int] | None = None):
         super().__init__()
         self._raw = open_binary(uri)
         self._ledger = ledger
+        self._left = None
+        if span is not None:
+            self._raw.seek(span[0])
+            self._left = span[1] - span[0]
 
     def read(self, size: int = -1) -> bytes:
         if self._ledger.elapsed() > READ_SECONDS:
             raise ReadTimeout(f"read time limit of {READ_SECONDS:.0f} s passed")
+        if self._left is not None:
+            size = self._left if size is None or size < 0 else min(size, self._left)
         data = self._raw.read(size)
+        if self._left is not None:
+            self._left -= len(data)
         self._ledger.bytes_read += len(data)
         return data
 

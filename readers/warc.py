@@ -38,10 +38,11 @@ import zstandard
 from isal import isal_zlib
 
 from curate.pipeline.config import InputConfig
-from curate.pipeline.inputs import InputFile
-from curate.readers.batching import BatchBuilder
+from curate.pipeline.filesystems import open_binary
+from curate.pipeline.inputs import InputFile, Range, ranges
 from curate.pipeline.ledger import ReaderLedger
-from curate.pipeline.registry import reads
+from curate.pipeline.registry import reads, splits
+from curate.readers.batching import BatchBuilder
 from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE, HTML_TYPES
 
@@ -154,8 +155,9 @@ class _Decoded:
     and message); `cut` says the file ended inside a member, whose decoded bytes begin at `cut_from`.
     """
 
-    def __init__(self, stream: CountedStream):
+    def __init__(self, stream: CountedStream, origin: int = 0):
         self._stream = stream
+        self.origin = origin  # the stored offset the stream starts at: a range's start
         self.buf = bytearray()
         self.base = 0  # decoded offset of buf[0]
         self.eof = False
@@ -165,7 +167,7 @@ class _Decoded:
         self.members: list[tuple[int, int]] = []  # (decoded start, stored start)
         self._pending = b""  # stored bytes read, decoded up to _used
         self._used = 0
-        self._stored = 0  # stored offset of _pending[_used]
+        self._stored = origin  # stored offset of _pending[_used]
         self._decoder = None
         self._kind: str | None = None
 
@@ -190,7 +192,7 @@ class _Decoded:
     def stored_offset(self, position: int) -> int:
         """The stored offset of the member holding decoded `position` (the position itself in a plain file)."""
         if self._kind == "plain":
-            return position
+            return self.origin + position
         index = bisect_right(self.members, (position, float("inf"))) - 1
         return self.members[index][1] if index >= 0 else 0
 
@@ -443,8 +445,8 @@ class _Framer:
 def read_warc(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:
     batch = BatchBuilder(CORE)
     positions: Counter[int] = Counter()
-    with CountedStream(file.uri, ledger) as stream:
-        decoded = _Decoded(stream)
+    with CountedStream(file.uri, ledger, file.stored) as stream:
+        decoded = _Decoded(stream, file.stored[0])
         framer = _Framer(decoded, ledger)
         try:
             for record in framer.records():
@@ -475,7 +477,7 @@ def _settle(decoded: _Decoded, ledger: ReaderLedger) -> None:
     ledger.decoded = decoded.end
     if decoded.corrupt is not None:
         offset, message = decoded.corrupt
-        ledger.stop(offset, message)
+        ledger.stop(offset - decoded.origin, message)  # bytes of this file (range) read before the corrupt member
     elif decoded.cut is not None:
         ledger.fail(decoded.cut)
 
@@ -558,3 +560,123 @@ def responses(uri: str, ledger: ReaderLedger) -> Iterator[tuple[str | None, int 
                                            f"{type(error).__name__}: {error}")
             decoded.eof = True
         _settle(decoded, ledger)
+
+
+@splits("warc", "wet")
+def split_warc(file: InputFile, size: int) -> list[Range]:
+    """Ranges of about `size` stored bytes, each starting at a record that the file read whole frames there too.
+
+    A cut goes where the framing before it is beyond doubt: the two records (or, compressed, the two gzip members)
+    before it are whole and cleanly framed (a record header, a Content-Length that lands on a CR/LF trailer and then
+    the cut, no record header at a line start inside a block). The reader of the whole file then reaches the cut as
+    a record start however it framed what came before, so each range reads what the whole file's reading gives there.
+    - gzip: cut at member starts; finding them inflates the file once (ISA-L), in the driver. One member for the
+      whole file is read whole: deflate decodes only from its start.
+    - plain: cut at record starts, found by walking the records and scanning each block; past the first record that
+      is not cleanly framed the rest of the file is one range.
+    - zstd: read whole (not split yet).
+    """
+    with open_binary(file.uri) as stream:
+        magic = stream.read(4)
+        stream.seek(0)
+        if magic.startswith(_ZSTD):
+            return []
+        starts = _member_starts(stream) if magic.startswith(_GZIP) else _record_starts(stream)
+        cuts, target = [0], size
+        for start in starts:
+            if start >= target:
+                cuts.append(start)
+                target = start + size
+    return ranges([(cut, 0) for cut in cuts], file.size)
+
+
+def _framed_end(data, at: int) -> int:
+    """Where the record at `at` of decoded `data` ends, its CR/LF trailer included, when it is cleanly framed (see
+    `split_warc`); -1 otherwise."""
+    if not _RECORD_START.match(data, at):
+        return -1
+    crlf = data.find(b"\n\r\n", at, at + MAX_HEADER_BYTES)
+    lf = data.find(b"\n\n", at, crlf + 2 if crlf >= 0 else at + MAX_HEADER_BYTES)
+    line_end, header_end = (lf, lf + 2) if lf >= 0 else (crlf, crlf + 3) if crlf >= 0 else (-1, -1)
+    if header_end < 0:
+        return -1
+    length = _header_fields(bytes(data[at:line_end])).get("content-length")
+    if length is None or not (length.isascii() and length.isdigit()) or int(length) > MAX_RECORD_BYTES:
+        return -1
+    block_end = header_end + int(length)
+    if block_end > len(data):
+        return -1
+    inside = data.find(b"\nWARC/", header_end - 1, block_end - 1)
+    while inside >= 0:
+        if _RECORD_START.match(data, inside + 1):
+            return -1
+        inside = data.find(b"\nWARC/", inside + 1, block_end - 1)
+    after = block_end
+    while after < len(data) and data[after] in (0x0D, 0x0A):
+        after += 1
+    trailer = bytes(data[block_end:after])
+    if after == block_end or (after < len(data) and not _RECORD_START.match(data, after)
+                              and trailer not in (b"\r\n\r\n", b"\n\n")):
+        return -1
+    return after
+
+
+def _clean(data) -> bool:
+    """Whether decoded `data` (a member) is whole records, each cleanly framed, and nothing else."""
+    position = 0
+    while position < len(data):
+        position = _framed_end(data, position)
+        if position < 0:
+            return False
+    return bool(data)
+
+
+def _member_starts(stream) -> Iterator[int]:
+    """The stored starts of the gzip members where a cut may go: the two members before are clean records."""
+    start = consumed = 0
+    clean_before = [True, True]  # of the two members before the one being decoded
+    decoder, held, pending = isal_zlib.decompressobj(31), bytearray(), stream.read(_CHUNK)
+    while pending:
+        try:
+            out = decoder.decompress(pending, _CHUNK)
+        except isal_zlib.error:  # corrupt: no cut after it; the reader of the range that holds it reports it
+            return
+        if held is not None:
+            held += out
+            if len(held) > MAX_RECORD_BYTES + MAX_HEADER_BYTES:
+                held = None  # too large to be a record framed whole: never cut after it
+        if not decoder.eof:
+            consumed += len(pending) - len(decoder.unconsumed_tail)
+            pending = decoder.unconsumed_tail or stream.read(_CHUNK)
+            continue
+        rest = decoder.unused_data
+        consumed += len(pending) - len(rest)
+        if start and all(clean_before) and held is not None and _RECORD_START.match(held):
+            yield start
+        clean_before = [clean_before[1], held is not None and _clean(held)]
+        start, decoder, held = consumed, isal_zlib.decompressobj(31), bytearray()
+        pending = rest or stream.read(_CHUNK)
+
+
+def _record_starts(stream) -> Iterator[int]:
+    """The starts of the records of a plain WARC where a cut may go, walking the records from the first; the walk
+    ends at the first record that is not cleanly framed."""
+    buf, base, position, clean, eof = bytearray(), 0, 0, 0, False
+    while True:
+        at = position - base
+        end = _framed_end(buf, at)
+        # a record not framed yet, or no room to see what follows it: read on, up to a record's largest size
+        if (end < 0 or len(buf) - end < 16) and not eof and len(buf) - at <= MAX_RECORD_BYTES + MAX_HEADER_BYTES:
+            chunk = stream.read(max(_CHUNK, len(buf) - at))
+            eof = not chunk
+            buf += chunk
+            continue
+        if end < 0:
+            return
+        if clean >= 2:
+            yield position
+        clean += 1
+        position = base + end
+        if position - base >= _CHUNK:
+            del buf[:position - base]
+            base = position

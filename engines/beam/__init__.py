@@ -50,7 +50,7 @@ class RunPass(beam.DoFn):
 
     def process(self, spec: str):
         task = json.loads(spec)
-        record = run_pass(self.pipeline, self.step, InputFile(**task["file"]), self.output, task["previous"],
+        record = run_pass(self.pipeline, self.step, InputFile.from_json(task["file"]), self.output, task["previous"],
                           task["decisions"], task["progress_every"])
         yield record["key"]
 
@@ -156,7 +156,7 @@ class BeamEngine(Engine):
     def __init__(self, pipeline: Pipeline, inputs: list[InputFile], progress: RunProgress | None = None):
         self.pipeline, self.progress = pipeline, progress or RunProgress(None)
         self.conf = pipeline.config.engine.conf
-        self.in_process = len(inputs) < 2 or sum(f.size for f in inputs) < WORKERS_INPUT_BYTES
+        self.in_process = len(inputs) < 2 or sum(f.stored_size for f in inputs) < WORKERS_INPUT_BYTES
         logging.getLogger("apache_beam").setLevel(logging.ERROR)
 
     def close(self, error: BaseException | None) -> None:
@@ -194,7 +194,7 @@ class BeamEngine(Engine):
                  decisions: dict[str, list[str]]) -> None:
         if not files:
             return
-        tasks = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
+        tasks = [json.dumps({"file": f.to_json(), "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, []),
                              "progress_every": self.progress.task_every}) for f in files]
         with self.progress.pass_of(step, output, len(files)), _worker_logs_to_file(), self._pipeline() as p:

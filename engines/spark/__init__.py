@@ -135,8 +135,8 @@ def _pass_task(raw_config: dict, index: int, output_uri: str) -> Callable[[Itera
         step = pipeline.passes[index]
         for spec in specs:
             task = json.loads(spec)
-            record = run_pass(pipeline, step, InputFile(**task["file"]), output, task["previous"], task["decisions"],
-                              task["progress_every"])
+            record = run_pass(pipeline, step, InputFile.from_json(task["file"]), output, task["previous"],
+                              task["decisions"], task["progress_every"])
             yield record["key"]
 
     return run
@@ -162,7 +162,7 @@ class SparkEngine(Engine):
     def __init__(self, pipeline: Pipeline, inputs: list[InputFile], progress: RunProgress | None = None):
         self.pipeline, self.progress = pipeline, progress or RunProgress(None)
         # a run with global stages over a large input has JVM work to compile for (see `session`)
-        self.jvm_work = len(pipeline.passes) > 1 and sum(f.size for f in inputs) >= JIT_INPUT_BYTES
+        self.jvm_work = len(pipeline.passes) > 1 and sum(f.stored_size for f in inputs) >= JIT_INPUT_BYTES
         self.spark, self.owned = None, False
 
     def _session(self) -> SparkSession:
@@ -212,7 +212,7 @@ class SparkEngine(Engine):
         if not files:
             return
         sc = self._session().sparkContext
-        specs = [json.dumps({"file": f.__dict__, "previous": previous.get(f.key),
+        specs = [json.dumps({"file": f.to_json(), "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, []),
                              "progress_every": self.progress.task_every}) for f in files]
         sc.setJobGroup(f"curate-pass-{step.index}", f"pass {step.index}: {len(files)} input files")

@@ -68,6 +68,19 @@ def test_korean_words_after_a_long_number_are_cut_where_datatrove_cuts_them():
     assert word_tokenizer("ko").words("번호 12345678901234567890123 서울에 산다.") == ["번호", "23", "4", "6", "67", "8"]
 
 
+def test_vietnamese_words_are_the_tokens_of_spacys_vietnamese_pipeline(shared_data):
+    # curate takes pyvi's words as spaCy's Vietnamese tokenizer makes them, without the Doc it builds of them: the
+    # Doc's tokens, stripped and without the blank ones, must be the same words
+    import spacy
+
+    pipeline = spacy.blank("vi")
+    texts = [*lingua_sentences(shared_data, "vi")[:150], "", " \n ", "  Hà Nội  \t là  thủ đô\u00a0của Việt Nam...\r\n",
+             "Giá 1.000,5 đồng ==> a@b.com http://x.vn/a  TP. Hồ Chí Minh\u2028Mr. An"]
+    for text in texts:
+        expected = [word for word in (token.text.strip() for token in pipeline(text)) if word]
+        assert word_tokenizer("vie_Latn").words(text) == expected, text
+
+
 def test_japanese_numbers_stay_one_word():
     # Sudachi joins a number's digits (its numeric plugin), as in datatrove's spaCy pipeline; a tokenizer made with
     # no fields cuts them into single digits, which moves the alpha-word and n-gram ratios of number-rich pages

@@ -3,6 +3,7 @@ processes, the Spark driver's optimising JIT), and gives the same output (bench/
 test_engines_conformance.py runs Beam both ways against Spark)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from curate.engines.beam import WORKERS_INPUT_BYTES, BeamEngine
 from curate.engines.spark import JIT_INPUT_BYTES, SparkEngine
 from curate.pipeline import config as config_module
-from curate.pipeline.inputs import InputFile
+from curate.pipeline.inputs import InputFile, Range
 from curate.pipeline.passes import Pipeline
 from curate.pipeline.run import run
 
@@ -50,6 +51,17 @@ def test_beam_runs_in_this_process_for_a_small_input_or_one_file():
     assert BeamEngine(pipeline, _files(1000, 1000)).in_process
     assert BeamEngine(pipeline, _files(10 * WORKERS_INPUT_BYTES)).in_process  # one file: one worker at a time
     assert not BeamEngine(pipeline, _files(WORKERS_INPUT_BYTES, 1)).in_process
+
+
+def test_ranges_of_one_file_are_sized_by_their_own_bytes():
+    pipeline = Pipeline(_config("beam", [{"name": "exact_dedup"}]))
+    small, large = (InputFile("/in/a.jsonl", "a.jsonl", size, "jsonl") for size in (WORKERS_INPUT_BYTES - 2,
+                                                                                  4 * WORKERS_INPUT_BYTES))
+    halves = [dataclasses.replace(small, part=Range(i, i * small.size // 2, (i + 1) * small.size // 2)) for i in (0, 1)]
+    assert BeamEngine(pipeline, halves).in_process  # the file's bytes, once: a small input
+    quarters = [dataclasses.replace(large, part=Range(i, i * WORKERS_INPUT_BYTES, (i + 1) * WORKERS_INPUT_BYTES))
+                for i in range(4)]
+    assert not BeamEngine(pipeline, quarters).in_process  # one large file in ranges keeps every worker busy
 
 
 def _started(config) -> list[str]:
