@@ -26,10 +26,13 @@ class RunFailed(CurateError):
 _WORKER_ERROR = re.compile(r"^curate\.pipeline\.errors\.(\w+): ")
 
 
-def job_failed(what: str, line: str, detail: str = "") -> CurateError:
+def job_failed(what: str, line: str, detail: str = "", raised: BaseException | None = None) -> CurateError:
     """The error for a failed engine job, from the last line of the engine's error. A curate error a worker raised
     (a model missing on that machine) stays a config or environment error; anything else the job met (bad data under
-    `on_error: fail`, a crashed worker) is a failed run."""
+    `on_error: fail`, a crashed worker) is a failed run. `raised`: the error itself, where the job ran in this
+    process (its type says which, not its text)."""
     found = _WORKER_ERROR.match(line)
     message = f"{what}: {line[found.end():] if found else line}{detail}"
+    if isinstance(raised, CurateError):
+        return RunFailed(message) if isinstance(raised, RunFailed) else CurateError(message)
     return CurateError(message) if found and found.group(1) != RunFailed.__name__ else RunFailed(message)

@@ -28,7 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from curate.pipeline.config import EngineConfig
 from curate.pipeline.engine import Engine, plan_of, register_engine
-from curate.pipeline.errors import CurateError, RunFailed, job_failed
+from curate.pipeline.errors import job_failed
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import WORK, Output, attempt_id, stage_outputs
 from curate.pipeline.passes import Pass, Pipeline, decision_listing, run_pass, worker_pipeline
@@ -95,10 +95,8 @@ def _worker_logs_to_file():
             os.dup2(saved, 2)
             if _interrupted(error):  # Ctrl-C in the runner's thread, which Beam wraps in a RuntimeError
                 raise KeyboardInterrupt from error
-            line = _last_line(error)
-            if isinstance(error, CurateError):  # raised in this process (the runner in-process): as a worker's reads
-                line = f"curate.pipeline.errors.{(RunFailed if isinstance(error, RunFailed) else CurateError).__name__}: {line}"
-            raise job_failed("the Beam pipeline failed", line, f" (worker log: {log.name})") from error
+            raise job_failed("the Beam pipeline failed", _last_line(error), f" (worker log: {log.name})",
+                             raised=error) from error
         finally:
             os.dup2(saved, 2)
             os.close(saved)
