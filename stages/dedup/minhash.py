@@ -87,8 +87,9 @@ class MinHashDedup(DedupStage):
 
     def requires(self) -> tuple[str, ...]:
         column = self.keep_column
-        return ("text", *(() if column is None else (column,)), *language_columns(self.params.language),
-                *super().requires())
+        # dict.fromkeys: `partition_by: lang` with `language: auto` names lang twice
+        return tuple(dict.fromkeys(("text", *(() if column is None else (column,)),
+                                    *language_columns(self.params.language), *super().requires())))
 
     @property
     def keep_column(self) -> str | None:

@@ -73,3 +73,10 @@ def test_partition_column_is_required_and_recorded_in_the_index(name):
     checked(parse([{"name": "langid"}, {"name": name, "partition_by": "lang"}]))
     with pytest.raises(ConfigError, match="partition_by"):
         parse([{"name": name, "partition_by": ""}])
+
+
+def test_a_column_named_twice_is_required_once():
+    config = pipeline_config.parse({"input": {"paths": ["in"], "dataset": "t", "fields": ["lang"]}, "output": "out",
+                                    "stages": [{"name": "minhash_dedup", "partition_by": "lang", "language": "auto"}]})
+    required = config.stages[0].build().requires()
+    assert required.count("lang") == 1 and len(required) == len(set(required))
