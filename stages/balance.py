@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.filters.uid_hash import uid_hash
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
 from curate.stages import repeats as repeat_counts
@@ -206,6 +207,23 @@ class Balance(GlobalStage):
 
     def policy(self) -> Mixture:
         return Mixture(self.params)
+
+    def estimate(self, sample: KeySample) -> Estimate:
+        """What the plan moves: the units per (domain, hash bucket), summed map-side, so at most one row per domain
+        and bucket (2^BUCKET_BITS) per task, all of which reach the driver; then, through a broadcast of the cuts, the
+        decision rows of the documents it rejects or repeats (at most every document: their uid, file key, reason).
+        The driver holds the whole histogram."""
+        keys = sample.keys
+        domains = pc.count_distinct(keys.column("domain")).as_py() if keys.num_rows else 0
+        histogram = min(domains * (1 << BUCKET_BITS), sample.documents)
+        decided = [n for n in ("uid", "file_key") if n in keys.column_names]
+        row = keys.select(decided).nbytes / max(1, keys.num_rows) + 16  # + the reason
+        shuffle = histogram * sample.resources.partitions * 24 + sample.documents * row  # partials: one set a task
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), histogram,
+                        sample.held(sample.documents * row, histogram * 24),
+                        bounds={"domains seen": domains, "buckets per domain": 1 << BUCKET_BITS},
+                        suggestion="the histogram grows with the domains: group small domains into one (the "
+                        "domain stage) or give the driver more memory")
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if self.params.by == "tokens":

@@ -56,6 +56,7 @@ from pydantic import Field, model_validator
 from curate.filters.quality_model import FastTextScorer, ModelError
 from curate.filters.uid_hash import uid_hash
 from curate.pipeline.errors import CurateError
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.sections import KEPT, REJECTED, RunView, Section, figure, pct, table
@@ -619,6 +620,25 @@ class QualityClassifier(GlobalStage):
             keep = tuple(self.params.keep_buckets) if self.params.keep_buckets is not None else None
             buckets = BucketSelection(tuple(self.params.suffixes()), self.params.buckets, self.params.combine, keep)
         return RadixSelection(self.params.threshold, self.params.keep_fraction, buckets)
+
+    def estimate(self, sample: KeySample) -> Estimate:
+        """What the plan moves: per selection round, one (digit, count) row per digit value to the driver (at most
+        65,536: the radix digits are 16 bits), `LEVELS` rounds at most with `keep_fraction` and per model with
+        `buckets`; then every document's decision row (its scores and buckets) once, to be written by input file.
+        What one task holds is a round's histogram or its share of the decisions."""
+        p = self.params
+        models = len(p.scoring())
+        selecting = p.keep_fraction is not None or bool(p.buckets)
+        rounds = LEVELS * (int(p.keep_fraction is not None) + (models if p.buckets else 0)) if selecting else 1
+        histogram = min(1 << 16, sample.documents) if selecting else 0
+        decided = [n for n in ("uid", "file_key", *(c for c in sample.keys.column_names if c.startswith("quality_")))
+                   if n in sample.keys.column_names]
+        shuffle = sample.scaled(sample.keys.select(decided).nbytes) + rounds * histogram * 16
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), histogram,
+                        sample.held(shuffle, histogram * 16), rounds,
+                        bounds={"digits": f"{LEVELS} x 16 bits", "models": models},
+                        suggestion="its decisions are spread over the shuffle partitions: raise them "
+                        "(spark.sql.shuffle.partitions), or give workers more memory")
 
     def units(self, batch: pa.RecordBatch) -> pa.Array:
         """What a document weighs in the percentiles: its tokens or characters, at least 1."""

@@ -192,6 +192,27 @@ class SparkEngine(Engine):
         finish_archive()
 
     @classmethod
+    def resources(cls, settings: EngineConfig):
+        """What a plan gets (`curate.pipeline.estimate`): embedded (`local[N]`), one worker, the driver, running N
+        tasks with `spark.driver.memory`; on a cluster, executors of `spark.executor.cores` tasks and
+        `spark.executor.memory`. Spark's defaults where unset (1g, 200 shuffle partitions)."""
+        from curate.pipeline.config import byte_size
+        from curate.pipeline.estimate import Resources
+
+        conf, master = settings.conf, settings.master or "local[*]"
+        local = master.startswith("local")
+        if local:
+            threads = master.partition("[")[2].partition(",")[0].rstrip("]") or "1"
+            tasks = (os.cpu_count() or 1) if threads == "*" else int(threads)
+            key = "spark.driver.memory"
+        else:
+            tasks, key = int(conf.get("spark.executor.cores", "1")), "spark.executor.memory"
+        given = conf.get(key, "1g")
+        return Resources(tasks, int(conf.get("spark.sql.shuffle.partitions", "200")),
+                         byte_size(given.lower().removesuffix("b") + "ib" if given[-1:].isalpha() else given),
+                         f"{key} {given}")
+
+    @classmethod
     def check(cls, settings: EngineConfig) -> None:
         """Any master URL Spark takes (local[*], spark://, yarn, k8s://) and any `spark.*` configuration."""
 

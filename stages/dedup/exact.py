@@ -17,9 +17,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit, parse_qsl, urlencode
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 from pydantic import Field
 
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
 from curate.stages.dedup.base import PARTITION_BY, DedupStage
@@ -99,3 +101,22 @@ class ExactDedup(DedupStage):
             [batch.column("uid"), batch.column("id"), pa.array(hashes, pa.int64()), pa.array(lengths, pa.int64())],
             schema=self.key_schema(),
         )
+
+    def estimate(self, sample: KeySample) -> Estimate:
+        """The plan moves every key row three times (grouped by hash for the winner, joined back to its group, and
+        against the decisions for this run's index), then the grouped documents' decision rows. Every copy of one
+        text lands on one task: the largest group is the most repeated text's copies."""
+        keys = sample.keys
+        counts = pc.value_counts(keys.column("hash").drop_null()).field("counts")
+        grouped = pc.sum(pc.if_else(pc.greater(counts, 1), counts, 0)).as_py() or 0
+        row = keys.nbytes / max(1, keys.num_rows)
+        shuffle = 3 * sample.key_bytes + sample.scaled(grouped) * (row + DECIDED_BYTES)
+        largest = sample.largest(counts)
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest,
+                        sample.held(sample.key_bytes, largest * row), bounds={"on": self.params.on},
+                        suggestion="the largest group is one text copied that often: drop it first (exact_dedup on "
+                        "url, a url_filter), or give workers more memory (engine.memory_per_worker, spark.*.memory)")
+
+
+# a decision row beside the key columns: reason, dup_cluster, dup_cluster_size, kept_uid (the kept id is a key column)
+DECIDED_BYTES = 16 + 16 + 8 + 16

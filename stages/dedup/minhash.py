@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.filters.minhash import MinHasher, bands_for, salt, salts_of, sketch_matches
+from curate.pipeline.estimate import Estimate, KeySample, rounds_bound
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
 from curate.stages.dedup import keep
@@ -155,6 +156,44 @@ class MinHashDedup(DedupStage):
         columns.append(salts_of(batch.column("uid"), self.params.salts))
         return pa.RecordBatch.from_arrays(columns, schema=self.key_schema())
 
+    def estimate(self, sample: KeySample) -> Estimate:
+        """What the plan moves: every band key as a (bucket, salt, uid) row twice (the sub-bucket aggregation, the
+        join back to the members), each sketch twice (both ends of the candidate edges, with `verify`), the star
+        edges once per connected-components step (about 3 exchanges a round), the keep columns of every node once,
+        and the keys once more for this run's index. A bucket is spread over `salts` sub-buckets; a component is held
+        whole by one task (the window over its smallest vertex, then over the component for the keep policy)."""
+        keys = sample.keys.filter(pc.is_valid(sample.keys.column("bands")))
+        n, bands = keys.num_rows, self.hasher.bands
+        buckets = pc.list_flatten(keys.column("bands")).to_numpy()
+        members = np.repeat(np.arange(n), bands)
+        order = np.argsort(buckets, kind="stable")
+        sorted_buckets, sorted_members = buckets[order], members[order]
+        first = np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]] if n else np.zeros(0, bool)
+        centre = sorted_members[np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))] if n else members
+        linked = centre != sorted_members  # star edges: each member to its bucket's first
+        edges = np.unique(np.stack([centre[linked], sorted_members[linked]], 1), axis=0) if linked.any() \
+            else np.zeros((0, 2), np.int64)
+        sizes = np.diff(np.r_[np.flatnonzero(first), len(first)]) if n else np.zeros(0, np.int64)
+        component = _components(n, edges)
+        largest_bucket = sample.largest(sizes)
+        largest = max(sample.largest(np.bincount(component)) if n else 0, 1 if n else 0)
+        rounds = rounds_bound(largest)
+        band_row = 8 + 4 + 16  # bucket, salt, uid
+        exploded = sample.scaled(n * bands) * band_row
+        sketches = sample.scaled(n) * (16 + self.hasher.num_perm) if self.params.verify else 0
+        edge_bytes = sample.scaled(len(edges)) * 2 * 16
+        nodes = [name for name in ("uid", "id", "rank", "file_key") if name in keys.column_names]
+        node_row = keys.select(nodes).nbytes / max(1, n) + 16  # + the component label
+        shuffle = 2 * exploded + 2 * sketches + edge_bytes * (1 + 3 * rounds) + sample.scaled(n) * node_row \
+            + sample.key_bytes
+        held = sample.held(exploded, max(largest * node_row, -(-largest_bucket // self.params.salts) * band_row))
+        p = self.params
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest, held, rounds,
+                        bounds={"bands": bands, "salts": p.salts, "largest bucket": f"{largest_bucket:,}",
+                                "max_rounds": p.max_rounds},
+                        suggestion="the largest component is held by one task: raise threshold (fewer, tighter "
+                        "clusters) or give workers more memory; a hot bucket: raise salts")
+
     def _rank(self, batch: pa.RecordBatch) -> pa.Array:
         keep = self.params.keep
         if keep == "longest":
@@ -190,3 +229,12 @@ def _lists(matrix: np.ndarray, mask: pa.Array) -> pa.Array:
     n, k = matrix.shape
     offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1)), mask=mask)
+
+
+def _components(vertices: int, edges: np.ndarray) -> np.ndarray:
+    """The connected component of each of `vertices` under `edges` ((k, 2) vertex numbers), numbered from 0."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(vertices, vertices))
+    return connected_components(graph, directed=False)[1]
