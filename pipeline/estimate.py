@@ -15,7 +15,6 @@ engine has it).
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -45,13 +44,15 @@ class MemoryExceeded(CurateError):
 
 @dataclass(frozen=True)
 class Resources:
-    """What an engine gives a plan: tasks run at once by one worker, tasks of a shuffle, memory of one worker
-    (bytes; None: not known)."""
+    """What an engine gives a plan: tasks run at once by one worker, tasks of a shuffle, the memory of one worker that
+    plans may use (bytes; None: not known), and the least an operator that holds rows takes (a sort, an aggregation's
+    hash table: Spark's page), however few rows it holds."""
 
     tasks_per_worker: int
     partitions: int
     memory_per_worker: int | None
     memory_from: str  # the setting that gave the memory (shown with the figure)
+    buffer_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,15 @@ class Estimate:
     largest_group: int
     held_bytes: int
     rounds: int = 1
+    buffers: int = 1  # operators of one task of the plan that hold rows at once (sorts, aggregations, windows)
     bounds: dict[str, Any] = field(default_factory=dict)
     suggestion: str = ""
-    memory_per_worker: int = 0  # set by the framework: held_bytes x the engine's tasks per worker
+    # set by the framework: (buffers x the engine's least buffer + held_bytes) x the engine's tasks per worker
+    memory_per_worker: int = 0
 
     def to_json(self) -> dict:
         return {"documents": self.documents, "key_bytes": self.key_bytes, "shuffle_bytes": self.shuffle_bytes,
-                "largest_group": self.largest_group, "held_bytes": self.held_bytes, "rounds": self.rounds,
+                "largest_group": self.largest_group, "held_bytes": self.held_bytes, "rounds": self.rounds, "buffers": self.buffers,
                 "memory_per_worker": self.memory_per_worker, "bounds": self.bounds}
 
 
@@ -254,7 +257,8 @@ def estimate(pipeline: Pipeline, inputs: list[InputFile], budget: int = SAMPLE_B
             table = stage.key_schema().append(pa.field("file_key", pa.string())).empty_table()
         made = stage.estimate(KeySample(table, scale, found))
         if made is not None:
-            made = replace(made, memory_per_worker=made.held_bytes * found.tasks_per_worker)
+            task = made.buffers * found.buffer_bytes + made.held_bytes
+            made = replace(made, memory_per_worker=task * found.tasks_per_worker)
         stages[stage.id] = made
     return Estimates(stages, names, found, documents, stored, total, scale)
 
@@ -267,9 +271,3 @@ def refuse_exceeding(pipeline: Pipeline, inputs: list[InputFile]) -> None:
     refusal = estimate(pipeline, inputs).refusal()
     if refusal is not None:
         raise MemoryExceeded(refusal)
-
-
-def rounds_bound(largest: int) -> int:
-    """Rounds of large-star/small-star connected components for a largest component of `largest` vertices: at most
-    about log2 of it (Kiveris et al. 2014; star edges start close to a star, so fewer are run in practice)."""
-    return max(1, math.ceil(math.log2(max(2, largest))))

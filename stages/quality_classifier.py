@@ -625,15 +625,14 @@ class QualityClassifier(GlobalStage):
         """What the plan moves: per selection round, one (digit, count) row per digit value to the driver (at most
         65,536: the radix digits are 16 bits), `LEVELS` rounds at most with `keep_fraction` and per model with
         `buckets`; then every document's decision row (its scores and buckets) once, to be written by input file.
-        What one task holds is a round's histogram or its share of the decisions."""
+        What one task holds is a round's histogram or its share of the decisions: one buffer at a time."""
         p = self.params
         models = len(p.scoring())
         selecting = p.keep_fraction is not None or bool(p.buckets)
         rounds = LEVELS * (int(p.keep_fraction is not None) + (models if p.buckets else 0)) if selecting else 1
         histogram = min(1 << 16, sample.documents) if selecting else 0
-        decided = [n for n in ("uid", "file_key", *(c for c in sample.keys.column_names if c.startswith("quality_")))
-                   if n in sample.keys.column_names]
-        shuffle = sample.scaled(sample.keys.select(decided).nbytes) + rounds * histogram * 16
+        decided = 16 + 4 * models + (4 * (models + 1) if p.buckets else 0)  # uid, scores, buckets (the reason and
+        shuffle = sample.documents * decided + rounds * histogram * 16  # file key: one value per file, compressed away
         return Estimate(sample.documents, sample.key_bytes, round(shuffle), histogram,
                         sample.held(shuffle, histogram * 16), rounds,
                         bounds={"digits": f"{LEVELS} x 16 bits", "models": models},

@@ -195,7 +195,10 @@ class SparkEngine(Engine):
     def resources(cls, settings: EngineConfig):
         """What a plan gets (`curate.pipeline.estimate`): embedded (`local[N]`), one worker, the driver, running N
         tasks with `spark.driver.memory`; on a cluster, executors of `spark.executor.cores` tasks and
-        `spark.executor.memory`. Spark's defaults where unset (1g, 200 shuffle partitions)."""
+        `spark.executor.memory`. Of that heap, plans may use what Spark's unified memory gives execution and storage,
+        (heap - 300 MiB) x `spark.memory.fraction`; each sort or aggregation takes at least one page
+        (`spark.buffer.pageSize`, else as Spark sizes it: that memory / tasks / 16, a power of two from 1 to 64 MiB).
+        Spark's defaults where unset (1g, 200 shuffle partitions, fraction 0.6)."""
         from curate.pipeline.config import byte_size
         from curate.pipeline.estimate import Resources
 
@@ -208,9 +211,13 @@ class SparkEngine(Engine):
         else:
             tasks, key = int(conf.get("spark.executor.cores", "1")), "spark.executor.memory"
         given = conf.get(key, "1g")
-        return Resources(tasks, int(conf.get("spark.sql.shuffle.partitions", "200")),
-                         byte_size(given.lower().removesuffix("b") + "ib" if given[-1:].isalpha() else given),
-                         f"{key} {given}")
+        heap = byte_size(given.lower().removesuffix("b") + "ib" if given[-1:].isalpha() else given)
+        usable = int((heap - (300 << 20)) * float(conf.get("spark.memory.fraction", "0.6")))
+        page = conf.get("spark.buffer.pageSize")
+        page = byte_size(page.lower().removesuffix("b") + "ib" if page[-1:].isalpha() else page) if page else \
+            min(64 << 20, max(1 << 20, 1 << max(0, usable // tasks // 16 - 1).bit_length()))
+        return Resources(tasks, int(conf.get("spark.sql.shuffle.partitions", "200")), usable,
+                         f"{key} {given}: (heap - 300 MiB) x spark.memory.fraction", page)
 
     @classmethod
     def check(cls, settings: EngineConfig) -> None:

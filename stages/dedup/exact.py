@@ -103,20 +103,22 @@ class ExactDedup(DedupStage):
         )
 
     def estimate(self, sample: KeySample) -> Estimate:
-        """The plan moves every key row three times (grouped by hash for the winner, joined back to its group, and
-        against the decisions for this run's index), then the grouped documents' decision rows. Every copy of one
-        text lands on one task: the largest group is the most repeated text's copies."""
+        """The plan moves every key row once (grouped by hash for the winner; the join back to the groups reuses
+        that exchange), then the grouped documents' decision rows (their uid, cluster, size, kept uid); the index is
+        the keys joined against those few decisions, broadcast. Every copy of one text lands on one task: the
+        largest group is the most repeated text's copies. A task holds two buffers at once (the aggregation, the
+        sort of the join)."""
         keys = sample.keys
-        counts = pc.value_counts(keys.column("hash").drop_null()).field("counts")
+        counts = pc.value_counts(keys.column("hash").drop_null().combine_chunks()).field("counts")
         grouped = pc.sum(pc.if_else(pc.greater(counts, 1), counts, 0)).as_py() or 0
         row = keys.nbytes / max(1, keys.num_rows)
-        shuffle = 3 * sample.key_bytes + sample.scaled(grouped) * (row + DECIDED_BYTES)
+        shuffle = sample.key_bytes + sample.scaled(grouped) * DECIDED_BYTES
         largest = sample.largest(counts)
         return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest,
-                        sample.held(sample.key_bytes, largest * row), bounds={"on": self.params.on},
+                        sample.held(sample.key_bytes, largest * row), buffers=2, bounds={"on": self.params.on},
                         suggestion="the largest group is one text copied that often: drop it first (exact_dedup on "
                         "url, a url_filter), or give workers more memory (engine.memory_per_worker, spark.*.memory)")
 
 
-# a decision row beside the key columns: reason, dup_cluster, dup_cluster_size, kept_uid (the kept id is a key column)
+# a decision row: uid, dup_cluster, dup_cluster_size, kept_uid
 DECIDED_BYTES = 16 + 16 + 8 + 16

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.filters.minhash import MinHasher, bands_for, salt, salts_of, sketch_matches
-from curate.pipeline.estimate import Estimate, KeySample, rounds_bound
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
 from curate.stages.dedup import keep
@@ -161,8 +161,13 @@ class MinHashDedup(DedupStage):
         join back to the members), each sketch twice (both ends of the candidate edges, with `verify`), the star
         edges once per connected-components step (about 3 exchanges a round), the keep columns of every node once,
         and the keys once more for this run's index. A bucket is spread over `salts` sub-buckets; a component is held
-        whole by one task (the window over its smallest vertex, then over the component for the keep policy)."""
+        whole by one task (the window over its smallest vertex, then over the component for the keep policy). The
+        rounds are those the sample's star edges take under the plan's large-star/small-star steps
+        (`star_rounds`). A task of the bucket phase holds five buffers at once (the sorts of a join of both sides,
+        the aggregations around them)."""
+        p = self.params
         keys = sample.keys.filter(pc.is_valid(sample.keys.column("bands")))
+        keys = keys.take(pc.sort_indices(keys, [("uid", "ascending")]))  # vertices in the plan's order: by uid
         n, bands = keys.num_rows, self.hasher.bands
         buckets = pc.list_flatten(keys.column("bands")).to_numpy()
         members = np.repeat(np.arange(n), bands)
@@ -177,7 +182,7 @@ class MinHashDedup(DedupStage):
         component = _components(n, edges)
         largest_bucket = sample.largest(sizes)
         largest = max(sample.largest(np.bincount(component)) if n else 0, 1 if n else 0)
-        rounds = rounds_bound(largest)
+        rounds = star_rounds(edges, p.max_rounds)
         band_row = 8 + 4 + 16  # bucket, salt, uid
         exploded = sample.scaled(n * bands) * band_row
         sketches = sample.scaled(n) * (16 + self.hasher.num_perm) if self.params.verify else 0
@@ -187,8 +192,7 @@ class MinHashDedup(DedupStage):
         shuffle = 2 * exploded + 2 * sketches + edge_bytes * (1 + 3 * rounds) + sample.scaled(n) * node_row \
             + sample.key_bytes
         held = sample.held(exploded, max(largest * node_row, -(-largest_bucket // self.params.salts) * band_row))
-        p = self.params
-        return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest, held, rounds,
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest, held, rounds, buffers=5,
                         bounds={"bands": bands, "salts": p.salts, "largest bucket": f"{largest_bucket:,}",
                                 "max_rounds": p.max_rounds},
                         suggestion="the largest component is held by one task: raise threshold (fewer, tighter "
@@ -238,3 +242,32 @@ def _components(vertices: int, edges: np.ndarray) -> np.ndarray:
 
     graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(vertices, vertices))
     return connected_components(graph, directed=False)[1]
+
+
+def star_rounds(edges: np.ndarray, max_rounds: int) -> int:
+    """The rounds of alternating large-star and small-star steps (Kiveris et al. 2014, as the engines' plans run
+    them: `curate.engines.spark.components`) that `edges` ((k, 2) vertex numbers in uid order) take to become a star
+    forest; at most `max_rounds`."""
+    current = np.unique(np.sort(edges[edges[:, 0] != edges[:, 1]], axis=1), axis=0) if len(edges) else edges
+    for round_ in range(1, max_rounds + 1):
+        if not len(current):
+            return round_
+        both = np.concatenate([current, current[:, ::-1]])  # large star: larger neighbours to min of N+(u)
+        smallest = np.minimum(_min_by(both[:, 0], both[:, 1]), both[:, 0])
+        larger = both[:, 1] > both[:, 0]
+        current = np.unique(np.stack([both[larger, 1], smallest[larger]], 1), axis=0)
+        parent = _min_by(current[:, 0], current[:, 1])  # small star: N(u) ∪ {u}'s smaller members to their min
+        moved = current[current[:, 1] != parent]
+        current = np.unique(np.concatenate([np.stack([moved[:, 1], parent[current[:, 1] != parent]], 1),
+                                            np.stack([current[:, 0], parent], 1)]), axis=0)
+        children = np.bincount(current[:, 0])
+        if not ((children > 1).any() or np.isin(current[:, 1], current[:, 0]).any()):
+            return round_
+    return max_rounds
+
+
+def _min_by(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each row, the smallest of `values` over the rows with the same `groups` value."""
+    smallest = np.full(groups.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(smallest, groups, values)
+    return smallest[groups]

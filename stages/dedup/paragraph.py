@@ -133,10 +133,11 @@ class ParagraphDedup(GlobalStage):
                                           schema=self.key_schema())
 
     def estimate(self, sample: KeySample) -> Estimate:
-        """What the plan moves: one (uid, file_key, hash, positions) row per distinct unit of a document, twice (the
-        documents per hash, counted with map-side partial counts, and the join back to the repeated hashes), then
-        the cut positions of the documents that lose a unit. Every row of one hash lands on one task: the largest
-        group is the most repeated unit's documents."""
+        """What the plan moves: one (hash, count) row per distinct unit of a document (the documents per hash, with
+        map-side partial counts); the repeated hashes are few and broadcast to the units, so only the repeated units'
+        (uid, file_key, hash, positions) rows move, twice (gathered per document, then its cuts written by input
+        file). Every row of one hash lands on one task: the largest group is the most repeated unit's documents. A
+        task holds two buffers at once (the aggregation, the collection per document)."""
         keys = sample.keys
         units = pc.list_flatten(keys.column("units").combine_chunks())
         n = len(units)
@@ -144,10 +145,10 @@ class ParagraphDedup(GlobalStage):
         repeated = pc.sum(pc.if_else(pc.greater(counts, self.params.max_count), counts, 0)).as_py() or 0
         file_key = keys.column("file_key").nbytes / max(1, keys.num_rows) if "file_key" in keys.column_names else 0
         row = (units.nbytes / max(1, n)) + 16 + file_key  # the unit, its document's uid and file key
-        shuffle = sample.scaled(n) * (8 + 8 + row) + sample.scaled(repeated) * row
+        shuffle = sample.scaled(n) * (8 + 8) + 2 * sample.scaled(repeated) * row
         largest = sample.largest(counts)
         return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest,
-                        sample.held(sample.scaled(n) * row, largest * row),
+                        sample.held(sample.scaled(n) * 16, largest * row), buffers=2,
                         bounds={"unit": self.params.unit, "max_count": self.params.max_count,
                                 "units": f"{sample.scaled(n):,}"},
                         suggestion="the largest group is one unit repeated in that many documents (boilerplate): "
