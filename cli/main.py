@@ -121,8 +121,10 @@ def explain(
     if estimate:
         found = predict(plan.pipeline, plan.inputs)
         refusal = found.refusal()
-        console.print("\n".join(["", *found.lines(), *([f"a run would refuse to start: {refusal}"] if refusal else [])]),
-                      highlight=False, soft_wrap=True)
+        checked_first = plan.config.engine.memory_per_worker is not None
+        verdict = [] if refusal is None else [f"a run refuses to start: {refusal}" if checked_first else
+                                              f"warning: {refusal} (a run checks this with engine.memory_per_worker)"]
+        console.print("\n".join(["", *found.lines(), *verdict]), highlight=False, soft_wrap=True)
 
 
 @app.command()
