@@ -1,7 +1,7 @@
 """Estimate vs measured: `curate explain --estimate`'s figures for every global stage against what a Spark run measures.
 
     python bench/estimate.py [--sizes 10000 100000 1000000] [--stages exact_dedup,minhash_dedup,...] [--files 8]
-                             [--cores 2] [--out result.json]
+                             [--cores 2] [--keep DIR [--reuse]] [--out result.json]
 
 Input per size: `bench/dedup_scale.py`'s generated documents (Zipf pseudo-words, 10 % planted near-copies), each text
 cut into lines of 40 words, 20 % of them ending with one boilerplate line (a unit repeated in a fifth of the corpus:
@@ -17,13 +17,15 @@ own wall time is printed). Measured, per global stage, from the same run (Spark 
 - shuffle bytes: `shuffleWriteBytes` of every Spark stage in the jobs of the stage's job group (`curate-<id>`), from
   the monitoring REST API;
 - largest group, from the whole run's keys and decisions: exact_dedup the most repeated hash, minhash_dedup the largest
-  `dup_cluster_size`, paragraph_dedup the most documents of one unit hash, quality_classifier the distinct first
-  digits (the first round's histogram), balance the distinct (domain, bucket) rows;
+  `dup_cluster_size`, paragraph_dedup the most documents of one unit hash, quality_classifier the most distinct
+  values of one radix digit (the largest histogram a selection round can collect), balance the distinct (domain,
+  bucket) rows;
 - memory per worker: the largest `peakExecutionMemory` of one task of the stage's jobs (Spark's measure of what a
   task's shuffles, aggregations, joins and windows hold) x the tasks a worker runs at once (cores); beside it, for
   scale, the JVM's resident peak during the stage (`procmem`);
 - rounds: minhash_dedup's connected-components rounds (`work/components/<id>/components.json`).
-The factor is estimate / measured (> 1: the estimate is above).
+The factor is estimate / measured (> 1: the estimate is above). With `--keep DIR --reuse`, a size whose measured run
+is in DIR (`measured.json`, the output's `work/`) is estimated again against it without running it again.
 """
 from __future__ import annotations
 
@@ -151,14 +153,16 @@ def largest_group(name: str, keys: pa.Table, out: Path, stage_id: str) -> int:
     if name == "paragraph_dedup":
         units = pc.list_flatten(keys.column("units").combine_chunks()).field("hash")
         return pc.max(pc.value_counts(units).field("counts")).as_py()
-    if name == "quality_classifier":
-        return pc.count_distinct(keys.column("d0")).as_py()
+    if name == "quality_classifier":  # the largest histogram a selection round can collect: one digit's values
+        return max(pc.count_distinct(keys.column(c)).as_py() for c in keys.column_names if c[:1] == "d" and
+                   c[1:2].isdigit())
     if name == "balance":
         return len(keys.group_by(["domain", "bucket"]).aggregate([]))
     return 0
 
 
 def measure(config, cores: int) -> dict:
+    """Run the pipeline and read, per global stage, what Spark measured (shuffle, task memory, the JVM's peak)."""
     from curate.engines.spark import session
     from curate.pipeline.run import run
 
@@ -169,15 +173,13 @@ def measure(config, cores: int) -> dict:
         finished = time.time()
         out = Path(config.output)
         figures = {}
-        for index, spec in enumerate(config.stages):
+        for spec in config.stages:
             manifest = json.loads((out / "ledger" / f"decisions-{spec.id}.json").read_text())
             end = (out / "ledger" / f"decisions-{spec.id}.json").stat().st_mtime
-            keys = _keys(out, index)
             spark_side = spark_figures(spark, spec.id)
             components = out / "work" / "components" / spec.id / "components.json"
             figures[spec.id] = {
-                "documents": keys.num_rows, "key_bytes": keys.nbytes, "shuffle_bytes": spark_side["shuffle_bytes"],
-                "largest_group": largest_group(spec.name, keys, out, spec.id),
+                "shuffle_bytes": spark_side["shuffle_bytes"],
                 "memory_per_worker": spark_side["task_peak_execution_memory"] * cores,
                 "task_peak_execution_memory": spark_side["task_peak_execution_memory"],
                 "jvm_peak_rss": memory.peak_between(end - manifest["seconds"], end),
@@ -185,6 +187,17 @@ def measure(config, cores: int) -> dict:
                 "plan_seconds": manifest["seconds"]}
     spark.stop()
     return {"run_wall_s": round(finished - started, 1), "stages": figures}
+
+
+def from_files(config, measured: dict) -> dict:
+    """The measured figures with those read from the run's own files added: each stage's keys (documents, bytes)
+    and its largest group."""
+    out = Path(config.output)
+    for index, spec in enumerate(config.stages):
+        keys = _keys(out, index)
+        measured["stages"][spec.id].update(documents=keys.num_rows, key_bytes=keys.nbytes,
+                                           largest_group=largest_group(spec.name, keys, out, spec.id))
+    return measured
 
 
 def table(size: int, estimated: dict, measured: dict) -> list[str]:
@@ -212,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", type=Path, help="work folder to keep (input, output)")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: estimate again, but take the measured "
+                        "run of a size from the folder when it holds one (its measured.json and output/work)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     from curate.pipeline.config import parse
@@ -222,21 +237,32 @@ def main(argv: list[str] | None = None) -> int:
     results, lines = [], ["| documents | stage | figure | estimate | measured | factor |", "|---|---|---|---|---|---|"]
     for size in args.sizes:
         work = (args.keep or Path(tempfile.mkdtemp(prefix="curate-estimate-"))) / f"n{size}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
         started = time.perf_counter()
-        generate(work / "input", size, args.files, Words(np.random.default_rng(SEED)), np.random.default_rng(SEED + 1))
-        shape(work / "input")
-        model = train_model(work / "input", work) if "quality_classifier" in stages else None
-        print(f"{size:,} documents generated in {time.perf_counter() - started:.0f} s; load average "
-              f"{os.getloadavg()[0]:.2f}", flush=True)
+        saved = work / "measured.json"
+        reused = args.reuse and saved.exists()
+        if not reused:
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            generate(work / "input", size, args.files, Words(np.random.default_rng(SEED)),
+                     np.random.default_rng(SEED + 1))
+            shape(work / "input")
+            if "quality_classifier" in stages:
+                train_model(work / "input", work)
+            print(f"{size:,} documents generated in {time.perf_counter() - started:.0f} s; load average "
+                  f"{os.getloadavg()[0]:.2f}", flush=True)
+        model = work / "quality.bin" if "quality_classifier" in stages else None
         config = parse(pipeline_yaml(work / "input", work / "output", args.cores, stages, model))
         started = time.perf_counter()
         plan = checked(config)
         estimated = estimate(plan.pipeline, plan.inputs).to_json()
         estimate_s = time.perf_counter() - started
         print(f"estimate in {estimate_s:.1f} s from {estimated['sampled_documents']:,} documents", flush=True)
-        measured = measure(config, args.cores)
+        if reused:
+            measured = json.loads(saved.read_text())
+        else:
+            measured = measure(config, args.cores)
+            saved.write_text(json.dumps(measured))
+        measured = from_files(config, measured)
         rows = table(size, estimated, measured)
         print("\n".join(rows), flush=True)
         lines += rows

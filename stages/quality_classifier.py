@@ -622,17 +622,26 @@ class QualityClassifier(GlobalStage):
         return RadixSelection(self.params.threshold, self.params.keep_fraction, buckets)
 
     def estimate(self, sample: KeySample) -> Estimate:
-        """What the plan moves: per selection round, one (digit, count) row per digit value to the driver (at most
-        65,536: the radix digits are 16 bits), `LEVELS` rounds at most with `keep_fraction` and per model with
-        `buckets`; then every document's decision row (its scores and buckets) once, to be written by input file.
-        What one task holds is a round's histogram or its share of the decisions: one buffer at a time."""
+        """What the plan moves: per selection round, one (digit, count) row per digit value among the documents
+        still in play (the radix digits are 16 bits: 65,536 values at most), `LEVELS` rounds at most with
+        `keep_fraction` and per model with `buckets`, all to the driver; then every document's decision row (its
+        uid, scores and buckets; the reason and file key repeat, and compress away) once, to be written by input
+        file. The largest histogram: of each digit, the values the sample's documents take, scaled up to the corpus
+        where they are spread over most of the sample (a digit shared by most documents, as the top one of a score,
+        stays as the sample has it). What one task holds is that histogram or its share of the decisions: one
+        buffer at a time."""
         p = self.params
         models = len(p.scoring())
         selecting = p.keep_fraction is not None or bool(p.buckets)
         rounds = LEVELS * (int(p.keep_fraction is not None) + (models if p.buckets else 0)) if selecting else 1
-        histogram = min(1 << 16, sample.documents) if selecting else 0
-        decided = 16 + 4 * models + (4 * (models + 1) if p.buckets else 0)  # uid, scores, buckets (the reason and
-        shuffle = sample.documents * decided + rounds * histogram * 16  # file key: one value per file, compressed away
+        histogram = 0
+        for name in (c for c in sample.keys.column_names if c.startswith("d") and c[1:2].isdigit()) if selecting \
+                else ():
+            seen = pc.count_distinct(sample.keys.column(name)).as_py()
+            spread = seen * 2 >= sample.keys.num_rows
+            histogram = max(histogram, min(1 << 16, sample.scaled(seen)) if spread else seen)
+        decided = 16 + 4 * models + (4 * (models + 1) if p.buckets else 0)
+        shuffle = sample.documents * decided + histogram * 16
         return Estimate(sample.documents, sample.key_bytes, round(shuffle), histogram,
                         sample.held(shuffle, histogram * 16), rounds,
                         bounds={"digits": f"{LEVELS} x 16 bits", "models": models},
