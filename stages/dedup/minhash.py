@@ -160,38 +160,31 @@ class MinHashDedup(DedupStage):
         """What the plan moves: every band key as a (bucket, salt, uid) row twice (the sub-bucket aggregation, the
         join back to the members), each sketch twice (both ends of the candidate edges, with `verify`), the star
         edges once per connected-components step (about 3 exchanges a round), the keep columns of every node once,
-        and the keys once more for this run's index. A bucket is spread over `salts` sub-buckets; a component is held
-        whole by one task (the window over its smallest vertex, then over the component for the keep policy). The
-        rounds are those the sample's star edges take under the plan's large-star/small-star steps
-        (`star_rounds`). A task of the bucket phase holds five buffers at once (the sorts of a join of both sides,
-        the aggregations around them)."""
+        and the keys once more for this run's index; rows as an exchange writes them (`exchanged`). A bucket is
+        spread over `salts` sub-buckets; a component is held whole by one task (the window over its smallest vertex,
+        then over the component for the keep policy). The rounds are those the sample's salted star edges take under
+        the plan's large-star/small-star steps (`star_rounds`). A task of the bucket phase holds five buffers at once
+        (the sorts of a join of both sides, the aggregations around them)."""
         p = self.params
         keys = sample.keys.filter(pc.is_valid(sample.keys.column("bands")))
         keys = keys.take(pc.sort_indices(keys, [("uid", "ascending")]))  # vertices in the plan's order: by uid
         n, bands = keys.num_rows, self.hasher.bands
-        buckets = pc.list_flatten(keys.column("bands")).to_numpy()
-        members = np.repeat(np.arange(n), bands)
-        order = np.argsort(buckets, kind="stable")
-        sorted_buckets, sorted_members = buckets[order], members[order]
-        first = np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]] if n else np.zeros(0, bool)
-        centre = sorted_members[np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))] if n else members
-        linked = centre != sorted_members  # star edges: each member to its bucket's first
-        edges = np.unique(np.stack([centre[linked], sorted_members[linked]], 1), axis=0) if linked.any() \
-            else np.zeros((0, 2), np.int64)
-        sizes = np.diff(np.r_[np.flatnonzero(first), len(first)]) if n else np.zeros(0, np.int64)
+        edges, sizes = star_edges(pc.list_flatten(keys.column("bands")).to_numpy(),
+                                  np.repeat(keys.column("salt").to_numpy(), bands), np.repeat(np.arange(n), bands))
         component = _components(n, edges)
         largest_bucket = sample.largest(sizes)
         largest = max(sample.largest(np.bincount(component)) if n else 0, 1 if n else 0)
         rounds = star_rounds(edges, p.max_rounds)
-        band_row = 8 + 4 + 16  # bucket, salt, uid
+        band_row = exchanged(fixed=2, variable=[16])  # bucket, salt, uid
         exploded = sample.scaled(n * bands) * band_row
-        sketches = sample.scaled(n) * (16 + self.hasher.num_perm) if self.params.verify else 0
-        edge_bytes = sample.scaled(len(edges)) * 2 * 16
+        sketches = sample.scaled(n) * exchanged(variable=[16, 8 + 8 * -(-self.hasher.num_perm // 64)
+                                                          + self.hasher.num_perm]) if p.verify else 0
+        edge_bytes = sample.scaled(len(edges)) * exchanged(variable=[16, 16])
         nodes = [name for name in ("uid", "id", "rank", "file_key") if name in keys.column_names]
-        node_row = keys.select(nodes).nbytes / max(1, n) + 16  # + the component label
+        node_row = keys.select(nodes).nbytes / max(1, n) + exchanged(variable=[16]) + 8 * len(nodes)
         shuffle = 2 * exploded + 2 * sketches + edge_bytes * (1 + 3 * rounds) + sample.scaled(n) * node_row \
             + sample.key_bytes
-        held = sample.held(exploded, max(largest * node_row, -(-largest_bucket // self.params.salts) * band_row))
+        held = sample.held(exploded, max(largest * node_row, -(-largest_bucket // p.salts) * band_row))
         return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest, held, rounds, buffers=5,
                         bounds={"bands": bands, "salts": p.salts, "largest bucket": f"{largest_bucket:,}",
                                 "max_rounds": p.max_rounds},
@@ -271,3 +264,27 @@ def _min_by(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     smallest = np.full(groups.max() + 1, np.iinfo(np.int64).max)
     np.minimum.at(smallest, groups, values)
     return smallest[groups]
+
+
+def exchanged(fixed: int = 0, variable: tuple[int, ...] | list[int] = ()) -> int:
+    """Bytes of one row as an exchange writes it (Spark's UnsafeRow, which both engines' plans are measured on): a
+    length and a null word, 8 bytes a fixed-width field, 8 more for a variable one's offset and its bytes padded to
+    8."""
+    return 4 + 8 + 8 * fixed + sum(8 + -(-size // 8) * 8 for size in variable)
+
+
+def star_edges(buckets: np.ndarray, salts: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The plan's star edges over (bucket, salt, member) rows, members numbered in uid order: each member to its
+    sub-bucket's smallest, each sub-bucket's smallest to its bucket's smallest; and every bucket's size."""
+    if not len(members):
+        return np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
+    order = np.lexsort((members, salts, buckets))
+    bucket, salt, member = buckets[order], salts[order], members[order]
+    new_bucket = np.r_[True, bucket[1:] != bucket[:-1]]
+    new_sub = new_bucket | np.r_[True, salt[1:] != salt[:-1]]
+    starts = np.flatnonzero(new_bucket)
+    centre = member[np.maximum.accumulate(np.where(new_sub, np.arange(len(member)), 0))]
+    top = np.repeat(np.minimum.reduceat(member, starts), np.diff(np.r_[starts, len(member)]))
+    pairs = np.concatenate([np.stack([centre, member], 1)[centre != member],
+                            np.stack([top, centre], 1)[new_sub & (top != centre)]])
+    return np.unique(pairs, axis=0), np.diff(np.r_[starts, len(member)])
