@@ -154,14 +154,19 @@ class Estimates:
 
     def refusal(self) -> str | None:
         """One line when a stage's memory per worker exceeds the worker's memory, with what to change; else None."""
-        limit = self.resources.memory_per_worker
-        if limit is None:
+        r = self.resources
+        if r.memory_per_worker is None:
             return None
         for stage_id, e in self.stages.items():
-            if e is not None and e.memory_per_worker > limit:
+            if e is not None and e.memory_per_worker > r.memory_per_worker:
+                floor = e.buffers * r.buffer_bytes
+                change = e.suggestion or "give workers more memory"
+                if floor >= e.held_bytes:  # the engine's least memory per operator, not the data, fills it
+                    change = (f"its {e.buffers} buffer(s) a task take {size(floor)} however little they hold, and a "
+                              f"worker runs {r.tasks_per_worker} tasks at once: run fewer tasks per worker")
                 return (f"{stage_id} needs about {size(e.memory_per_worker)} per worker, more than the "
-                        f"{size(limit)} of {self.resources.memory_from}: {e.suggestion or 'give workers more memory'}"
-                        f" (or raise engine.memory_per_worker; `curate explain --estimate` shows every stage)")
+                        f"{size(r.memory_per_worker)} of {r.memory_from}: {change} (or give workers more memory; "
+                        "`curate explain --estimate` shows every stage)")
         return None
 
 

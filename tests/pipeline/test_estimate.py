@@ -118,17 +118,24 @@ def test_explain_estimate_prints_every_global_stage(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_run_over_its_memory_refuses_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("engine, says", [
+    # Spark's least memory per operator (a 16 MiB page with the default 1g) fills it: fewer tasks at once
+    ({"memory_per_worker": "1MiB"}, "5 buffer(s) a task take 80.0 MiB however little they hold, and a worker runs 2 "
+                                    "tasks at once: run fewer tasks per worker"),
+    # the data fills it: the stage's own suggestion
+    ({"memory_per_worker": 1, "conf": {"spark.buffer.pageSize": "1"}}, "raise threshold"),
+])
+def test_a_run_over_its_memory_refuses_in_one_line(tmp_path, capsys, engine, says):
     write_input(tmp_path / "in")
     path = tmp_path / "p.yaml"
     path.write_text(json.dumps({"input": str(tmp_path / "in"), "output": str(tmp_path / "out"),
-                                "engine": {"name": "spark", "master": "local[2]", "memory_per_worker": "1MiB"},
+                                "engine": {"name": "spark", "master": "local[2]", **engine},
                                 "stages": [{"name": "minhash_dedup"}]}))
     code, out, err = curate(capsys, "run", str(path))
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "minhash_dedup needs about" in lines[0] and "1.0 MiB of engine.memory_per_worker" \
-        in lines[0] and "raise threshold" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("curate: error: minhash_dedup needs about ")
+    assert "of engine.memory_per_worker" in lines[0] and says in lines[0]
     assert not (tmp_path / "out").exists()  # nothing written, no engine started
 
 
