@@ -207,17 +207,25 @@ def sample_tasks(inputs: list[InputFile], budget: int = SAMPLE_BYTES) -> list[In
     return out
 
 
-def key_samples(pipeline: Pipeline, tasks: list[InputFile]) -> tuple[dict[str, pa.Table], int, int]:
-    """Each global stage's keys over the sampled tasks (by stage id), the documents read and their stored bytes. Every
-    row a global stage keys goes on to the next pass (its decisions are the plan's, not the sample's)."""
+def key_samples(pipeline: Pipeline, tasks: list[InputFile], budget: int) -> tuple[dict[str, pa.Table], int, int]:
+    """Each global stage's keys over the sampled tasks (by stage id), the documents read and their stored bytes. A
+    file its format cannot cut is read up to its share of `budget` where its reader counts the bytes as it reads (a
+    stream); every row a global stage keys goes on to the next pass (its decisions are the plan's, not the
+    sample's)."""
     config = pipeline.config
     found: dict[str, list[pa.RecordBatch]] = {}
     documents = stored = 0
     for task in tasks:
-        ledger = ReaderLedger(task.rel)
-        batches = list(read(task, config.input, ledger))
+        ledger, batches = ReaderLedger(task.rel), []
+        for batch in read(task, config.input, ledger):
+            batches.append(batch)
+            if task.part is None and 0 < ledger.bytes_read < task.stored_size and \
+                    ledger.bytes_read >= budget // len(tasks):
+                break
+        else:
+            ledger.bytes_read = task.stored_size  # read whole
         documents += sum(b.num_rows for b in batches)
-        stored += task.stored_size
+        stored += ledger.bytes_read
         for step in pipeline.passes:
             # undecided: every row kept, with the defaults of the columns the global stage adds
             applied = Decisions.load(step.applies.stage, None, []) if step.applies is not None else None
@@ -248,7 +256,7 @@ def estimate(pipeline: Pipeline, inputs: list[InputFile], budget: int = SAMPLE_B
     config = pipeline.config
     found = resources(config)
     tasks = sample_tasks(inputs, budget)
-    keys, documents, stored = key_samples(pipeline, tasks)
+    keys, documents, stored = key_samples(pipeline, tasks, budget)
     total = sum(f.stored_size for f in inputs)
     scale = total / stored if stored else 1.0
     stages, names = {}, {}

@@ -188,3 +188,19 @@ def test_a_plugin_global_stage_brings_its_estimate(tmp_path, capsys, monkeypatch
     sized = next(line for line in out.splitlines() if line.strip().startswith("sized_cap ") and "keys" in line)
     assert "largest group 7 rows" in sized and "held per task 1.0 MiB" in sized and "max_per_host 2" in sized
     assert any(line.strip().startswith("host_cap") and "no estimate" in line for line in out.splitlines())
+
+
+def test_a_file_that_cannot_be_cut_is_read_in_part(tmp_path):
+    """One gzip JSONL file (one member: no range can start inside it) is read up to the sample's bytes, and scaled
+    by the bytes its reader consumed."""
+    import gzip
+
+    rows = texts(6000, 1)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with gzip.open(folder / "big.jsonl.gz", "wt") as out:
+        out.writelines(json.dumps({"text": t}) + "\n" for t in rows)
+    plan = checked(config(tmp_path, [{"name": "exact_dedup"}]))
+    found = estimate(plan.pipeline, plan.inputs, budget=64 << 10)
+    assert found.sampled_documents < 6000 and found.sampled_bytes < plan.inputs[0].stored_size
+    assert found.stages["exact_dedup"].documents == pytest.approx(6000, rel=0.15)
