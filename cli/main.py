@@ -107,13 +107,24 @@ def explain(
     pipeline: Annotated[Path, typer.Argument(help="pipeline YAML")],
     input: Annotated[Optional[list[str]], typer.Option("--input", "-i")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o")] = None,
+    estimate: Annotated[bool, typer.Option("--estimate", help="also predict each global stage's key bytes, shuffle "
+                                           "bytes, largest group and memory per worker from a sample of the input")]
+    = False,
 ) -> None:
     """Print the checked plan: stages, the columns each needs and adds, and the passes. A static check: the input
-    need not exist yet."""
+    need not exist yet (with --estimate it must: a sample of it is read)."""
+    from curate.pipeline.estimate import estimate as predict
     from curate.pipeline.run import checked
 
-    console.print(checked(_config(pipeline, input, output, None), static=True).explain(), highlight=False,
-                  soft_wrap=True)
+    plan = checked(_config(pipeline, input, output, None), static=not estimate)
+    console.print(plan.explain(), highlight=False, soft_wrap=True)
+    if estimate:
+        found = predict(plan.pipeline, plan.inputs)
+        refusal = found.refusal()
+        checked_first = plan.config.engine.memory_per_worker is not None
+        verdict = [] if refusal is None else [f"a run refuses to start: {refusal}" if checked_first else
+                                              f"warning: {refusal} (a run checks this with engine.memory_per_worker)"]
+        console.print("\n".join(["", *found.lines(), *verdict]), highlight=False, soft_wrap=True)
 
 
 @app.command()

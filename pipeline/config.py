@@ -116,6 +116,14 @@ class EngineConfig(_Strict):
         default_factory=dict,
         description="the engine's own settings (Spark configuration spark.*, Beam pipeline options: runner, …)",
     )
+    memory_per_worker: int | None = Field(
+        None, gt=0, description="the memory one worker may use (bytes, or `4GiB`): a run whose estimate (`curate "
+        "explain --estimate`) needs more for a global stage refuses to start; none = not checked before a run")
+
+    @field_validator("memory_per_worker", mode="before")
+    @classmethod
+    def _memory(cls, value: Any) -> Any:
+        return byte_size(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _known(self) -> EngineConfig:

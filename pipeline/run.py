@@ -9,6 +9,7 @@ from curate.pipeline import output as layout
 from curate.pipeline.check import Checked, assumed_format, check, named_files
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.engine import Engine, opened
+from curate.pipeline.estimate import refuse_exceeding
 from curate.pipeline.errors import CurateError, RunFailed, job_failed
 from curate.pipeline.inputs import InputFile, resolve, tasks
 from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
@@ -47,6 +48,7 @@ def run(config: PipelineConfig, *, resume: bool = False, overwrite: bool = False
     passes, the global stages' decisions) for debugging; it is deleted once the manifest is written."""
     started = time.time()
     pipeline = checked(config)
+    refuse_exceeding(pipeline.pipeline, pipeline.inputs)  # with engine.memory_per_worker: before anything is written
     if overwrite:
         refuse_deleting(config.output, named_files(config))
     output = Output(config.output)

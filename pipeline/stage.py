@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from curate.pipeline.schema import REJECT
 
 if TYPE_CHECKING:
+    from curate.pipeline.estimate import Estimate, KeySample
     from curate.pipeline.output import Output
     from curate.pipeline.sections import RunView, Section
 
@@ -212,6 +213,13 @@ class GlobalStage(Stage):
         prefixed with the stage id). A stage whose decision changes documents (cuts repeated paragraphs) rewrites them
         here, and may reject more rows; the default changes nothing."""
         return batch, reasons
+
+    def estimate(self, sample: KeySample) -> Estimate | None:
+        """Before the run (`curate explain --estimate`): the plan's key bytes, shuffle bytes, largest group and what
+        one task holds, predicted from the stage's keys over a sample of the input (`curate.pipeline.estimate`), with
+        the parameters that bound them. None (the default): the stage declares no estimate, and the run is not
+        checked against the workers' memory for it."""
+        return None
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         raise TypeError(f"{self.name} is a global stage: the engine runs it between passes")

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.filters.uid_hash import uid_hash
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
 from curate.stages import repeats as repeat_counts
@@ -206,6 +207,34 @@ class Balance(GlobalStage):
 
     def policy(self) -> Mixture:
         return Mixture(self.params)
+
+    def estimate(self, sample: KeySample) -> Estimate:
+        """What the plan moves: the units per (domain, hash bucket), summed map-side, so each task sends at most one
+        row per domain and bucket, and all of them reach the driver; then, through a broadcast of the cuts, the
+        decision rows (uid, reason) of the documents it rejects, found by deciding the mixture on the sample's
+        histogram scaled up (with repeats: every document, an upper bound). The driver holds the whole histogram:
+        of 2^BUCKET_BITS buckets per domain, the ones its documents fill."""
+        keys = sample.keys
+        domains, counts = np.unique(keys.column("domain").to_numpy(zero_copy_only=False).astype(str),
+                                    return_counts=True) if keys.num_rows else (np.zeros(0), np.zeros(0))
+        cells = 1 << BUCKET_BITS
+        histogram = round(sum(cells * -np.expm1(-c * sample.scale / cells) for c in counts))  # occupied buckets
+        decided = sample.documents
+        if not self.params.repeats and keys.num_rows:
+            table = keys.group_by(["domain", "bucket"]).aggregate([("amount", "sum")]).to_pylist()
+            scaled: dict[str, dict[int, int]] = {}
+            for row in table:
+                scaled.setdefault(row["domain"], {})[row["bucket"]] = sample.scaled(row["amount_sum"])
+            _, cut = self.policy().decide(scaled)
+            last = pa.array([cut.get(d, (cells, None))[0] for d in keys.column("domain").to_pylist()], pa.int32())
+            decided = sample.scaled(pc.sum(pc.greater(keys.column("bucket"), last).cast(pa.int64())).as_py() or 0)
+        tasks = sample.resources.partitions
+        shuffle = min(histogram * tasks, sample.documents) * 24 + decided * (16 + 8)
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), histogram,
+                        sample.held(decided * 24, histogram * 24),
+                        bounds={"domains seen": len(domains), "buckets per domain": cells},
+                        suggestion="the histogram grows with the domains: group small domains into one (the "
+                        "domain stage) or give the driver more memory")
 
     def keys(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         if self.params.by == "tokens":

@@ -56,6 +56,7 @@ from pydantic import Field, model_validator
 from curate.filters.quality_model import FastTextScorer, ModelError
 from curate.filters.uid_hash import uid_hash
 from curate.pipeline.errors import CurateError
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.output import Output
 from curate.pipeline.registry import register
 from curate.pipeline.sections import KEPT, REJECTED, RunView, Section, figure, pct, table
@@ -619,6 +620,33 @@ class QualityClassifier(GlobalStage):
             keep = tuple(self.params.keep_buckets) if self.params.keep_buckets is not None else None
             buckets = BucketSelection(tuple(self.params.suffixes()), self.params.buckets, self.params.combine, keep)
         return RadixSelection(self.params.threshold, self.params.keep_fraction, buckets)
+
+    def estimate(self, sample: KeySample) -> Estimate:
+        """What the plan moves: per selection round, one (digit, count) row per digit value among the documents
+        still in play (the radix digits are 16 bits: 65,536 values at most), `LEVELS` rounds at most with
+        `keep_fraction` and per model with `buckets`, all to the driver; then every document's decision row (its
+        uid, scores and buckets; the reason and file key repeat, and compress away) once, to be written by input
+        file. The largest histogram: of each digit, the values the sample's documents take, scaled up to the corpus
+        where they are spread over most of the sample (a digit shared by most documents, as the top one of a score,
+        stays as the sample has it). What one task holds is that histogram or its share of the decisions: one
+        buffer at a time."""
+        p = self.params
+        models = len(p.scoring())
+        selecting = p.keep_fraction is not None or bool(p.buckets)
+        rounds = LEVELS * (int(p.keep_fraction is not None) + (models if p.buckets else 0)) if selecting else 1
+        histogram = 0
+        for name in (c for c in sample.keys.column_names if c.startswith("d") and c[1:2].isdigit()) if selecting \
+                else ():
+            seen = pc.count_distinct(sample.keys.column(name)).as_py()
+            spread = seen * 2 >= sample.keys.num_rows
+            histogram = max(histogram, min(1 << 16, sample.scaled(seen)) if spread else seen)
+        decided = 16 + 4 * models + (4 * (models + 1) if p.buckets else 0)
+        shuffle = sample.documents * decided + histogram * 16
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), histogram,
+                        sample.held(shuffle, histogram * 16), rounds,
+                        bounds={"digits": f"{LEVELS} x 16 bits", "models": models},
+                        suggestion="its decisions are spread over the shuffle partitions: raise them "
+                        "(spark.sql.shuffle.partitions), or give workers more memory")
 
     def units(self, batch: pa.RecordBatch) -> pa.Array:
         """What a document weighs in the percentiles: its tokens or characters, at least 1."""

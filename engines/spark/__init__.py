@@ -192,6 +192,31 @@ class SparkEngine(Engine):
         finish_archive()
 
     @classmethod
+    def resources(cls, settings: EngineConfig):
+        """What a plan gets (`curate.pipeline.estimate`): embedded (`local[N]`), one worker, the driver, running N
+        tasks with `spark.driver.memory`; on a cluster, executors of `spark.executor.cores` tasks and
+        `spark.executor.memory`. Of that heap, plans may use what Spark's unified memory gives execution and storage,
+        (heap - 300 MiB) x `spark.memory.fraction`; each sort or aggregation takes at least one page
+        (`spark.buffer.pageSize`, else as Spark sizes it: that memory / tasks / 16, a power of two from 1 to 64 MiB).
+        Spark's defaults where unset (1g, 200 shuffle partitions, fraction 0.6)."""
+        from curate.pipeline.estimate import Resources
+
+        conf, master = settings.conf, settings.master or "local[*]"
+        if master.startswith("local"):
+            threads = master.partition("[")[2].partition(",")[0].rstrip("]") or "1"
+            tasks = (os.cpu_count() or 1) if threads == "*" else int(threads)
+            key = "spark.driver.memory"
+        else:
+            tasks, key = int(conf.get("spark.executor.cores", "1")), "spark.executor.memory"
+        given = conf.get(key, "1g")
+        usable = int((_jvm_size(given, 1 << 20) - (300 << 20)) * float(conf.get("spark.memory.fraction", "0.6")))
+        page = conf.get("spark.buffer.pageSize")
+        page = _jvm_size(page, 1) if page else min(64 << 20, max(1 << 20, 1 << max(0, usable // tasks // 16 - 1)
+                                                                   .bit_length()))
+        return Resources(tasks, int(conf.get("spark.sql.shuffle.partitions", "200")), usable,
+                         f"{key} {given}: (heap - 300 MiB) x spark.memory.fraction", page)
+
+    @classmethod
     def check(cls, settings: EngineConfig) -> None:
         """Any master URL Spark takes (local[*], spark://, yarn, k8s://) and any `spark.*` configuration."""
 
@@ -240,6 +265,13 @@ class SparkEngine(Engine):
             decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
                 .partitionBy("file_key").parquet(output.uri_of(target))
         return decision_listing(output, target), planned.result
+
+
+def _jvm_size(text: str, unit: int) -> int:
+    """A JVM size setting in bytes: `4g`, `512m`, `64k`, `1t` (powers of 1,024), or a number of `unit`s."""
+    text = text.strip().lower().removesuffix("b")
+    power = "kmgt".find(text[-1:]) + 1 if text else 0
+    return int(float(text[:-1]) * 1024 ** power) if power else int(float(text) * unit)
 
 
 def finish_archive() -> None:

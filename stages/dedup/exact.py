@@ -17,9 +17,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit, parse_qsl, urlencode
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 from pydantic import Field
 
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
 from curate.stages.dedup.base import PARTITION_BY, DedupStage
@@ -99,3 +101,24 @@ class ExactDedup(DedupStage):
             [batch.column("uid"), batch.column("id"), pa.array(hashes, pa.int64()), pa.array(lengths, pa.int64())],
             schema=self.key_schema(),
         )
+
+    def estimate(self, sample: KeySample) -> Estimate:
+        """The plan moves every key row once (grouped by hash for the winner; the join back to the groups reuses
+        that exchange), then the grouped documents' decision rows (their uid, cluster, size, kept uid); the index is
+        the keys joined against those few decisions, broadcast. Every copy of one text lands on one task: the
+        largest group is the most repeated text's copies. A task holds two buffers at once (the aggregation, the
+        sort of the join)."""
+        keys = sample.keys
+        counts = pc.value_counts(keys.column("hash").drop_null().combine_chunks()).field("counts")
+        grouped = pc.sum(pc.if_else(pc.greater(counts, 1), counts, 0)).as_py() or 0
+        row = keys.nbytes / max(1, keys.num_rows)
+        shuffle = sample.key_bytes + sample.scaled(grouped) * DECIDED_BYTES
+        largest = sample.largest(counts)
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest,
+                        sample.held(sample.key_bytes, largest * row), buffers=2, bounds={"on": self.params.on},
+                        suggestion="the largest group is one text copied that often: drop it first (exact_dedup on "
+                        "url, a url_filter), or give workers more memory (engine.memory_per_worker, spark.*.memory)")
+
+
+# a decision row: uid, dup_cluster, dup_cluster_size, kept_uid
+DECIDED_BYTES = 16 + 16 + 8 + 16

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.filters.minhash import MinHasher, bands_for, salt, salts_of, sketch_matches
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
 from curate.stages.dedup import keep
@@ -156,6 +157,41 @@ class MinHashDedup(DedupStage):
         columns.append(salts_of(batch.column("uid"), self.params.salts))
         return pa.RecordBatch.from_arrays(columns, schema=self.key_schema())
 
+    def estimate(self, sample: KeySample) -> Estimate:
+        """What the plan moves: every band key as a (bucket, salt, uid) row twice (the sub-bucket aggregation, the
+        join back to the members), each sketch twice (both ends of the candidate edges, with `verify`), the star
+        edges once per connected-components step (about 3 exchanges a round), the keep columns of every node once,
+        and the keys once more for this run's index; rows as an exchange writes them (`exchanged`). A bucket is
+        spread over `salts` sub-buckets; a component is held whole by one task (the window over its smallest vertex,
+        then over the component for the keep policy). The rounds are those the sample's salted star edges take under
+        the plan's large-star/small-star steps (`star_rounds`). A task of the bucket phase holds five buffers at once
+        (the sorts of a join of both sides, the aggregations around them)."""
+        p = self.params
+        keys = sample.keys.filter(pc.is_valid(sample.keys.column("bands")))
+        keys = keys.take(pc.sort_indices(keys, [("uid", "ascending")]))  # vertices in the plan's order: by uid
+        n, bands = keys.num_rows, self.hasher.bands
+        edges, sizes = star_edges(pc.list_flatten(keys.column("bands")).to_numpy(),
+                                  np.repeat(keys.column("salt").to_numpy(), bands), np.repeat(np.arange(n), bands))
+        component = _components(n, edges)
+        largest_bucket = sample.largest(sizes)
+        largest = max(sample.largest(np.bincount(component)) if n else 0, 1 if n else 0)
+        rounds = star_rounds(edges, p.max_rounds)
+        band_row = exchanged(fixed=2, variable=[16])  # bucket, salt, uid
+        exploded = sample.scaled(n * bands) * band_row
+        sketches = sample.scaled(n) * exchanged(variable=[16, 8 + 8 * -(-self.hasher.num_perm // 64)
+                                                          + self.hasher.num_perm]) if p.verify else 0
+        edge_bytes = sample.scaled(len(edges)) * exchanged(variable=[16, 16])
+        nodes = [name for name in ("uid", "id", "rank", "file_key") if name in keys.column_names]
+        node_row = keys.select(nodes).nbytes / max(1, n) + exchanged(variable=[16]) + 8 * len(nodes)
+        shuffle = 2 * exploded + 2 * sketches + edge_bytes * (1 + 3 * rounds) + sample.scaled(n) * node_row \
+            + sample.key_bytes
+        held = sample.held(exploded, max(largest * node_row, -(-largest_bucket // p.salts) * band_row))
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest, held, rounds, buffers=5,
+                        bounds={"bands": bands, "salts": p.salts, "largest bucket": f"{largest_bucket:,}",
+                                "max_rounds": p.max_rounds},
+                        suggestion="the largest component is held by one task: raise threshold (fewer, tighter "
+                        "clusters) or give workers more memory; a hot bucket: raise salts")
+
     def _rank(self, batch: pa.RecordBatch) -> pa.Array:
         keep = self.params.keep
         if keep == "longest":
@@ -191,3 +227,65 @@ def _lists(matrix: np.ndarray, mask: pa.Array) -> pa.Array:
     n, k = matrix.shape
     offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1)), mask=mask)
+
+
+def _components(vertices: int, edges: np.ndarray) -> np.ndarray:
+    """The connected component of each of `vertices` under `edges` ((k, 2) vertex numbers), numbered from 0."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(vertices, vertices))
+    return connected_components(graph, directed=False)[1]
+
+
+def star_rounds(edges: np.ndarray, max_rounds: int) -> int:
+    """The rounds of alternating large-star and small-star steps (Kiveris et al. 2014, as the engines' plans run
+    them: `curate.engines.spark.components`) that `edges` ((k, 2) vertex numbers in uid order) take to become a star
+    forest; at most `max_rounds`."""
+    current = np.unique(np.sort(edges[edges[:, 0] != edges[:, 1]], axis=1), axis=0) if len(edges) else edges
+    for round_ in range(1, max_rounds + 1):
+        if not len(current):
+            return round_
+        both = np.concatenate([current, current[:, ::-1]])  # large star: larger neighbours to min of N+(u)
+        smallest = np.minimum(_min_by(both[:, 0], both[:, 1]), both[:, 0])
+        larger = both[:, 1] > both[:, 0]
+        current = np.unique(np.stack([both[larger, 1], smallest[larger]], 1), axis=0)
+        parent = _min_by(current[:, 0], current[:, 1])  # small star: N(u) ∪ {u}'s smaller members to their min
+        moved = current[current[:, 1] != parent]
+        current = np.unique(np.concatenate([np.stack([moved[:, 1], parent[current[:, 1] != parent]], 1),
+                                            np.stack([current[:, 0], parent], 1)]), axis=0)
+        children = np.bincount(current[:, 0])
+        if not ((children > 1).any() or np.isin(current[:, 1], current[:, 0]).any()):
+            return round_
+    return max_rounds
+
+
+def _min_by(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each row, the smallest of `values` over the rows with the same `groups` value."""
+    smallest = np.full(groups.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(smallest, groups, values)
+    return smallest[groups]
+
+
+def exchanged(fixed: int = 0, variable: tuple[int, ...] | list[int] = ()) -> int:
+    """Bytes of one row as an exchange writes it (Spark's UnsafeRow, which both engines' plans are measured on): a
+    length and a null word, 8 bytes a fixed-width field, 8 more for a variable one's offset and its bytes padded to
+    8."""
+    return 4 + 8 + 8 * fixed + sum(8 + -(-size // 8) * 8 for size in variable)
+
+
+def star_edges(buckets: np.ndarray, salts: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The plan's star edges over (bucket, salt, member) rows, members numbered in uid order: each member to its
+    sub-bucket's smallest, each sub-bucket's smallest to its bucket's smallest; and every bucket's size."""
+    if not len(members):
+        return np.zeros((0, 2), np.int64), np.zeros(0, np.int64)
+    order = np.lexsort((members, salts, buckets))
+    bucket, salt, member = buckets[order], salts[order], members[order]
+    new_bucket = np.r_[True, bucket[1:] != bucket[:-1]]
+    new_sub = new_bucket | np.r_[True, salt[1:] != salt[:-1]]
+    starts = np.flatnonzero(new_bucket)
+    centre = member[np.maximum.accumulate(np.where(new_sub, np.arange(len(member)), 0))]
+    top = np.repeat(np.minimum.reduceat(member, starts), np.diff(np.r_[starts, len(member)]))
+    pairs = np.concatenate([np.stack([centre, member], 1)[centre != member],
+                            np.stack([top, centre], 1)[new_sub & (top != centre)]])
+    return np.unique(pairs, axis=0), np.diff(np.r_[starts, len(member)])

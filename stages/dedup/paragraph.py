@@ -28,9 +28,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 from pydantic import Field, field_validator
 
+from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
 from curate.stages.dedup.language import AUTO, LANGUAGE, check_installed, language_columns, words_of
@@ -129,6 +131,28 @@ class ParagraphDedup(GlobalStage):
             units.append([{"hash": h, "positions": p} for h, p in zip(hashes, positions)])
         return pa.RecordBatch.from_arrays([batch.column("uid"), pa.array(units, self.key_schema().field("units").type)],
                                           schema=self.key_schema())
+
+    def estimate(self, sample: KeySample) -> Estimate:
+        """What the plan moves: one (hash, count) row per distinct unit of a document (the documents per hash, with
+        map-side partial counts); the repeated hashes are few and broadcast to the units, so only the repeated units'
+        (uid, file_key, hash, positions) rows move, twice (gathered per document, then its cuts written by input
+        file). Every row of one hash lands on one task: the largest group is the most repeated unit's documents. A
+        task holds two buffers at once (the aggregation, the collection per document)."""
+        keys = sample.keys
+        units = pc.list_flatten(keys.column("units").combine_chunks())
+        n = len(units)
+        counts = pc.value_counts(units.field("hash")).field("counts") if n else pa.array([], pa.int64())
+        repeated = pc.sum(pc.if_else(pc.greater(counts, self.params.max_count), counts, 0)).as_py() or 0
+        file_key = keys.column("file_key").nbytes / max(1, keys.num_rows) if "file_key" in keys.column_names else 0
+        row = (units.nbytes / max(1, n)) + 16 + file_key  # the unit, its document's uid and file key
+        shuffle = sample.scaled(n) * (8 + 8) + 2 * sample.scaled(repeated) * row
+        largest = sample.largest(counts)
+        return Estimate(sample.documents, sample.key_bytes, round(shuffle), largest,
+                        sample.held(sample.scaled(n) * 16, largest * row), buffers=2,
+                        bounds={"unit": self.params.unit, "max_count": self.params.max_count,
+                                "units": f"{sample.scaled(n):,}"},
+                        suggestion="the largest group is one unit repeated in that many documents (boilerplate): "
+                        "remove it first (a line filter), or give workers more memory")
 
     def revise(self, batch: pa.RecordBatch, reasons: pa.Array) -> tuple[pa.RecordBatch, pa.Array]:
         """The decided units cut from `text`; a document left with fewer than `min_words` words is too short."""
