@@ -25,7 +25,7 @@ class RunResult:
     output: Output
     stats: dict
     seconds: float
-    resumed_files: int
+    resumed_tasks: int  # committed by an earlier attempt, kept
 
 
 def checked(config: PipelineConfig, static: bool = False) -> Checked:

@@ -262,5 +262,5 @@ def test_a_failed_task_without_retries_fails_the_run_cleanly_and_resume_finishes
         run(config)
     assert not (output / MANIFEST).exists()
     result = run(config, resume=True)
-    assert result.resumed_files == FILES
+    assert result.resumed_tasks == FILES
     assert_same_output(output, reference)
