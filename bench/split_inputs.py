@@ -9,9 +9,8 @@ to `--gb` GB on disk: a JSONL file, and a Parquet file (pyarrow's defaults: snap
 Both are deleted at the end.
 
 Per format, every run a fresh `curate run` process in its own session, at the bench's niceness (run it under
-`nice -n 10` on a shared machine), with the wall time, the CPU seconds of its whole process tree (JVM and workers
-included, from the kernel's accounting of every process once it has ended) and how they split between the driver, the
-JVM and the Python workers (sampled every 0.5 s; self time only). Linux (sched_autogroup) shares the cores between
+`nice -n 10` on a shared machine), with the wall time, the CPU seconds of every process of its session (the driver, the JVM
+and the Python workers, each sampled from /proc every 0.5 s; user + system). Linux (sched_autogroup) shares the cores between
 sessions first and a nice value counts only inside its own session, so the bench gives each run's session its own
 niceness (`/proc/<pid>/autogroup`): otherwise `nice -n 10` would not yield to the other sessions. On a busy machine
 the same autogroup sharing means that a run's second process mostly takes CPU from its first one, not from the others:
@@ -146,7 +145,9 @@ def start(pipeline: Path, resume: bool) -> subprocess.Popen:
 
 class Sampler:
     """CPU seconds of a run's processes by role (driver, JVM, Python workers), read from /proc every 0.5 s while it
-    runs: each process's own user + system time when last seen (a process shorter than a look is missed)."""
+    runs: each process's own user + system time when last seen (a process shorter than a look is missed, and at most
+    a look's worth of each one's last CPU). Not `wait4`'s rusage of the run: it missed the PySpark workers (9 CPU-s
+    counted for a run whose workers had used 91)."""
 
     def __init__(self, process: subprocess.Popen):
         self.process, self.seen, self.stop = process, {}, threading.Event()
@@ -166,37 +167,37 @@ class Sampler:
                         else "Python workers")
                 self.seen[pid] = (role, (int(fields[11]) + int(fields[12])) / tick)
 
-    def roles(self) -> str:
+    def done(self) -> tuple[float, str]:
+        """The CPU seconds of every process seen, and their split by role."""
         self.stop.set()
         self.thread.join()
         totals: dict[str, float] = {}
         for role, cpu in self.seen.values():
             totals[role] = totals.get(role, 0.0) + cpu
-        return ", ".join(f"{role} {cpu:.0f}" for role, cpu in sorted(totals.items(), key=lambda kv: -kv[1]))
+        roles = ", ".join(f"{role} {cpu:.0f}" for role, cpu in sorted(totals.items(), key=lambda kv: -kv[1]))
+        return sum(totals.values()), roles
 
 
-def reap() -> float:
-    """CPU seconds of every descendant left once a run's session is killed (this process is their subreaper: the JVM,
-    the PySpark daemon and its workers end here, orphaned or not); waits for each, as none is alive any more."""
-    cpu = 0.0
+def reap() -> None:
+    """Wait for every descendant left once a run's session is killed (this process is their subreaper: the JVM, the
+    PySpark daemon and its workers end here, orphaned or not), so that none is left a zombie."""
     while True:
         try:
-            _, _, usage = os.wait4(-1, 0)
+            os.wait4(-1, 0)
         except ChildProcessError:
-            return cpu
-        cpu += usage.ru_utime + usage.ru_stime
+            return
 
 
-def finish(process: subprocess.Popen, pipeline: Path, started: float) -> tuple[float, float]:
-    """(wall s, CPU s of the run's whole process tree) once `curate run` has ended well; exits otherwise."""
-    _, status, usage = os.wait4(process.pid, 0)
+def finish(process: subprocess.Popen, pipeline: Path, started: float) -> float:
+    """Wall s once `curate run` has ended well; exits otherwise."""
+    _, status = os.waitpid(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = code = os.waitstatus_to_exitcode(status)
     kill_session(process)
-    cpu = usage.ru_utime + usage.ru_stime + reap()
+    reap()
     if code != 0:
         sys.exit(f"{pipeline.name}: curate exited {code}: {pipeline.with_suffix('.log').read_text()[-2000:]}")
-    return wall, cpu
+    return wall
 
 
 def write_pipeline(work: Path, name: str, source: Path, split_size: int, engine: str, stages: list[dict]) -> Path:
@@ -261,11 +262,12 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
             started = time.perf_counter()
             process = start(pipeline, False)
             sampler = Sampler(process)
-            wall, cpu = finish(process, pipeline, started)
+            wall = finish(process, pipeline, started)
+            cpu, roles = sampler.done()
             times[name].append(wall)
             cpus[name].append(cpu)
-            print(f"  {fmt} {name}: {wall:.1f} s wall, {cpu:.0f} CPU-s ({cpu / wall:.2f} cores busy; by role, "
-                  f"sampled: {sampler.roles()}; load {before} -> {load()})", flush=True)
+            print(f"  {fmt} {name}: {wall:.1f} s wall, {cpu:.0f} CPU-s ({cpu / wall:.2f} cores busy; {roles}; "
+                  f"load {before} -> {load()})", flush=True)
     prints = {name: fingerprint(work / f"{fmt}-{name}") for name in times}
     tasks = len(committed(work / f"{fmt}-ranges"))
     # killed: the ranges run again, killed after a random number of ranges has committed
@@ -287,7 +289,7 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
     lost_bytes = sum(reading.get(key, {}).get("bytes_read", 0) for key in lost)
     resumed = time.perf_counter()
     reap()
-    resume_wall, _ = finish(start(ranges, True), ranges, resumed)
+    resume_wall = finish(start(ranges, True), ranges, resumed)
     after = committed(output)
     redone = [key for key, attempt in kept.items() if after.get(key) != attempt]
     prints["killed"] = fingerprint(output)
