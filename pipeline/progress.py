@@ -6,9 +6,9 @@ of the pass's total, documents of those tasks, documents per second and the time
 named for what it reads: `files`, `ranges` when every task is a range of a file cut by `input.split_size`, `tasks`
 when some are ranges and some whole files. Beside them, labelled as in flight and never added to them, what the
 running tasks have read so far (`inflight.py`): `reading 2 files (in flight): 1,234 records, 12.3 MB of 40.0 MB, 600
-through the stages`. A global stage reports the
-time it has run. On a terminal the line is live and disappears when the work ends; in a log (CI, spark-submit, nohup:
-the console is not a terminal) a plain line is printed every `every` seconds and once at the end.
+through the stages`. A global stage reports the time it has run. On a terminal the line is live and disappears when
+the work ends; in a log (CI, spark-submit, nohup: the console is not a terminal) a plain line is printed every
+`every` seconds and once at the end.
 """
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ class _LiveLine:
             columns += [TextColumn("{task.fields[eta]}"), TextColumn("{task.fields[reading]}")]
         self.bar = Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
         self.task = self.bar.add_task(label, total=total, documents="", eta="ETA -", reading="")
-        self.total, self.unit = total, unit
+        self.total = total
 
     def __enter__(self) -> None:
         self.bar.start()
