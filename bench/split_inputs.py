@@ -8,8 +8,13 @@ main text extracted with resiliparse), each copy of a page with its paragraphs i
 to `--gb` GB on disk: a JSONL file, and a Parquet file (pyarrow's defaults: snappy, row groups of 32 MiB of text).
 Both are deleted at the end.
 
-Per format, every run a fresh `curate run` process, at the bench's niceness (run it under `nice -n 10`: the machine
-is shared), with the wall time and the CPU seconds of its whole process tree (JVM and workers included):
+Per format, every run a fresh `curate run` process in its own session, at the bench's niceness (run it under
+`nice -n 10` on a shared machine), with the wall time, the CPU seconds of every process of its session (the driver, the JVM
+and the Python workers, each sampled from /proc every 0.5 s; user + system). Linux (sched_autogroup) shares the cores between
+sessions first and a nice value counts only inside its own session, so the bench gives each run's session its own
+niceness (`/proc/<pid>/autogroup`): otherwise `nice -n 10` would not yield to the other sessions. On a busy machine
+the same autogroup sharing means that a run's second process mostly takes CPU from its first one, not from the others:
+the ranges' gain needs idle cores (it prints the load average, and the cores busy = CPU s / wall s of each run).
 1. whole: `input.split_size` above the file's size, so the file is one task (what every run did before ranges);
 2. ranges: `input.split_size` as given (the default, 128 MiB): one task per range, every core busy;
    whole and ranges alternate `--repeat` times; the best wall time of each, and their ratio, with the load average;
@@ -35,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -126,34 +132,72 @@ def kill_session(process: subprocess.Popen) -> None:
 
 
 def start(pipeline: Path, resume: bool) -> subprocess.Popen:
-    """`curate run` in its own session, at this process's niceness (run the bench under `nice -n 10`)."""
+    """`curate run` in its own session, at this process's niceness, its session's included (module docstring)."""
     command = [str(Path(sys.executable).parent / "curate"), "run", str(pipeline)]
-    return subprocess.Popen(command + (["--resume"] if resume else []), stdout=subprocess.DEVNULL,
-                            stderr=open(pipeline.with_suffix(".log"), "ab"), start_new_session=True)
+    process = subprocess.Popen(command + (["--resume"] if resume else []), stdout=subprocess.DEVNULL,
+                               stderr=open(pipeline.with_suffix(".log"), "ab"), start_new_session=True)
+    try:
+        Path(f"/proc/{process.pid}/autogroup").write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))
+    except OSError:  # no autogroups here: the niceness of the processes is all there is
+        pass
+    return process
 
 
-def reap() -> float:
-    """CPU seconds of every descendant left once a run's session is killed (this process is their subreaper: the JVM,
-    the PySpark daemon and its workers end here, orphaned or not); waits for each, as none is alive any more."""
-    cpu = 0.0
+class Sampler:
+    """CPU seconds of a run's processes by role (driver, JVM, Python workers), read from /proc every 0.5 s while it
+    runs: each process's own user + system time when last seen (a process shorter than a look is missed, and at most
+    a look's worth of each one's last CPU). Not `wait4`'s rusage of the run: it missed the PySpark workers (9 CPU-s
+    counted for a run whose workers had used 91)."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process, self.seen, self.stop = process, {}, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self.stop.wait(0.5):
+            for pid in session_members(self.process.pid):
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                role = ("driver" if pid == self.process.pid else "JVM" if b"java" in command
+                        else "Python workers")
+                self.seen[pid] = (role, (int(fields[11]) + int(fields[12])) / tick)
+
+    def done(self) -> tuple[float, str]:
+        """The CPU seconds of every process seen, and their split by role."""
+        self.stop.set()
+        self.thread.join()
+        totals: dict[str, float] = {}
+        for role, cpu in self.seen.values():
+            totals[role] = totals.get(role, 0.0) + cpu
+        roles = ", ".join(f"{role} {cpu:.0f}" for role, cpu in sorted(totals.items(), key=lambda kv: -kv[1]))
+        return sum(totals.values()), roles
+
+
+def reap() -> None:
+    """Wait for every descendant left once a run's session is killed (this process is their subreaper: the JVM, the
+    PySpark daemon and its workers end here, orphaned or not), so that none is left a zombie."""
     while True:
         try:
-            _, _, usage = os.wait4(-1, 0)
+            os.wait4(-1, 0)
         except ChildProcessError:
-            return cpu
-        cpu += usage.ru_utime + usage.ru_stime
+            return
 
 
-def finish(process: subprocess.Popen, pipeline: Path, started: float) -> tuple[float, float]:
-    """(wall s, CPU s of the run's whole process tree) once `curate run` has ended well; exits otherwise."""
-    _, status, usage = os.wait4(process.pid, 0)
+def finish(process: subprocess.Popen, pipeline: Path, started: float) -> float:
+    """Wall s once `curate run` has ended well; exits otherwise."""
+    _, status = os.waitpid(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = code = os.waitstatus_to_exitcode(status)
     kill_session(process)
-    cpu = usage.ru_utime + usage.ru_stime + reap()
+    reap()
     if code != 0:
         sys.exit(f"{pipeline.name}: curate exited {code}: {pipeline.with_suffix('.log').read_text()[-2000:]}")
-    return wall, cpu
+    return wall
 
 
 def write_pipeline(work: Path, name: str, source: Path, split_size: int, engine: str, stages: list[dict]) -> Path:
@@ -210,15 +254,20 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
     whole = write_pipeline(work, f"{fmt}-whole", source, size + 1, args.engine, stages)
     ranges = write_pipeline(work, f"{fmt}-ranges", source, args.split_size, args.engine, stages)
     times: dict[str, list[float]] = {"whole": [], "ranges": []}
+    cpus: dict[str, list[float]] = {"whole": [], "ranges": []}
     for _ in range(args.repeat):
         for name, pipeline in (("whole", whole), ("ranges", ranges)):
             shutil.rmtree(work / pipeline.stem, ignore_errors=True)
             before = load()
             started = time.perf_counter()
-            wall, cpu = finish(start(pipeline, False), pipeline, started)
+            process = start(pipeline, False)
+            sampler = Sampler(process)
+            wall = finish(process, pipeline, started)
+            cpu, roles = sampler.done()
             times[name].append(wall)
-            print(f"  {fmt} {name}: {wall:.1f} s wall, {cpu:.0f} CPU-s ({cpu / wall:.2f} cores busy; load "
-                  f"{before} -> {load()})", flush=True)
+            cpus[name].append(cpu)
+            print(f"  {fmt} {name}: {wall:.1f} s wall, {cpu:.0f} CPU-s ({cpu / wall:.2f} cores busy; {roles}; "
+                  f"load {before} -> {load()})", flush=True)
     prints = {name: fingerprint(work / f"{fmt}-{name}") for name in times}
     tasks = len(committed(work / f"{fmt}-ranges"))
     # killed: the ranges run again, killed after a random number of ranges has committed
@@ -240,7 +289,7 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
     lost_bytes = sum(reading.get(key, {}).get("bytes_read", 0) for key in lost)
     resumed = time.perf_counter()
     reap()
-    resume_wall, _ = finish(start(ranges, True), ranges, resumed)
+    resume_wall = finish(start(ranges, True), ranges, resumed)
     after = committed(output)
     redone = [key for key, attempt in kept.items() if after.get(key) != attempt]
     prints["killed"] = fingerprint(output)
@@ -248,8 +297,8 @@ def bench(fmt: str, source: Path, work: Path, args, stages: list[dict], rng: ran
     same = prints["whole"] == prints["ranges"] == prints["killed"]
     print(f"{fmt}: {size / 1e9:.2f} GB, {tasks} ranges of {args.split_size >> 20} MiB; "
           f"whole {min(times['whole']):.1f} s, "
-          f"ranges {min(times['ranges']):.1f} s: {ratio:.2f}x (best of {args.repeat}); "
-          f"load {before} at the kill run's start")
+          f"ranges {min(times['ranges']):.1f} s: {ratio:.2f}x (best of {args.repeat}); CPU-s whole "
+          f"{min(cpus['whole']):.0f}, ranges {min(cpus['ranges']):.0f}; load {before} at the kill run's start")
     print(f"  killed after {killed_after:.1f} s{' (it had finished)' if finished else ''}: {len(kept)} of {tasks} "
           f"ranges committed, {len(lost)} range(s) in flight lost ({sorted(lost)}, {lost_bytes / 1e6:.0f} MB read "
           f"by them at their last in-flight report); committed ranges redone on "

@@ -97,7 +97,7 @@ def _show_result(result, finished: bool = False) -> None:
         console.print(f"{stats['input']:,} documents: the run had finished; nothing to do; output: {result.output.uri}")
         return
     rate = stats["input"] / result.seconds if result.seconds else 0.0
-    resumed = f", {result.resumed_files} file(s) resumed" if result.resumed_files else ""
+    resumed = f", {result.resumed_tasks} task(s) kept from the attempt before" if result.resumed_tasks else ""
     console.print(f"{stats['input']:,} documents in {result.seconds:.1f} s ({rate:.1f} docs/s){resumed}; "
                   f"output: {result.output.uri}")
 

@@ -84,6 +84,14 @@ def families(stages: list[Stage], hook: str) -> list[tuple[Any, list[Stage]]]:
     return list(grouped.items())
 
 
+def _input_files(stats: dict, manifest: dict) -> int | str:
+    """How many input files, and in how many ranges those over `input.split_size` were read (one task each)."""
+    files = stats.get("files", len(manifest.get("inputs", [])))
+    if not stats.get("ranges"):
+        return files
+    return f"{files:,} ({stats['ranges']:,} ranges of the files over input.split_size, one task each)"
+
+
 def _summary(run: RunView) -> Section:
     stats, manifest = run.stats, run.manifest
     rejected = sum(stats["rejected"].values())
@@ -92,7 +100,7 @@ def _summary(run: RunView) -> Section:
         ["input documents", stats["input"]],
         ["kept", f"{stats['kept']:,} ({pct(stats['kept'], stats['input'])})"],
         ["rejected", f"{rejected:,} ({pct(rejected, stats['input'])})"],
-        ["input files", stats.get("files", len(manifest.get("inputs", [])))],
+        ["input files", _input_files(stats, manifest)],
         ["engine", config.get("engine", {}).get("name", "–")],
         ["stages", " → ".join(s["id"] for s in config.get("stages", [])) or "–"],
         ["wall time", f"{stats['seconds']:.1f} s" if "seconds" in stats else None],

@@ -166,9 +166,10 @@ class PipelineConfig(_Strict):
     stages: list[StageSpec] = Field(default_factory=list)
 
     def content_hash(self) -> str:
-        """What decides the output: everything but where it goes and which engine runs it."""
+        """What decides the output: everything but where it goes, which engine runs it and how its files are cut
+        into tasks (`input.split_size`: ranges read what the file read whole gives)."""
         body = self.to_json()
-        del body["output"], body["engine"]
+        del body["output"], body["engine"], body["input"]["split_size"]
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
     def to_json(self) -> dict[str, Any]:

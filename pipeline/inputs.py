@@ -53,6 +53,13 @@ class Range:
     def size(self) -> int:
         return self.end - self.start
 
+    @classmethod
+    def from_json(cls, body: dict | None) -> Range | None:
+        if body is None:
+            return None
+        groups = body.get("groups")
+        return cls(**{**body, "groups": tuple(groups) if groups is not None else None})
+
 
 def ranges(cuts: list[tuple[int, int]], end: int, groups: list[int] | None = None) -> list[Range]:
     """Ranges from their starts, `(stored offset, number of the first record)`, the first at 0; the last ends at
@@ -101,11 +108,7 @@ class InputFile:
 
     @classmethod
     def from_json(cls, body: dict) -> InputFile:
-        part = body.get("part")
-        if part is not None:
-            groups = part.get("groups")
-            part = Range(**{**part, "groups": tuple(groups) if groups is not None else None})
-        return cls(**{**body, "part": part})
+        return cls(**{**body, "part": Range.from_json(body.get("part"))})
 
 
 def has_pages(fmt: str) -> bool:
@@ -186,26 +189,43 @@ def not_regular(path: str) -> str | None:
             if stat.S_ISDIR(mode) else "special file")
 
 
+class Unsplittable(Exception):
+    """A splitter's answer that a file cannot be cut into ranges; the message says why (one gzip member, one row
+    group). The file is read whole, as one task."""
+
+
 def tasks(files: list[InputFile], cfg: InputConfig) -> list[InputFile]:
     """The tasks of a run, in input order: a file larger than `input.split_size` is cut into ranges of about that
-    size where its format allows (each reader's splitter says where and why not), every other file is one task."""
-    out = []
+    size where its format allows (each reader's splitter says where and why not), every other file is one task. The
+    files larger than the split size that are read whole anyway are named once, on stderr, with the reason."""
+    out, whole = [], []
     for file in files:
-        parts = split(file, cfg.split_size) if file.size > cfg.split_size else []
-        out += [dataclasses.replace(file, part=part) for part in parts] if len(parts) > 1 else [file]
+        parts = []
+        if file.size > cfg.split_size:
+            try:
+                parts = split(file, cfg.split_size)
+            except Unsplittable as why:
+                whole.append(f"{file.rel} ({why})")
+        out += [dataclasses.replace(file, part=part) for part in parts] if parts else [file]
+    if whole:
+        print(f"curate: {len(whole)} file{'s' if len(whole) > 1 else ''} over input.split_size "
+              f"({cfg.split_size:,} bytes) read whole, one task each: {'; '.join(whole)}", file=sys.stderr)
     return out
 
 
 def split(file: InputFile, size: int) -> list[Range]:
-    """The ranges of `file`, each about `size` stored bytes, from the splitter of its format; none when it cannot be
-    cut (read it whole)."""
+    """The ranges of `file`, each about `size` stored bytes, from the splitter of its format. Raises Unsplittable
+    when it cannot be cut (read it whole)."""
     splitter = registry.splitter(file.format)
     if splitter is None:
-        return []
+        raise Unsplittable(f"no splitter for {file.format}")
     try:
-        return splitter(file, size)
-    except (OSError, ValueError, EOFError):  # unreadable here: the reader, reading it whole, says why
-        return []
+        parts = splitter(file, size)
+    except (OSError, ValueError, EOFError) as error:  # unreadable here: the reader, reading it whole, says why
+        raise Unsplittable(f"unreadable while looking for cuts: {type(error).__name__}") from error
+    if len(parts) < 2:
+        raise Unsplittable("no place to cut that the format allows")
+    return parts
 
 
 def read(file: InputFile, cfg: InputConfig, ledger: ReaderLedger) -> Iterator[pa.RecordBatch]:

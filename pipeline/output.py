@@ -29,6 +29,7 @@ DOCUMENTS = "documents"
 REJECTS = "ledger/rejects"
 READER = "ledger/reader"
 PASSES = "ledger/passes.json"
+TASKS = "ledger/tasks.json"
 WORK = "work"
 LOCK = ".curate-lock"
 

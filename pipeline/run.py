@@ -2,16 +2,18 @@
 stages' plans on the pipeline's engine, commit."""
 from __future__ import annotations
 
+import dataclasses
+import sys
 import time
 from dataclasses import dataclass
 
 from curate.pipeline import output as layout
 from curate.pipeline.check import Checked, assumed_format, check, named_files
-from curate.pipeline.config import PipelineConfig
+from curate.pipeline.config import InputConfig, PipelineConfig
 from curate.pipeline.engine import Engine, opened
 from curate.pipeline.estimate import refuse_exceeding
 from curate.pipeline.errors import CurateError, RunFailed, job_failed
-from curate.pipeline.inputs import InputFile, resolve, tasks
+from curate.pipeline.inputs import InputFile, Range, resolve, tasks
 from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
 from curate.pipeline.passes import Pipeline
 from curate.pipeline.stats import compute
@@ -24,7 +26,7 @@ class RunResult:
     output: Output
     stats: dict
     seconds: float
-    resumed_files: int
+    resumed_tasks: int  # committed by an earlier attempt, kept
 
 
 def checked(config: PipelineConfig, static: bool = False) -> Checked:
@@ -64,7 +66,7 @@ def _run(checked_: Checked, output: Output, started: float, resume: bool, overwr
     if resuming and output.exists(layout.MANIFEST):
         return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(checked_.inputs))
     resumed = len(output.committed(0)) if resuming else 0
-    work = tasks(checked_.inputs, config.input)  # a file, or each range of one larger than input.split_size
+    work = _tasks(checked_.inputs, config.input, output, resuming)
     with opened(pipeline, work, progress) as engine:  # closed once the manifest is written (or failed)
         try:
             records, decisions = _run_passes(pipeline, work, output, engine, resuming)
@@ -103,6 +105,27 @@ def _run(checked_: Checked, output: Output, started: float, resume: bool, overwr
         if not keep_work and output.exists(layout.WORK):
             output.fs.rm(output.path(layout.WORK), recursive=True)
     return RunResult(output, stats, time.time() - started, resumed)
+
+
+def _tasks(inputs: list[InputFile], cfg: InputConfig, output: Output, resuming: bool) -> list[InputFile]:
+    """The run's tasks: each input file, or each range of one larger than `input.split_size`. Cut once, when the run
+    begins, and kept in the output (`ledger/tasks.json`), so that a resumed run reads the ranges its first attempt
+    committed, whatever `input.split_size` (or a newer splitter) would cut now, and does not scan the files again."""
+    if resuming and output.exists(layout.TASKS):
+        planned = output.read_json(layout.TASKS)
+        files = {file.rel: file for file in inputs}  # the same listing (`prepare` checked it), maybe a new location
+        work = [dataclasses.replace(files[task["path"]], part=Range.from_json(task["range"]))
+                for task in planned["tasks"]]
+        if planned["split_size"] != cfg.split_size:
+            print(f"curate: resuming with the {len(work)} tasks the run began with (input.split_size "
+                  f"{planned['split_size']:,} bytes then, {cfg.split_size:,} now: the new size applies to a new run)",
+                  file=sys.stderr)
+        return work
+    work = tasks(inputs, cfg)
+    output.write_json(layout.TASKS, {"split_size": cfg.split_size,
+                                     "tasks": [{"path": task.rel, "range": task.part and dataclasses.asdict(task.part)}
+                                               for task in work]})
+    return work
 
 
 def _run_passes(pipeline: Pipeline, inputs: list[InputFile], output: Output, engine: Engine, resuming: bool):

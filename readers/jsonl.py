@@ -13,8 +13,8 @@ ids are those of the file read whole. Finding the cuts reads the file once, in t
 - plain: cut at the first line start at or past each multiple of the split size; the newlines before it are counted
   (a scan at memory speed, no parsing).
 - gzip: cut at a member start, when the file has several members (bgzip, `cat a.gz b.gz`, writers that flush a
-  member per block) and the bytes before it end a line. A single member is read whole: deflate can only be decoded
-  from its start, and finding members means inflating the file once.
+  member per block) and the bytes before it end a line. A single member is read whole (the run names the file):
+  deflate can only be decoded from its start, and finding members means inflating the file once.
 - zstd: cut at a frame start, under the same rule; the frames are found from their headers without decoding, so a
   one-frame file (what `zstd` writes by default) costs a walk over its block headers and is read whole.
 A corrupt member or frame ends the cuts: the range holding it reads to the break and reports it, as the whole file's
@@ -36,10 +36,11 @@ from isal import isal_zlib
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.filesystems import open_binary
-from curate.pipeline.inputs import InputFile, Range, ranges
+from curate.pipeline.inputs import InputFile, Range, Unsplittable, ranges
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.registry import reads, splits
 from curate.readers.batching import BatchBuilder
+from curate.readers.frames import ONE_MEMBER, zstd_frames
 from curate.readers.records import carried_name
 from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE
@@ -48,7 +49,6 @@ from curate.pipeline.schema import CORE
 MAX_LINE_BYTES = 64 << 20
 _SKIP_CHUNK = 1 << 20
 _SCAN = 16 << 20  # bytes per read when a splitter scans a file
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _string(value) -> str | None:
@@ -150,10 +150,12 @@ def split_jsonl(file: InputFile, size: int) -> list[Range]:
     lower = file.uri.lower()
     with open_binary(file.uri) as stream:
         if lower.endswith(".gz"):
-            cuts = _member_cuts(_gzip_members(stream), size)
+            cuts = _member_cuts(_gzip_members(stream), size, "gzip")
         elif lower.endswith(".zst"):
-            frames = _zstd_frames(stream)
-            cuts = _member_cuts(_zstd_members(file.uri, frames, file.size), size) if len(frames) > 1 else [(0, 0)]
+            frames = zstd_frames(stream)
+            if len(frames) < 2:
+                raise Unsplittable(ONE_MEMBER["zstd"])
+            cuts = _member_cuts(_zstd_members(file.uri, frames, file.size), size, "zstd")
         else:
             cuts = _line_cuts(stream, size)
     return ranges(cuts, file.size)
@@ -174,16 +176,19 @@ def _line_cuts(stream, size: int) -> list[tuple[int, int]]:
     return cuts
 
 
-def _member_cuts(members, size: int) -> list[tuple[int, int]]:
+def _member_cuts(members, size: int, kind: str) -> list[tuple[int, int]]:
     """Cuts at member (frame) starts about `size` stored bytes apart, where no line spans the cut. `members` yields
     (stored start, lines in the member, whether its decoded bytes end a line)."""
-    cuts, target, lines, line_ended = [(0, 0)], size, 0, True
+    cuts, target, lines, line_ended, count = [(0, 0)], size, 0, True, 0
     for start, newlines, ends_line in members:
         if start >= target and line_ended:
             cuts.append((start, lines))
             target = start + size
         lines += newlines
         line_ended = ends_line
+        count += 1
+    if count == 1:
+        raise Unsplittable(ONE_MEMBER[kind])
     return cuts
 
 
@@ -214,39 +219,6 @@ def _gzip_members(stream):
     last = out[-1:] or last
     if decoder.eof or consumed > start:  # else the file ends inside a member: its range's reader reports it
         yield start, newlines, last == b"\n"
-
-
-def _zstd_frames(stream) -> list[int]:
-    """The stored start of every zstd frame (skippable frames belong to the frame before), from the frame and block
-    headers alone (RFC 8878, section 3.1). Stops at the first byte that is no frame: the reader reports it."""
-    starts, position = [], 0
-    while True:
-        stream.seek(position)
-        head = stream.read(18)
-        if len(head) < 8:
-            return starts or [0]
-        magic = int.from_bytes(head[:4], "little")
-        if 0x184D2A50 <= magic <= 0x184D2A5F:  # skippable: a size and that many bytes
-            position += 8 + int.from_bytes(head[4:8], "little")
-            continue
-        if head[:4] != _ZSTD_MAGIC:
-            return starts or [0]
-        starts.append(position)
-        descriptor = head[4]
-        single, checksum, dictionary = descriptor >> 5 & 1, descriptor >> 2 & 1, descriptor & 3
-        content = (1 if single else 0, 2, 4, 8)[descriptor >> 6]
-        position += 5 + (0 if single else 1) + (0, 1, 2, 4)[dictionary] + content
-        while True:
-            stream.seek(position)
-            block = stream.read(3)
-            if len(block) < 3:
-                return starts
-            header = int.from_bytes(block, "little")
-            kind, length = header >> 1 & 3, header >> 3
-            position += 3 + (1 if kind == 1 else length)
-            if header & 1:
-                break
-        position += 4 * checksum
 
 
 def _zstd_members(uri: str, frames: list[int], size: int):

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.filesystems import open_binary
-from curate.pipeline.inputs import InputFile, Range, ranges
+from curate.pipeline.inputs import InputFile, Range, Unsplittable, ranges
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.registry import reads, splits
 from curate.readers.records import carried_name
@@ -50,6 +50,8 @@ def split_parquet(file: InputFile, size: int) -> list[Range]:
     its row groups (the magic), the last for the footer."""
     with open_binary(file.uri) as stream:
         metadata = pq.ParquetFile(stream).metadata
+    if metadata.num_row_groups < 2:
+        raise Unsplittable("one row group: the smallest unit Parquet reads alone")
     cuts, groups, target, rows = [(0, 0)], [0], size, 0
     for index in range(metadata.num_row_groups):
         group = metadata.row_group(index)

@@ -39,10 +39,11 @@ from isal import isal_zlib
 
 from curate.pipeline.config import InputConfig
 from curate.pipeline.filesystems import open_binary
-from curate.pipeline.inputs import InputFile, Range, ranges
+from curate.pipeline.inputs import InputFile, Range, Unsplittable, ranges
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.registry import reads, splits
 from curate.readers.batching import BatchBuilder
+from curate.readers.frames import ONE_MEMBER, zstd_frames
 from curate.readers.stream import CountedStream
 from curate.pipeline.schema import CORE, HTML_TYPES
 
@@ -566,22 +567,28 @@ def responses(uri: str, ledger: ReaderLedger) -> Iterator[tuple[str | None, int 
 def split_warc(file: InputFile, size: int) -> list[Range]:
     """Ranges of about `size` stored bytes, each starting at a record that the file read whole frames there too.
 
-    A cut goes where the framing before it is beyond doubt: the two records (or, compressed, the two gzip members)
-    before it are whole and cleanly framed (a record header, a Content-Length that lands on a CR/LF trailer and then
-    the cut, no record header at a line start inside a block). The reader of the whole file then reaches the cut as
-    a record start however it framed what came before, so each range reads what the whole file's reading gives there.
+    A cut goes where the framing before it is beyond doubt: the two records (or, compressed, the two gzip members or
+    zstd frames) before it are whole and cleanly framed (a record header, a Content-Length that lands on a CR/LF
+    trailer and then the cut, no record header at a line start inside a block). The reader of the whole file then
+    reaches the cut as a record start however it framed what came before, so each range reads what the whole file's
+    reading gives there.
     - gzip: cut at member starts; finding them inflates the file once (ISA-L), in the driver. One member for the
       whole file is read whole: deflate decodes only from its start.
+    - zstd: cut at frame starts, found from the frame headers; each frame is decoded once, in the driver, to check
+      its records. One frame for the whole file (what `zstd` writes) is read whole.
     - plain: cut at record starts, found by walking the records and scanning each block; past the first record that
       is not cleanly framed the rest of the file is one range.
-    - zstd: read whole (not split yet).
+    A member (frame) that does not decode to its end ends the cuts: the range holding it reads to the break.
     """
     with open_binary(file.uri) as stream:
         magic = stream.read(4)
         stream.seek(0)
-        if magic.startswith(_ZSTD):
-            return []
-        starts = _member_starts(stream) if magic.startswith(_GZIP) else _record_starts(stream)
+        if magic.startswith(_GZIP):
+            starts = _member_starts(_gzip_members(stream), "gzip")
+        elif magic.startswith(_ZSTD):
+            starts = _member_starts(_zstd_members(stream, file.size), "zstd")
+        else:
+            starts = _record_starts(stream)
         cuts, target = [0], size
         for start in starts:
             if start >= target:
@@ -631,10 +638,24 @@ def _clean(data) -> bool:
     return bool(data)
 
 
-def _member_starts(stream) -> Iterator[int]:
-    """The stored starts of the gzip members where a cut may go: the two members before are clean records."""
+def _member_starts(members: Iterator[tuple[int, bytearray | None]], kind: str) -> Iterator[int]:
+    """The stored starts of the members (frames) where a cut may go: the two members before are clean records.
+    `members` yields each member's stored start and decoded bytes (None when too large to be a record)."""
+    clean_before = [True, True]  # of the two members before this one
+    count = 0
+    for start, decoded in members:
+        if start and all(clean_before) and decoded is not None and _RECORD_START.match(decoded):
+            yield start
+        clean_before = [clean_before[1], decoded is not None and _clean(decoded)]
+        count += 1
+    if count == 1:
+        raise Unsplittable(ONE_MEMBER[kind])
+
+
+def _gzip_members(stream) -> Iterator[tuple[int, bytearray | None]]:
+    """(stored start, decoded bytes or None past a record's largest size) of each gzip member, inflating the file
+    (ISA-L) in bounded pieces; ends at corrupt data."""
     start = consumed = 0
-    clean_before = [True, True]  # of the two members before the one being decoded
     decoder, held, pending = isal_zlib.decompressobj(31), bytearray(), stream.read(_CHUNK)
     while pending:
         try:
@@ -651,11 +672,39 @@ def _member_starts(stream) -> Iterator[int]:
             continue
         rest = decoder.unused_data
         consumed += len(pending) - len(rest)
-        if start and all(clean_before) and held is not None and _RECORD_START.match(held):
-            yield start
-        clean_before = [clean_before[1], held is not None and _clean(held)]
+        yield start, held
         start, decoder, held = consumed, isal_zlib.decompressobj(31), bytearray()
         pending = rest or stream.read(_CHUNK)
+
+
+def _zstd_members(stream, size: int) -> Iterator[tuple[int, bytearray | None]]:
+    """(stored start, decoded bytes or None past a record's largest size) of each zstd frame, each decoded from its
+    own stored bytes; ends at a frame that does not decode to exactly its end (corrupt, cut short, bytes after it)."""
+    frames = zstd_frames(stream)
+    for start, end in zip(frames, frames[1:] + [size]):
+        stream.seek(start)
+        decoder, held, left = zstandard.ZstdDecompressor().decompressobj(), bytearray(), end - start
+        while left and not decoder.eof:
+            chunk = stream.read(min(_CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            try:
+                for at in range(0, len(chunk), _ZSTD_FEED):  # bounded input, bounded output (a bomb)
+                    piece = chunk[at:at + _ZSTD_FEED]
+                    out = decoder.decompress(piece)
+                    if held is not None:
+                        held += out
+                        if len(held) > MAX_RECORD_BYTES + MAX_HEADER_BYTES:
+                            held = None  # too large to be a record framed whole: never cut after it
+                    if decoder.eof:
+                        left += len(chunk) - at - len(piece) + len(decoder.unused_data)
+                        break
+            except zstandard.ZstdError:  # corrupt: no cut after it; the reader of the range that holds it reports it
+                return
+        if not decoder.eof or left:
+            return
+        yield start, held
 
 
 def _record_starts(stream) -> Iterator[int]:

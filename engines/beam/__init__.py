@@ -195,7 +195,7 @@ class BeamEngine(Engine):
         tasks = [json.dumps({"file": f.to_json(), "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, []),
                              "progress_every": self.progress.task_every}) for f in files]
-        with self.progress.pass_of(step, output, len(files)), _worker_logs_to_file(), self._pipeline() as p:
+        with self.progress.pass_of(step, output, files), _worker_logs_to_file(), self._pipeline() as p:
             _ = (p
                  | "Input files" >> beam.Create(tasks)
                  | "One file per worker" >> beam.Reshuffle()

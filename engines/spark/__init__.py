@@ -240,10 +240,10 @@ class SparkEngine(Engine):
         specs = [json.dumps({"file": f.to_json(), "previous": previous.get(f.key),
                              "decisions": decisions.get(f.key, []),
                              "progress_every": self.progress.task_every}) for f in files]
-        sc.setJobGroup(f"curate-pass-{step.index}", f"pass {step.index}: {len(files)} input files")
+        sc.setJobGroup(f"curate-pass-{step.index}", f"pass {step.index}: {len(files)} tasks")
         task = _pass_task(self.pipeline.config.to_json(), step.index, output.uri)
         job = sc.parallelize(specs, len(specs)).mapPartitions(task)
-        with self.progress.pass_of(step, output, len(files)):
+        with self.progress.pass_of(step, output, files):
             job.collect()
 
     def run_plan(self, stage: GlobalStage, key_files: list[str], output: Output) -> tuple[dict[str, list[str]], Any]:

@@ -122,3 +122,33 @@ def test_records_and_bytes_read_show_before_the_first_file_commits(engine, reque
         assert float(m[5].replace(",", "")) <= float(m[6].replace(",", "")) <= sum(sizes) / 1e6 + 0.1
     done = [line for line in lines if line.startswith("pass 0") and "done in" in line]
     assert len(done) == 1 and "in flight" not in done[0] and done[0].startswith("pass 0 (read + map stages): 3/3 files")
+
+
+@pytest.mark.beam
+def test_a_pass_over_ranges_counts_ranges_and_the_report_says_so(tmp_path, capfd):
+    """One file cut into ranges and one read whole: the pass counts tasks, and names them so (`tasks`); a pass over
+    ranges alone says `ranges`; the report's summary gives the files and their ranges."""
+    from curate.cli.report import _input_files
+    from curate.pipeline.inputs import InputConfig, resolve, tasks
+    from curate.pipeline.progress import unit
+
+    data = tmp_path / "data"
+    data.mkdir()
+    inputs(data)
+    rows = [{"text": f"document {i} of the big file of the progress test, long enough to keep it"} for i in range(400)]
+    (data / "big.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    raw = {"input": {"paths": [str(data)], "dataset": "p", "split_size": "8KiB"}, "output": str(tmp_path / "out"),
+           "engine": {"name": "beam"}, "stages": []}
+    cfg = pipeline_config.parse(raw)
+    work = tasks(resolve(cfg.input), cfg.input)
+    ranges = sum(task.part is not None for task in work)
+    assert ranges >= 3 and len(work) == ranges + FILES
+    assert (unit(work), unit(work[:ranges]), unit(work[ranges:])) == ("tasks", "ranges", "files")
+    stderr = open(2, "w", closefd=False)
+    result = run(cfg, progress=RunProgress(Console(file=stderr, force_terminal=False), every=0.05))
+    stderr.flush()
+    done = [line for line in capfd.readouterr().err.splitlines() if line.startswith("pass 0") and "done in" in line]
+    assert len(done) == 1 and done[0].startswith(f"pass 0 (read + map stages): {len(work)}/{len(work)} tasks, "), done
+    assert result.stats["ranges"] == ranges and result.stats["files"] == FILES + 1
+    assert _input_files(result.stats, {}) == \
+        f"{FILES + 1} ({ranges} ranges of the files over input.split_size, one task each)"

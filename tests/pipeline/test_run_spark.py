@@ -102,7 +102,7 @@ def test_resume_redoes_only_uncommitted_files_and_gives_the_same_output(demo_run
     lost = json.loads(records[0].read_text())
     records[0].unlink()  # as if the run died before that file committed: its data files stay, unlisted
     result = run(demo_config(crawl, output), resume=True)
-    assert result.resumed_files == 3
+    assert result.resumed_tasks == 3
     assert kept_ids(output) == kept_ids(reference)
     assert rejects(output) == rejects(reference)
     assert result.stats["input"] == 218

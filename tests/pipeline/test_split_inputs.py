@@ -2,7 +2,9 @@
 
 The inputs are real: 990 web pages of trafilatura's evaluation set (`../shared/data/extraction/`, main text extracted
 with resiliparse) as JSONL (plain, gzip in members of 50 lines, zstd in frames of 50 lines) and Parquet (row groups of
-40 rows), and the shared WARCs (gzip per record, and the same decompressed). The tests skip without `../shared`.
+40 rows), and the shared WARCs (gzip per record, the same decompressed, and recompressed as a zstd frame per record).
+Files of one gzip member, one zstd frame or one row group are read whole, and the run says so. The tests skip without
+`../shared`.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,10 +26,10 @@ import pytest
 import yaml
 import zstandard
 
-from curate.pipeline import config as pipeline_config
+from curate.pipeline import config as pipeline_config, registry
 from curate.pipeline.config import InputConfig
-from curate.pipeline.errors import ConfigError
-from curate.pipeline.inputs import InputFile, read, resolve, split, tasks
+from curate.pipeline.errors import ConfigError, CurateError
+from curate.pipeline.inputs import InputFile, Unsplittable, read, resolve, split, tasks
 from curate.pipeline.output import MANIFEST, STATS, Output
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.run import run
@@ -68,14 +71,27 @@ def pages(shared_data, tmp_path_factory) -> Path:
     return root
 
 
+def gzip_members(data: bytes) -> list[bytes]:
+    """The decoded bytes of each gzip member of `data`."""
+    members = []
+    while data:
+        decoder = zlib.decompressobj(31)
+        members.append(decoder.decompress(data))
+        data = decoder.unused_data
+    return members
+
+
 @pytest.fixture(scope="module")
 def warcs(shared_data, tmp_path_factory) -> Path:
-    """The shared WARCs (gzip, a member per record) and each decompressed (plain)."""
+    """The shared WARCs (gzip, a member per record), each decompressed (plain) and as a zstd frame per record."""
     root = tmp_path_factory.mktemp("warcs")
     for path in sorted((shared_data / "warc").glob("*.warc.gz")):
         if path.name != "clipped.warc.gz":  # one record cut short: nothing to split
             shutil.copy(path, root / path.name)
-            (root / f"plain-{path.name[:-3]}").write_bytes(gzip.decompress(path.read_bytes()))
+            members = gzip_members(path.read_bytes())
+            (root / f"plain-{path.name[:-3]}").write_bytes(b"".join(members))
+            frames = zstandard.ZstdCompressor(write_checksum=True)
+            (root / f"frames-{path.name[:-3]}.zst").write_bytes(b"".join(frames.compress(m) for m in members))
     return root
 
 
@@ -117,12 +133,35 @@ def test_ranges_read_the_rows_of_the_file_read_whole(pages, name):
         assert [part.part.groups[0] * 40 for part in parts] == firsts
 
 
-def test_a_gzip_of_one_member_and_a_zstd_file_of_one_frame_are_read_whole(pages):
-    for name in ("one-member.jsonl.gz", "one-frame.jsonl.zst"):
-        cfg = InputConfig(paths=[str(pages / "whole" / name)], split_size=1 << 12)
-        file, = resolve(cfg)
-        assert file.size > 1 << 20
-        assert len(split(file, 1 << 12)) == 1 and tasks([file], cfg) == [file]
+def test_files_of_one_member_frame_or_row_group_are_read_whole_and_the_run_says_so_once(pages, warcs, tmp_path,
+                                                                                        capsys):
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    for path in (pages / "whole").iterdir():
+        os.link(path, whole / path.name)
+    warc = b"".join(gzip_members((warcs / "sample-0000.warc.gz").read_bytes()))
+    (whole / "one-member.warc.gz").write_bytes(gzip.compress(warc, mtime=0))
+    (whole / "one-frame.warc.zst").write_bytes(zstandard.ZstdCompressor().compress(warc))
+    pq.write_table(pq.read_table(pages / "split" / "pages.parquet"), whole / "one-group.parquet",
+                   row_group_size=1 << 20)
+    cfg = InputConfig(paths=[str(whole)], split_size=1 << 12)
+    files = resolve(cfg)
+    assert len(files) == 5 and all(file.size > 1 << 14 for file in files)
+    for file in files:
+        with pytest.raises(Unsplittable, match="one (gzip member|zstd frame|row group)"):
+            split(file, 1 << 12)
+    capsys.readouterr()
+    assert tasks(files, cfg) == files
+    notice = capsys.readouterr().err.splitlines()
+    assert len(notice) == 1, notice
+    assert notice[0].startswith("curate: 5 files over input.split_size (4,096 bytes) read whole, one task each: ")
+    for name, why in (("one-member.jsonl.gz", "one gzip member"), ("one-frame.jsonl.zst", "one zstd frame"),
+                      ("one-member.warc.gz", "one gzip member"), ("one-frame.warc.zst", "one zstd frame"),
+                      ("one-group.parquet", "one row group")):
+        assert f"{name} ({why}" in notice[0]
+    # a split run names nothing
+    cfg = InputConfig(paths=[str(pages / "split")], split_size=1 << 20)
+    assert len(tasks(resolve(cfg), cfg)) > 4 and capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("name", ["members.jsonl.gz", "frames.jsonl.zst"])
@@ -153,7 +192,7 @@ def test_a_file_under_the_split_size_is_one_task_with_the_key_it_always_had(page
 
 def test_real_warcs_read_in_ranges_give_the_rows_of_the_whole_file(warcs):
     names = sorted(p.name for p in warcs.iterdir())
-    assert len(names) == 8
+    assert len(names) == 12
     for name in names:
         file, parts, table, ranges, whole, ledgers = read_whole_and_in_ranges(warcs / name, 1 << 12)
         assert len(parts) >= 10, name  # a cut at (nearly) every record
@@ -225,11 +264,11 @@ def test_real_warcs_run_in_ranges_give_the_output_of_whole_files(warcs, engine, 
         run(pipeline_config.parse(raw))
         results[split_size] = outcome(tmp_path / split_size)
     assert results["16KiB"] == results["1GiB"]
-    assert results["1GiB"][2]["input"] == 2 * (22 + 15 + 16 + 29)  # every response, gzip and plain
-    # the plain copy of each page that passes gopher_quality
-    assert results["1GiB"][2]["rejected"]["exact_dedup:duplicate"] >= 30
+    assert results["1GiB"][2]["input"] == 3 * (22 + 15 + 16 + 29)  # every response, gzip, plain and zstd
+    # the plain and zstd copies of each page that passes gopher_quality
+    assert results["1GiB"][2]["rejected"]["exact_dedup:duplicate"] >= 60
     records = json.loads((tmp_path / "16KiB" / "ledger" / "passes.json").read_text())["passes"][0]
-    assert sum(r["range"] is not None for r in records) >= 80
+    assert sum(r["range"] is not None for r in records) >= 120
 
 
 # --- kill -9 and resume --------------------------------------------------------------------------------------------
@@ -273,3 +312,45 @@ def test_a_run_killed_at_a_random_range_resumes_losing_at_most_that_range(pages,
     assert all(after[key]["attempt"] == record["attempt"] for key, record in committed.items())  # kept, not redone
     assert len(after) == ranges
     assert outcome(output) == outcome(reference)
+
+
+@pytest.mark.beam
+def test_a_resumed_run_reads_the_ranges_its_first_attempt_cut(pages, tmp_path, monkeypatch, capsys):
+    """The cut plan is kept in the output: a resume after `input.split_size` changed (or a splitter that would cut
+    elsewhere now) reads the first attempt's ranges and keeps what they committed; new input files are refused."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    shutil.copy(pages / "split" / "pages.jsonl", inputs / "pages.jsonl")
+    reference = tmp_path / "reference"
+    run(pipeline_config.parse(raw_config(inputs, reference, "beam", "1GiB")))
+    output = tmp_path / "out"
+    run(pipeline_config.parse(raw_config(inputs, output, "beam", "256KiB")), keep_work=True)
+    first = Output(str(output)).committed(0)
+    assert len(first) >= 5
+    # as if killed after three ranges had committed: the other ranges' commit records and the manifest are gone
+    kept = sorted(first)[:3]
+    for key in sorted(first)[3:]:
+        (output / "ledger" / "reader" / f"{key}.json").unlink()
+    for name in (MANIFEST, STATS):
+        (output / name).unlink()
+    planned = json.loads((output / "ledger" / "tasks.json").read_text())
+    assert [task["range"]["index"] for task in planned["tasks"]] == list(range(len(first)))
+
+    def cut_again(file, size):
+        raise AssertionError("a resumed run cut its files again")
+
+    monkeypatch.setitem(registry._SPLITTERS, "jsonl", cut_again)
+    capsys.readouterr()
+    run(pipeline_config.parse(raw_config(inputs, output, "beam", "64KiB")), resume=True)
+    assert f"resuming with the {len(first)} tasks the run began with (input.split_size 262,144 bytes then, " \
+           f"65,536 now" in capsys.readouterr().err
+    after = Output(str(output)).committed(0)
+    assert sorted(after) == sorted(first)  # the same ranges, not those of 64 KiB
+    assert all(after[key]["attempt"] == first[key]["attempt"] for key in kept)  # kept, not redone
+    assert outcome(output) == outcome(reference)
+    # a changed input is refused, whatever the plan holds
+    (output / MANIFEST).unlink()
+    with open(inputs / "pages.jsonl", "ab") as f:
+        f.write(b'{"text": "one more line"}\n')
+    with pytest.raises(CurateError, match="input files changed"):
+        run(pipeline_config.parse(raw_config(inputs, output, "beam", "64KiB")), resume=True)

@@ -220,7 +220,7 @@ def test_driver_killed_at_random_points_then_resumed_gives_the_same_output(crawl
     process, log = start(config, tmp_path, "--resume")
     finish(process, log)
     assert_same_output(output, reference)
-    assert "file(s) resumed" in log.read_text()
+    assert "task(s) kept from the attempt before" in log.read_text()
 
 
 def test_task_failures_and_a_lost_worker_are_retried_to_the_same_output(crawl, reference, tmp_path):
@@ -262,5 +262,5 @@ def test_a_failed_task_without_retries_fails_the_run_cleanly_and_resume_finishes
         run(config)
     assert not (output / MANIFEST).exists()
     result = run(config, resume=True)
-    assert result.resumed_files == FILES
+    assert result.resumed_tasks == FILES
     assert_same_output(output, reference)
