@@ -26,7 +26,7 @@ from curate.pipeline.chain import StageCounts, split
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.engine import engine
 from curate.pipeline.errors import CurateError
-from curate.pipeline.inputs import InputFile, has_pages, read
+from curate.pipeline.inputs import InputFile, Unsplittable, has_pages, read
 from curate.pipeline.inputs import split as ranges_of
 from curate.pipeline.ledger import ReaderLedger
 from curate.pipeline.passes import Decisions, Pipeline
@@ -202,8 +202,11 @@ def sample_tasks(inputs: list[InputFile], budget: int = SAMPLE_BYTES) -> list[In
     each = max(budget // len(chosen), 4096)
     out = []
     for file in chosen:
-        parts = ranges_of(file, each) if file.size > each else []
-        out.append(replace(file, part=parts[0]) if len(parts) > 1 else file)
+        try:
+            parts = ranges_of(file, each) if file.size > each else []
+        except Unsplittable:
+            parts = []
+        out.append(replace(file, part=parts[0]) if parts else file)
     return out
 
 
