@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from curate.pipeline import registry
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile, has_pages, not_regular
@@ -113,6 +114,7 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
     built = [bound.stage for bound in pipeline.stages]
     problems: list[tuple[int, str]] = []  # (stage index, line)
     warnings = _check_stages(config, built, static, problems)
+    _check_published(built, problems)
     skipped = {fmt: [] if has_pages(fmt) else [s.id for s in built if s.needs_page()] for fmt in formats}
     if not any(has_pages(fmt) for fmt in formats):
         for index, stage in enumerate(built):
@@ -156,6 +158,20 @@ def _check_stages(config: PipelineConfig, built: list, static: bool, problems: l
             except CurateError as error:
                 problems.append((index, f"stages[{index}] ({spec.id}): {error}"))
     return warnings
+
+
+def _check_published(built: list, problems: list[tuple[int, str]]) -> None:
+    """Each name a stage consumes (`Stage.consumes`) is published by a stage before it, as each column it requires is
+    added before it; a gap is a problem appended to `problems`, naming the registered stages that publish it."""
+    published: set[str] = set()
+    for index, stage in enumerate(built):
+        for name in stage.consumes:
+            if name not in published:
+                makers = sorted(n for n, cls in registry.stages().items() if name in cls.publishes)
+                hint = f" (add {' or '.join(makers)} before it)" if makers else ""
+                problems.append((index, f"stages[{index}] ({stage.id}): consumes {name!r}, which no stage before it "
+                                 f"publishes{hint}"))
+        published.update(stage.publishes)
 
 
 def _chain(config: PipelineConfig, built: list, formats: list[str], problems: list[tuple[int, str]],
