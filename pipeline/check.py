@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -17,11 +18,13 @@ from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile, has_pages, not_regular
 from curate.pipeline.engine import plan_of
+from curate.pipeline.output import OWN_FOLDERS
 from curate.pipeline.passes import Pipeline
 from curate.pipeline.stage import GlobalStage, paths_of
 
 # What each input format fills in besides identity and provenance.
 _IDENTITY = ("id", "uid", "source", "file", "offset", "url", "date", "content_type", "x_robots_tag")
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _FILLED = {"warc": ("html",), "wet": ("text",), "jsonl": ("text",), "parquet": ("text",)}
 
 
@@ -165,6 +168,10 @@ def _check_published(built: list, problems: list[tuple[int, str]]) -> None:
     added before it; a gap is a problem appended to `problems`, naming the registered stages that publish it."""
     published: set[str] = set()
     for index, stage in enumerate(built):
+        for name in stage.publishes:  # a name is also a folder of the output (`collector_folder`)
+            if not _FOLDER_NAME.fullmatch(name) or name in OWN_FOLDERS:
+                problems.append((index, f"stages[{index}] ({stage.id}): publishes {name!r}, which cannot be a folder "
+                                 f"of the output (a plain name, not {', '.join(OWN_FOLDERS)})"))
         for name in stage.consumes:
             if name not in published:
                 makers = sorted(n for n, cls in registry.stages().items() if name in cls.publishes)

@@ -30,6 +30,7 @@ REJECTS = "ledger/rejects"
 READER = "ledger/reader"
 PASSES = "ledger/passes.json"
 WORK = "work"
+STAGES = "stages"
 LOCK = ".curate-lock"
 
 
@@ -49,7 +50,11 @@ def decisions_manifest(stage_id: str) -> str:
 def stage_outputs(stage_id: str) -> str:
     """Where a global stage writes files that are part of the run's result (a dedup index); the run lists the
     Parquet and JSON files found there in the manifest under `stage_outputs`."""
-    return f"stages/{stage_id}"
+    return f"{STAGES}/{stage_id}"
+
+
+# The folders of an output the framework writes itself: no stage may publish one of these names.
+OWN_FOLDERS = (DOCUMENTS, "ledger", WORK, STAGES)
 
 
 def collector_folder(stage_id: str, publishes: tuple[str, ...]) -> str:

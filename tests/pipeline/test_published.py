@@ -39,6 +39,16 @@ def test_a_consumer_without_a_producer_before_it_is_refused_before_the_run(tmp_p
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("name", ["documents", "ledger", "../elsewhere", "a/b", ""])
+def test_a_published_name_must_be_a_folder_of_its_own(tmp_path, monkeypatch, name):
+    from samples_stage import Samples
+
+    monkeypatch.setattr(Samples, "publishes", (name,))
+    with pytest.raises(ConfigError, match=r"^stages\[0\] \(samples\): publishes .*, which cannot be a folder of the "
+                                          r"output \(a plain name, not documents, ledger, work, stages\)$"):
+        check(config_of(tmp_path, [{"name": "samples"}]), [], "jsonl")
+
+
 def test_the_command_says_so_in_one_line_and_exits_2(tmp_path, capsys):
     pipeline = tmp_path / "pipeline.yaml"
     config_of(tmp_path, [])  # the input
