@@ -89,9 +89,12 @@ def _outcomes(report: str) -> dict[str, str]:
     return {name: word for word, name in re.findall(r"^(PASSED|FAILED|ERROR) \S+::(\w+)", report, re.M)}
 
 
-def test_a_fast_test_that_starts_an_engine_fails_and_a_marked_one_does_not(tmp_path):
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one process", "xdist workers"])
+def test_a_fast_test_that_starts_an_engine_fails_and_a_marked_one_does_not(tmp_path, workers):
+    """In the pytest process and in `make test-fast`'s pytest-xdist workers alike."""
     (tmp_path / "test_probes.py").write_text(PROBES)
-    report = _pytest(tmp_path)
+    report = _pytest(tmp_path, *workers)
+    assert bool(re.search(r"^\[gw1\] ", report, re.M)) == bool(workers), report  # the failures came from a worker
     assert _outcomes(report) == {
         "test_spark_in_process": "FAILED", "test_beam_in_process": "FAILED",
         "test_a_jvm_in_a_child_whose_failure_the_test_ignores": "FAILED", "test_torchrun": "FAILED",
