@@ -2,8 +2,9 @@
 
 The page: a summary, the funnel by stage and reject reason, then the section of each stage family that has one
 (`Stage.report`, in pipeline order: languages, quality signals, toxicity, bias, dedup cluster sizes, the domain
-mixture and tokens, the totals of the counts stages add such as PII replaced per kind…), and run time per stage (`stats.json`, the global stages' decision manifests). This module knows no stage: counts come
-from `stats.json` and the manifest, distributions from the sections' own reads of the kept documents
+mixture and tokens, the totals of the counts stages add such as PII replaced per kind…), and run time per stage
+(`stats.json`, the global stages' decision manifests). This module knows no stage: counts come from `stats.json` and
+the manifest, distributions from the sections' own reads of the kept documents
 (pipeline/sections.py).
 
 The page needs no network: inline CSS, no script, plots as PNG files beside it.

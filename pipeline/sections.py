@@ -1,9 +1,10 @@
 """What a run report is made of, for the stages that add a section to it: the finished run as a section reads it
 (`RunView`), the `Section` itself, and the page's tables, figures and histograms (one look for every section).
 
-A stage family names its part of the report in `Stage.report` (a `Report`: a section function, console lines); `curate
-report` (cli/report.py) calls each once with the run and the run's stages of that family. Distributions come from the kept documents, reading only
-the columns a section asks for, over an even 1-in-k sample of rows when there are more than `SAMPLE_ROWS`.
+A stage family names its part of the report in `Stage.report` (a `Report`: a section function, console lines);
+`curate report` (cli/report.py) calls each once with the run and the run's stages of that family. Distributions come
+from the kept documents, reading only the columns a section asks for, over an even 1-in-k sample of rows when there
+are more than `SAMPLE_ROWS`.
 """
 from __future__ import annotations
 
@@ -162,7 +163,6 @@ def pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
 
 
-
 def counts_section(run: RunView, stages: list[Stage]) -> Section | None:
     """Sums of the integer columns the stages add (counts of things found or replaced: PII per kind, lines removed)
     over every kept document (read in full: integer columns are small)."""
@@ -189,6 +189,7 @@ def counts_section(run: RunView, stages: list[Stage]) -> Section | None:
 
 
 COUNTS = Report(counts_section)  # the stages that count what they found, in one table
+
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; background: #fafafa; }
