@@ -29,7 +29,7 @@ import pyarrow as pa
 from tokenizers import Tokenizer
 
 from curate.pipeline import config as pipeline_config
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.pipeline.schema import MAX_BATCH_ROWS, uid_of
 from curate.pipeline.tokenizer import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
@@ -96,7 +96,7 @@ def main() -> int:
         config = pipeline_config.parse({"input": {"paths": ["x"], "dataset": "bench"}, "output": str(out),
                                         "stages": [{"name": "tokenize", "tokenizer": str(tokenizer_path),
                                                     "shard_tokens": 1_000_000}]})
-        sink = config.stages[0].build().collector(Output(str(out)), f"run{run}")
+        sink = config.stages[0].build().collector(Folder(Output(str(out)), "shards"), f"run{run}")
         for batch in batches:
             sink.kept(stage.process(batch).drop_columns(["reject_reason"]))
         return sink.close().value

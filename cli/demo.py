@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 
 from curate.pipeline import config as pipeline_config
+from curate.pipeline import registry
+from curate.pipeline.stage import map_paths
 from curate.pipeline.tokenizer import train_bpe
 from curate.testing import demo_texts, generate_crawl
 
@@ -23,7 +25,7 @@ def run_demo(workdir: Path, progress, console):
     raw = yaml.safe_load(example.read_text(encoding="utf-8"))
     raw["input"]["paths"] = [str(crawl)]
     raw["output"] = str(workdir / "output")
-    for stage in raw["stages"]:
-        if stage["name"] == "tokenize":
-            stage["tokenizer"] = str(tokenizer)
+    # the files its stages read (`Stage.files`: the tokenizer) are the demo's own, in workdir under the same names
+    raw["stages"] = [map_paths(entry, registry.get(entry["name"]).files, lambda _, path: str(workdir / Path(path).name))
+                     for entry in raw["stages"]]
     return run(pipeline_config.parse(raw), overwrite=True, progress=progress)

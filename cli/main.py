@@ -140,7 +140,8 @@ def stages(name: Annotated[Optional[str], typer.Argument(help="one stage to show
             raise CurateError(f"no stage named {name!r}: {hint}")
         shown = {name: shown[name]}
     for name, cls in shown.items():
-        table = Table(title=f"[bold]{name}[/]  {cls.summary()}", title_justify="left", show_header=True)
+        summary = (cls.__doc__ or "").strip().split("\n")[0]  # the docstring's first line says what a stage does
+        table = Table(title=f"[bold]{name}[/]  {summary}", title_justify="left", show_header=True)
         fields = cls.Params.model_fields
         # names and types are what a user copies into YAML: never cut; the meaning wraps instead
         table.add_column("parameter", no_wrap=True, min_width=max((len(f) for f in fields), default=9))

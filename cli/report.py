@@ -1,10 +1,10 @@
 """`curate report`: one HTML page with PNG plots (`OUTPUT/report/`) of what a finished run kept, dropped and why.
 
 The page: a summary, the funnel by stage and reject reason, then the section of each stage family that has one
-(`Stage.report_section`, in pipeline order: languages, quality signals, toxicity, bias, dedup cluster sizes, the domain
-mixture and tokens…), the totals of the count columns stages name in `Stage.totals()` (e.g. PII replaced, per kind),
-and run time per stage (`stats.json`, the global stages' decision manifests). This module knows no stage: counts come
-from `stats.json` and the manifest, distributions from the sections' own reads of the kept documents
+(`Stage.report`, in pipeline order: languages, quality signals, toxicity, bias, dedup cluster sizes, the domain
+mixture and tokens, the totals of the counts stages add such as PII replaced per kind…), and run time per stage
+(`stats.json`, the global stages' decision manifests). This module knows no stage: counts come from `stats.json` and
+the manifest, distributions from the sections' own reads of the kept documents
 (pipeline/sections.py).
 
 The page needs no network: inline CSS, no script, plots as PNG files beside it.
@@ -16,12 +16,11 @@ import posixpath
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from curate.pipeline import registry
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, Output
-from curate.pipeline.sections import CSS, KEPT, PALETTE, RunView, Section, figure, pct, table
+from curate.pipeline.sections import CSS, KEPT, PALETTE, Report, RunView, Section, figure, pct, table
 from curate.pipeline.stage import Stage
 
 REPORT_DIR = "report"
@@ -37,9 +36,10 @@ def write_report(output_uri: str) -> str:
     run = RunView.load(output)
     stages = run_stages(run.manifest["config"].get("stages", []))
     sections = [_summary(run), _funnel(run)]
-    sections += [section for family, members in families(stages, "report_section")
-                 if (section := family(run, members)) is not None]
-    sections += [s for s in (_totals(run, stages), _timing(run)) if s is not None]
+    sections += [section for family, members in families(stages) if family.section is not None
+                 and (section := family.section(run, members)) is not None]
+    if (timing := _timing(run)) is not None:
+        sections.append(timing)
     page = _page(run, sections)
     folder = output.path(REPORT_DIR)
     if output.fs.exists(folder):
@@ -52,10 +52,11 @@ def write_report(output_uri: str) -> str:
 
 
 def report_text(output: Output) -> list[Any]:
-    """The console lines of the run's stage families that have some (`Stage.report_text`), for `curate report`."""
+    """The console lines of the run's stage families that have some (`Report.text`), for `curate report`."""
     run = RunView.load(output)
     stages = run_stages(run.manifest["config"].get("stages", []))
-    return [line for family, members in families(stages, "report_text") for line in family(run, members)]
+    return [line for family, members in families(stages) if family.text is not None
+            for line in family.text(run, members)]
 
 
 def run_stages(config_stages: list[dict]) -> list[Stage]:
@@ -74,13 +75,12 @@ def run_stages(config_stages: list[dict]) -> list[Stage]:
     return out
 
 
-def families(stages: list[Stage], hook: str) -> list[tuple[Any, list[Stage]]]:
-    """The distinct functions the stages name for `hook`, in pipeline order, each with the stages that name it."""
-    grouped: dict[Any, list[Stage]] = {}
+def families(stages: list[Stage]) -> list[tuple[Report, list[Stage]]]:
+    """The distinct `Report`s the stages name, in pipeline order, each with the stages that name it."""
+    grouped: dict[Report, list[Stage]] = {}
     for stage in stages:
-        function = getattr(type(stage), hook)
-        if function is not None:
-            grouped.setdefault(function, []).append(stage)
+        if stage.report is not None:
+            grouped.setdefault(stage.report, []).append(stage)
     return list(grouped.items())
 
 
@@ -165,32 +165,6 @@ def _funnel(run: RunView) -> Section:
     if reasons:
         body += ["<h3>Reject reasons</h3>", table(["reason", "documents", "of input"], reasons)]
     return Section("funnel", "Funnel", body)
-
-
-def _totals(run: RunView, stages: list[Stage]) -> Section | None:
-    """Sums of the stages' count columns over every kept document (read in full: integer columns are small)."""
-    wanted = {stage.id: list(stage.totals()) for stage in stages if stage.totals()}
-    if not wanted:
-        return None
-    sums: dict[str, list[int]] = {c: [0, 0] for columns in wanted.values() for c in columns}
-    documents = 0
-    for path in run.manifest.get("documents", []):
-        with run.output.fs.open(run.output.path(path), "rb") as f:
-            parquet = pq.ParquetFile(f)
-            present = [c for c in sums if c in parquet.schema_arrow.names]
-            documents += parquet.metadata.num_rows
-            if present:
-                read = parquet.read(columns=present)
-                for c in present:
-                    values = read.column(c).to_numpy(zero_copy_only=False)
-                    values = values[~np.isnan(values)] if values.dtype.kind == "f" else values
-                    sums[c][0] += int(values.sum())
-                    sums[c][1] += int((values > 0).sum())
-    rows = [[f"{stage_id}: {c}", sums[c][0], sums[c][1], round(1000 * sums[c][0] / documents, 2) if documents else None]
-            for stage_id, columns in wanted.items() for c in columns]
-    return Section("totals", "Counts", [f"<p>Over the {documents:,} kept documents.</p>",
-                                         table(["column", "total", "documents with any", "per 1,000 documents"],
-                                                rows)])
 
 
 def _timing(run: RunView) -> Section | None:

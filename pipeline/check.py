@@ -8,19 +8,23 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from curate.pipeline import registry
 from curate.pipeline.config import PipelineConfig
 from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile, has_pages, not_regular
 from curate.pipeline.engine import plan_of
+from curate.pipeline.output import OWN_FOLDERS
 from curate.pipeline.passes import Pipeline
 from curate.pipeline.stage import GlobalStage, paths_of
 
 # What each input format fills in besides identity and provenance.
 _IDENTITY = ("id", "uid", "source", "file", "offset", "url", "date", "content_type", "x_robots_tag")
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _FILLED = {"warc": ("html",), "wet": ("text",), "jsonl": ("text",), "parquet": ("text",)}
 
 
@@ -113,6 +117,7 @@ def check(config: PipelineConfig, inputs: list[InputFile], assumed: str | None =
     built = [bound.stage for bound in pipeline.stages]
     problems: list[tuple[int, str]] = []  # (stage index, line)
     warnings = _check_stages(config, built, static, problems)
+    _check_published(built, problems)
     skipped = {fmt: [] if has_pages(fmt) else [s.id for s in built if s.needs_page()] for fmt in formats}
     if not any(has_pages(fmt) for fmt in formats):
         for index, stage in enumerate(built):
@@ -156,6 +161,24 @@ def _check_stages(config: PipelineConfig, built: list, static: bool, problems: l
             except CurateError as error:
                 problems.append((index, f"stages[{index}] ({spec.id}): {error}"))
     return warnings
+
+
+def _check_published(built: list, problems: list[tuple[int, str]]) -> None:
+    """Each name a stage consumes (`Stage.consumes`) is published by a stage before it, as each column it requires is
+    added before it; a gap is a problem appended to `problems`, naming the registered stages that publish it."""
+    published: set[str] = set()
+    for index, stage in enumerate(built):
+        for name in stage.publishes:  # a name is also a folder of the output (`collector_folder`)
+            if not _FOLDER_NAME.fullmatch(name) or name in OWN_FOLDERS:
+                problems.append((index, f"stages[{index}] ({stage.id}): publishes {name!r}, which cannot be a folder "
+                                 f"of the output (a plain name, not {', '.join(OWN_FOLDERS)})"))
+        for name in stage.consumes:
+            if name not in published:
+                makers = sorted(n for n, cls in registry.stages().items() if name in cls.publishes)
+                hint = f" (add {' or '.join(makers)} before it)" if makers else ""
+                problems.append((index, f"stages[{index}] ({stage.id}): consumes {name!r}, which no stage before it "
+                                 f"publishes{hint}"))
+        published.update(stage.publishes)
 
 
 def _chain(config: PipelineConfig, built: list, formats: list[str], problems: list[tuple[int, str]],

@@ -3,7 +3,7 @@
 Each input file commits by writing its record to `ledger/reader/<key>.json` last, after its documents and reject
 files, whose names carry the attempt id. Readers trust only files that a record lists, so a retried or killed task
 never leaves a duplicate; before `manifest.json` (written last of all, it marks a complete run) the run deletes every
-file under `documents/`, `ledger/rejects/` and the folders collectors write (`Stage.writes`) that no record lists, so
+file under `documents/`, `ledger/rejects/` and the collectors' folders (`Folder`) that no record lists, so
 that reading `documents/*.parquet` directly sees the committed rows only. One process at a time writes a local output: it holds `.curate-lock`.
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ READER = "ledger/reader"
 PASSES = "ledger/passes.json"
 TASKS = "ledger/tasks.json"
 WORK = "work"
+STAGES = "stages"
 LOCK = ".curate-lock"
 
 
@@ -50,7 +51,17 @@ def decisions_manifest(stage_id: str) -> str:
 def stage_outputs(stage_id: str) -> str:
     """Where a global stage writes files that are part of the run's result (a dedup index); the run lists the
     Parquet and JSON files found there in the manifest under `stage_outputs`."""
-    return f"stages/{stage_id}"
+    return f"{STAGES}/{stage_id}"
+
+
+# The folders of an output the framework writes itself: no stage may publish one of these names.
+OWN_FOLDERS = (DOCUMENTS, "ledger", WORK, STAGES)
+
+
+def collector_folder(stage_id: str, publishes: tuple[str, ...]) -> str:
+    """The folder of the output the framework gives a stage's collector: named by what the stage publishes first (the
+    token shards: `shards`), else the stage's own folder."""
+    return publishes[0] if publishes else stage_outputs(stage_id)
 
 
 def now() -> str:
@@ -221,6 +232,21 @@ class Output:
             raise CurateError("cannot resume: the input files changed since the run began; "
                               "use --overwrite to start again")
         return True
+
+
+class Folder:
+    """One folder of an output, owned by the framework and given to one stage's collector: the files written through
+    it are the stage's, and the run deletes from it what failed or killed attempts left (`Output.remove_unlisted`)."""
+
+    def __init__(self, output: Output, name: str):
+        self.output, self.name = output, name
+
+    def path(self, name: str) -> str:
+        """`name` in this folder, relative to the output's root (as commit records and the manifest list files)."""
+        return f"{self.name}/{name}"
+
+    def open_write(self, name: str):
+        return self.output.open_write(self.path(name))
 
 
 def _holder(fd: int) -> str:

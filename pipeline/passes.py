@@ -25,7 +25,7 @@ from curate.pipeline.chain import BoundStage, StageCounts, split
 from curate.pipeline.config import PipelineConfig, parse
 from curate.pipeline.inputs import InputFile, has_pages, read
 from curate.pipeline.ledger import ReaderLedger
-from curate.pipeline.output import DOCUMENTS, REJECTS, Output, attempt_id, pass_record
+from curate.pipeline.output import DOCUMENTS, REJECTS, Folder, Output, attempt_id, collector_folder, pass_record
 from curate.pipeline.schema import LINEAGE, REJECT, REJECTS as REJECTS_SCHEMA
 from curate.pipeline.stage import GlobalStage
 
@@ -222,7 +222,9 @@ def run_pass(pipeline: Pipeline, step: Pass, file: InputFile, output: Output,
                  f"{DOCUMENTS}/part-{tag}.parquet")
     keys = _Sink(output, f"work/pass-{step.index}/keys/part-{tag}.parquet")
     rejects = _Sink(output, f"{REJECTS}/part-{tag}.parquet")
-    collectors = {bound.id: c for bound in pipeline.stages if (c := bound.stage.collector(output, tag)) is not None}
+    collectors = {bound.id: c for bound in pipeline.stages
+                  if (c := bound.stage.collector(Folder(output, collector_folder(bound.id, bound.stage.publishes)),
+                                                 tag)) is not None}
 
     def reject(rejected: pa.RecordBatch) -> None:
         if rejected.num_rows:

@@ -16,6 +16,7 @@ from curate.pipeline.errors import CurateError, RunFailed, job_failed
 from curate.pipeline.inputs import InputFile, Range, resolve, tasks
 from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
 from curate.pipeline.passes import Pipeline
+from curate.pipeline.stage import Facts, GlobalStage, Published
 from curate.pipeline.stats import compute
 
 FORMAT_VERSION = 1
@@ -78,8 +79,8 @@ def _run(checked_: Checked, output: Output, started: float, resume: bool, overwr
         rejects = [path for step in records for r in step for path in r["rejects"]]
         # what failed attempts left beside the committed files goes before anything counts them
         collected = [path for step in records for r in step for p in r["partials"].values() for path in p["files"]]
-        output.remove_unlisted({*documents, *rejects, *collected},
-                               tuple(dict.fromkeys(f for bound in pipeline.stages for f in bound.stage.writes)))
+        planned = [path for v in decisions.values() for path in v.get("outputs") or []]
+        output.remove_unlisted({*documents, *rejects, *collected, *planned}, _collectors_folders(pipeline, records))
         output.write_json(layout.PASSES, {"passes": records, "decisions": decisions})
         stats = compute(output, records)
         stats["seconds"] = round(time.time() - started, 2)
@@ -172,17 +173,31 @@ def _run_passes(pipeline: Pipeline, inputs: list[InputFile], output: Output, eng
     return records, decisions
 
 
+def _collectors_folders(pipeline: Pipeline, records: list[list[dict]]) -> tuple[str, ...]:
+    """The folders the framework gave the stages whose collectors committed partials (`collector_folder`)."""
+    collecting = {stage_id for step in records for r in step for stage_id in r["partials"]}
+    return tuple(dict.fromkeys(layout.collector_folder(bound.id, bound.stage.publishes)
+                               for bound in pipeline.stages if bound.id in collecting))
+
+
 def _results(pipeline: Pipeline, output: Output, records: list[list[dict]]) -> dict:
-    """The manifest sections of the stages' corpus-level results, each from its collectors' partials. Two stages
-    that return the same section by stage id (a stage used twice under two ids) both keep theirs."""
+    """The manifest sections of the stages' corpus-level results, each from its collectors' partials, in pipeline
+    order: a stage's result is published under the names in its `publishes` for the stages after it (every plan's
+    result is published before). Two stages that return the same section by stage id (a stage used twice under two
+    ids) both keep theirs."""
     stages = [bound.stage for bound in pipeline.stages]
+    published = {name: Published(stage.id, stage.planned) for stage in stages if isinstance(stage, GlobalStage)
+                 for name in stage.publishes}
     sections: dict = {}
     for stage in stages:
         partials = [r["partials"][stage.id]["value"] for step in records for r in step if stage.id in r["partials"]]
         if partials:
-            for key, value in stage.result(partials, output, stages).items():
+            result = stage.result(partials, output, Facts(tuple(s.id for s in stages), dict(published)))
+            for key, value in result.items():
                 merged = isinstance(value, dict) and isinstance(sections.get(key), dict)
                 sections[key] = {**sections[key], **value} if merged else value
+            if not isinstance(stage, GlobalStage):
+                published.update({name: Published(stage.id, result) for name in stage.publishes})
     return sections
 
 

@@ -1,23 +1,28 @@
 """What a run report is made of, for the stages that add a section to it: the finished run as a section reads it
 (`RunView`), the `Section` itself, and the page's tables, figures and histograms (one look for every section).
 
-A stage family names its section function in `Stage.report_section`; `curate report` (cli/report.py)
-calls it with the run and the run's stages of that family. Distributions come from the kept documents, reading only
-the columns a section asks for, over an even 1-in-k sample of rows when there are more than `SAMPLE_ROWS`.
+A stage family names its part of the report in `Stage.report` (a `Report`: a section function, console lines);
+`curate report` (cli/report.py) calls each once with the run and the run's stages of that family. Distributions come
+from the kept documents, reading only the columns a section asks for, over an even 1-in-k sample of rows when there
+are more than `SAMPLE_ROWS`.
 """
 from __future__ import annotations
 
 import html
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.pipeline.output import MANIFEST, STATS, Output
+
+if TYPE_CHECKING:
+    from curate.pipeline.stage import Stage
 
 SAMPLE_ROWS = 200_000
 KEPT, REJECTED = "#3b7dd8", "#d9534f"
@@ -32,6 +37,16 @@ class Section:
     anchor: str
     title: str
     body: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Report:
+    """A stage family's part of the run report, each a function of (the finished run, the run's stages of the family):
+    its page section (a `Section`, or None when it has nothing to show) and its lines for `curate report` on the
+    console (plain strings or rich renderables)."""
+
+    section: Callable[[RunView, list[Stage]], Section | None] | None = None
+    text: Callable[[RunView, list[Stage]], list[Any]] | None = None
 
 
 @dataclass
@@ -146,6 +161,34 @@ def _text(value: Any) -> str:
 
 def pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def counts_section(run: RunView, stages: list[Stage]) -> Section | None:
+    """Sums of the integer columns the stages add (counts of things found or replaced: PII per kind, lines removed)
+    over every kept document (read in full: integer columns are small)."""
+    wanted = {stage.id: [name for name, kind in stage.adds().items() if pa.types.is_integer(kind)] for stage in stages}
+    sums: dict[str, list[int]] = {c: [0, 0] for columns in wanted.values() for c in columns}
+    documents = 0
+    for path in run.manifest.get("documents", []):
+        with run.output.fs.open(run.output.path(path), "rb") as f:
+            parquet = pq.ParquetFile(f)
+            present = [c for c in sums if c in parquet.schema_arrow.names]
+            documents += parquet.metadata.num_rows
+            if present:
+                read = parquet.read(columns=present)
+                for c in present:
+                    values = read.column(c).to_numpy(zero_copy_only=False)
+                    values = values[~np.isnan(values)] if values.dtype.kind == "f" else values
+                    sums[c][0] += int(values.sum())
+                    sums[c][1] += int((values > 0).sum())
+    rows = [[f"{stage_id}: {c}", sums[c][0], sums[c][1], round(1000 * sums[c][0] / documents, 2) if documents else None]
+            for stage_id, columns in wanted.items() for c in columns]
+    return Section("totals", "Counts", [f"<p>Over the {documents:,} kept documents.</p>",
+                                         table(["column", "total", "documents with any", "per 1,000 documents"],
+                                                rows)])
+
+
+COUNTS = Report(counts_section)  # the stages that count what they found, in one table
 
 
 CSS = """

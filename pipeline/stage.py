@@ -17,8 +17,8 @@ from curate.pipeline.schema import REJECT
 
 if TYPE_CHECKING:
     from curate.pipeline.estimate import Estimate, KeySample
-    from curate.pipeline.output import Output
-    from curate.pipeline.sections import RunView, Section
+    from curate.pipeline.output import Folder, Output
+    from curate.pipeline.sections import Report
 
 
 class Params(BaseModel):
@@ -40,9 +40,16 @@ class Stage:
     files: ClassVar[tuple[str, ...]] = ()
     # Parameters naming folders the stage writes (a cache): relative to the pipeline file's folder, like every path.
     outputs: ClassVar[tuple[str, ...]] = ()
-    # Folders of the run's output that the stage's collector writes files into (the token shards' `shards`): the run
-    # deletes from them what failed or killed attempts left, as it does from `documents/` and `ledger/rejects/`.
-    writes: ClassVar[tuple[str, ...]] = ()
+    # What the stage makes for the stages after it, by name (checked before the run, like columns): a global stage's
+    # plan result (balance: `mixture`), a collector's files (the token shards: `shards`, the folder the framework
+    # gives the collector, see `collector`) and what its `result` returns.
+    publishes: ClassVar[tuple[str, ...]] = ()
+    # What the stage needs that others publish: a config error when no stage before it publishes one. It is handed
+    # to `result`, with the rest of the run's published values.
+    consumes: ClassVar[tuple[str, ...]] = ()
+    # The run report's part for this stage's family (pipeline/sections.py: an HTML section, console lines); stages of
+    # one family name the same `Report` and get one part between them.
+    report: ClassVar[Report | None] = None
     # CPU spent in helper processes (an extraction sandbox) so far; the framework adds its growth to the stage's time.
     subprocess_cpu_seconds: float = 0.0
 
@@ -67,10 +74,6 @@ class Stage:
         then goes past it with its text as read. By default, extraction: a stage that reads `html` to add `text`."""
         return "html" in self.requires() and "text" in self.adds()
 
-    def totals(self) -> tuple[str, ...]:
-        """Added integer columns the run report sums over the kept documents (counts of things found or replaced)."""
-        return ()
-
     def setup(self) -> None:
         """Load heavy state (models, indexes) once per worker, before the first batch."""
 
@@ -81,30 +84,22 @@ class Stage:
 
     # ---- corpus-level results: optional hooks, each a no-op here ----------------------------------------------
 
-    def collector(self, output: Output, tag: str) -> Collector | None:
+    def collector(self, folder: Folder, tag: str) -> Collector | None:
         """The per-file side of this stage's corpus-level result (a report over every document, token shards), made
-        for each input file in each pass; None (the default) when the stage has none. `tag` is unique to the task's
-        attempt: files a collector writes carry it in their names."""
+        for each input file in each pass; None (the default) when the stage has none. The framework owns `folder`:
+        the output's folder named by what the stage publishes first (`shards`), else `stages/<id>`, and the run
+        deletes from it what failed or killed attempts left. `tag` is unique to the task's attempt: files a collector
+        writes carry it in their names."""
         return None
 
-    def result(self, partials: list[Any], output: Output, stages: list[Stage]) -> dict[str, Any]:
+    def result(self, partials: list[Any], output: Output, run: Facts) -> dict[str, Any]:
         """Once every file is committed: the manifest sections of this stage's corpus-level result, from the partials
         its collectors returned (every file, every pass). It may write files into `output` (named in the sections).
-        `stages` are the run's stages, in pipeline order, for results that build on another stage's decision."""
+        `run`: the run's stage ids and what its stages published (those in `consumes` are there)."""
         return {}
-
-    # The run report's section for this stage's family: a function (the finished run, the run's stages that name the
-    # same function) -> Section or None. Stages of one family share the function and get one section between them.
-    report_section: ClassVar[Callable[[RunView, list[Stage]], Section | None] | None] = None
-    # The same family's lines for `curate report` on the console (plain strings or rich renderables).
-    report_text: ClassVar[Callable[[RunView, list[Stage]], list[Any]] | None] = None
 
     def process(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         raise NotImplementedError
-
-    @classmethod
-    def summary(cls) -> str:
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
 class Collector:
@@ -122,6 +117,24 @@ class Collector:
 
     def close(self) -> Partial:
         return Partial(None)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A value a stage published for the others (`Stage.publishes`): the stage's id and the value (its plan's result
+    for a global stage, its `result` for another)."""
+
+    stage: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a stage's `result` is told of the run: the stage ids in pipeline order, and what the stages published,
+    by name (every plan's result, and the results of the stages before it; where two publish a name, the later)."""
+
+    stage_ids: tuple[str, ...]
+    published: dict[str, Published]
 
 
 @dataclass
@@ -186,11 +199,10 @@ class GlobalStage(Stage):
     The plan decides with `policy()`: the stage's pure decision as a small typed object (a keep order, a radix
     selection), never the stage's `params`. What the plan reports (its result: a JSON value, or None) goes into the
     manifest under `plans.<id>`, and the framework hands it back as `planned` on the driver before any stage's
-    `result` runs. A result other stages build on is named by `publishes` (balance publishes the `mixture` the token
-    shards weigh their domains by); a consumer finds it among the run's stages by that name, never by a stage name.
+    `result` runs. A result other stages build on is named in `publishes` (balance publishes the `mixture` the token
+    shards weigh their domains by); the others get it by that name (`Published`), never by a stage's name.
     """
 
-    publishes: ClassVar[str | None] = None
     planned: Any = None  # the result of this stage's plan in the run (set on the driver once the plan has run)
 
     def policy(self) -> Any:

@@ -42,6 +42,7 @@ from curate.pipeline.stage import GlobalStage, Params
 from curate.stages import repeats as repeat_counts
 from curate.stages.repeats import RepeatsParams
 
+MIXTURE = "mixture"  # what balance publishes (`Stage.publishes`): its plan's result, the decided mixture
 BUCKET_BITS = 12
 DOWNSAMPLE_SALT = 0x62616C616E6365  # "balance": independent of the train/validation split's hash
 
@@ -183,7 +184,7 @@ class Balance(GlobalStage):
 
     name = "balance"
     Params = BalanceParams
-    publishes = "mixture"  # its plan's result: the token shards take their weights from it
+    publishes = (MIXTURE,)  # its plan's result: the token shards take their weights from it
 
     files = ("repeats.by_cluster_size",)
 

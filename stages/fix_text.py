@@ -16,6 +16,7 @@ from pydantic import Field
 
 from curate.filters.repair import fix_encoding, table_lines, text_fixer
 from curate.pipeline.registry import register
+from curate.pipeline.sections import COUNTS
 from curate.pipeline.stage import Params, Stage, emit
 
 
@@ -41,15 +42,13 @@ class FixText(Stage):
 
     name = "fix_text"
     Params = FixTextParams
+    report = COUNTS  # the run report sums the counts it adds
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"text_fixed": pa.int8(), "table_lines_removed": pa.int32()}
 
     def modifies(self) -> tuple[str, ...]:
         return ("text",)
-
-    def totals(self) -> tuple[str, ...]:
-        return tuple(self.adds())
 
     def setup(self) -> None:
         p = self.params

@@ -35,7 +35,7 @@ from curate.filters.fineweb2.decide import STEMS, bounds, first_failing
 from curate.filters.languages import fineweb2_code
 from curate.filters.words import MissingPackage, WordTokenizer, word_tokenizer
 from curate.pipeline.errors import CurateError
-from curate.pipeline.sections import RunView, Section, figure, histogram
+from curate.pipeline.sections import Report, RunView, Section, figure, histogram
 from curate.pipeline.stage import Params, Stage, emit
 
 
@@ -161,7 +161,7 @@ class HeuristicStage(Stage):
     module: ClassVar[ModuleType]
     # The rule set as FineWeb-2 measured it (`curate.filters.fineweb2.<rule set>`); None: no `thresholds: fineweb2`.
     fineweb2: ClassVar[ModuleType | None] = None
-    report_section = staticmethod(signals_section)
+    report = Report(signals_section)
 
     @property
     def per_language(self) -> bool:

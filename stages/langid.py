@@ -34,10 +34,10 @@ from curate.filters import fasttext_file
 from curate.filters.fineweb2.configs import config
 from curate.filters.languages import fineweb2_code, is_fineweb2_code
 from curate.pipeline.errors import CurateError
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.pipeline.registry import register
-from curate.pipeline.sections import KEPT, RunView, Section, figure, histogram, pct, table
-from curate.pipeline.stage import Collector, Params, Stage, emit
+from curate.pipeline.sections import KEPT, Report, RunView, Section, figure, histogram, pct, table
+from curate.pipeline.stage import Collector, Facts, Params, Stage, emit
 from curate.stages.language_funnel import (FUNNEL, LanguageCounts, config_parts, configs_table, funnel, funnel_parts,
                                           funnel_table)
 
@@ -166,8 +166,7 @@ class Langid(Stage):
     name = "langid"
     Params = LangidParams
     files = ("model_path",)
-    report_section = staticmethod(languages_section)
-    report_text = staticmethod(languages_text)
+    report = Report(languages_section, languages_text)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"lang": pa.string(), "lang_score": pa.float32()}
@@ -178,12 +177,12 @@ class Langid(Stage):
     def check_files(self) -> None:
         load_model(self.params.model_path)
 
-    def collector(self, output: Output, tag: str) -> Collector:
+    def collector(self, folder: Folder, tag: str) -> Collector:
         return LanguageCounts()
 
-    def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
+    def result(self, partials: list[dict], output: Output, run: Facts) -> dict[str, Any]:
         """The manifest's `language_funnel`: every file's and pass's counts added up."""
-        return {FUNNEL: funnel(partials, [stage.id for stage in stages])}
+        return {FUNNEL: funnel(partials, list(run.stage_ids))}
 
     def threshold_for(self, lang: str) -> float | None:
         """The minimum score for `lang`; None where it is FineWeb-2's and FineWeb-2 has no config for `lang`."""

@@ -28,7 +28,9 @@ from curate.pipeline.errors import CurateError
 from curate.pipeline.ledger import ReaderLedger
 from curate.readers.warc import responses
 from curate.pipeline.registry import register
-from curate.pipeline.stage import Collector, Params, Partial, Stage, emit
+from curate.pipeline.sections import Report
+from curate.pipeline.output import Folder
+from curate.pipeline.stage import Collector, Facts, Params, Partial, Stage, emit
 
 # Hosts and files named in the result (the counts count them all).
 LISTED = 20
@@ -92,7 +94,7 @@ class OptOut(Stage):
     name = "opt_out"
     files = ("robots",)
     Params = OptOutParams
-    report_text = staticmethod(robots_text)
+    report = Report(text=robots_text)
 
     def requires(self) -> tuple[str, ...]:
         p = self.params
@@ -104,10 +106,10 @@ class OptOut(Stage):
         except OSError as error:
             raise CurateError(f"opt_out: cannot read robots.txt files ({error})") from None
 
-    def collector(self, output, tag: str) -> Collector:
+    def collector(self, folder: Folder, tag: str) -> Collector:
         return RobotsFacts(self)
 
-    def result(self, partials: list[dict | None], output, stages: list[Stage]) -> dict[str, Any]:
+    def result(self, partials: list[dict | None], output, run: Facts) -> dict[str, Any]:
         """What reading the robots sources met, as one worker saw it (every worker reads the same sources)."""
         facts = next((p for p in partials if p), None)
         return {self.id: {"robots": facts}} if facts else {}

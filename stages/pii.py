@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from curate.filters.pii import KINDS, PLACEHOLDERS, PiiFinder, redact
 from curate.pipeline.registry import register
+from curate.pipeline.sections import COUNTS
 from curate.pipeline.stage import Params, Stage, emit
 
 Kind = Literal["email", "iban", "card", "ssn", "ip", "phone"]
@@ -45,15 +46,13 @@ class Pii(Stage):
 
     name = "pii"
     Params = PiiParams
+    report = COUNTS  # the run report sums the counts it adds
 
     def adds(self) -> dict[str, pa.DataType]:
         return {f"pii_{kind}": pa.int32() for kind in self._kinds()}
 
     def modifies(self) -> tuple[str, ...]:
         return ("text",)
-
-    def totals(self) -> tuple[str, ...]:
-        return tuple(self.adds())
 
     def _kinds(self) -> list[str]:
         return [k for k in KINDS if k in self.params.kinds]

@@ -57,10 +57,10 @@ from curate.filters.quality_model import FastTextScorer, ModelError
 from curate.filters.uid_hash import uid_hash
 from curate.pipeline.errors import CurateError
 from curate.pipeline.estimate import Estimate, KeySample
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.pipeline.registry import register
-from curate.pipeline.sections import KEPT, REJECTED, RunView, Section, figure, pct, table
-from curate.pipeline.stage import Collector, GlobalStage, Params, Partial, Stage
+from curate.pipeline.sections import KEPT, REJECTED, Report, RunView, Section, figure, pct, table
+from curate.pipeline.stage import Collector, Facts, GlobalStage, Params, Partial, Stage
 from curate.stages import quality_buckets
 
 DIGIT_BITS = 16
@@ -582,8 +582,7 @@ class QualityClassifier(GlobalStage):
 
     name = "quality_classifier"
     Params = QualityClassifierParams
-    report_section = staticmethod(quality_section)
-    report_text = staticmethod(quality_text)
+    report = Report(quality_section, quality_text)
 
     files = ("model", "models.model")
 
@@ -667,11 +666,11 @@ class QualityClassifier(GlobalStage):
             arrays += [pa.array(scores, pa.float32()), pa.array(rank), *(pa.array(d) for d in digits(rank))]
         return pa.RecordBatch.from_arrays(arrays, schema=self.key_schema())
 
-    def collector(self, output: Output, tag: str) -> Collector:
+    def collector(self, folder: Folder, tag: str) -> Collector:
         return ScoreCounts(self.id, f"quality_score{self.params.suffixes()[0]}",
                            self.units if self.params.buckets else None)
 
-    def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
+    def result(self, partials: list[dict], output: Output, run: Facts) -> dict[str, Any]:
         """`quality_classifier.<id>` in the manifest: documents scored, kept and rejected by this stage, the rule and
         the cutoff (the threshold, or the lowest score the top fraction kept), the score histogram, the hosts."""
         buckets: dict[int, list[int]] = {}

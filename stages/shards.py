@@ -11,9 +11,9 @@ domain is the dataset (`source`). When the kept documents carry a `repeats` colu
 count k in every epoch k times (docs/TRAINER.md); the entries then total `repeated_tokens` beside the unique `tokens`.
 
 `manifest_section` runs once at the end: it copies the tokenizer into `tokenizer/`, lists the shards, sums the domains
-and splits, and takes each domain's weight and epoch cap from the mixture a stage of the run decided
-(the result of the plan of a stage that `publishes` "mixture": balance; without one, the natural mixture of training
-tokens, every copy counted, capped at `DEFAULT_MAX_EPOCHS`), writing the achieved-versus-target report to `balance.json`.
+and splits, and takes each domain's weight and epoch cap from the mixture a stage of the run published (`mixture`,
+balance's plan result; without one, the natural mixture of training tokens, every copy counted, capped at
+`DEFAULT_MAX_EPOCHS`), writing the achieved-versus-target report to `balance.json`.
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.filters.uid_hash import uid_hash, unit_interval
 from curate.pipeline.sections import KEPT, RunView, Section, figure, pct, table
-from curate.pipeline.stage import Collector, Partial, Stage
+from curate.pipeline.stage import Collector, Partial, Published, Stage
 from curate.pipeline.tokenizer import load_tokenizer, token_dtype
 
 SHARDS = "shards"  # the token shards' folder in the output (docs/FORMAT.md)
@@ -151,8 +151,8 @@ class _Shard:
 class ShardSink(Collector):
     """The token shards of one input file's last pass: one open shard per domain, closed at `shard_tokens`."""
 
-    def __init__(self, params, output: Output, tag: str):
-        self.output, self.tag = output, tag
+    def __init__(self, params, folder: Folder, tag: str):
+        self.folder, self.tag = folder, tag
         self.params = params
         _, _, vocab_size, _ = load_tokenizer(self.params.tokenizer, self.params.eos_token)
         self.dtype = token_dtype(vocab_size)
@@ -194,8 +194,9 @@ class ShardSink(Collector):
         folder = _UNSAFE.sub("_", domain) or "_"
         number = self.count.get(domain, 0)
         self.count[domain] = number + 1
-        path = f"{SHARDS}/{folder}/part-{self.tag}-{number:05d}.parquet"
-        stream = _HashingFile(self.output.open_write(path))
+        name = f"{folder}/part-{self.tag}-{number:05d}.parquet"
+        path = self.folder.path(name)
+        stream = _HashingFile(self.folder.open_write(name))
         writer = pq.ParquetWriter(stream, rows.schema, compression="zstd")
         self.open[domain] = _Shard(path, domain, stream, writer, counted="repeats" in rows.schema.names)
         return self.open[domain]
@@ -208,9 +209,9 @@ class ShardSink(Collector):
         return Partial(self.entries, [entry["path"] for entry in self.entries])
 
 
-def manifest_section(params, output: Output, partials: list[list[dict]], stages: list[Stage]) -> dict:
+def manifest_section(params, output: Output, partials: list[list[dict]], mixture: Published | None) -> dict:
     """`tokenizer`, `shards`, `domains`, `splits` (and `balance`) of manifest.json, from the shard entries of every
-    file (`partials`) and the mixture the last stage that decides one decided."""
+    file (`partials`) and the `mixture` a stage of the run published (balance's), if any."""
     tokenizer_path = params.tokenizer
     _, eos_id, vocab_size, sha256 = load_tokenizer(tokenizer_path, params.eos_token)
     with open(tokenizer_path, "rb") as f:
@@ -238,15 +239,12 @@ def manifest_section(params, output: Output, partials: list[list[dict]], stages:
                 split_totals[name]["repeated_tokens"] = split_totals[name].get("repeated_tokens", 0) + repeated(counts)
 
     sections: dict = {}
-    mixtures = [(stage.id, stage.planned) for stage in stages
-                if getattr(stage, "publishes", None) == "mixture" and stage.planned is not None]
-    balance = mixtures[-1] if mixtures else None
-    if balance is None:
+    if mixture is None or mixture.value is None:
         total = sum(train_tokens.values()) or 1
         for name, d in domains.items():
             d.update(weight=train_tokens[name] / total, max_epochs=DEFAULT_MAX_EPOCHS)
     else:
-        stage_id, summary = balance
+        stage_id, summary = mixture.stage, mixture.value
         decided = summary["domains"]
         total = sum(decided[name]["weight"] for name in domains if name in decided) or 1.0
         for name, d in domains.items():

@@ -16,10 +16,12 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from curate.pipeline.errors import CurateError
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.pipeline.registry import register
-from curate.pipeline.stage import Collector, Params, Stage, emit
+from curate.pipeline.sections import Report
+from curate.pipeline.stage import Collector, Facts, Params, Stage, emit
 from curate.pipeline.tokenizer import EOS_CANDIDATES, load_tokenizer
+from curate.stages.balance import MIXTURE
 from curate.stages.shards import SHARDS, ShardSink, domains_section, manifest_section, mixture_text, repeat_counts
 
 
@@ -51,10 +53,9 @@ class Tokenize(Stage):
 
     name = "tokenize"
     files = ("tokenizer",)
-    writes = (SHARDS,)  # its collector writes the token shards
+    publishes = (SHARDS,)  # its collector's folder: the token shards
     Params = TokenizeParams
-    report_section = staticmethod(domains_section)
-    report_text = staticmethod(mixture_text)
+    report = Report(domains_section, mixture_text)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {"tokens": pa.list_(pa.int32()), "n_tokens": pa.int32()}
@@ -82,9 +83,9 @@ class Tokenize(Stage):
             reasons = pc.if_else(pc.and_(pc.is_null(reasons), bad), pa.scalar("bad_repeats"), reasons)
         return emit(batch, reasons, tokens=tokens, n_tokens=n_tokens)
 
-    def collector(self, output: Output, tag: str) -> Collector:
+    def collector(self, folder: Folder, tag: str) -> Collector:
         """The token shards: `tokens` leaves the kept documents for `shards/<domain>/` (docs/FORMAT.md)."""
-        return ShardSink(self.params, output, tag)
+        return ShardSink(self.params, folder, tag)
 
-    def result(self, partials: list[list[dict]], output: Output, stages: list[Stage]) -> dict:
-        return manifest_section(self.params, output, partials, stages)
+    def result(self, partials: list[list[dict]], output: Output, run: Facts) -> dict:
+        return manifest_section(self.params, output, partials, run.published.get(MIXTURE))

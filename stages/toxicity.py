@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 
 from curate.pipeline.errors import CurateError
 from curate.pipeline.registry import register
-from curate.pipeline.sections import RunView, Section, figure, histogram, table
+from curate.pipeline.sections import Report, RunView, Section, figure, histogram, table
 from curate.pipeline.stage import Params, Stage, emit
 
 # The languages each model was trained on (Detoxify's README; alt-profanity-check: English tweets and comments).
@@ -204,7 +204,7 @@ class Toxicity(Stage):
     name = "toxicity"
     files = ("checkpoint",)
     Params = ToxicityParams
-    report_section = staticmethod(toxicity_section)
+    report = Report(toxicity_section)
 
     def adds(self) -> dict[str, pa.DataType]:
         return {f"{PREFIX}{label}": pa.float32() for label in self.params.label_names()}

@@ -131,6 +131,14 @@ def builtin_names() -> set[str]:
     return set(registry.stages()) | set(engine_names())
 
 
+def published_names() -> set[str]:
+    """What the built-in stages publish (`Stage.publishes`): their collectors' folders (`shards`), their plans'
+    results (`mixture`)."""
+    from curate.pipeline import registry
+
+    return {name for cls in registry.stages().values() for name in cls.publishes}
+
+
 # The default engine of a pipeline that names none is a value of the config, in one place.
 NAMED_ALLOWED = {"pipeline/config.py": {"spark"}}
 
@@ -161,6 +169,13 @@ def test_imports_follow_the_layers():
 
 def test_the_core_names_no_built_in_stage_or_engine():
     assert core_naming() == []
+
+
+def test_no_core_file_names_a_stage_folder_or_what_a_stage_publishes():
+    """The collectors' folders are the framework's, named by what each stage publishes: the core sweeps them without
+    naming one (it once swept a hard-coded `shards`)."""
+    assert {"shards", "mixture"} <= published_names()
+    assert core_naming(names=published_names()) == []
 
 
 # ---- each rule can fail -----------------------------------------------------------------------------------------
@@ -215,6 +230,11 @@ def test_relative_imports_resolve_against_the_package(tmp_path):
 def test_each_layer_rule_can_fail(tmp_path, importer, module):
     root = _tree(tmp_path, {importer: f"import {module}\n"})
     assert offenders(root, LAYERS, {}) == [f"{importer}: {module}"]
+
+
+def test_the_core_naming_a_stage_folder_fails(tmp_path):
+    root = _tree(tmp_path, {"pipeline/output.py": 'SHARDS = "shards"\nfor folder in (DOCUMENTS, SHARDS):\n    pass\n'})
+    assert core_naming(root, published_names(), {}) == ["pipeline/output.py: 'shards'"]
 
 
 def test_the_core_naming_a_stage_or_an_engine_fails(tmp_path):

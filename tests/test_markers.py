@@ -72,7 +72,7 @@ def _pytest(folder: Path, *args: str) -> str:
     # the child is not itself a test of the fast set being guarded (this test may be one)
     env = {k: v for k, v in os.environ.items() if k not in ("CURATE_FAST_GUARD", "PYTHONPATH")} | {"COLUMNS": "500"}
     done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(PYPROJECT), "--rootdir", str(folder),
-                           "-p", "no:cacheprovider", "-q", "-rA", *args, str(folder)],
+                           "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q", "-rA", *args, str(folder)],
                           capture_output=True, text=True, env=env, cwd=folder, timeout=600)
     return done.stdout + done.stderr
 
@@ -100,6 +100,18 @@ def test_a_fast_test_that_starts_an_engine_fails_and_a_marked_one_does_not(tmp_p
                        ("test_a_jvm_in_a_child_whose_failure_the_test_ignores", "started a JVM"),
                        ("test_torchrun", "launched torchrun"), ("test_a_jvm", "started a JVM")]:
         assert re.search(rf"FAILED \S+::{name} - .*{what}", report), (name, report)
+
+
+def test_the_guard_holds_in_xdist_workers(tmp_path):
+    """`make test-fast` runs in pytest-xdist workers: there too a fast test that starts a JVM or torchrun fails (the
+    probes that need no Spark or Beam import, to keep this one cheap)."""
+    (tmp_path / "test_probes.py").write_text(PROBES)
+    report = _pytest(tmp_path, "-n", "2", "-k", "jvm or torchrun or plain")
+    assert re.search(r"^\[gw[01]\] ", report, re.M), report  # the tests ran in workers
+    assert _outcomes(report) == {"test_a_jvm_in_a_child_whose_failure_the_test_ignores": "FAILED",
+                                 "test_torchrun": "FAILED", "test_a_jvm": "FAILED", "test_a_jvm_marked": "PASSED",
+                                 "test_plain": "PASSED"}, report
+    assert re.search(r"FAILED \S+::test_a_jvm - .*started a JVM", report), report
 
 
 def test_markers_are_set_from_what_a_test_uses_and_fast_is_the_rest(tmp_path):

@@ -43,6 +43,7 @@ from curate.pipeline import config as pipeline_config
 from curate.workflows.ablate_config import SEARCHED, AblationConfig, ArmConfig, TrainingConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.output import MANIFEST, STATS, Output
+from curate.stages.shards import SHARDS
 
 LEAK_STAGE = "leak"
 
@@ -112,9 +113,10 @@ def arm_documents(arm: ArmConfig, cfg: AblationConfig, done: dict[str, Path], pr
     else:
         source = cfg.input.model_dump(mode="json")
     pipeline = pipeline_config.load(arm.pipeline, {"input": source, "output": str(target)})
-    if any(spec.name == "tokenize" for spec in pipeline.stages):
-        raise CurateError(f"arm {arm.name}: its pipeline tokenizes; leave `tokenize` out: `curate ablate` "
-                          "tokenizes every arm with one shared tokenizer")
+    shards = [spec.id for spec in pipeline.stages if SHARDS in spec.stage_class.publishes]
+    if shards:
+        raise CurateError(f"arm {arm.name}: its pipeline writes token shards (stage {shards[0]}); leave `tokenize` "
+                          "out: `curate ablate` tokenizes every arm with one shared tokenizer")
     _run_pipeline(pipeline, progress, f"arm {arm.name}", extra)
     return target
 

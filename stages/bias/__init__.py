@@ -34,9 +34,10 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.pipeline.registry import register
-from curate.pipeline.stage import Collector, Params, Partial, Stage, emit
+from curate.pipeline.sections import Report
+from curate.pipeline.stage import Collector, Facts, Params, Partial, Stage, emit
 from curate.stages.bias.lexicon import PREFIX, Lexicon, column_name, read_entries, split_column
 from curate.stages.bias.report import (REPORT_FILE, REPORT_KEY, bias_report, bias_sums, format_report, merge_sums,
                                        report_from_sums)
@@ -59,8 +60,7 @@ class Bias(Stage):
     name = "bias"
     files = ("lexicon_paths",)
     Params = BiasParams
-    report_section = staticmethod(bias_section)
-    report_text = staticmethod(bias_text)
+    report = Report(bias_section, bias_text)
 
     def __init__(self, params: BiasParams, stage_id: str | None = None):
         super().__init__(params, stage_id)
@@ -84,10 +84,10 @@ class Bias(Stage):
         columns = {name: pa.array(counts[:, i].astype(np.int32)) for i, name in enumerate(self.lexicon.columns)}
         return emit(batch, [None] * batch.num_rows, **columns)
 
-    def collector(self, output: Output, tag: str) -> Collector:
+    def collector(self, folder: Folder, tag: str) -> Collector:
         return BiasSums()
 
-    def result(self, partials: list[dict], output: Output, stages: list[Stage]) -> dict[str, Any]:
+    def result(self, partials: list[dict], output: Output, run: Facts) -> dict[str, Any]:
         """`bias.json`: `before` sums every document that reached this stage (rejected later or kept), `after` the
         kept ones."""
         before = after = bias_sums(pa.table({}))

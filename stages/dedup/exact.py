@@ -25,7 +25,7 @@ from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import Params
 from curate.stages.dedup.base import PARTITION_BY, DedupStage
-from curate.stages.dedup.report import cluster_sizes_section
+from curate.stages.dedup.report import CLUSTER_SIZES
 
 _SPACE = re.compile(r"\s+")
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_cid$|mc_eid$)")
@@ -65,7 +65,7 @@ class ExactDedup(DedupStage):
 
     name = "exact_dedup"
     Params = ExactDedupParams
-    report_section = staticmethod(cluster_sizes_section)
+    report = CLUSTER_SIZES
 
     def requires(self) -> tuple[str, ...]:
         return (self.params.on, *super().requires())

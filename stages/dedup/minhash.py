@@ -46,7 +46,7 @@ from curate.stages.dedup import keep
 from curate.stages.dedup.base import PARTITION_BY, DedupStage
 from curate.stages.dedup.keep import KeepPolicy
 from curate.stages.dedup.language import LANGUAGE, check_installed, language_columns, languages_of, words_of
-from curate.stages.dedup.report import cluster_sizes_section
+from curate.stages.dedup.report import CLUSTER_SIZES
 
 
 class MinHashDedupParams(Params):
@@ -84,7 +84,7 @@ class MinHashDedup(DedupStage):
 
     name = "minhash_dedup"
     Params = MinHashDedupParams
-    report_section = staticmethod(cluster_sizes_section)
+    report = CLUSTER_SIZES
 
     def requires(self) -> tuple[str, ...]:
         column = self.keep_column

@@ -36,7 +36,7 @@ from curate.pipeline.estimate import Estimate, KeySample
 from curate.pipeline.registry import register
 from curate.pipeline.stage import GlobalStage, Params
 from curate.stages.dedup.language import AUTO, LANGUAGE, check_installed, language_columns, words_of
-from curate.stages.dedup.report import cluster_sizes_section
+from curate.stages.dedup.report import CLUSTER_SIZES
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _DIGIT = re.compile(r"\d")
@@ -103,7 +103,7 @@ class ParagraphDedup(GlobalStage):
 
     name = "paragraph_dedup"
     Params = ParagraphDedupParams
-    report_section = staticmethod(cluster_sizes_section)
+    report = CLUSTER_SIZES
 
     def requires(self) -> tuple[str, ...]:
         return ("text", *language_columns(self.params.language))

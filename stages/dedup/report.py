@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from curate.pipeline.sections import KEPT, RunView, Section, figure, table
+from curate.pipeline.sections import KEPT, Report, RunView, Section, figure, table
 from curate.pipeline.stage import Stage
 
 
@@ -31,3 +31,6 @@ def cluster_sizes_section(run: RunView, stages: list[Stage]) -> Section | None:
     if removed:
         body.append(table(["reason", "documents removed"], [[r, n] for r, n in removed.items()]))
     return Section("dedup", "Deduplication", body)
+
+
+CLUSTER_SIZES = Report(cluster_sizes_section)  # the dedup stages' one section between them

@@ -9,8 +9,9 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from curate.pipeline.registry import register
-from curate.pipeline.sections import RunView, Section, figure, histogram, table
-from curate.pipeline.stage import Collector, Params, Partial, Stage, emit
+from curate.pipeline.sections import Report, RunView, Section, figure, histogram, table
+from curate.pipeline.output import Folder
+from curate.pipeline.stage import Collector, Facts, Params, Partial, Stage, emit
 
 COLUMN = "exclamations"
 
@@ -42,8 +43,7 @@ class Exclamations(Stage):
 
     name = "exclamations"
     Params = ExclamationsParams
-    report_section = staticmethod(exclamations_section)
-    report_text = staticmethod(exclamations_text)
+    report = Report(exclamations_section, exclamations_text)  # the page's section, the console's lines
 
     def adds(self) -> dict[str, pa.DataType]:
         return {COLUMN: pa.int32()}
@@ -53,10 +53,10 @@ class Exclamations(Stage):
         reasons = pc.if_else(pc.greater(counts, self.params.max_per_document), "shouting", pa.scalar(None, pa.string()))
         return emit(batch, reasons, **{COLUMN: counts})
 
-    def collector(self, output, tag: str) -> Collector:
+    def collector(self, folder: Folder, tag: str) -> Collector:
         return MarkSums(self.id)
 
-    def result(self, partials: list[dict], output, stages: list[Stage]) -> dict:
+    def result(self, partials: list[dict], output, run: Facts) -> dict:
         return {COLUMN: {side: sum(p[side] for p in partials) for side in ("kept", "rejected")}}
 
 

@@ -14,9 +14,10 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import CurateError
 from curate.cli.export_megatron import export_megatron
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.pipeline.schema import uid_of
 from curate.pipeline.tokenizer import train_bpe
+from curate.pipeline.stage import Facts
 from curate.stages.tokenize import Tokenize, TokenizeParams
 
 
@@ -55,9 +56,10 @@ def write_output(root: Path, tokenizer: Path, docs: dict[str, list[str]]) -> dic
         "id": ids, "uid": pa.array([uid_of(i) for i in ids], pa.binary(16)), "source": ["t"] * len(ids),
         "domain": [d for d, texts in docs.items() for _ in texts], "text": [t for texts in docs.values() for t in texts]})
     configured = config.stages[0].build()
-    sink = configured.collector(Output(str(root)), "file-p0-attempt")
+    sink = configured.collector(Folder(Output(str(root)), "shards"), "file-p0-attempt")
     sink.kept(stage.process(batch).drop_columns(["reject_reason"]))
-    manifest = {"format_version": 1, **configured.result([sink.close().value], Output(str(root)), [configured])}
+    sections = configured.result([sink.close().value], Output(str(root)), Facts((configured.id,), {}))
+    manifest = {"format_version": 1, **sections}
     (root / "manifest.json").write_text(json.dumps(manifest))
     return manifest
 

@@ -123,8 +123,9 @@ def test_each_engine_lists_its_plans_and_names_a_missing_one():
 
     assert plan_of("spark", MinHashDedup) is spark_minhash.minhash_dedup
     assert plan_of("beam", ExactDedup) is beam_exact.exact_dedup
+    # the built-in ones: a plugin another test of this process registered brings the plans it brings
     for stage in registry.stages().values():
-        if issubclass(stage, GlobalStage):
+        if issubclass(stage, GlobalStage) and stage.__module__.startswith("curate.stages."):
             assert plan_of("spark", stage) and plan_of("beam", stage)
 
     class Unplanned(GlobalStage):

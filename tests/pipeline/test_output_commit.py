@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.pipeline import config as config_module
-from curate.pipeline.output import Output
+from curate.pipeline.output import Output, collector_folder
 from curate.pipeline.run import checked, run
 
 
@@ -64,18 +64,21 @@ def test_keep_work_keeps_the_rows_between_passes(tmp_path):
     assert list((tmp_path / "out" / "work" / "pass-0" / "rows").iterdir())
 
 
-def test_the_sweep_covers_the_folders_the_stages_declare(tmp_path):
-    """No collector's folder is written into the core: a stage declares the folders its collector writes
-    (`Stage.writes`: the token shards' `shards/`, a plugin's own), and the run sweeps those of what failed attempts
-    left; other folders are left alone."""
+def test_the_sweep_covers_the_folders_the_framework_gives_collectors(tmp_path):
+    """No collector's folder is written into the core: the framework names it by what the stage publishes (the token
+    shards' `shards/`, a plugin's own) or by the stage id, and the run sweeps those of what failed attempts left;
+    other folders are left alone."""
     from curate.stages.tokenize import Tokenize
 
+    folders = (collector_folder("tokenize", Tokenize.publishes), collector_folder("plugin", ("plugin",)),
+               collector_folder("counter", ()))
+    assert folders == ("shards", "plugin", "stages/counter")
     for path in ("documents/part-a.parquet", "documents/part-a-stray.parquet", "shards/train/part-stray.parquet",
-                 "plugin/part-stray.json", "plugin/part-kept.json", "elsewhere/part-stray.json"):
+                 "plugin/part-stray.json", "plugin/part-kept.json", "elsewhere/part-stray.json",
+                 "stages/counter/part-stray.json"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("x")
-    removed = Output(str(tmp_path)).remove_unlisted({"documents/part-a.parquet", "plugin/part-kept.json"},
-                                                    (*Tokenize.writes, "plugin"))
+    removed = Output(str(tmp_path)).remove_unlisted({"documents/part-a.parquet", "plugin/part-kept.json"}, folders)
     assert sorted(removed) == ["documents/part-a-stray.parquet", "plugin/part-stray.json",
-                               "shards/train/part-stray.parquet"]
+                               "shards/train/part-stray.parquet", "stages/counter/part-stray.json"]
     assert (tmp_path / "elsewhere/part-stray.json").exists() and (tmp_path / "plugin/part-kept.json").exists()

@@ -16,10 +16,11 @@ from tokenizers import Tokenizer
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.inputs import InputFile
-from curate.pipeline.output import Output
+from curate.pipeline.output import Folder, Output
 from curate.pipeline.passes import Pipeline
 from curate.pipeline.check import check
 from curate.pipeline.run import run
+from curate.pipeline.stage import Facts
 from curate.stages.shards import shard_schema, splits
 from curate.pipeline.tokenizer import train_bpe
 from curate.stages.tokenize import Tokenize, TokenizeParams
@@ -221,7 +222,7 @@ def test_shard_sink_cuts_by_token_target_per_domain(tokenizer_file, tmp_path):
         "source": ["t"] * 120, "domain": [("a", "b")[i % 3 == 0] for i in range(120)], "text": docs})
     tokenized = stage.process(batch).drop_columns(["reject_reason"])
     configured = config.stages[0].build()
-    sink = configured.collector(Output(str(tmp_path)), "tag")
+    sink = configured.collector(Folder(Output(str(tmp_path)), "shards"), "tag")
     for start in range(0, 120, 25):
         rest = sink.kept(tokenized.slice(start, 25))
         assert "tokens" not in rest.schema.names and rest.num_rows == min(25, 120 - start)
@@ -236,7 +237,7 @@ def test_shard_sink_cuts_by_token_target_per_domain(tokenizer_file, tmp_path):
             assert e["tokens"] >= 200 > e["tokens"] - last  # closed by the document that reached the target
         assert sum(e["rows"] for e in mine) == sum(1 for i in range(120) if (i % 3 == 0) == (domain == "b"))
     assert sum(e["tokens"] for e in entries) == sum(tokenized.column("n_tokens").to_pylist())
-    section = configured.result([entries], Output(str(tmp_path)), [configured])
+    section = configured.result([entries], Output(str(tmp_path)), Facts((configured.id,), {}))
     assert section["splits"]["validation"] == {"documents": 0, "tokens": 0}
     assert [e["path"] for e in section["shards"]] == sorted((e["path"] for e in entries),
                                                              key=lambda p: p.split("/")[1])

@@ -22,6 +22,7 @@ from curate.pipeline.check import check
 from curate.pipeline.inputs import resolve
 from curate.pipeline.inputs import read
 from curate.pipeline.ledger import ReaderLedger
+from curate.pipeline.stage import Facts
 from curate.stages.opt_out import OptOut, OptOutParams, robots_text
 
 
@@ -209,7 +210,8 @@ def test_a_robots_txt_is_read_up_to_the_limit_and_the_cut_is_reported(tmp_path):
             "https://small.example/late"]
     reasons = stage.process(pa.RecordBatch.from_pydict({"url": urls})).column("reject_reason").to_pylist()
     assert reasons == ["robots:GPTBot", None, None, "robots:GPTBot"]
-    facts = stage.result([None, stage.collector(None, "t").close().value], None, [stage])["opt_out"]["robots"]
+    partials = [None, stage.collector(None, "t").close().value]
+    facts = stage.result(partials, None, Facts((stage.id,), {}))["opt_out"]["robots"]
     assert facts["cut"] == {"files": 1, "bytes_not_read": len(body) - len(head), "hosts": ["big.example"]}
     assert (facts["files"], facts["hosts"], facts["max_bytes"]) == (2, 2, 1040)
     assert OptOutParams().robots_max_bytes == 500 * 1024

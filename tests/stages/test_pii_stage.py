@@ -2,11 +2,17 @@
 regions and IP ranges; bad parameters are config errors naming the key."""
 from __future__ import annotations
 
+import json
+import re
+
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from curate.pipeline import config as pipeline_config
 from curate.pipeline.errors import ConfigError
+from curate.pipeline.output import Output
+from curate.pipeline.sections import RunView
 from curate.stages.pii import Pii, PiiParams
 
 TEXTS = ["Mail ann@example.com or bob@example.org, call +1 415-555-2671.",
@@ -37,7 +43,21 @@ def test_chosen_kinds_custom_placeholders_and_private_ips():
         "Mail [email removed] or [email removed], call +1 415-555-2671.",
         "Host <IP> and <IP>; IBAN GB82 WEST 1234 5698 7654 32; SSN 123-45-6789."]
     assert [n for n in out.schema.names if n.startswith("pii_")] == ["pii_email", "pii_ip"]
-    assert Pii(PiiParams(kinds=["ip", "email"])).totals() == ("pii_email", "pii_ip")
+
+
+def test_the_run_report_sums_the_counts_pii_adds(tmp_path):
+    """pii names the report's counts part (`Report`): the sums of the integer columns it adds, over the kept
+    documents, whichever kinds it was set to find."""
+    stage = Pii(PiiParams(kinds=["ip", "email"]), "redact")
+    (tmp_path / "documents").mkdir()
+    pq.write_table(pa.table({"pii_email": pa.array([2, 0, None, 1], pa.int32()), "pii_ip": pa.array([0, 0, 0, 3],
+                   pa.int32())}), tmp_path / "documents" / "part-0.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps({"documents": ["documents/part-0.parquet"]}))
+    (tmp_path / "stats.json").write_text("{}")
+    section = stage.report.section(RunView.load(Output(str(tmp_path))), [stage])
+    assert (section.anchor, section.title) == ("totals", "Counts") and "Over the 4 kept documents." in section.body[0]
+    rows = re.findall(r"<tr><td[^>]*>([^<]+)</td><td[^>]*>([^<]+)</td><td[^>]*>([^<]+)</td>", section.body[1])
+    assert rows == [("redact: pii_email", "3", "2"), ("redact: pii_ip", "3", "1")]
 
 
 @pytest.mark.parametrize("stage, message", [
