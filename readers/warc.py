@@ -315,13 +315,12 @@ class _Framer:
             buf, end = data.buf, max(limit - data.base, 0)
             at = buf.find(b"W", max(frm - data.base, 0), end)
             while at >= 0:
-                if buf.startswith(b"WARC/", at) and at + 5 <= end:
+                if at + 5 <= end and buf.startswith(b"WARC/", at):
                     absolute = data.base + at
                     if to is None or absolute == 0 or buf[at - 1] == 0x0A:
-                        data.fill_to(absolute + 16)  # the whole version line
-                        if _RECORD_START.match(data.buf, absolute - data.base):
+                        data.fill_to(absolute + 16)  # the whole version line (appended to the same buffer)
+                        if _RECORD_START.match(buf, at):
                             return absolute
-                        buf = data.buf
                 at = buf.find(b"W", at + 1, end)
             if to is not None and limit >= to:
                 return -1
