@@ -79,6 +79,31 @@ def build_warcs(pages: Path, out: Path, copies: int, files: int, seed: int = 0) 
     return len(records)
 
 
+def english_pages(pages: Path, out: Path) -> Path:
+    """The English-only shape: the pages `lang_precheck` passes (English 0.1 or more on resiliparse's visible text, or
+    no text to judge), as a pages folder of their own. Every page of it goes on to trafilatura: the pre-check only
+    costs there, and the run measures extraction itself."""
+    from curate.stages.langid import load_model, normalise
+    from curate.stages.sandbox_worker import _extractor, decode_html
+
+    visible, model = _extractor("visible_text"), load_model(None)
+    index = [json.loads(line) for line in (pages / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+    kept = []
+    for page in index:
+        text = normalise(visible(decode_html(gzip.decompress((pages / page["html"]).read_bytes()), "text/html")) or "",
+                         1000)
+        labels, scores = model.predict([text], k=5) if text else ([[]], [[]])
+        if not text or any(label == "__label__en" and score >= 0.1 for label, score in zip(labels[0], scores[0])):
+            kept.append(page)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.jsonl").write_text("".join(json.dumps(page) + "\n" for page in kept), encoding="utf-8")
+    for page in kept:
+        (out / page["html"]).parent.mkdir(parents=True, exist_ok=True)
+        (out / page["html"]).unlink(missing_ok=True)
+        (out / page["html"]).symlink_to((pages / page["html"]).resolve())
+    return out
+
+
 def spark_worker(command: str, parent: str) -> bool:
     """PySpark's Python workers are forks of its daemon (same command line: curate's daemon module); the daemon's
     parent is the JVM, whose command line names the module too."""
@@ -199,17 +224,64 @@ def growth(work: Path, pages: Path, base: int, factor: int, files: int, cores: i
     return {"runs": runs, "peak_worker_ratio": round(ratio, 2)}
 
 
+def limit(pages: Path) -> dict:
+    """CPU per page of each part of curate's extraction on `pages`, one core, in this process: trafilatura's own call
+    (the limit: datatrove runs it too), `decode_html`, the sandbox's round trip beyond what its child spends, and the
+    pre-check (resiliparse's visible text and fastText). Two alternating passes, the smaller of each."""
+    import statistics
+
+    import trafilatura
+    from curate.stages.langid import load_model, normalise
+    from curate.stages.sandbox import Sandbox
+    from curate.stages.sandbox_worker import _extractor, decode_html
+
+    index = [json.loads(line) for line in (pages / "index.jsonl").read_text(encoding="utf-8").splitlines()]
+    htmls = [gzip.decompress((pages / page["html"]).read_bytes()) for page in index]
+    texts = [decode_html(html, "text/html") for html in htmls]
+    extract, visible, model = _extractor("trafilatura"), _extractor("visible_text"), load_model(None)
+    sandbox = Sandbox("trafilatura", 30.0, 1 << 30)
+    sandbox.warm()
+
+    def cpu(run) -> float:
+        started = time.process_time()
+        run()
+        return time.process_time() - started
+
+    def round_trip() -> float:  # the parent's CPU and the child's, less what the child spends in decode + extract
+        child = sandbox.cpu_seconds
+        parent = cpu(lambda: [sandbox.extract(html, "text/html") for html in htmls])
+        return parent + sandbox.cpu_seconds - child
+
+    parts = {"trafilatura": lambda: cpu(lambda: [extract(text) for text in texts]),
+             "decode_html": lambda: cpu(lambda: [decode_html(html, "text/html") for html in htmls]),
+             "sandbox_total": round_trip,
+             "precheck": lambda: cpu(lambda: model.predict([normalise(visible(text) or "", 1000) for text in texts],
+                                                            k=5))}
+    best = {name: min(run() for _ in range(2)) for name, run in parts.items()}
+    sandbox.close()
+    ms = {name: round(seconds / len(htmls) * 1000, 2) for name, seconds in best.items()}
+    ms["sandbox_round_trip"] = round(ms["sandbox_total"] - ms["trafilatura"] - ms["decode_html"], 2)
+    result = {"pages": len(htmls), "mean_kb": round(statistics.mean(map(len, htmls)) / 1024), "ms_per_page": ms,
+              "load": round(os.getloadavg()[0], 2)}
+    print(json.dumps(result, indent=1), flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["compare", "scaling", "growth"], default="compare",
+    parser.add_argument("--mode", choices=["compare", "scaling", "growth", "limit"], default="compare",
                         help="compare: curate and datatrove side by side; scaling: curate on local[1] and local[2]; "
-                             "growth: curate's peak memory per worker on the input and on --factor times more")
+                             "growth: curate's peak memory per worker on the input and on --factor times more; "
+                             "limit: CPU per page of trafilatura itself and of what curate adds around it")
     parser.add_argument("--factor", type=int, default=10, help="growth: how much larger the second input is")
     parser.add_argument("--datatrove", default=os.environ.get("DATATROVE_PATH"))
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--copies", type=int, default=3)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--pages", type=Path, default=PAGES)
+    parser.add_argument("--english-only", action="store_true",
+                        help="only the pages the language pre-check passes (each --copies times): every page is "
+                             "extracted, the pre-check saves nothing")
     parser.add_argument("--no-resiliparse", dest="resiliparse", action="store_false")
     parser.add_argument("--no-precheck", dest="precheck", action="store_false",
                         help="run curate's recipe without lang_precheck (trafilatura on every page, as datatrove)")
@@ -221,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.pages} not found: the bench needs ../shared/data beside the project")
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="curate-e2e-"))
+    if args.english_only:
+        args.pages = english_pages(args.pages, work / "pages-en")
     if args.mode != "compare":
-        result = (scaling(work, args.pages, args.copies, args.files, args.precheck) if args.mode == "scaling" else
+        result = (limit(args.pages) if args.mode == "limit" else
+                  scaling(work, args.pages, args.copies, args.files, args.precheck) if args.mode == "scaling" else
                   growth(work, args.pages, args.copies, args.factor, args.files, args.cores, args.precheck))
         if args.out:
             args.out.write_text(json.dumps(result, indent=1))

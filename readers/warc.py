@@ -65,6 +65,13 @@ class HttpError(ValueError):
 
 def parse_http(block: bytes) -> tuple[int, dict[str, str], bytes]:
     """Status code, lower-cased headers and the decoded body of a raw HTTP response block."""
+    status, headers, body = _parse_http(block)
+    return status, headers, bytes(body)
+
+
+def _parse_http(block: bytes) -> tuple[int, dict[str, str], bytes | memoryview]:
+    """`parse_http`, with the body a view of `block` when it is stored as sent (no chunks, no content encoding): the
+    reader's batch copies it once, where a slice of `block` would copy every page once more."""
     end = block.find(b"\r\n\r\n")
     sep = 4
     if end < 0:
@@ -85,12 +92,12 @@ def parse_http(block: bytes) -> tuple[int, dict[str, str], bytes]:
             if name == "x-robots-tag" and name in headers:  # a server may send several: one a line, all kept
                 value = f"{headers[name]}\n{value}"
             headers[name] = value
-    body = block[end + sep :]
+    body: bytes | memoryview = memoryview(block)[end + sep :]
     if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = _dechunk(body)
+        body = _dechunk(bytes(body))
     encoding = headers.get("content-encoding", "").strip().lower()
     # Archives often store the body already decoded while keeping the header (ClueWeb, Common Crawl): trust the bytes.
-    if encoding in ("gzip", "x-gzip") and not body.startswith(b"\x1f\x8b"):
+    if encoding in ("gzip", "x-gzip") and body[:2] != b"\x1f\x8b":
         encoding = "identity"
     if encoding in ("gzip", "x-gzip", "deflate"):
         try:
@@ -184,9 +191,11 @@ class _Decoded:
         return True
 
     def drop_before(self, position: int) -> None:
-        """Bytes before `position` are no longer needed (kept while that is under a chunk: deleting is a copy)."""
+        """Bytes before `position` are no longer needed. Dropped at once: deleting the front of a bytearray only moves
+        its start, and its next growth copies what is left, so a buffer kept to one record and its look-ahead makes
+        that copy small (kept to a chunk, each growth copied up to a megabyte)."""
         cut = position - self.base
-        if cut >= _CHUNK or (cut > 0 and cut == len(self.buf)):
+        if cut > 0:
             del self.buf[:cut]
             self.base = position
 
@@ -302,14 +311,18 @@ class _Framer:
         data = self.data
         while True:
             limit = data.end if to is None else min(to, data.end)
-            at = data.buf.find(b"WARC/", max(frm - data.base, 0), max(limit - data.base, 0))
+            # A scan for the rare "W" (memchr) and a look at each: 2-3 times faster than searching for "WARC/" itself,
+            # whose last byte "/" is everywhere in HTML.
+            buf, end = data.buf, max(limit - data.base, 0)
+            at = buf.find(b"W", max(frm - data.base, 0), end)
             while at >= 0:
-                absolute = data.base + at
-                if to is None or absolute == 0 or data.buf[at - 1] == 0x0A:
-                    data.fill_to(absolute + 16)  # the whole version line
-                    if _RECORD_START.match(data.buf, absolute - data.base):
-                        return absolute
-                at = data.buf.find(b"WARC/", at + 1, max(limit - data.base, 0))
+                if at + 5 <= end and buf.startswith(b"WARC/", at):
+                    absolute = data.base + at
+                    if to is None or absolute == 0 or buf[at - 1] == 0x0A:
+                        data.fill_to(absolute + 16)  # the whole version line (appended to the same buffer)
+                        if _RECORD_START.match(buf, at):
+                            return absolute
+                at = buf.find(b"W", at + 1, end)
             if to is not None and limit >= to:
                 return -1
             frm = max(limit - 16, frm)  # a header split over two chunks is found on the next round
@@ -516,12 +529,12 @@ def _read_block(record: _Record, row: dict) -> None:
         row["text"] = block.decode("utf-8", errors="replace")
         return
     try:
-        status, http, body = parse_http(block)
+        status, http, body = _parse_http(block)
     except HttpError as error:
         row["reject_reason"] = f"read:{error}"
         return
     declared = http.get("content-type")
-    mime = mime_of(declared) or ("text/html" if _looks_like_html(body) else "unknown")
+    mime = mime_of(declared) or ("text/html" if _looks_like_html(bytes(body[:1024])) else "unknown")
     row["content_type"] = declared or mime
     row["x_robots_tag"] = http.get("x-robots-tag")
     if status != 200:
