@@ -3,6 +3,7 @@ and `gopher_quality` stages with `thresholds: fineweb2`, document by document, i
 
     python bench/multilingual_agreement.py [--work /tmp/curate-multilingual] [--per-language 300] [--rounds 3]
         [--datatrove-python /work/venvs/datatrove/bin/python] [--skip-run] [--skip-throughput] [--out result.json]
+        [--languages hin_Deva,kor_Hang]
 
 1. The corpus (`bench/multilingual_corpus.py`, seeded) is built once into `--work` and read back on later runs.
 2. datatrove's side: `bench/peers/datatrove_fineweb2_filters.py decide`, run with the datatrove venv's interpreter,
@@ -427,6 +428,8 @@ def main() -> int:
     parser.add_argument("--datatrove-python", type=Path, default=DATATROVE_PYTHON)
     parser.add_argument("--skip-run", action="store_true", help="no `curate run` on the engines")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--languages", help="only these languages' documents (comma-separated FineWeb-2 codes); the "
+                                            "corpus and datatrove's decisions stay those of all of them")
     parser.add_argument("--words", action="store_true", help="also compare the word tokenizers' words (diagnostic)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--time-curate", type=Path, help=argparse.SUPPRESS)  # one timing round, in a fresh process
@@ -440,6 +443,9 @@ def main() -> int:
     path = corpus_file(args.work, args.per_language, args.seed)
     with open(path, encoding="utf-8") as f:
         docs = [json.loads(line) for line in f]
+    if args.languages:
+        wanted = set(args.languages.split(","))
+        docs = [d for d in docs if d["lang"] in wanted]
     languages = Counter(d["lang"] for d in docs)
     print(f"corpus: {len(docs)} documents in {len(languages)} languages ({path})")
     theirs = datatrove_decisions(args.datatrove_python, path, args.work)

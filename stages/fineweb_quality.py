@@ -48,5 +48,6 @@ class FineWebQuality(HeuristicStage):
     def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
         return None, fineweb.signals(text, lang, th=self.thresholds)
 
-    def measure_fineweb2(self, text: str, words: list[str], judge: Judge) -> dict[str, float]:
-        return fineweb2_fineweb_quality.signals(text, words, judge.thresholds.short_line_length)
+    def measure_fineweb2(self, texts: list[str], words: list[list[str]], judge: Judge) -> list[dict[str, float]]:
+        return [fineweb2_fineweb_quality.signals(text, ws, judge.thresholds.short_line_length)
+                for text, ws in zip(texts, words)]

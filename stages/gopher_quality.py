@@ -63,5 +63,5 @@ class GopherQuality(HeuristicStage):
     def measure(self, text: str, lang: str | None) -> tuple[str | None, dict[str, float]]:
         return None, gopher_quality.signals(text, lang, self.thresholds.punctuation_tokens)
 
-    def measure_fineweb2(self, text: str, words: list[str], judge: Judge) -> dict[str, float]:
-        return fineweb2_gopher_quality.signals(text, words, judge.config.stopwords)
+    def measure_fineweb2(self, texts: list[str], words: list[list[str]], judge: Judge) -> list[dict[str, float]]:
+        return [fineweb2_gopher_quality.signals(text, ws, judge.config.stopwords) for text, ws in zip(texts, words)]

@@ -11,7 +11,7 @@ from pydantic import Field
 from curate.filters import gopher_repetition
 from curate.filters.fineweb2 import gopher_repetition as fineweb2_gopher_repetition
 from curate.pipeline.registry import register
-from curate.stages.heuristic import HeuristicStage, LanguageParams
+from curate.stages.heuristic import HeuristicStage, Judge, LanguageParams
 
 
 DEFAULTS = gopher_repetition.Thresholds()  # the filter's defaults: Rae et al. 2021, Table A1
@@ -64,3 +64,6 @@ class GopherRepetition(HeuristicStage):
     Params = GopherRepetitionParams
     module = gopher_repetition
     fineweb2 = fineweb2_gopher_repetition
+
+    def measure_fineweb2(self, texts: list[str], words: list[list[str]], judge: Judge) -> list[dict[str, float]]:
+        return fineweb2_gopher_repetition.signals_of(texts, words)  # the n-grams of many texts counted at once

@@ -188,9 +188,9 @@ class HeuristicStage(Stage):
         """(the text rewritten, or None when unchanged; the signals)."""
         return None, self.module.signals(text, lang)
 
-    def measure_fineweb2(self, text: str, words: list[str], judge: Judge) -> dict[str, float]:
-        """The signals as FineWeb-2 measured them, for a text with its words."""
-        return self.fineweb2.signals(text, words)
+    def measure_fineweb2(self, texts: list[str], words: list[list[str]], judge: Judge) -> list[dict[str, float]]:
+        """The signals as FineWeb-2 measured them, for each of one language's texts with its words."""
+        return [self.fineweb2.signals(text, ws) for text, ws in zip(texts, words)]
 
     def languages(self, batch: pa.RecordBatch) -> list[str | None]:
         """Each document's language: the `language` parameter, else the `lang` column, else None."""
@@ -246,7 +246,7 @@ class HeuristicStage(Stage):
                 words = judge.tokenizer.words_of(group_texts)
             except MissingPackage as error:
                 raise CurateError(f"{self.id}: documents in {code}: {error}") from None
-            measured = [self.measure_fineweb2(text, ws, judge) for text, ws in zip(group_texts, words)]
+            measured = self.measure_fineweb2(group_texts, words, judge)
             group = np.array([[sig[name] for name in names] for sig in measured], np.float64)
             values[rows] = group
             for row, reason in zip(rows, first_failing(group, judge.lower, judge.upper, names)):

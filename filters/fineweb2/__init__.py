@@ -14,6 +14,7 @@ Where curate departs from datatrove, on purpose:
   ratios) give a value: the rule before them has already rejected such a text in datatrove's order.
 - A text without a non-blank line fails FineWeb's first rule, ``line_punct_ratio`` (datatrove: ``empty``).
 - Repeated n-grams are compared by a 64-bit hash of their characters, not by the strings: two different n-grams
-  with the same hash (odds about 2**-64 per pair) count as equal.
+  with the same hash (odds about 2**-64 per pair) count as equal; n-grams of different texts hashed together are
+  told apart by the text's number mixed into the hash (the same odds).
 - The word tokenizers, where they differ (:mod:`curate.filters.words`).
 """

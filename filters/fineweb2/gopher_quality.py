@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress, repeat
+from operator import itemgetter, methodcaller, not_
 
 from curate.filters.fineweb2.configs import LanguageConfig
 from curate.filters.fineweb2.punctuation import SYMBOLS
@@ -39,26 +40,33 @@ def _has_letter(word: str) -> bool:
     return any(map(str.isalpha, word))
 
 
+_FIRST = itemgetter(slice(0, 1))  # a word's first character ("" for an empty word)
+_BULLET = methodcaller("startswith", ("\u2022", "-"))
+_ELLIPSIS = methodcaller("endswith", ("...", "\u2026"))
+
+
 def signals(text: str, words: list[str], stopwords: frozenset[str]) -> dict[str, float]:
     """Every signal in :data:`SIGNALS` for `text`, whose words (by its language's tokenizer) are `words`."""
+    # map() over C functions, no Python frame per word: a word that is alphabetic or starts with a letter has a
+    # letter and is no symbol (no symbol is a letter); the few others (numbers, punctuation) are looked at closer. In
+    # scripts with vowel signs, such as Devanagari, most words are not alphabetic but start with a letter.
     n = len(words)
-    # map() over C functions: no Python frame per word
-    lengths = list(map(len, compress(words, map(str.translate, words, repeat(_DROP_SYMBOLS)))))
+    alphabetic = list(map(str.isalpha, words))
+    others = list(compress(words, map(not_, alphabetic)))
+    initial = list(map(str.isalpha, map(_FIRST, others)))
+    rest = list(compress(others, map(not_, initial)))
+    symbols = list(compress(rest, map(not_, map(str.translate, rest, repeat(_DROP_SYMBOLS)))))
+    with_letter = alphabetic.count(True) + initial.count(True) + sum(map(_has_letter, rest))
+    word_count = n - len(symbols)
     lines = text.splitlines()
     n_lines = len(lines)
-    all_letters = list(map(str.isalpha, words))
-    with_letter = all_letters.count(True) + sum(map(_has_letter, compress(words, (not a for a in all_letters))))
     return {
-        "word_count": float(len(lengths)),
-        "mean_word_length": sum(lengths) / len(lengths) if lengths else math.nan,
+        "word_count": float(word_count),
+        "mean_word_length": (sum(map(len, words)) - sum(map(len, symbols))) / word_count if word_count else math.nan,
         "hash_ratio": text.count("#") / n if n else 0.0,
         "ellipsis_ratio": (text.count("...") + text.count("\u2026")) / n if n else 0.0,
-        "bullet_line_fraction": (
-            sum(line.lstrip().startswith(("\u2022", "-")) for line in lines) / n_lines if n_lines else 0.0
-        ),
-        "ellipsis_line_fraction": (
-            sum(line.rstrip().endswith(("...", "\u2026")) for line in lines) / n_lines if n_lines else 0.0
-        ),
+        "bullet_line_fraction": sum(map(_BULLET, map(str.lstrip, lines))) / n_lines if n_lines else 0.0,
+        "ellipsis_line_fraction": sum(map(_ELLIPSIS, map(str.rstrip, lines))) / n_lines if n_lines else 0.0,
         "alpha_word_fraction": with_letter / n if n else 0.0,
         "stop_word_count": float(len(stopwords.intersection(words))),
     }

@@ -25,8 +25,11 @@ and FineWeb's quality rules judge duplicated line characters). A ``dup_line_frac
 datatrove; an n-gram maximum of 0 rejects every text with that n-gram.
 
 Cost: n-grams are compared by a 64-bit polynomial hash of their characters and their length, all of an order's
-hashes at once in NumPy from one prefix sum (no string is built per n-gram); counting is one ``np.unique``, and the
+hashes at once in NumPy from one prefix sum (no string is built per n-gram); counting is one sort, and the
 left-to-right reading loops in Python only over the n-grams that occurred before (where a repeat can be).
+:func:`signals_of` hashes the words of many texts together (runs of about 32,000 characters, each key with its text's
+number mixed in), so that NumPy's fixed cost per call is paid per run, not per text: on short texts (a few hundred
+words) it was most of the time.
 """
 from __future__ import annotations
 
@@ -39,10 +42,12 @@ import numpy as np
 from curate.filters.fineweb2.configs import LanguageConfig
 from curate.filters.gopher_repetition import SIGNALS, Thresholds
 
-__all__ = ["SIGNALS", "signals", "thresholds"]
+__all__ = ["SIGNALS", "signals", "signals_of", "thresholds"]
 
 _TOP_N = (2, 3, 4)
 _DUP_N = (5, 6, 7, 8, 9, 10)
+_NGRAM_SIGNALS = tuple(f"top_{n}gram_char_fraction" for n in _TOP_N) + tuple(
+    f"dup_{n}gram_char_fraction" for n in _DUP_N)
 _LINES = re.compile("\n+")
 _PARAGRAPHS = re.compile("\n{2,}")
 _BASE = 0x9E3779B97F4A7C15  # odd, so it has an inverse modulo 2**64
@@ -91,23 +96,16 @@ class _Substrings:
         return sums + (ends - starts).astype(np.uint64) * _LENGTH
 
 
-def _top_chars(keys: np.ndarray, lengths: np.ndarray) -> int:
-    """Characters of the most frequent n-gram times its count; the first to occur of tied n-grams."""
-    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-    top = counts.max()
-    return int(top) * int(lengths[first[counts == top].min()])
+_TEXT = np.uint64(0xD6E8FEB86659FD93)  # odd: spreads a text's number over the key
+_RUN_CHARS = 1 << 15  # characters of words hashed together: NumPy's cost per call shared, sorts small enough to be fast
 
 
-def _repeated_chars(keys: np.ndarray, lengths: np.ndarray, n: int) -> int:
-    """Characters of the n-grams equal to one read before them, reading on after each repeat (datatrove's
-    ``find_all_duplicate``), on integer keys."""
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    if first.size == keys.size:
-        return 0
-    # The reading can only stop at an n-gram that occurred before it: between two such, it reads every n-gram (each
-    # one's first occurrence), so those are added at once and the loop runs over the possible repeats alone.
-    stops = np.flatnonzero(first[inverse] < np.arange(keys.size)).tolist()
-    ids, sizes = inverse.tolist(), lengths.tolist()
+def _read_repeats(ids: list[int], sizes: list[int], stops: list[int], n: int) -> int:
+    """Characters of the n-grams equal to one read before them, reading one text's n-grams (`ids`: equal n-grams,
+    equal ids) from the first and on after each repeat (datatrove's ``find_all_duplicate``). The reading can only stop
+    at an n-gram that occurred before it (`stops`, ascending, with their `sizes`): between two such, it reads every
+    n-gram (each one's first occurrence), so those are added at once and the loop runs over the possible repeats
+    alone."""
     seen: set[int] = set()
     chars = i = k = 0
     while k < len(stops):
@@ -117,7 +115,7 @@ def _repeated_chars(keys: np.ndarray, lengths: np.ndarray, n: int) -> int:
             continue
         seen.update(ids[i:at])
         if ids[at] in seen:
-            chars += sizes[at]
+            chars += sizes[k]
             i = at + n
         else:
             seen.add(ids[at])
@@ -126,49 +124,128 @@ def _repeated_chars(keys: np.ndarray, lengths: np.ndarray, n: int) -> int:
     return chars
 
 
-def _ngram_signals(words: list[str], size: int) -> dict[str, float]:
-    out = {f"top_{n}gram_char_fraction": 0.0 for n in _TOP_N}
-    out.update({f"dup_{n}gram_char_fraction": 0.0 for n in _DUP_N})
-    count = len(words)
-    if count < 2:
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(each key's group: equal keys, one group; each group's first position; each group's size). NumPy's unique
+    sorts stably, which is several times slower on random 64-bit keys than the sort used here."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    new = np.empty(keys.size, bool)
+    new[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    heads = np.flatnonzero(new)
+    group = np.empty(keys.size, np.int64)
+    group[order] = np.cumsum(new) - 1
+    first = np.minimum.reduceat(order, heads)
+    sizes = np.diff(np.append(heads, keys.size))
+    return group, first, sizes
+
+
+def _top_chars(keys: np.ndarray, lengths: np.ndarray, texts: np.ndarray, out: np.ndarray) -> None:
+    """Per text (`texts`: each n-gram's, ascending): the characters of its most frequent n-gram times its count, the
+    first to occur of tied n-grams, into ``out[text]``."""
+    _, first, counts = _groups(keys)
+    span = keys.size + 1
+    best = np.full(out.size, -1, np.int64)
+    np.maximum.at(best, texts[first], counts * span - first)  # the highest count, then the first to occur
+    found = np.flatnonzero(best >= 0)
+    count = -(-best[found] // span)
+    out[found] = count * lengths[count * span - best[found]]
+
+
+def _repeated_chars(keys: np.ndarray, lengths: np.ndarray, texts: np.ndarray, n: int, out: np.ndarray) -> None:
+    """Per text (`texts`: each n-gram's, ascending): the characters of its n-grams that repeat one read before, into
+    ``out[text]``."""
+    group, first, _ = _groups(keys)
+    if first.size == keys.size:
+        return
+    stops = np.flatnonzero(first[group] < np.arange(keys.size))
+    owners = texts[stops]
+    heads = np.flatnonzero(np.diff(owners, prepend=-1))  # each text's first stop
+    bounds = [*heads.tolist(), stops.size]
+    with_stops = owners[heads]
+    starts = np.searchsorted(texts, with_stops).tolist()  # each text's n-grams: [start, end)
+    ends = np.searchsorted(texts, with_stops, "right").tolist()
+    local, sizes = (stops - np.repeat(starts, np.diff(bounds))).tolist(), lengths[stops].tolist()
+    for text, start, end, lo, hi in zip(with_stops.tolist(), starts, ends, bounds, bounds[1:]):
+        out[text] = _read_repeats(group[start:end].tolist(), sizes[lo:hi], local[lo:hi], n)
+
+
+def _ngram_chars(words: list[list[str]]) -> np.ndarray:
+    """Per text (rows) and n-gram signal (columns: the top 2-4-grams, the duplicate 5-10-grams): characters."""
+    out = np.zeros((len(words), len(_TOP_N) + len(_DUP_N)), np.int64)
+    runs, chars = [[]], 0
+    for i, ws in enumerate(words):  # runs of texts hashed together, a long text alone
+        size = sum(map(len, ws)) + len(ws)
+        if runs[-1] and chars + size > _RUN_CHARS:
+            runs.append([])
+            chars = 0
+        runs[-1].append(i)
+        chars += size
+    for run in runs:
+        out[run] = _run_ngram_chars([words[i] for i in run])
+    return out
+
+
+def _run_ngram_chars(words: list[list[str]]) -> np.ndarray:
+    """:func:`_ngram_chars` of texts hashed together: every text's words in one string (an n-gram never crosses a
+    text's end), each key with its text's number mixed in, so equal n-grams of different texts differ."""
+    out = np.zeros((len(words), len(_TOP_N) + len(_DUP_N)), np.int64)
+    counts = np.fromiter(map(len, words), np.int64, len(words))
+    every = [w for ws in words for w in ws]
+    total = len(every)
+    if total < 2:
         return out
-    offsets = np.zeros(count + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, words), np.int64, count), out=offsets[1:])
-    joined = _Substrings("".join(words))
-    spaced = _Substrings(" ".join(words))
-    positions = np.arange(count + 1)
-    for n in _TOP_N:
-        m = count - n + 1
+    text_of_word = np.repeat(np.arange(len(words)), counts)
+    offsets = np.zeros(total + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, every), np.int64, total), out=offsets[1:])
+    joined = _Substrings("".join(every))
+    spaced = _Substrings(" ".join(every))
+    for column, n in enumerate(_TOP_N + _DUP_N):
+        m = total - n + 1
         if m < 1:
             break
-        starts = offsets[:m] + positions[:m]  # in the spaced string: one space after each word
-        ends = offsets[n:] + positions[n:] - 1
-        out[f"top_{n}gram_char_fraction"] = _top_chars(spaced.keys(starts, ends), ends - starts) / size
-    for n in _DUP_N:
-        m = count - n + 1
-        if m < 1:
+        at = np.flatnonzero(text_of_word[:m] == text_of_word[n - 1:])  # the n-grams inside one text
+        if not at.size:
             break
-        starts, ends = offsets[:m], offsets[n:]
-        out[f"dup_{n}gram_char_fraction"] = _repeated_chars(joined.keys(starts, ends), ends - starts, n) / size
+        texts = text_of_word[at]
+        if n in _TOP_N:
+            starts = offsets[at] + at  # in the spaced string: one space after each word
+            ends = offsets[at + n] + at + n - 1
+            keys = spaced.keys(starts, ends) + texts.astype(np.uint64) * _TEXT
+            _top_chars(keys, ends - starts, texts, out[:, column])
+        else:
+            starts, ends = offsets[at], offsets[at + n]
+            keys = joined.keys(starts, ends) + texts.astype(np.uint64) * _TEXT
+            _repeated_chars(keys, ends - starts, texts, n, out[:, column])
     return out
 
 
 def signals(text: str, words: list[str]) -> dict[str, float]:
     """Every signal in :data:`SIGNALS` for `text`, whose words (by its language's tokenizer) are `words`."""
-    size = len(text)
-    if not size:  # datatrove rejects an empty text before any rule: here it fails every rule that is on
-        return dict.fromkeys(SIGNALS, math.inf)
-    paragraphs = _PARAGRAPHS.split(text.strip())
-    para_count, para_chars = _repeats(paragraphs)
-    lines = _LINES.split(text)
-    line_count, line_chars = _repeats(lines)
-    return {
-        "dup_line_fraction": line_count / len(lines),
-        "dup_paragraph_fraction": para_count / len(paragraphs),
-        "dup_line_char_fraction": line_chars / size,
-        "dup_paragraph_char_fraction": para_chars / size,
-        **_ngram_signals(words, size),
-    }
+    return signals_of([text], [words])[0]
+
+
+def signals_of(texts: list[str], words: list[list[str]]) -> list[dict[str, float]]:
+    """:func:`signals` of each text with its words, the n-grams of all of them hashed and counted together."""
+    ngram_chars = _ngram_chars(words).tolist()
+    out = []
+    for text, chars in zip(texts, ngram_chars):
+        size = len(text)
+        if not size:  # datatrove rejects an empty text before any rule: here it fails every rule that is on
+            out.append(dict.fromkeys(SIGNALS, math.inf))
+            continue
+        paragraphs = _PARAGRAPHS.split(text.strip())
+        para_count, para_chars = _repeats(paragraphs)
+        lines = _LINES.split(text)
+        line_count, line_chars = _repeats(lines)
+        out.append({
+            "dup_line_fraction": line_count / len(lines),
+            "dup_paragraph_fraction": para_count / len(paragraphs),
+            "dup_line_char_fraction": line_chars / size,
+            "dup_paragraph_char_fraction": para_chars / size,
+            **{name: c / size for name, c in zip(_NGRAM_SIGNALS, chars)},
+        })
+    return out
 
 
 def thresholds(config: LanguageConfig) -> Thresholds:

@@ -135,6 +135,26 @@ def test_ngram_signals_equal_the_definitions_on_random_repetitive_texts():
             assert sig[f"top_{n}gram_char_fraction"] == expected
 
 
+def test_many_texts_at_once_score_as_each_text_alone():
+    # signals_of hashes the n-grams of many texts together: an n-gram of one text must never count as a repeat of
+    # another's (equal texts side by side), a text of 0 or 1 word scores 0, and texts past one run's size still agree
+    rng = random.Random(11)
+    texts, words = [], []
+    for _ in range(120):
+        vocabulary = ["a", "b", "ab", "ba", "c", "abc", "ca", "दो", "तीन"][: rng.randint(2, 9)]
+        ws = [rng.choice(vocabulary) for _ in range(rng.choice((0, 1, 2, 5, 12, 40, 400)))]
+        texts.append(" ".join(ws))
+        words.append(ws)
+    distinct = [f"w{i}" for i in range(7000)]  # about 50,000 characters: more than one run alone
+    texts += ["x y z v w", "x y z v w", " ".join(distinct), "x y z v w"]
+    words += [t.split() for t in texts[-4:]]
+    together = gopher_repetition.signals_of(texts, words)
+    alone = [gopher_repetition.signals(t, w) for t, w in zip(texts, words)]
+    assert together == alone
+    assert together[-1]["dup_5gram_char_fraction"] == 0.0  # the same five words as the texts before it, not a repeat
+    assert together[-1]["top_2gram_char_fraction"] == 3 / 9
+
+
 def test_an_empty_text_fails_the_first_rule_that_is_on():
     # datatrove's GopherRepetitionFilter rejects an empty text ("empty") before any rule
     sig = gopher_repetition.signals("", [])
@@ -155,6 +175,25 @@ def test_symbols_are_not_words_but_count_in_the_ratios():
     assert sig["hash_ratio"] == 1 / 9 and sig["ellipsis_ratio"] == 1 / 9
     assert sig["alpha_word_fraction"] == 5 / 9  # symbols and "1" have no letter
     assert sig["stop_word_count"] == 2  # "Der" is not "der": matched exactly
+
+
+def test_word_counts_and_letters_equal_the_definitions_on_mixed_words():
+    # words with vowel signs (not alphabetic, start with a letter), numbers in two scripts, symbols, a symbol glued to
+    # a letter, a mark first, the empty word: the fast paths give the literal definitions
+    pool = ["हिंदी", "के", "और", "१२३", "123", "1st", "-a", "…", "...", "#", "«", "॥", "\u093e\u0915", "abc", "١٢",
+            "", "a-b", "١st", "２"]
+    rng = random.Random(5)
+    for _ in range(300):
+        words = [rng.choice(pool) for _ in range(rng.randint(0, 30))]
+        sig = gopher_quality.signals(" ".join(words), words, frozenset({"के", "abc"}))
+        kept = [w for w in words if not all(c in SYMBOLS for c in w)]  # an empty word is a symbol: no character
+        assert sig["word_count"] == len(kept)
+        if kept:
+            assert sig["mean_word_length"] == sum(map(len, kept)) / len(kept)
+        else:
+            assert math.isnan(sig["mean_word_length"])
+        with_letter = sum(any(c.isalpha() for c in w) for w in words)
+        assert sig["alpha_word_fraction"] == (with_letter / len(words) if words else 0.0)
 
 
 def test_lines_by_splitlines_bullets_and_ellipses():
