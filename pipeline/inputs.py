@@ -194,16 +194,18 @@ class Unsplittable(Exception):
     group). The file is read whole, as one task."""
 
 
-def tasks(files: list[InputFile], cfg: InputConfig) -> list[InputFile]:
+def tasks(files: list[InputFile], cfg: InputConfig, slots: int = 1) -> list[InputFile]:
     """The tasks of a run, in input order: a file larger than `input.split_size` is cut into ranges of about that
-    size where its format allows (each reader's splitter says where and why not), every other file is one task. The
-    files larger than the split size that are read whole anyway are named once, on stderr, with the reason."""
+    size where its format allows (each reader's splitter says where and why not), every other file is one task. A cut
+    file gets a multiple of `slots` ranges (the tasks an engine runs at once), so that its last round of ranges
+    keeps every slot busy. The files larger than the split size that are read whole anyway are named once, on
+    stderr, with the reason."""
     out, whole = [], []
     for file in files:
         parts = []
         if file.size > cfg.split_size:
             try:
-                parts = split(file, cfg.split_size)
+                parts = split(file, _range_size(file.size, cfg.split_size, slots))
             except Unsplittable as why:
                 whole.append(f"{file.rel} ({why})")
         out += [dataclasses.replace(file, part=part) for part in parts] if parts else [file]
@@ -211,6 +213,14 @@ def tasks(files: list[InputFile], cfg: InputConfig) -> list[InputFile]:
         print(f"curate: {len(whole)} file{'s' if len(whole) > 1 else ''} over input.split_size "
               f"({cfg.split_size:,} bytes) read whole, one task each: {'; '.join(whole)}", file=sys.stderr)
     return out
+
+
+def _range_size(file_size: int, split_size: int, slots: int) -> int:
+    """The size of `file_size`'s ranges: at most `split_size`, their number rounded up to a multiple of `slots` (15
+    ranges on 2 slots take 8 rounds, the last with one slot idle; 16 smaller ones take 8 full rounds)."""
+    count = -(-file_size // split_size)
+    count = -(-count // max(1, slots)) * max(1, slots)
+    return -(-file_size // count)
 
 
 def split(file: InputFile, size: int) -> list[Range]:

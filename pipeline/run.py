@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from curate.pipeline import output as layout
 from curate.pipeline.check import Checked, assumed_format, check, named_files
-from curate.pipeline.config import InputConfig, PipelineConfig
+from curate.pipeline.config import PipelineConfig
 from curate.pipeline.engine import Engine, opened
-from curate.pipeline.estimate import refuse_exceeding
+from curate.pipeline.estimate import refuse_exceeding, resources
 from curate.pipeline.errors import CurateError, RunFailed, job_failed
 from curate.pipeline.inputs import InputFile, Range, resolve, tasks
 from curate.pipeline.output import Output, now, refuse_deleting, refuse_inside_input
@@ -67,7 +67,7 @@ def _run(checked_: Checked, output: Output, started: float, resume: bool, overwr
     if resuming and output.exists(layout.MANIFEST):
         return RunResult(output, output.read_json(layout.STATS), time.time() - started, len(checked_.inputs))
     resumed = len(output.committed(0)) if resuming else 0
-    work = _tasks(checked_.inputs, config.input, output, resuming)
+    work = _tasks(checked_.inputs, config, output, resuming)
     with opened(pipeline, work, progress) as engine:  # closed once the manifest is written (or failed)
         try:
             records, decisions = _run_passes(pipeline, work, output, engine, resuming)
@@ -108,10 +108,12 @@ def _run(checked_: Checked, output: Output, started: float, resume: bool, overwr
     return RunResult(output, stats, time.time() - started, resumed)
 
 
-def _tasks(inputs: list[InputFile], cfg: InputConfig, output: Output, resuming: bool) -> list[InputFile]:
+def _tasks(inputs: list[InputFile], config: PipelineConfig, output: Output, resuming: bool) -> list[InputFile]:
     """The run's tasks: each input file, or each range of one larger than `input.split_size`. Cut once, when the run
     begins, and kept in the output (`ledger/tasks.json`), so that a resumed run reads the ranges its first attempt
-    committed, whatever `input.split_size` (or a newer splitter) would cut now, and does not scan the files again."""
+    committed, whatever `input.split_size` (or a newer splitter) would cut now, and does not scan the files again.
+    A cut file gets a multiple of the engine's tasks at once per worker in ranges."""
+    cfg = config.input
     if resuming and output.exists(layout.TASKS):
         planned = output.read_json(layout.TASKS)
         files = {file.rel: file for file in inputs}  # the same listing (`prepare` checked it), maybe a new location
@@ -122,11 +124,20 @@ def _tasks(inputs: list[InputFile], cfg: InputConfig, output: Output, resuming: 
                   f"{planned['split_size']:,} bytes then, {cfg.split_size:,} now: the new size applies to a new run)",
                   file=sys.stderr)
         return work
-    work = tasks(inputs, cfg)
+    work = tasks(inputs, cfg, slots=_slots(config) if any(f.size > cfg.split_size for f in inputs) else 1)
     output.write_json(layout.TASKS, {"split_size": cfg.split_size,
                                      "tasks": [{"path": task.rel, "range": task.part and dataclasses.asdict(task.part)}
                                                for task in work]})
     return work
+
+
+def _slots(config: PipelineConfig) -> int:
+    """The tasks a worker of the run's engine runs at once, 1 where its settings do not say (the engine, starting,
+    names a setting it cannot read)."""
+    try:
+        return resources(config).tasks_per_worker
+    except ValueError:
+        return 1
 
 
 def _run_passes(pipeline: Pipeline, inputs: list[InputFile], output: Output, engine: Engine, resuming: bool):

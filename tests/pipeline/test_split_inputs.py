@@ -354,3 +354,16 @@ def test_a_resumed_run_reads_the_ranges_its_first_attempt_cut(pages, tmp_path, m
         f.write(b'{"text": "one more line"}\n')
     with pytest.raises(CurateError, match="input files changed"):
         run(pipeline_config.parse(raw_config(inputs, output, "beam", "64KiB")), resume=True)
+
+
+def test_a_cut_file_gets_a_multiple_of_the_slots_in_ranges(tmp_path):
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"".join(json.dumps({"text": f"line {i} " + "x" * (i % 50)}).encode() + b"\n"
+                              for i in range(20_000)))
+    config = InputConfig(paths=[str(path)], format="jsonl", split_size=path.stat().st_size // 7 + 1)
+    file = resolve(config)[0]
+    one, two, three = (tasks([file], config, slots=slots) for slots in (1, 2, 3))
+    assert (len(one), len(two), len(three)) == (7, 8, 9)
+    for cut in (one, two, three):
+        assert cut[0].part.start == 0 and cut[-1].part.end == file.size
+        assert all(a.part.end == b.part.start for a, b in zip(cut, cut[1:]))
