@@ -124,20 +124,12 @@ def _tasks(inputs: list[InputFile], config: PipelineConfig, output: Output, resu
                   f"{planned['split_size']:,} bytes then, {cfg.split_size:,} now: the new size applies to a new run)",
                   file=sys.stderr)
         return work
-    work = tasks(inputs, cfg, slots=_slots(config) if any(f.size > cfg.split_size for f in inputs) else 1)
+    split = any(file.size > cfg.split_size for file in inputs)
+    work = tasks(inputs, cfg, slots=resources(config).tasks_per_worker if split else 1)
     output.write_json(layout.TASKS, {"split_size": cfg.split_size,
                                      "tasks": [{"path": task.rel, "range": task.part and dataclasses.asdict(task.part)}
                                                for task in work]})
     return work
-
-
-def _slots(config: PipelineConfig) -> int:
-    """The tasks a worker of the run's engine runs at once, 1 where its settings do not say (the engine, starting,
-    names a setting it cannot read)."""
-    try:
-        return resources(config).tasks_per_worker
-    except ValueError:
-        return 1
 
 
 def _run_passes(pipeline: Pipeline, inputs: list[InputFile], output: Output, engine: Engine, resuming: bool):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from curate.engines.spark import class_archive, quiet
 from curate.pipeline.config import EngineConfig
 from curate.pipeline.engine import Engine, plan_of, register_engine
-from curate.pipeline.errors import CurateError
+from curate.pipeline.errors import ConfigError, CurateError
 from curate.pipeline.inputs import InputFile
 from curate.pipeline.output import WORK, Output, stage_outputs
 from curate.pipeline.passes import Pass, Pipeline, decision_listing, run_pass, worker_pipeline
@@ -199,22 +199,12 @@ class SparkEngine(Engine):
         (heap - 300 MiB) x `spark.memory.fraction`; each sort or aggregation takes at least one page
         (`spark.buffer.pageSize`, else as Spark sizes it: that memory / tasks / 16, a power of two from 1 to 64 MiB).
         Spark's defaults where unset (1g, 200 shuffle partitions, fraction 0.6)."""
-        from curate.pipeline.estimate import Resources
-
-        conf, master = settings.conf, settings.master or "local[*]"
-        if master.startswith("local"):
-            threads = master.partition("[")[2].partition(",")[0].rstrip("]") or "1"
-            tasks = (os.cpu_count() or 1) if threads == "*" else int(threads)
-            key = "spark.driver.memory"
-        else:
-            tasks, key = int(conf.get("spark.executor.cores", "1")), "spark.executor.memory"
-        given = conf.get(key, "1g")
-        usable = int((_jvm_size(given, 1 << 20) - (300 << 20)) * float(conf.get("spark.memory.fraction", "0.6")))
-        page = conf.get("spark.buffer.pageSize")
-        page = _jvm_size(page, 1) if page else min(64 << 20, max(1 << 20, 1 << max(0, usable // tasks // 16 - 1)
-                                                                   .bit_length()))
-        return Resources(tasks, int(conf.get("spark.sql.shuffle.partitions", "200")), usable,
-                         f"{key} {given}: (heap - 300 MiB) x spark.memory.fraction", page)
+        try:
+            return _resources(settings)
+        except (ValueError, ZeroDivisionError) as error:
+            raise ConfigError(f"engine: a Spark setting that sizes its tasks and memory is not a size or number "
+                              f"({error}): spark.driver.memory/spark.executor.memory as 4g or 512m, "
+                              f"spark.executor.cores and local[N] as whole numbers above 0") from None
 
     @classmethod
     def check(cls, settings: EngineConfig) -> None:
@@ -265,6 +255,26 @@ class SparkEngine(Engine):
             decisions.select(*columns).repartition("file_key").write.mode("overwrite") \
                 .partitionBy("file_key").parquet(output.uri_of(target))
         return decision_listing(output, target), planned.result
+
+
+def _resources(settings: EngineConfig):
+    """`SparkEngine.resources` read from the settings; ValueError where one is not a number."""
+    from curate.pipeline.estimate import Resources
+
+    conf, master = settings.conf, settings.master or "local[*]"
+    if master.startswith("local"):
+        threads = master.partition("[")[2].partition(",")[0].rstrip("]") or "1"
+        tasks = (os.cpu_count() or 1) if threads == "*" else int(threads)
+        key = "spark.driver.memory"
+    else:
+        tasks, key = int(conf.get("spark.executor.cores", "1")), "spark.executor.memory"
+    given = conf.get(key, "1g")
+    usable = int((_jvm_size(given, 1 << 20) - (300 << 20)) * float(conf.get("spark.memory.fraction", "0.6")))
+    page = conf.get("spark.buffer.pageSize")
+    page = _jvm_size(page, 1) if page else min(64 << 20, max(1 << 20, 1 << max(0, usable // tasks // 16 - 1)
+                                                               .bit_length()))
+    return Resources(tasks, int(conf.get("spark.sql.shuffle.partitions", "200")), usable,
+                     f"{key} {given}: (heap - 300 MiB) x spark.memory.fraction", page)
 
 
 def _jvm_size(text: str, unit: int) -> int:

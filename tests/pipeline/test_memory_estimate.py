@@ -118,6 +118,20 @@ def test_explain_estimate_prints_every_global_stage(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("engine", [{"conf": {"spark.driver.memory": "lots"}}, {"master": "local[0]"},
+                                    {"conf": {"spark.memory.fraction": "most"}}])
+def test_a_spark_size_that_is_not_a_size_is_one_line(tmp_path, capsys, engine):
+    write_input(tmp_path / "in")
+    path = tmp_path / "p.yaml"
+    path.write_text(json.dumps({"input": str(tmp_path / "in"), "output": str(tmp_path / "out"),
+                                "engine": {"name": "spark", "master": "local[2]", **engine},
+                                "stages": [{"name": "minhash_dedup"}]}))
+    code, out, err = curate(capsys, "explain", str(path), "--estimate")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("curate: error: engine: a Spark setting that sizes its tasks and memory is not a size")
+
+
 @pytest.mark.parametrize("engine, says", [
     # Spark's least memory per operator (a 16 MiB page with the default 1g) fills it: fewer tasks at once
     ({"memory_per_worker": "1MiB"}, "5 buffer(s) a task take 80.0 MiB however little they hold, and a worker runs 2 "
