@@ -134,6 +134,9 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
 def split(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
     """(kept rows without the reason column, rejected rows with it)."""
     reasons = batch.column(REJECT)
+    if reasons.null_count in (0, batch.num_rows):  # all rejected or all kept: no copy of the rows (pages are large)
+        none = batch.slice(0, 0)
+        return (none.drop_columns([REJECT]), batch) if reasons.null_count == 0 else (batch.drop_columns([REJECT]), none)
     kept_mask = pc.is_null(reasons)
     kept = batch.filter(kept_mask).drop_columns([REJECT])
     rejected = batch.filter(pc.invert(kept_mask))

@@ -42,6 +42,7 @@ class Pass:
     maps: tuple[BoundStage, ...]
     feeds: BoundStage | None
     keeps_html: bool = False  # a later stage still needs the page (e.g. extraction after URL dedup)
+    html_last: int = -1  # the last of `maps` that reads the page: after it this pass drops `html` (-1: none does)
 
     @property
     def last(self) -> bool:
@@ -74,7 +75,9 @@ def _cut(stages: list[BoundStage]) -> list[Pass]:
     out, position = [], 0
     for index, (applies, maps, feeds) in enumerate(cut):
         position += len(maps) + (1 if feeds is not None else 0)
-        out.append(Pass(index, applies, maps, feeds, keeps_html=needs_html[position]))
+        readers = [i for i, bound in enumerate(maps) if "html" in bound.stage.requires()]
+        out.append(Pass(index, applies, maps, feeds, keeps_html=needs_html[position],
+                        html_last=len(maps) if needs_html[position] else max(readers, default=-1)))
     return out
 
 
@@ -249,15 +252,19 @@ def run_pass(pipeline: Pipeline, step: Pass, file: InputFile, output: Output,
                     kept = kept.drop_columns([name for name in LINEAGE.names if name in kept.schema.names])
                     counts[0].rows_out += kept.num_rows
                     reject(rejected)
-                for bound, count in zip(maps, counts[1:] if applied is not None else counts):
+                if step.html_last < 0:
+                    kept = _without_html(kept)
+                for index, (bound, count) in enumerate(zip(maps, counts[1:] if applied is not None else counts)):
                     if kept.num_rows == 0:
                         break
                     if not has_pages(file.format) and bound.stage.needs_page():
                         continue  # a text record goes past extraction with its text as read
-                    kept, rejected = split(bound.run(kept, count))
+                    out = bound.run(kept, count)
+                    # no later stage reads the page: drop it before `split` copies it into the kept and the rejected
+                    kept, rejected = split(_without_html(out) if index == step.html_last else out)
                     reject(rejected)
-                if not step.keeps_html and "html" in kept.schema.names:
-                    kept = kept.drop_columns(["html"])
+                if not step.keeps_html:
+                    kept = _without_html(kept)
                 if step.last and kept.num_rows:
                     for collector in collectors.values():
                         kept = collector.kept(kept)  # a collector may take columns out (tokens go to the shards)
@@ -289,6 +296,10 @@ def run_pass(pipeline: Pipeline, step: Pass, file: InputFile, output: Output,
     }
     output.write_json(pass_record(step.index, file.key), record)
     return record
+
+
+def _without_html(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch.drop_columns(["html"]) if "html" in batch.schema.names else batch
 
 
 def _with_file(keys: pa.RecordBatch, file_key: str) -> pa.RecordBatch:

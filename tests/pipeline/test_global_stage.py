@@ -45,6 +45,32 @@ def test_pipeline_is_cut_at_global_stages():
     assert url_first[0].keeps_html and not url_first[1].keeps_html
 
 
+def test_a_pass_drops_the_page_after_the_last_stage_that_reads_it(tmp_path):
+    """The stages after extraction never read `html`: carried on, every split after them would copy every page."""
+    from curate.pipeline.inputs import InputFile
+    from curate.pipeline.output import Output
+    from curate.pipeline.passes import run_pass
+
+    crawl = generate_crawl(tmp_path / "in", files=1)[0]
+    pipeline = Pipeline(config_for(tmp_path / "in", tmp_path / "out", [
+        {"name": "extract", "backend": "resiliparse"}, {"name": "langid"}, {"name": "gopher_quality"}]))
+    step = pipeline.passes[0]
+    seen = []
+    for bound in pipeline.stages:
+        def spy(batch, process=bound.stage.process, stage=bound.id):
+            seen.append((stage, "html" in batch.schema.names))
+            return process(batch)
+        bound.stage.process = spy
+    record = run_pass(pipeline, step, InputFile(str(crawl), crawl.name, crawl.stat().st_size, "warc"),
+                      Output(str(tmp_path / "out")))
+    assert record["kept"] > 0 and dict(seen) == {"extract": True, "langid": False, "gopher_quality": False}
+    assert step.html_last == 0 and not step.keeps_html
+    url_first = Pipeline(config_for(Path("in"), Path("out"), [{"name": "exact_dedup", "on": "url"},
+                                                             {"name": "extract"}, {"name": "langid"}])).passes
+    assert url_first[0].keeps_html and url_first[0].html_last == len(url_first[0].maps)  # for pass 1's extract
+    assert url_first[1].html_last == 0
+
+
 def test_normalisation():
     assert normalise_text("  Hello\n\nWORLD  ") == normalise_text("hello world") == "hello world"
     assert normalise_url("HTTPS://www.Example.com:443/a/?utm_source=x&b=2#top") == "//example.com/a?b=2"

@@ -48,6 +48,26 @@ def test_reasons_are_prefixed_and_columns_typed():
     assert rejected.column("id").to_pylist() == ["d1"]
 
 
+def test_a_batch_all_kept_or_all_rejected_is_split_without_copying_its_rows():
+    """Pages are large: a stage that keeps (or rejects) a whole batch must not cost a copy of every page."""
+    pages = pa.array([b"<p>" + b"x" * 100_000, b"<p>" + b"y" * 100_000], pa.binary())
+
+    def data_address(batch):
+        return batch.column("html").buffers()[2].address
+
+    for reasons, kept_rows, rejected_rows in [([None, None], 2, 0), (["a", "b"], 0, 2)]:
+        batch = pa.RecordBatch.from_pydict({"html": pages, "reject_reason": pa.array(reasons, pa.string())})
+        kept, rejected = split(batch)
+        assert (kept.num_rows, rejected.num_rows) == (kept_rows, rejected_rows)
+        assert kept.schema.names == ["html"] and rejected.schema.names == ["html", "reject_reason"]
+        whole = kept if kept_rows else rejected
+        assert whole.column("html").to_pylist() == pages.to_pylist()
+        assert data_address(whole) == data_address(batch)
+    kept, rejected = split(pa.RecordBatch.from_pydict({"html": pages, "reject_reason": pa.array([None, "a"])}))
+    assert kept.column("html").to_pylist() == pages.to_pylist()[:1]
+    assert rejected.column("reject_reason").to_pylist() == ["a"]
+
+
 def test_stage_id_is_the_prefix():
     out = BoundStage(Shout(ShoutParams(), "shout_twice"), "reject").run(batch_of([""]), StageCounts("x"))
     assert out.column("reject_reason").to_pylist() == ["shout_twice:empty"]
