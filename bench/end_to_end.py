@@ -115,6 +115,18 @@ def datatrove_worker(command: str, parent: str) -> bool:
     return "forkserver" in command and "forkserver" in parent
 
 
+def process_kind(command: str) -> str:
+    """Which part of a run a process is, by its command line: what the CPU split (`cpu_by_process`) is keyed by."""
+    program = command.split(" ", 1)[0]
+    if "java" in program:
+        return "jvm"
+    for marker, kind in (("sandbox_worker", "sandbox"), ("spark.daemon", "spark worker"), ("forkserver", "worker"),
+                         ("curate run", "driver"), ("datatrove_fineweb", "driver")):
+        if marker in command:
+            return kind
+    return "other"
+
+
 def timed(command: list[str], is_worker=None) -> dict:
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -126,7 +138,14 @@ def timed(command: list[str], is_worker=None) -> dict:
     return {"seconds": round(seconds, 2), "cpu_seconds": round(memory.cpu_seconds, 1),
             "jvm_cpu_seconds": round(memory.jvm_cpu_seconds, 1), "peak_worker_mb": round(memory.peak_worker / 2**20),
             "peak_total_mb": round(memory.peak_total / 2**20), "peak_jvm_mb": round(memory.peak_jvm / 2**20),
-            "workers": len(memory.workers_seen)}
+            "workers": len(memory.workers_seen), "cpu_by_process": cpu_by_process(memory)}
+
+
+def cpu_by_process(memory: TreeMemory) -> dict[str, float]:
+    split: dict[str, float] = collections.Counter()
+    for pid, cpu in memory.cpu.items():
+        split[process_kind(memory.commands[pid])] += cpu
+    return {kind: round(cpu, 1) for kind, cpu in sorted(split.items())}
 
 
 def run_curate(warcs: Path, out: Path, cores: int, backend: str, precheck: bool) -> tuple[dict, dict[str, str | None]]:

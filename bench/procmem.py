@@ -46,6 +46,7 @@ class TreeMemory:
         self.peak_total = self.peak_worker = self.peak_jvm = 0
         self.workers_seen: set[int] = set()
         self.cpu: dict[int, float] = {}
+        self.commands: dict[int, str] = {}
         self.jvm_pids: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -76,6 +77,7 @@ class TreeMemory:
             _, command, rss, cpu = processes[pid]
             total += rss
             self.cpu[pid] = cpu
+            self.commands[pid] = command
             if "java" in command.split(" ", 1)[0]:
                 self.jvm_pids.add(pid)
                 self.peak_jvm = max(self.peak_jvm, subtree(pid))
