@@ -7,7 +7,7 @@ GopherQualityFilter → C4QualityFilter(filter_no_terminal_punct=False) → Fine
 exclusion writer on every filter (under `OUT/removed/<step>`): the
 steps and settings of datatrove's `examples/fineweb.py` (its URL filter aside), on LocalPipelineExecutor with one task
 per input file and `--workers` processes. `--datatrove` is a folder datatrove is installed in (`pip install --target
-DIR datatrove==0.10.1 spacy==3.8.18 faust-cchardet python-magic fasteners`); it is appended to `sys.path`, so the
+DIR datatrove==0.10.1 spacy==3.8.18 faust-cchardet python-magic fasteners orjson`); it is appended to `sys.path`, so the
 packages this interpreter already has — trafilatura, fastText, resiliparse — are the ones both pipelines use.
 The language-ID model is the lid.176 file curate ships (datatrove would download lid.176.bin).
 `--extractor resiliparse` swaps the extractor for resiliparse with curate's settings (datatrove has no resiliparse
