@@ -60,6 +60,8 @@ DIGITS = [chr(c) for c in range(0x0E50, 0x0E5A)]
 def piece(rng: random.Random, words: list[str]) -> str:
     """A random piece of Thai-script text: a dictionary word most often, else letters, numbers, Latin, spaces..."""
     kind = rng.random()
+    if kind < 0.03:  # ambiguous without end: the number of words considered before a cut is forced matters
+        return rng.choice(["นา", "มา", "กา", "ตา"]) * rng.randint(10, 80)
     if kind < 0.45:
         return rng.choice(words)
     if kind < 0.6:
@@ -100,7 +102,7 @@ def test_edge_cases(words_sample):
     long_thai = "".join(rng.choice(words_sample) for _ in range(200)).replace(" ", "")
     at_threshold = [long_thai[:n] for n in (thai_words.CHUNK_MIN - 1, thai_words.CHUNK_MIN, thai_words.CHUNK_MIN + 1)]
     texts = ["", " ", "   ", "\n", "\r\n \t", "hello world 12,345.6 :-)", "12:00", "๑๒,๓๔๕", "ก", "กข", "ๆ", *at_threshold,
-             " " * 300, "a" * 300, "ก" * 300, long_thai]
+             " " * 300, "a" * 300, "ก" * 300, long_thai, "นา" * 69, "นา" * 300, "นานา " * 100]
     assert first_difference(texts) is None
     assert thai_words.words("") == [] and thai_words.words("   ") == []
     assert thai_words.words("ฉันรักภาษาไทยมาก 12:00 น.") == ["ฉัน", "รัก", "ภาษาไทย", "มาก", "12:00", "น."]
