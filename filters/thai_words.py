@@ -88,7 +88,7 @@ def _trie() -> Trie:
     from pythainlp.corpus.common import thai_words
 
     words = {word.strip() for word in thai_words()} - {""}
-    prefixes = sorted({word[:end] for word in words for end in range(1, len(word) + 1)}, key=lambda p: (len(p), p))
+    prefixes = sorted({word[:end] for word in words for end in range(1, len(word) + 1)}, key=len)  # shallow ones first
     state = {"": 0} | {prefix: i for i, prefix in enumerate(prefixes, 1)}
     alphabet = sorted({ch for word in words for ch in word})
     symbol = {ch: i for i, ch in enumerate(alphabet, 1)}
