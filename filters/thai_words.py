@@ -38,7 +38,7 @@ __all__ = ["load", "words"]
 CHUNK_MIN = 140  # a text this long or longer is cut into chunks
 CUT_FROM, CUT_TO = 100, 140  # where, from a chunk's start, the cut is looked for
 MAX_EDGES = 50  # the library's bound on the words considered before a cut is forced
-SHALLOW = 20_000  # the dictionary's states (prefixes of up to about three characters) held in a table: 13 MB
+SHALLOW = 20_000  # the dictionary's states (prefixes of up to about three characters) held in a table: 6.6 MB
 
 # A run of digits with a separator the cutting may have split ("12", ":", "00").
 _FORMATTED_NUMBER = re.compile(r"(?:\d+[.,:])+\d+")
@@ -98,7 +98,7 @@ def _trie() -> Trie:
     targets = np.arange(1, len(state), dtype=np.int64)
     is_word = np.zeros(len(state), dtype=bool)
     is_word[[state[word] for word in words]] = True
-    shallow = np.full(SHALLOW * width, -1, dtype=np.int64)
+    shallow = np.full(SHALLOW * width, -1, dtype=np.int32)
     near = keys < SHALLOW * width
     shallow[keys[near]] = targets[near]
     return Trie(np.array([ord(ch) for ch in alphabet], dtype=np.int64), keys[order], targets[order], is_word, shallow)
