@@ -71,15 +71,20 @@ class Trie:
     def step(self, states: np.ndarray, symbols: np.ndarray) -> np.ndarray:
         """The states after reading `symbols` from `states` (-1 where the prefix goes on to no word)."""
         key = states * (len(self.alphabet) + 1) + symbols
-        out = np.full(len(key), -1, dtype=np.int64)
         near = states < SHALLOW
+        if near.all():  # the first steps: one table read
+            return self.shallow[key].astype(np.int64)
+        if not near.any():  # the last steps: a search
+            return self._searched(key)
+        out = np.empty(len(key), dtype=np.int64)
         out[near] = self.shallow[key[near]]
-        far = ~near
-        if far.any():
-            key = key[far]
-            slot = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-            out[far] = np.where(self.keys[slot] == key, self.targets[slot], -1)
+        out[~near] = self._searched(key[~near])
         return out
+
+    def _searched(self, key: np.ndarray) -> np.ndarray:
+        """The targets of the transitions `key` in the sorted arrays (-1 where there is none)."""
+        slot = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return np.where(self.keys[slot] == key, self.targets[slot], -1)
 
 
 @cache
@@ -128,9 +133,9 @@ def _dictionary_words(text: str, chunk_end: np.ndarray, ends: np.ndarray) -> tup
         goes_on = states >= 0
         begins, limits, states = begins[goes_on], limits[goes_on], states[goes_on]
         length += 1
-        word = trie.is_word[states] & ends[begins + length]
-        found_begins.append(begins[word])
-        found_ends.append(begins[word] + length)
+        word = begins[trie.is_word[states] & ends[begins + length]]
+        found_begins.append(word)
+        found_ends.append(word + length)
     all_begins = np.concatenate(found_begins) if found_begins else np.zeros(0, dtype=np.int64)
     order = np.argsort(all_begins, kind="stable")  # by begin, then (the steps' order) by length
     word_ends = (np.concatenate(found_ends)[order] if found_ends else all_begins).tolist()
