@@ -9,7 +9,8 @@ The corpus is the throughput corpus `bench/multilingual_agreement.py` writes (it
 side runs in a fresh process per round, alternating, and times the three filters over each language's documents as
 that bench does (after a warm-up text), with the tokenizer libraries' entry points wrapped by a CPU-time counter, the
 same wrappers on both sides: Kiwi's ``tokenize``, PyThaiNLP's ``word_tokenize``, Indic NLP's ``trivial_tokenize``,
-spaCy's Vietnamese tokenizer (datatrove calls it; curate calls the pyvi segmentation inside it, also wrapped). What is
+spaCy's Vietnamese tokenizer (datatrove calls it; curate calls the pyvi segmentation inside it, also wrapped); for Thai,
+curate's own ``newmm-safe`` (``curate.filters.thai_words.words``, the same words) stands where the library was. What is
 not in the library is the side's own: splitting, stripping, the signals, the decisions. Best round per side.
 A language whose library time is the same on both sides cannot go faster than (datatrove's total) / (the library's
 time) however little the rest costs.
@@ -29,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 CONFIGS = HERE.parents[1] / "shared" / "data" / "fineweb-2" / "configs"
 
 
-def wrap_libraries(spent: dict[str, float]) -> None:
+def wrap_libraries(spent: dict[str, float], side: str) -> None:
     """Count the CPU seconds spent inside each tokenizer library's entry point into `spent`."""
     import indicnlp.tokenize.indic_tokenize as indic
     import kiwipiepy
@@ -52,11 +53,15 @@ def wrap_libraries(spent: dict[str, float]) -> None:
     vi = spacy_vi.VietnameseTokenizer
     vi.__call__ = timed("library", vi.__call__)  # datatrove: the whole tokenizer (pyvi, then spaCy's Doc)
     vi.pyvi_tokenize = timed("pyvi", vi.pyvi_tokenize)  # curate: pyvi's words alone (inside __call__ for datatrove)
+    if side == "curate":  # curate computes PyThaiNLP's words itself (the datatrove venv has no curate)
+        from curate.filters import thai_words
+
+        thai_words.words = timed("library", thai_words.words)
 
 
 def one_side(side: str, corpus: Path, languages: list[str]) -> dict:
     spent: dict[str, float] = {}
-    wrap_libraries(spent)
+    wrap_libraries(spent, side)
     docs: dict[str, list[dict]] = {lang: [] for lang in languages}
     with open(corpus, encoding="utf-8") as f:
         for d in map(json.loads, f):
