@@ -319,7 +319,7 @@ def time_curate(corpus: Path, out: Path, share_words: bool) -> None:
     filters do."""
     if not share_words:
         import curate.filters.words as words_module
-        words_module.REMEMBERED_CHARS = 0  # every text forgotten as soon as the next one is segmented
+        words_module.REMEMBERED.LIMIT = 0  # every text forgotten as soon as the next one is segmented
     by_lang: dict[str, list[dict]] = defaultdict(list)
     with open(corpus, encoding="utf-8") as f:
         for d in map(json.loads, f):
