@@ -53,10 +53,12 @@ MAX_RECORD_BYTES = 64 << 20
 MAX_HEADER_BYTES = 1 << 20
 _CHUNK = 1 << 20
 _GZIP_FEED = 1 << 14  # small: a corrupt piece loses what it would have decoded
+_MEMBER_FEED = 1 << 17  # a whole member (a page, compressed) in one call; what it leaves unused is copied once
 _ZSTD_FEED = 4096  # zstd input per call: its output is unbounded, so bound the input (<= 128 MB out)
 _DOCUMENT_TYPES = frozenset({"response", "conversion"})
 _RECORD_START = re.compile(rb"WARC/[0-9]{1,2}\.[0-9]{1,3}\r?\n")
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+_HTTP_HEAD_END, _HTTP_HEAD_END_LF = re.compile(rb"\r\n\r\n"), re.compile(rb"\n\n")  # (a view has no find)
 
 
 class HttpError(ValueError):
@@ -69,16 +71,14 @@ def parse_http(block: bytes) -> tuple[int, dict[str, str], bytes]:
     return status, headers, bytes(body)
 
 
-def _parse_http(block: bytes) -> tuple[int, dict[str, str], bytes | memoryview]:
-    """`parse_http`, with the body a view of `block` when it is stored as sent (no chunks, no content encoding): the
-    reader's batch copies it once, where a slice of `block` would copy every page once more."""
-    end = block.find(b"\r\n\r\n")
-    sep = 4
-    if end < 0:
-        end, sep = block.find(b"\n\n"), 2
-    if end < 0:
+def _parse_http(block: bytes | memoryview) -> tuple[int, dict[str, str], bytes | memoryview]:
+    """`parse_http` of a block or a view of one, with the body a view of `block` when it is stored as sent (no chunks,
+    no content encoding): the reader's batch copies it once, where a slice of `block` would copy every page once more."""
+    found = _HTTP_HEAD_END.search(block) or _HTTP_HEAD_END_LF.search(block)
+    if found is None:
         raise HttpError("http:no_header_end")
-    head = block[:end].decode("latin-1").splitlines()
+    end, sep = found.start(), len(found.group())
+    head = str(block[:end], "latin-1").splitlines()
     status = head[0].split() if head else []
     # three ASCII digits: str.isdigit() also accepts '²' and 5,000-digit numbers, which int() refuses
     if len(status) < 2 or not status[0].upper().startswith("HTTP/") or not (
@@ -158,16 +158,18 @@ def url_parses(url: str) -> bool:
 class _Decoded:
     """A file's decoded bytes (gzip and zstd members decompressed, plain as stored) behind a look-ahead buffer.
 
-    Positions are absolute offsets in the decoded stream. `members` maps decoded offsets to the stored offset of the
-    member they came from. Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset
+    Positions are absolute offsets in the decoded stream. The buffer is immutable bytes, replaced as it grows, so a
+    record's block is a view of it, never copied, and stays valid after the buffer moves on. `members` maps decoded
+    offsets to the stored offset of the member they came from. Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset
     and message); `cut` says the file ended inside a member, whose decoded bytes begin at `cut_from`.
     """
 
     def __init__(self, stream: CountedStream, origin: int = 0):
         self._stream = stream
         self.origin = origin  # the stored offset the stream starts at: a range's start
-        self.buf = bytearray()
+        self.buf = b""
         self.base = 0  # decoded offset of buf[0]
+        self._dead = 0  # bytes at the front of buf no longer needed: left out when the buffer next grows
         self.eof = False
         self.cut: str | None = None
         self.cut_from = 0  # decoded offset where the cut member's bytes begin
@@ -191,13 +193,21 @@ class _Decoded:
         return True
 
     def drop_before(self, position: int) -> None:
-        """Bytes before `position` are no longer needed. Dropped at once: deleting the front of a bytearray only moves
-        its start, and its next growth copies what is left, so a buffer kept to one record and its look-ahead makes
-        that copy small (kept to a chunk, each growth copied up to a megabyte)."""
+        """Bytes before `position` are no longer needed: the next growth leaves them out (it copies what is left, once),
+        so the buffer holds one record and its look-ahead. Positions stay valid until then."""
         cut = position - self.base
-        if cut > 0:
-            del self.buf[:cut]
-            self.base = position
+        if cut >= len(self.buf):
+            self.buf, self.base, self._dead = b"", position, 0
+        elif cut > self._dead:
+            self._dead = cut
+
+    def _append(self, decoded) -> None:
+        if self._dead:
+            self.buf = b"".join((memoryview(self.buf)[self._dead:], decoded))
+            self.base += self._dead
+            self._dead = 0
+        else:
+            self.buf += decoded  # an empty buffer takes decoded bytes as they are
 
     def stored_offset(self, position: int) -> int:
         """The stored offset of the member holding decoded `position` (the position itself in a plain file)."""
@@ -228,7 +238,7 @@ class _Decoded:
             self._kind = ("gzip" if self._pending.startswith(_GZIP) else
                           "zstd" if self._pending.startswith(_ZSTD) else "plain")
         if self._kind == "plain":
-            self.buf += memoryview(self._pending)[self._used:]
+            self._append(memoryview(self._pending)[self._used:])
             self._stored += len(self._pending) - self._used
             self._used = len(self._pending)
             return True
@@ -246,6 +256,8 @@ class _Decoded:
             self._decoder = (isal_zlib.decompressobj(31) if self._kind == "gzip" else
                              zstandard.ZstdDecompressor().decompressobj())
             self.members.append((self.end, self._stored))
+            if self._kind == "gzip" and self._whole_member():
+                return True
         # Small slices of the input: what a member leaves unused is copied by the decompressor on every call.
         piece = memoryview(self._pending)[self._used:self._used + (_GZIP_FEED if self._kind == "gzip" else _ZSTD_FEED)]
         try:
@@ -264,7 +276,27 @@ class _Decoded:
         self._stored += len(piece) - left
         if self._decoder.eof:
             self._decoder = None
-        self.buf += out
+        self._append(out)
+        return True
+
+    def _whole_member(self) -> bool:
+        """Decode the gzip member starting here in one call, when it lies whole in the input read and decodes to at
+        most a chunk (a page: one piece of output, which an empty buffer keeps as it is). Otherwise nothing is
+        changed, and the member is decoded from its start in small pieces (a corrupt piece loses only what it would
+        have decoded; a member cut short decodes as far as it goes)."""
+        decoder = isal_zlib.decompressobj(31)
+        piece = memoryview(self._pending)[self._used:self._used + _MEMBER_FEED]
+        try:
+            out = decoder.decompress(piece, _CHUNK)
+        except isal_zlib.error:
+            return False
+        if not decoder.eof:
+            return False
+        used = len(piece) - len(decoder.unused_data)
+        self._used += used
+        self._stored += used
+        self._decoder = None
+        self._append(out)
         return True
 
 
@@ -319,7 +351,8 @@ class _Framer:
                 if at + 5 <= end and buf.startswith(b"WARC/", at):
                     absolute = data.base + at
                     if to is None or absolute == 0 or buf[at - 1] == 0x0A:
-                        data.fill_to(absolute + 16)  # the whole version line (appended to the same buffer)
+                        data.fill_to(absolute + 16)  # the whole version line (the buffer may move on)
+                        buf, at, end = data.buf, absolute - data.base, limit - data.base
                         if _RECORD_START.match(buf, at):
                             return absolute
                 at = buf.find(b"W", at + 1, end)
@@ -402,10 +435,11 @@ class _Framer:
             record.reason = f"read:too_large:{declared}"
             inside = self._next_start(header_end, block_end)
         else:
-            data.fill_to(block_end + 16)
+            data.fill_to(block_end)
             inside = self._next_start(header_end, block_end)
             if inside < 0 and data.end >= block_end:
-                record.block = bytes(memoryview(data.buf)[header_end - data.base:block_end - data.base])
+                record.block = memoryview(data.buf)[header_end - data.base:block_end - data.base]
+                data.drop_before(block_end)  # the block is a view: the look-ahead below need not copy it
         if inside >= 0:
             return self._framing(record, header_end, inside,
                                  f"record at offset {start}: its Content-Length {declared} runs past the record "
@@ -416,13 +450,16 @@ class _Framer:
             ledger.fail(f"truncated: the record at offset {start} declares {declared} bytes, "
                         f"{data.end - header_end} are left")
             return self._cut(record, data.end)
-        after = block_end
-        while data.fill_to(after + 1) and data.buf[after - data.base] in (0x0D, 0x0A):
+        after, trailer = block_end, b""
+        while True:
+            data.drop_before(after)  # a look-ahead into the next member then starts an empty buffer: nothing copied
+            if not data.fill_to(after + 1) or data.buf[after - data.base] not in (0x0D, 0x0A):
+                break
+            trailer += data.buf[after - data.base:after - data.base + 1]
             after += 1
         data.fill_to(after + 16)
         # Not followed by a record: with its exact trailer the record is whole and what follows is garbage (skipped
         # by the caller); without, its length is wrong.
-        trailer = bytes(data.buf[block_end - data.base:after - data.base])
         if after < data.end and not _RECORD_START.match(data.buf, after - data.base) and \
                 trailer not in (b"\r\n\r\n", b"\n\n"):
             nxt = self._next_start(after)
@@ -526,7 +563,7 @@ def _read_block(record: _Record, row: dict) -> None:
     block = record.block
     if record.headers.get("warc-type", "").strip().lower() == "conversion":  # WET: the block is the extracted text
         row["content_type"] = "text/plain"
-        row["text"] = block.decode("utf-8", errors="replace")
+        row["text"] = str(block, "utf-8", "replace")
         return
     try:
         status, http, body = _parse_http(block)
