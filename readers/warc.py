@@ -18,6 +18,9 @@ records after it without a trace. The rules, each counted in the reader ledger (
 - A block over MAX_RECORD_BYTES is rejected unread (`read:too_large:<bytes>`), scanned in passing for a record header.
 Non-HTML responses are rejected with `read:content_type:<mime>`, non-200 responses with `read:http_status:<code>`.
 WARC/1.0, 1.1 and 0.18 (malformed dates kept verbatim); plain, gzip (one member per record or the file whole; inflated by ISA-L, twice as fast as zlib here) and zstd.
+Speed (bench/reader_throughput.py): a gzip member (a page) whole in the input read is inflated in one call, and the
+block is a view of the decoded bytes, never copied; every other member is inflated in small pieces from its start, so
+what the rules above see is the same either way.
 
 `offset` is where the record's gzip/zstd member starts in the stored file (its plain offset in an uncompressed file),
 as CDX indexes give it; records in one member (a file compressed whole) share it and get a `.<n>` rank in their id.
@@ -53,7 +56,7 @@ MAX_RECORD_BYTES = 64 << 20
 MAX_HEADER_BYTES = 1 << 20
 _CHUNK = 1 << 20
 _GZIP_FEED = 1 << 14  # small: a corrupt piece loses what it would have decoded
-_MEMBER_FEED = 1 << 17  # a whole member (a page, compressed) in one call; what it leaves unused is copied once
+_MEMBER_FEED = 1 << 20  # a member (a page, compressed) up to this size is inflated in one call
 _ZSTD_FEED = 4096  # zstd input per call: its output is unbounded, so bound the input (<= 128 MB out)
 _DOCUMENT_TYPES = frozenset({"response", "conversion"})
 _RECORD_START = re.compile(rb"WARC/[0-9]{1,2}\.[0-9]{1,3}\r?\n")
@@ -158,18 +161,22 @@ def url_parses(url: str) -> bool:
 class _Decoded:
     """A file's decoded bytes (gzip and zstd members decompressed, plain as stored) behind a look-ahead buffer.
 
-    Positions are absolute offsets in the decoded stream. The buffer is immutable bytes, replaced as it grows, so a
-    record's block is a view of it, never copied, and stays valid after the buffer moves on. `members` maps decoded
-    offsets to the stored offset of the member they came from. Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset
-    and message); `cut` says the file ended inside a member, whose decoded bytes begin at `cut_from`.
+    Positions are absolute offsets in the decoded stream. The buffer is immutable bytes, so a record's block is a view
+    of it, never copied, that stays valid when the buffer moves on; decoded pieces wait in a list until the buffer is
+    next looked at, then join it in one copy (a record in many pieces is copied once, a page inflated in one piece into
+    an empty buffer not at all). `members` maps decoded offsets to the stored offset of the member they came from.
+    Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset and message); `cut` says
+    the file ended inside a member, whose decoded bytes begin at `cut_from`.
     """
 
     def __init__(self, stream: CountedStream, origin: int = 0):
         self._stream = stream
         self.origin = origin  # the stored offset the stream starts at: a range's start
-        self.buf = b""
+        self._buf = b""
+        self._pieces: list = []  # decoded after _buf, not joined to it yet
         self.base = 0  # decoded offset of buf[0]
-        self._dead = 0  # bytes at the front of buf no longer needed: left out when the buffer next grows
+        self.end = 0  # decoded offset past the last decoded byte
+        self._dead = 0  # bytes at the front no longer needed: left out when the pieces join
         self.eof = False
         self.cut: str | None = None
         self.cut_from = 0  # decoded offset where the cut member's bytes begin
@@ -182,8 +189,19 @@ class _Decoded:
         self._kind: str | None = None
 
     @property
-    def end(self) -> int:
-        return self.base + len(self.buf)
+    def buf(self) -> bytes:
+        """The decoded bytes from `base` to `end`. Looking at them may move `base` on: read it after."""
+        if self._pieces:
+            parts, skip = [], self._dead
+            for piece in (self._buf, *self._pieces):
+                if skip < len(piece):
+                    parts.append(memoryview(piece)[skip:] if skip else piece)
+                skip = max(skip - len(piece), 0)
+            self._buf = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+            self._pieces.clear()
+            self.base += self._dead
+            self._dead = 0
+        return self._buf
 
     def fill_to(self, position: int) -> bool:
         """Decode until the buffer reaches `position`; False when the stream ends first."""
@@ -193,21 +211,17 @@ class _Decoded:
         return True
 
     def drop_before(self, position: int) -> None:
-        """Bytes before `position` are no longer needed: the next growth leaves them out (it copies what is left, once),
-        so the buffer holds one record and its look-ahead. Positions stay valid until then."""
-        cut = position - self.base
-        if cut >= len(self.buf):
-            self.buf, self.base, self._dead = b"", position, 0
-        elif cut > self._dead:
-            self._dead = cut
+        """Bytes before `position` are no longer needed: the next join leaves them out, so the buffer holds one record
+        and its look-ahead."""
+        if position >= self.end:
+            self._buf, self.base, self.end, self._dead = b"", position, position, 0
+            self._pieces.clear()
+        elif position - self.base > self._dead:
+            self._dead = position - self.base
 
     def _append(self, decoded) -> None:
-        if self._dead:
-            self.buf = b"".join((memoryview(self.buf)[self._dead:], decoded))
-            self.base += self._dead
-            self._dead = 0
-        else:
-            self.buf += decoded  # an empty buffer takes decoded bytes as they are
+        self._pieces.append(decoded)
+        self.end += len(decoded)
 
     def stored_offset(self, position: int) -> int:
         """The stored offset of the member holding decoded `position` (the position itself in a plain file)."""
@@ -283,9 +297,14 @@ class _Decoded:
         """Decode the gzip member starting here in one call, when it lies whole in the input read and decodes to at
         most a chunk (a page: one piece of output, which an empty buffer keeps as it is). Otherwise nothing is
         changed, and the member is decoded from its start in small pieces (a corrupt piece loses only what it would
-        have decoded; a member cut short decodes as far as it goes)."""
+        have decoded; a member cut short decodes as far as it goes).
+        The input given is up to the next gzip magic, where the next member most likely starts (the decompressor
+        copies what a member leaves unused); past _MEMBER_FEED without one, the member is taken as too large."""
+        after = self._pending.find(_GZIP + b"\x08", self._used + 18, self._used + _MEMBER_FEED)
+        if after < 0 and len(self._pending) - self._used > _MEMBER_FEED:
+            return False
         decoder = isal_zlib.decompressobj(31)
-        piece = memoryview(self._pending)[self._used:self._used + _MEMBER_FEED]
+        piece = memoryview(self._pending)[self._used:after if after >= 0 else len(self._pending)]
         try:
             out = decoder.decompress(piece, _CHUNK)
         except isal_zlib.error:
@@ -395,10 +414,10 @@ class _Framer:
         data = self.data
         searched = start
         while True:
-            base = data.base
+            buf, base = data.buf, data.base
             frm, to = max(searched - base - 2, start - base), start - base + MAX_HEADER_BYTES
-            crlf = data.buf.find(b"\n\r\n", frm, to)
-            lf = data.buf.find(b"\n\n", frm, crlf + 2 if crlf >= 0 else to)  # LF-only headers (quirks)
+            crlf = buf.find(b"\n\r\n", frm, to)
+            lf = buf.find(b"\n\n", frm, crlf + 2 if crlf >= 0 else to)  # LF-only headers (quirks)
             if lf >= 0:
                 return base + lf, base + lf + 2
             if crlf >= 0:
