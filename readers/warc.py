@@ -457,7 +457,10 @@ class _Framer:
             data.fill_to(block_end)
             inside = self._next_start(header_end, block_end)
             if inside < 0 and data.end >= block_end:
-                record.block = memoryview(data.buf)[header_end - data.base:block_end - data.base]
+                buf = data.buf
+                view = memoryview(buf)[header_end - data.base:block_end - data.base]
+                # a view keeps its whole buffer while the row waits in a batch: a small part of a large one is copied
+                record.block = view if 2 * len(view) >= len(buf) else bytes(view)
                 data.drop_before(block_end)  # the block is a view: the look-ahead below need not copy it
         if inside >= 0:
             return self._framing(record, header_end, inside,
