@@ -18,6 +18,9 @@ records after it without a trace. The rules, each counted in the reader ledger (
 - A block over MAX_RECORD_BYTES is rejected unread (`read:too_large:<bytes>`), scanned in passing for a record header.
 Non-HTML responses are rejected with `read:content_type:<mime>`, non-200 responses with `read:http_status:<code>`.
 WARC/1.0, 1.1 and 0.18 (malformed dates kept verbatim); plain, gzip (one member per record or the file whole; inflated by ISA-L, twice as fast as zlib here) and zstd.
+Speed (bench/reader_throughput.py): a gzip member (a page) whole in the input read is inflated in one call, and the
+block is a view of the decoded bytes, never copied; every other member is inflated in small pieces from its start, so
+what the rules above see is the same either way.
 
 `offset` is where the record's gzip/zstd member starts in the stored file (its plain offset in an uncompressed file),
 as CDX indexes give it; records in one member (a file compressed whole) share it and get a `.<n>` rank in their id.
@@ -53,10 +56,12 @@ MAX_RECORD_BYTES = 64 << 20
 MAX_HEADER_BYTES = 1 << 20
 _CHUNK = 1 << 20
 _GZIP_FEED = 1 << 14  # small: a corrupt piece loses what it would have decoded
+_MEMBER_FEED = 1 << 20  # a member (a page, compressed) up to this size is inflated in one call
 _ZSTD_FEED = 4096  # zstd input per call: its output is unbounded, so bound the input (<= 128 MB out)
 _DOCUMENT_TYPES = frozenset({"response", "conversion"})
 _RECORD_START = re.compile(rb"WARC/[0-9]{1,2}\.[0-9]{1,3}\r?\n")
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+_HTTP_HEAD_END, _HTTP_HEAD_END_LF = re.compile(rb"\r\n\r\n"), re.compile(rb"\n\n")  # (a view has no find)
 
 
 class HttpError(ValueError):
@@ -69,16 +74,14 @@ def parse_http(block: bytes) -> tuple[int, dict[str, str], bytes]:
     return status, headers, bytes(body)
 
 
-def _parse_http(block: bytes) -> tuple[int, dict[str, str], bytes | memoryview]:
-    """`parse_http`, with the body a view of `block` when it is stored as sent (no chunks, no content encoding): the
-    reader's batch copies it once, where a slice of `block` would copy every page once more."""
-    end = block.find(b"\r\n\r\n")
-    sep = 4
-    if end < 0:
-        end, sep = block.find(b"\n\n"), 2
-    if end < 0:
+def _parse_http(block: bytes | memoryview) -> tuple[int, dict[str, str], bytes | memoryview]:
+    """`parse_http` of a block or a view of one, with the body a view of `block` when it is stored as sent (no chunks,
+    no content encoding): the reader's batch copies it once, where a slice of `block` would copy every page once more."""
+    found = _HTTP_HEAD_END.search(block) or _HTTP_HEAD_END_LF.search(block)
+    if found is None:
         raise HttpError("http:no_header_end")
-    head = block[:end].decode("latin-1").splitlines()
+    end, sep = found.start(), len(found.group())
+    head = str(block[:end], "latin-1").splitlines()
     status = head[0].split() if head else []
     # three ASCII digits: str.isdigit() also accepts '²' and 5,000-digit numbers, which int() refuses
     if len(status) < 2 or not status[0].upper().startswith("HTTP/") or not (
@@ -158,16 +161,22 @@ def url_parses(url: str) -> bool:
 class _Decoded:
     """A file's decoded bytes (gzip and zstd members decompressed, plain as stored) behind a look-ahead buffer.
 
-    Positions are absolute offsets in the decoded stream. `members` maps decoded offsets to the stored offset of the
-    member they came from. Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset
-    and message); `cut` says the file ended inside a member, whose decoded bytes begin at `cut_from`.
+    Positions are absolute offsets in the decoded stream. The buffer is immutable bytes, so a record's block is a view
+    of it, never copied, that stays valid when the buffer moves on; decoded pieces wait in a list until the buffer is
+    next looked at, then join it in one copy (a record in many pieces is copied once, a page inflated in one piece into
+    an empty buffer not at all). `members` maps decoded offsets to the stored offset of the member they came from.
+    Decoding stops at the end of the file, or at corrupt data (`corrupt`: the stored offset and message); `cut` says
+    the file ended inside a member, whose decoded bytes begin at `cut_from`.
     """
 
     def __init__(self, stream: CountedStream, origin: int = 0):
         self._stream = stream
         self.origin = origin  # the stored offset the stream starts at: a range's start
-        self.buf = bytearray()
+        self._buf = b""
+        self._pieces: list = []  # decoded after _buf, not joined to it yet
         self.base = 0  # decoded offset of buf[0]
+        self.end = 0  # decoded offset past the last decoded byte
+        self._dead = 0  # bytes at the front no longer needed: left out when the pieces join
         self.eof = False
         self.cut: str | None = None
         self.cut_from = 0  # decoded offset where the cut member's bytes begin
@@ -180,8 +189,19 @@ class _Decoded:
         self._kind: str | None = None
 
     @property
-    def end(self) -> int:
-        return self.base + len(self.buf)
+    def buf(self) -> bytes:
+        """The decoded bytes from `base` to `end`. Looking at them may move `base` on: read it after."""
+        if self._pieces:
+            parts, skip = [], self._dead
+            for piece in (self._buf, *self._pieces):
+                if skip < len(piece):
+                    parts.append(memoryview(piece)[skip:] if skip else piece)
+                skip = max(skip - len(piece), 0)
+            self._buf = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+            self._pieces.clear()
+            self.base += self._dead
+            self._dead = 0
+        return self._buf
 
     def fill_to(self, position: int) -> bool:
         """Decode until the buffer reaches `position`; False when the stream ends first."""
@@ -191,13 +211,17 @@ class _Decoded:
         return True
 
     def drop_before(self, position: int) -> None:
-        """Bytes before `position` are no longer needed. Dropped at once: deleting the front of a bytearray only moves
-        its start, and its next growth copies what is left, so a buffer kept to one record and its look-ahead makes
-        that copy small (kept to a chunk, each growth copied up to a megabyte)."""
-        cut = position - self.base
-        if cut > 0:
-            del self.buf[:cut]
-            self.base = position
+        """Bytes before `position` are no longer needed: the next join leaves them out, so the buffer holds one record
+        and its look-ahead."""
+        if position >= self.end:
+            self._buf, self.base, self.end, self._dead = b"", position, position, 0
+            self._pieces.clear()
+        elif position - self.base > self._dead:
+            self._dead = position - self.base
+
+    def _append(self, decoded) -> None:
+        self._pieces.append(decoded)
+        self.end += len(decoded)
 
     def stored_offset(self, position: int) -> int:
         """The stored offset of the member holding decoded `position` (the position itself in a plain file)."""
@@ -228,7 +252,7 @@ class _Decoded:
             self._kind = ("gzip" if self._pending.startswith(_GZIP) else
                           "zstd" if self._pending.startswith(_ZSTD) else "plain")
         if self._kind == "plain":
-            self.buf += memoryview(self._pending)[self._used:]
+            self._append(memoryview(self._pending)[self._used:])
             self._stored += len(self._pending) - self._used
             self._used = len(self._pending)
             return True
@@ -246,6 +270,8 @@ class _Decoded:
             self._decoder = (isal_zlib.decompressobj(31) if self._kind == "gzip" else
                              zstandard.ZstdDecompressor().decompressobj())
             self.members.append((self.end, self._stored))
+            if self._kind == "gzip" and self._whole_member():
+                return True
         # Small slices of the input: what a member leaves unused is copied by the decompressor on every call.
         piece = memoryview(self._pending)[self._used:self._used + (_GZIP_FEED if self._kind == "gzip" else _ZSTD_FEED)]
         try:
@@ -264,7 +290,32 @@ class _Decoded:
         self._stored += len(piece) - left
         if self._decoder.eof:
             self._decoder = None
-        self.buf += out
+        self._append(out)
+        return True
+
+    def _whole_member(self) -> bool:
+        """Decode the gzip member starting here in one call, when it lies whole in the input read and decodes to at
+        most a chunk (a page: one piece of output, which an empty buffer keeps as it is). Otherwise nothing is
+        changed, and the member is decoded from its start in small pieces (a corrupt piece loses only what it would
+        have decoded; a member cut short decodes as far as it goes).
+        The input given is up to the next gzip magic, where the next member most likely starts (the decompressor
+        copies what a member leaves unused); past _MEMBER_FEED without one, the member is taken as too large."""
+        after = self._pending.find(_GZIP + b"\x08", self._used + 18, self._used + _MEMBER_FEED)
+        if after < 0 and len(self._pending) - self._used > _MEMBER_FEED:
+            return False
+        decoder = isal_zlib.decompressobj(31)
+        piece = memoryview(self._pending)[self._used:after if after >= 0 else len(self._pending)]
+        try:
+            out = decoder.decompress(piece, _CHUNK)
+        except isal_zlib.error:
+            return False
+        if not decoder.eof:
+            return False
+        used = len(piece) - len(decoder.unused_data)
+        self._used += used
+        self._stored += used
+        self._decoder = None
+        self._append(out)
         return True
 
 
@@ -319,7 +370,8 @@ class _Framer:
                 if at + 5 <= end and buf.startswith(b"WARC/", at):
                     absolute = data.base + at
                     if to is None or absolute == 0 or buf[at - 1] == 0x0A:
-                        data.fill_to(absolute + 16)  # the whole version line (appended to the same buffer)
+                        data.fill_to(absolute + 16)  # the whole version line (the buffer may move on)
+                        buf, at, end = data.buf, absolute - data.base, limit - data.base
                         if _RECORD_START.match(buf, at):
                             return absolute
                 at = buf.find(b"W", at + 1, end)
@@ -362,10 +414,10 @@ class _Framer:
         data = self.data
         searched = start
         while True:
-            base = data.base
+            buf, base = data.buf, data.base
             frm, to = max(searched - base - 2, start - base), start - base + MAX_HEADER_BYTES
-            crlf = data.buf.find(b"\n\r\n", frm, to)
-            lf = data.buf.find(b"\n\n", frm, crlf + 2 if crlf >= 0 else to)  # LF-only headers (quirks)
+            crlf = buf.find(b"\n\r\n", frm, to)
+            lf = buf.find(b"\n\n", frm, crlf + 2 if crlf >= 0 else to)  # LF-only headers (quirks)
             if lf >= 0:
                 return base + lf, base + lf + 2
             if crlf >= 0:
@@ -402,10 +454,14 @@ class _Framer:
             record.reason = f"read:too_large:{declared}"
             inside = self._next_start(header_end, block_end)
         else:
-            data.fill_to(block_end + 16)
+            data.fill_to(block_end)
             inside = self._next_start(header_end, block_end)
             if inside < 0 and data.end >= block_end:
-                record.block = bytes(memoryview(data.buf)[header_end - data.base:block_end - data.base])
+                buf = data.buf
+                view = memoryview(buf)[header_end - data.base:block_end - data.base]
+                # a view keeps its whole buffer while the row waits in a batch: a small part of a large one is copied
+                record.block = view if 2 * len(view) >= len(buf) else bytes(view)
+                data.drop_before(block_end)  # the block is a view: the look-ahead below need not copy it
         if inside >= 0:
             return self._framing(record, header_end, inside,
                                  f"record at offset {start}: its Content-Length {declared} runs past the record "
@@ -416,13 +472,16 @@ class _Framer:
             ledger.fail(f"truncated: the record at offset {start} declares {declared} bytes, "
                         f"{data.end - header_end} are left")
             return self._cut(record, data.end)
-        after = block_end
-        while data.fill_to(after + 1) and data.buf[after - data.base] in (0x0D, 0x0A):
+        after, trailer = block_end, b""
+        while True:
+            data.drop_before(after)  # a look-ahead into the next member then starts an empty buffer: nothing copied
+            if not data.fill_to(after + 1) or data.buf[after - data.base] not in (0x0D, 0x0A):
+                break
+            trailer += data.buf[after - data.base:after - data.base + 1]
             after += 1
         data.fill_to(after + 16)
         # Not followed by a record: with its exact trailer the record is whole and what follows is garbage (skipped
         # by the caller); without, its length is wrong.
-        trailer = bytes(data.buf[block_end - data.base:after - data.base])
         if after < data.end and not _RECORD_START.match(data.buf, after - data.base) and \
                 trailer not in (b"\r\n\r\n", b"\n\n"):
             nxt = self._next_start(after)
@@ -526,7 +585,7 @@ def _read_block(record: _Record, row: dict) -> None:
     block = record.block
     if record.headers.get("warc-type", "").strip().lower() == "conversion":  # WET: the block is the extracted text
         row["content_type"] = "text/plain"
-        row["text"] = block.decode("utf-8", errors="replace")
+        row["text"] = str(block, "utf-8", "replace")
         return
     try:
         status, http, body = _parse_http(block)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +21,7 @@ from curate.pipeline.config import InputConfig
 from curate.pipeline.errors import CurateError
 from curate.pipeline.inputs import InputFile, resolve
 from curate.pipeline.inputs import read
-from curate.readers import stream
+from curate.readers import stream, warc
 from curate.pipeline.ledger import ReaderLedger
 from curate.readers.warc import MAX_RECORD_BYTES
 from curate.pipeline.schema import uid_of
@@ -226,6 +227,47 @@ def test_a_corrupt_member_ends_the_file_and_the_rest_is_skipped(tmp_path):
     assert _reasons(table)[0] is None and ledger.records_seen <= 2
     assert ledger.bytes_read == start and ledger.bytes_skipped == len(data) - start
     assert ledger.error.startswith(f"corrupt gzip member at offset {start}:")
+
+
+def test_a_member_inflated_in_one_call_reads_as_in_small_pieces(tmp_path, monkeypatch):
+    """A gzip member whole in the input read is inflated in one call; any other (larger than one call takes, cut short,
+    corrupt) is inflated again from its start in small pieces. Either way the rows and the ledger are those of small
+    pieces alone (`_MEMBER_FEED` 0: the reader before one-call members)."""
+    def noisy(number: int, size: int) -> bytes:  # a page that compresses to about `size` bytes
+        return response(number, extra=b"X-Noise: " + random.Random(number).randbytes(size).hex().encode() + b"\r\n")
+
+    parts = [gzip.compress(r, mtime=0) for r in (response(1), noisy(2, 100_000), noisy(3, 3 * warc._MEMBER_FEED),
+                                                 response(4))]
+    whole, starts = b"".join(parts), [sum(map(len, parts[:i])) for i in range(len(parts))]
+    assert len(parts[0]) < 16_384 < len(parts[1]) < warc._MEMBER_FEED < len(parts[2])
+
+    def corrupt(at: int) -> bytes:
+        return whole[:at] + bytes(20) + whole[at + 20:]
+
+    files = {"clean": whole, "small_corrupt": corrupt(30), "mid_corrupt_late": corrupt(starts[1] + 60_000),
+             "big_corrupt_early": corrupt(starts[2] + 5000), "big_corrupt_late": corrupt(starts[3] - 4000),
+             "mid_cut": whole[:starts[1] + 60_000], "big_cut": whole[:starts[2] + 600_000],
+             "small_cut": whole[:len(whole) - 40]}
+    feed, one_call, taken = warc._MEMBER_FEED, warc._Decoded._whole_member, []
+
+    def counted(decoded) -> bool:
+        taken.append(one_call(decoded))
+        return taken[-1]
+
+    monkeypatch.setattr(warc._Decoded, "_whole_member", counted)
+
+    def outcome(path: Path) -> tuple[dict, dict | None]:
+        ledger, table = _read(path)
+        return {**ledger.to_json(), "seconds": 0}, table.to_pydict() if table is not None else None
+
+    for name, data in files.items():
+        path = tmp_path / f"{name}.warc.gz"
+        path.write_bytes(data)
+        monkeypatch.setattr(warc, "_MEMBER_FEED", feed)
+        in_one_call = outcome(path)
+        monkeypatch.setattr(warc, "_MEMBER_FEED", 0)
+        assert in_one_call == outcome(path), name
+    assert True in taken and False in taken  # both ways were taken
 
 
 # --- the independent count (#21 item 3) -------------------------------------------------------------------------
