@@ -378,6 +378,28 @@ def test_a_parquet_column_named_like_ours_travels_renamed(tmp_path):
     assert table.column("input_uid").to_pylist() == [1, 2]
 
 
+def test_plain_urls_parse_as_urlsplit_reads_them():
+    """`url_parses` answers scheme://host URLs without urlsplit; its answer is urlsplit's on each of these."""
+    from urllib.parse import urlsplit
+
+    def by_urlsplit(url: str) -> bool:
+        try:
+            parts = urlsplit(url)
+            return bool(parts.scheme and parts.netloc) and parts.hostname is not None
+        except ValueError:
+            return False
+
+    urls = ["http://example.com", "https://example.com/a?b=1#c", "HTTP://EXAMPLE.COM:8080/x", "ftp://a.b-c.d",
+            "svn+ssh://h/p", "http://:80/", "http://@host/", "http://user@/", "http://[::1]/", "http://[::1/",
+            "http://ex ample.com/", "http://ex\tample.com/", "http://example.com\n", "http://exämple.com/",
+            "http://example.com:99999/", "http://example.com:8a/", "1http://example.com/", "http:example.com",
+            "//example.com/", "http:///path", "http://.", "http://a.com?q", "http://a.com#f", "mailto:a@b.c",
+            "http://\x00a.com/", "\x00http://a.com/", "http://a.com/\tpath", "urn:uuid:1234"]
+    plain = [url for url in urls if warc._PLAIN_URL.match(url)]
+    assert len(plain) >= 10 and len(urls) - len(plain) >= 10  # both ways are taken
+    assert [warc.url_parses(url) for url in urls] == [by_urlsplit(url) for url in urls]
+
+
 def test_angle_bracket_target_uris_are_normalised_and_bad_ones_counted(tmp_path):
     path = tmp_path / "uris.warc"
     path.write_bytes(response(1, uri="<https://example.com/a?b=1>") + response(2, uri="no scheme here")
