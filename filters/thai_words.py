@@ -115,7 +115,7 @@ def _dictionary_words(text: str, chunk_end: np.ndarray, ends: np.ndarray) -> tup
     position 0..len) and stays inside its chunk (`chunk_end`, per position), as lists: `offsets` (len + 2 of them) and
     `word_ends`, the ends of the words at position p being ``word_ends[offsets[p]:offsets[p + 1]]``, shortest first."""
     trie = _trie()
-    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
     symbols = np.searchsorted(trie.alphabet, points)
     known = symbols < len(trie.alphabet)
     known[known] = trie.alphabet[symbols[known]] == points[known]

@@ -102,7 +102,8 @@ def test_edge_cases(words_sample):
     long_thai = "".join(rng.choice(words_sample) for _ in range(200)).replace(" ", "")
     at_threshold = [long_thai[:n] for n in (thai_words.CHUNK_MIN - 1, thai_words.CHUNK_MIN, thai_words.CHUNK_MIN + 1)]
     texts = ["", " ", "   ", "\n", "\r\n \t", "hello world 12,345.6 :-)", "12:00", "๑๒,๓๔๕", "ก", "กข", "ๆ", *at_threshold,
-             " " * 300, "a" * 300, "ก" * 300, long_thai, "นา" * 69, "นา" * 300, "นานา " * 100]
+             " " * 300, "a" * 300, "ก" * 300, long_thai, "นา" * 69, "นา" * 300, "นานา " * 100,
+             "ทดสอบ\ud800ครับ", "ก\udfff" * 100]  # lone surrogates (a str may hold them): a character as any other
     assert first_difference(texts) is None
     assert thai_words.words("") == [] and thai_words.words("   ") == []
     assert thai_words.words("ฉันรักภาษาไทยมาก 12:00 น.") == ["ฉัน", "รัก", "ภาษาไทย", "มาก", "12:00", "น."]
