@@ -483,7 +483,8 @@ class _Framer:
             data.drop_before(after)  # a look-ahead into the next member then starts an empty buffer: nothing copied
             if not data.fill_to(after + 1) or data.buf[after - data.base] not in (0x0D, 0x0A):
                 break
-            trailer += data.buf[after - data.base:after - data.base + 1]
+            if len(trailer) <= 4:  # enough to tell an exact trailer: a long run of line ends is not copied over and over
+                trailer += data.buf[after - data.base:after - data.base + 1]
             after += 1
         data.fill_to(after + 16)
         # Not followed by a record: with its exact trailer the record is whole and what follows is garbage (skipped

@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import random
+import signal
 from pathlib import Path
 
 import pyarrow as pa
@@ -92,6 +93,21 @@ def test_a_content_length_off_by_k_is_rejected_and_the_next_record_is_read(tmp_p
     assert ledger.error.startswith(f"record at offset {second}: its Content-Length {declared} ")
     assert ledger.error.endswith(f"{skipped} bytes skipped at offset {header_end}")
     assert ledger.records_seen == 3 and ledger.records_yielded == 2 and ledger.errors == 1
+
+
+def test_megabytes_of_line_ends_between_two_records_are_read_past_in_one_pass(tmp_path):
+    # the run of CR/LF after a block is walked once: a trailer kept whole grew by a byte a step, copied each time
+    # (4 MB of line ends took minutes); the alarm only turns such a hang into a failure
+    path = tmp_path / "line_ends.warc"
+    path.write_bytes(response(1) + b"\r\n" * (2 << 20) + response(2))
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading 4 MB of line ends did not end in 120 s"))
+    signal.alarm(120)
+    try:
+        ledger, table = _read(path)
+    finally:
+        signal.alarm(0)
+    assert _urls(table) == ["http://example.com/1", "http://example.com/2"] and _reasons(table) == [None, None]
+    assert ledger.error is None and ledger.bytes_skipped == 0
 
 
 def test_a_length_that_swallows_exactly_the_next_record_is_caught(tmp_path):
