@@ -1,6 +1,6 @@
 """MinHash dedup at scale: the real pipeline (one `minhash_dedup` stage, defaults) on N generated documents.
 
-    python bench/dedup_scale.py [--docs 1000000] [--cores 2] [--files 16] [--keep DIR] [--out result.json]
+    python bench/dedup_scale.py [--docs 1000000] [--cores 2] [--files 16] [--keep DIR] [--datatrove DIR] [--out result.json]
 
 Input: `--files` Parquet files of generated documents (`text`, and `planted`: the document's planted cluster, -1
 for a unique one), written in chunks as they are generated (never the whole corpus in memory). Texts are 150-400
@@ -42,6 +42,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -190,11 +191,16 @@ class CpuCurve(TreeMemory):
 
     def sample(self) -> None:
         super().sample()
-        self.curve.append((time.time(), self.cpu_seconds))
+        self.curve.append((time.time(), self.cpu_seconds, self.total_now, self.largest_now))
 
     def at(self, moment: float) -> float:
-        times, cpu = zip(*self.curve)
+        times, cpu = zip(*((t, c) for t, c, _, _ in self.curve))
         return float(np.interp(moment, times, cpu))
+
+    def peaks(self, begin: float, end: float) -> tuple[int, int]:
+        """The tree's and its largest process's peak resident bytes between two moments."""
+        inside = [(total, largest) for t, _, total, largest in self.curve if begin <= t <= end] or [(0, 0)]
+        return max(t for t, _ in inside), max(p for _, p in inside)
 
 
 def spark_worker(command: str, parent: str) -> bool:
@@ -255,7 +261,7 @@ def measure(inputs: Path, out: Path, cores: int, docs: int) -> dict:
         before_session = time.time()
         spark, _ = session(config.engine)
         started = time.time()
-        result = run(config)
+        result = run(config, keep_work=True)  # the phase marks are read off work/
         finished = time.time()
         stages = spark_stages(spark)
     marks = phase_marks(out, started, finished)
@@ -280,6 +286,55 @@ def measure(inputs: Path, out: Path, cores: int, docs: int) -> dict:
             "peak_jvm_mb": round(memory.peak_jvm / 2 ** 20), "peak_worker_mb": round(memory.peak_worker / 2 ** 20),
             "peak_tree_mb": round(memory.peak_total / 2 ** 20), "workers": len(memory.workers_seen),
             "phases": phases, "stats": result.stats}
+
+
+def datatrove_worker(command: str, parent: str) -> bool:
+    """datatrove's pool workers are forks of multiprocess's fork server (same command line)."""
+    return "forkserver" in command and "forkserver" in parent
+
+
+def measure_datatrove(inputs: Path, work: Path, cores: int, library: str) -> dict:
+    """datatrove's four MinHash stages (bench/peers/datatrove_minhash.py) on the same files, measured the same way:
+    the process tree sampled from /proc; per stage its wall, CPU, bytes left on disk (its shuffle: what one stage
+    hands the next through files), the tree's and the largest single process's peak memory."""
+    shutil.rmtree(work, ignore_errors=True)
+    peer = Path(__file__).resolve().parent / "peers" / "datatrove_minhash.py"
+    command = [sys.executable, str(peer), "--input", str(inputs), "--work", str(work), "--workers", str(cores),
+               "--datatrove", library]
+    started = time.time()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with CpuCurve(process.pid, is_worker=datatrove_worker) as memory:
+        out, err = process.communicate()
+    finished = time.time()
+    if process.returncode != 0:
+        raise SystemExit(f"datatrove's MinHash failed ({process.returncode}):\n{err[-3000:]}")
+    stages = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            mark = json.loads(line)
+            tree, largest = memory.peaks(mark["started"], mark["ended"])
+            stages.append({"stage": mark["stage"], "wall_s": round(mark["ended"] - mark["started"], 2),
+                           "cpu_s": round(memory.at(mark["ended"]) - memory.at(mark["started"]), 2),
+                           "bytes_written": mark["bytes"], "peak_tree_mb": round(tree / 2 ** 20),
+                           "peak_process_mb": round(largest / 2 ** 20)})
+    return {"run_wall_s": round(finished - started, 2), "cpu_s": round(memory.cpu_seconds, 1),
+            "intermediate_bytes": sum(s["bytes_written"] for s in stages if s["stage"] != "filter"),
+            "peak_worker_mb": round(memory.peak_worker / 2 ** 20), "peak_tree_mb": round(memory.peak_total / 2 ** 20),
+            "peak_process_mb": round(max(largest for *_, largest in memory.curve) / 2 ** 20), "stages": stages}
+
+
+def datatrove_found_vs_planted(work: Path, truth: dict) -> dict:
+    kept = ds.dataset(work / "output", format="parquet").to_table(columns=["metadata"])
+    planted = pc.struct_field(kept.column("metadata"), "planted").to_numpy()
+    per_cluster = np.bincount(planted[planted >= 0], minlength=truth["planted_clusters"])
+    unique = truth["docs"] - int(truth["planted_duplicates"] + truth["planted_clusters"])
+    found = truth["docs"] - len(planted)
+    return {"found_duplicates": found, "planted_duplicates": truth["planted_duplicates"],
+            "found_over_planted": round(found / max(1, truth["planted_duplicates"]), 4),
+            "missed_in_planted_clusters": int(np.maximum(per_cluster - 1, 0).sum()),
+            "planted_clusters_split": int((per_cluster > 1).sum()),
+            "planted_clusters_none_kept": int((per_cluster == 0).sum()),
+            "unique_documents_rejected": unique - int((planted < 0).sum())}
 
 
 # --- extrapolation --------------------------------------------------------------------------------------------------
@@ -314,34 +369,64 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=1_000_000)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--files", type=int, default=16)
-    parser.add_argument("--keep", type=Path, help="keep the input and the run's output in this folder")
+    parser.add_argument("--keep", type=Path,
+                        help="keep the input and the runs' output in this folder (an input generated there before "
+                             "with the same --docs and --files is used again)")
+    parser.add_argument("--datatrove", default=os.environ.get("DATATROVE_PATH"),
+                        help="folder datatrove is installed in: also run its four MinHash stages on the same input")
+    parser.add_argument("--only", choices=["curate", "datatrove"], help="run one tool only")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    if args.only == "datatrove" and not args.datatrove:
+        parser.error("--only datatrove needs --datatrove (or DATATROVE_PATH)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="curate-dedup-scale-"))
-    for name in ("input", "output"):
+    for name in ("output", "datatrove"):
         shutil.rmtree(work / name, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
 
-    started = time.perf_counter()
-    truth = generate(work / "input", args.docs, args.files, Words(np.random.default_rng(SEED)),
-                     np.random.default_rng(SEED + 1))
-    generated = time.perf_counter() - started
-    size = sum(p.stat().st_size for p in (work / "input").iterdir())
-    print(f"generated {args.docs:,} documents in {args.files} files ({size / 2 ** 20:.0f} MB) in {generated:.1f} s; "
+    corpus = work / "corpus.json"  # beside the input: both tools read every file in it
+    earlier = json.loads(corpus.read_text()) if corpus.exists() else {}
+    if earlier.get("docs") == args.docs and earlier.get("files") == args.files:
+        truth, generated = earlier["truth"], earlier["generate_s"]
+        print(f"using the input generated before in {work / 'input'}", flush=True)
+    else:
+        shutil.rmtree(work / "input", ignore_errors=True)
+        started = time.perf_counter()
+        truth = generate(work / "input", args.docs, args.files, Words(np.random.default_rng(SEED)),
+                         np.random.default_rng(SEED + 1))
+        generated = round(time.perf_counter() - started, 1)
+        corpus.write_text(json.dumps({"docs": args.docs, "files": args.files, "generate_s": generated,
+                                      "truth": truth}))
+    size = sum(p.stat().st_size for p in (work / "input").glob("*.parquet"))
+    print(f"{args.docs:,} documents in {args.files} files ({size / 2 ** 20:.0f} MB), generated in {generated} s; "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
-    measured = measure(work / "input", work / "output", args.cores, args.docs)
-    accuracy = found_vs_planted(work / "output", truth, measured.pop("stats"))
     result = {"docs": args.docs, "cores": args.cores, "files": args.files, "input_mb": round(size / 2 ** 20),
-              "generate_s": round(generated, 1), "corpus": truth, "run": measured, "duplicates": accuracy,
-              "extrapolation": extrapolate(measured, accuracy, args.docs),
-              "load_average_after": round(os.getloadavg()[0], 2)}
+              "generate_s": generated, "corpus": truth}
+    if args.only != "datatrove":
+        measured = measure(work / "input", work / "output", args.cores, args.docs)
+        accuracy = found_vs_planted(work / "output", truth, measured.pop("stats"))
+        result.update({"run": measured, "duplicates": accuracy, "extrapolation": extrapolate(measured, accuracy,
+                                                                                             args.docs)})
+        run, found, snapshot = measured, accuracy, result["extrapolation"]
+        print(f"curate, {args.docs:,} documents on local[{args.cores}]: {run['run_wall_s']} s ({run['docs_per_s']} "
+              f"docs/s), {run['cpu_s']} CPU-s, minhash_dedup global {run['minhash_dedup_global_s']} s, "
+              f"{run['components_rounds']} rounds, shuffle {run['shuffle_bytes'] / 2 ** 20:.0f} MB, peak JVM "
+              f"{run['peak_jvm_mb']} MB / worker {run['peak_worker_mb']} MB / tree {run['peak_tree_mb']} MB; "
+              f"duplicates {found['found_duplicates']:,} found / {found['planted_duplicates']:,} planted; one "
+              f"snapshot (3e9 pages): ~{snapshot['cpu_hours']:,} CPU-hours, ~{snapshot['shuffle_tb']} TB shuffled",
+              flush=True)
+    if args.datatrove and args.only != "curate":
+        peer = measure_datatrove(work / "input", work / "datatrove", args.cores, args.datatrove)
+        found = datatrove_found_vs_planted(work / "datatrove", truth)
+        result["datatrove"] = {"run": peer, "duplicates": found}
+        print(f"datatrove, {args.docs:,} documents, {args.cores} workers: {peer['run_wall_s']} s, {peer['cpu_s']} "
+              f"CPU-s, intermediate files {peer['intermediate_bytes'] / 2 ** 20:.0f} MB, peak process "
+              f"{peer['peak_process_mb']} MB / tree {peer['peak_tree_mb']} MB; duplicates "
+              f"{found['found_duplicates']:,} found / {found['planted_duplicates']:,} planted", flush=True)
+        for stage in peer["stages"]:
+            print(f"  {stage}", flush=True)
+    result["load_average_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=1), flush=True)
-    run, found, snapshot = measured, accuracy, result["extrapolation"]
-    print(f"{args.docs:,} documents on local[{args.cores}]: {run['run_wall_s']} s ({run['docs_per_s']} docs/s), "
-          f"minhash_dedup global {run['minhash_dedup_global_s']} s, {run['components_rounds']} rounds, shuffle "
-          f"{run['shuffle_bytes'] / 2 ** 20:.0f} MB, peak JVM {run['peak_jvm_mb']} MB / worker {run['peak_worker_mb']} "
-          f"MB; duplicates {found['found_duplicates']:,} found / {found['planted_duplicates']:,} planted; one snapshot "
-          f"(3e9 pages): ~{snapshot['cpu_hours']:,} CPU-hours, ~{snapshot['shuffle_tb']} TB shuffled", flush=True)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
     if not args.keep:

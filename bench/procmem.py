@@ -44,6 +44,7 @@ class TreeMemory:
         self.root, self.interval = root, interval
         self.is_worker = is_worker or (lambda command, parent: "java" not in command.split(" ", 1)[0])
         self.peak_total = self.peak_worker = self.peak_jvm = 0
+        self.total_now = self.largest_now = 0  # at the last sample: the tree's resident bytes, its largest process's
         self.workers_seen: set[int] = set()
         self.cpu: dict[int, float] = {}
         self.commands: dict[int, str] = {}
@@ -68,7 +69,7 @@ class TreeMemory:
         def subtree(pid: int) -> int:
             return processes[pid][2] + sum(subtree(child) for child in children.get(pid, []))
 
-        total = 0
+        total = largest = 0
         stack = [(self.root, False)]
         while stack:
             pid, inside_worker = stack.pop()
@@ -76,6 +77,7 @@ class TreeMemory:
                 continue
             _, command, rss, cpu = processes[pid]
             total += rss
+            largest = max(largest, rss)
             self.cpu[pid] = cpu
             self.commands[pid] = command
             if "java" in command.split(" ", 1)[0]:
@@ -88,6 +90,7 @@ class TreeMemory:
                 self.peak_worker = max(self.peak_worker, subtree(pid))
             stack.extend((child, inside_worker or worker) for child in children.get(pid, []))
         self.peak_total = max(self.peak_total, total)
+        self.total_now, self.largest_now = total, largest
 
     @property
     def cpu_seconds(self) -> float:
