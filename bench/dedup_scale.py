@@ -1,6 +1,7 @@
 """MinHash dedup at scale: the real pipeline (one `minhash_dedup` stage, defaults) on N generated documents.
 
-    python bench/dedup_scale.py [--docs 1000000] [--cores 2] [--files 16] [--keep DIR] [--datatrove DIR] [--out result.json]
+    python bench/dedup_scale.py [--docs 1000000] [--cores 2] [--files 16] [--keep DIR] [--datatrove DIR]
+                                [--only curate|datatrove] [--out result.json]
 
 Input: `--files` Parquet files of generated documents (`text`, and `planted`: the document's planted cluster, -1
 for a unique one), written in chunks as they are generated (never the whole corpus in memory). Texts are 150-400
@@ -20,6 +21,12 @@ the star edges end when `cc-edges` is checkpointed (under the run's checkpoint d
 when the last `cc-round-*` is; pass 1 ends at its last commit. CPU per phase is read off the sampled CPU curve;
 shuffle bytes per phase from the stages' completion times. Rounds: `work/components/minhash_dedup/components.json`
 (written by the Spark plan). Session start-up is reported apart, not in any phase.
+
+`--datatrove DIR` (a folder datatrove is installed in, as for end_to_end.py) also runs datatrove's MinHash — its four
+stages, `peers/datatrove_minhash.py`, MinhashConfig's defaults (the same 5-word shingles and 14 × 8 bands) — on the
+same files with `--cores` workers, after curate, measured the same way from /proc: per stage wall, CPU, the bytes it
+left on disk for the next stage (datatrove's shuffle goes through files), the peak of the whole tree and of its largest
+single process; found vs planted from the `planted` column its writer keeps in `metadata`.
 
 Found vs planted: the kept documents' `planted` column. A planted cluster should keep one member (more: missed
 duplicates); unique documents should all be kept (a rejected one is a false merge).
