@@ -52,6 +52,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import datetime
@@ -300,34 +301,79 @@ def datatrove_worker(command: str, parent: str) -> bool:
     return "forkserver" in command and "forkserver" in parent
 
 
-def measure_datatrove(inputs: Path, work: Path, cores: int, library: str) -> dict:
+STAGES = ("signatures", "buckets", "cluster", "filter")  # datatrove's MinHash stages, in order
+
+
+def measure_datatrove(inputs: Path, work: Path, cores: int, library: str, resume: bool = False) -> dict:
     """datatrove's four MinHash stages (bench/peers/datatrove_minhash.py) on the same files, measured the same way:
     the process tree sampled from /proc; per stage its wall, CPU, bytes left on disk (its shuffle: what one stage
-    hands the next through files), the tree's and the largest single process's peak memory."""
-    shutil.rmtree(work, ignore_errors=True)
+    hands the next through files), the tree's and the largest single process's peak memory.
+
+    The figures so far are written to `work/attempts.json` every 10 s, so that a run stopped before its end (at 10^7
+    documents datatrove needs longer than a working session on two cores) can go on with `resume`: datatrove skips
+    the tasks it completed, and the attempts add up — wall and CPU summed (the tasks in flight when an attempt stopped
+    are done again, and counted twice: they cost twice; an attempt's last seconds after its last record are not
+    counted), peaks the largest of any attempt. Stop a run with its whole process group (`kill -- -PGID`): a pool worker
+    left behind would go on writing the files the resumed run writes."""
+    record = work / "attempts.json"
+    attempts = json.loads(record.read_text()) if resume and record.exists() else []
+    if not attempts:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
     peer = Path(__file__).resolve().parent / "peers" / "datatrove_minhash.py"
     command = [sys.executable, str(peer), "--input", str(inputs), "--work", str(work), "--workers", str(cores),
                "--datatrove", library]
+    marks: dict[str, dict] = {}
     started = time.time()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with CpuCurve(process.pid, is_worker=datatrove_worker) as memory:
-        out, err = process.communicate()
-    finished = time.time()
+    with open(work / f"attempt-{len(attempts)}.log", "w") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        with CpuCurve(process.pid, is_worker=datatrove_worker) as memory:
+
+            def attempt() -> dict:
+                now = time.time()
+                stages = {}
+                for mark in list(marks.values()):
+                    end = mark.get("ended", now)
+                    tree, largest = memory.peaks(mark["started"], end)
+                    stages[mark["stage"]] = {"wall_s": end - mark["started"], "bytes_written": mark.get("bytes", 0),
+                                             "cpu_s": memory.at(end) - memory.at(mark["started"]),
+                                             "peak_tree": tree, "peak_process": largest}
+                return {"started": started, "ended": now, "cpu_s": memory.cpu_seconds, "stages": stages,
+                        "peak_worker": memory.peak_worker, "peak_tree": memory.peak_total,
+                        "peak_process": max((largest for *_, largest in memory.curve), default=0)}
+
+            stop = threading.Event()
+
+            def keep() -> None:
+                while not stop.wait(10):
+                    record.write_text(json.dumps(attempts + [attempt()]))
+
+            keeper = threading.Thread(target=keep, daemon=True)
+            keeper.start()
+            for line in process.stdout:
+                if line.startswith("{"):
+                    mark = json.loads(line)
+                    marks[mark["stage"]] = mark
+            process.wait()
+            stop.set()
+            keeper.join()
+        attempts.append(attempt())
+        record.write_text(json.dumps(attempts))
     if process.returncode != 0:
-        raise SystemExit(f"datatrove's MinHash failed ({process.returncode}):\n{err[-3000:]}")
+        raise SystemExit(f"datatrove's MinHash failed ({process.returncode}): see {log.name}")
     stages = []
-    for line in out.splitlines():
-        if line.startswith("{"):
-            mark = json.loads(line)
-            tree, largest = memory.peaks(mark["started"], mark["ended"])
-            stages.append({"stage": mark["stage"], "wall_s": round(mark["ended"] - mark["started"], 2),
-                           "cpu_s": round(memory.at(mark["ended"]) - memory.at(mark["started"]), 2),
-                           "bytes_written": mark["bytes"], "peak_tree_mb": round(tree / 2 ** 20),
-                           "peak_process_mb": round(largest / 2 ** 20)})
-    return {"run_wall_s": round(finished - started, 2), "cpu_s": round(memory.cpu_seconds, 1),
+    for name in STAGES:
+        parts = [a["stages"][name] for a in attempts if name in a["stages"]]
+        stages.append({"stage": name, "wall_s": round(sum(p["wall_s"] for p in parts), 2),
+                       "cpu_s": round(sum(p["cpu_s"] for p in parts), 2), "bytes_written": parts[-1]["bytes_written"],
+                       "peak_tree_mb": round(max(p["peak_tree"] for p in parts) / 2 ** 20),
+                       "peak_process_mb": round(max(p["peak_process"] for p in parts) / 2 ** 20)})
+    return {"run_wall_s": round(sum(a["ended"] - a["started"] for a in attempts), 2),
+            "cpu_s": round(sum(a["cpu_s"] for a in attempts), 1), "attempts": len(attempts),
             "intermediate_bytes": sum(s["bytes_written"] for s in stages if s["stage"] != "filter"),
-            "peak_worker_mb": round(memory.peak_worker / 2 ** 20), "peak_tree_mb": round(memory.peak_total / 2 ** 20),
-            "peak_process_mb": round(max(largest for *_, largest in memory.curve) / 2 ** 20), "stages": stages}
+            "peak_worker_mb": round(max(a["peak_worker"] for a in attempts) / 2 ** 20),
+            "peak_tree_mb": round(max(a["peak_tree"] for a in attempts) / 2 ** 20),
+            "peak_process_mb": round(max(a["peak_process"] for a in attempts) / 2 ** 20), "stages": stages}
 
 
 def datatrove_found_vs_planted(work: Path, truth: dict) -> dict:
@@ -382,13 +428,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datatrove", default=os.environ.get("DATATROVE_PATH"),
                         help="folder datatrove is installed in: also run its four MinHash stages on the same input")
     parser.add_argument("--only", choices=["curate", "datatrove"], help="run one tool only")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with a datatrove run of the same --keep folder that stopped before its end")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.only == "datatrove" and not args.datatrove:
         parser.error("--only datatrove needs --datatrove (or DATATROVE_PATH)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="curate-dedup-scale-"))
-    for name in ("output", "datatrove"):
-        shutil.rmtree(work / name, ignore_errors=True)
+    if args.resume and not (args.keep and args.datatrove):
+        parser.error("--resume needs --keep (the folder of the stopped run) and --datatrove")
+    shutil.rmtree(work / "output", ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
 
     corpus = work / "corpus.json"  # beside the input: both tools read every file in it
@@ -423,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
               f"snapshot (3e9 pages): ~{snapshot['cpu_hours']:,} CPU-hours, ~{snapshot['shuffle_tb']} TB shuffled",
               flush=True)
     if args.datatrove and args.only != "curate":
-        peer = measure_datatrove(work / "input", work / "datatrove", args.cores, args.datatrove)
+        peer = measure_datatrove(work / "input", work / "datatrove", args.cores, args.datatrove, args.resume)
         found = datatrove_found_vs_planted(work / "datatrove", truth)
         result["datatrove"] = {"run": peer, "duplicates": found}
         print(f"datatrove, {args.docs:,} documents, {args.cores} workers: {peer['run_wall_s']} s, {peer['cpu_s']} "

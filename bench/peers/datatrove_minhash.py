@@ -9,9 +9,10 @@ input file, as the signatures). MinhashConfig's defaults, which are FineWeb's an
 × 8 rows, English word tokenizer. `--datatrove` is a folder datatrove is installed in (see datatrove_fineweb.py);
 it is appended to `sys.path`.
 
-Prints one JSON line per stage as it ends — `{"stage": ..., "started": epoch, "ended": epoch, "bytes": ...}`, bytes
-being what the stage left on disk under `--work` (signatures, bucket matches, ids to remove, output) — which the
-bench uses to cut its CPU and memory curves into stages.
+Prints a JSON line as each stage starts, `{"stage": ..., "started": epoch}`, and as it ends, the same with `"ended":
+epoch, "bytes": ...`, bytes being what the stage left on disk under `--work` (signatures, bucket matches, ids to
+remove, output): the bench cuts its CPU and memory curves into stages by them. Run again on the same `--work`, it
+goes on where it stopped: datatrove's executor skips the tasks it has recorded as completed.
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def main() -> int:
     ]
     for name, written, pipeline, tasks in stages:
         started = time.time()
+        print(json.dumps({"stage": name, "started": started}), flush=True)
         LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=min(args.workers, tasks),
                               logging_dir=str(work / "logs" / name)).run()
         print(json.dumps({"stage": name, "started": started, "ended": time.time(),
