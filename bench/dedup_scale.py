@@ -66,7 +66,7 @@ import pyarrow.parquet as pq
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procmem import TreeMemory  # noqa: E402
+from procmem import TreeMemory, datatrove_worker  # noqa: E402
 
 SNAPSHOT = 3_000_000_000  # pages in one Common Crawl snapshot
 VOCABULARY = 50_000
@@ -241,18 +241,24 @@ def phase_marks(out: Path, started: float, finished: float) -> dict[str, float]:
             "stats + manifest": finished}
 
 
-def found_vs_planted(out: Path, truth: dict, stats: dict) -> dict:
-    kept = ds.dataset(out / "documents", format="parquet").to_table(columns=["planted", "dup_cluster_size"])
-    planted = kept.column("planted").to_numpy()
+def versus_planted(planted: np.ndarray, truth: dict) -> dict:
+    """The kept documents' `planted` clusters against the truth: duplicates found (documents not kept), planted copies
+    missed (a cluster keeping more than one member), unique documents rejected (false merges)."""
     per_cluster = np.bincount(planted[planted >= 0], minlength=truth["planted_clusters"])
     unique = truth["docs"] - int(truth["planted_duplicates"] + truth["planted_clusters"])
-    found = stats["rejected"].get("minhash_dedup:duplicate", 0)
+    found = truth["docs"] - len(planted)
     return {"found_duplicates": found, "planted_duplicates": truth["planted_duplicates"],
             "found_over_planted": round(found / max(1, truth["planted_duplicates"]), 4),
             "missed_in_planted_clusters": int(np.maximum(per_cluster - 1, 0).sum()),
             "planted_clusters_split": int((per_cluster > 1).sum()),
             "planted_clusters_none_kept": int((per_cluster == 0).sum()),
-            "unique_documents_rejected": unique - int((planted < 0).sum()),
+            "unique_documents_rejected": unique - int((planted < 0).sum())}
+
+
+def found_vs_planted(out: Path, truth: dict, stats: dict) -> dict:
+    kept = ds.dataset(out / "documents", format="parquet").to_table(columns=["planted", "dup_cluster_size"])
+    return {**versus_planted(kept.column("planted").to_numpy(), truth),
+            "rejected_in_stats": stats["rejected"].get("minhash_dedup:duplicate", 0),  # = found, when nothing is lost
             "largest_component": int(pc.max(kept.column("dup_cluster_size")).as_py())}
 
 
@@ -294,11 +300,6 @@ def measure(inputs: Path, out: Path, cores: int, docs: int) -> dict:
             "peak_jvm_mb": round(memory.peak_jvm / 2 ** 20), "peak_worker_mb": round(memory.peak_worker / 2 ** 20),
             "peak_tree_mb": round(memory.peak_total / 2 ** 20), "workers": len(memory.workers_seen),
             "phases": phases, "stats": result.stats}
-
-
-def datatrove_worker(command: str, parent: str) -> bool:
-    """datatrove's pool workers are forks of multiprocess's fork server (same command line)."""
-    return "forkserver" in command and "forkserver" in parent
 
 
 STAGES = ("signatures", "buckets", "cluster", "filter")  # datatrove's MinHash stages, in order
@@ -378,16 +379,7 @@ def measure_datatrove(inputs: Path, work: Path, cores: int, library: str, resume
 
 def datatrove_found_vs_planted(work: Path, truth: dict) -> dict:
     kept = ds.dataset(work / "output", format="parquet").to_table(columns=["metadata"])
-    planted = pc.struct_field(kept.column("metadata"), "planted").to_numpy()
-    per_cluster = np.bincount(planted[planted >= 0], minlength=truth["planted_clusters"])
-    unique = truth["docs"] - int(truth["planted_duplicates"] + truth["planted_clusters"])
-    found = truth["docs"] - len(planted)
-    return {"found_duplicates": found, "planted_duplicates": truth["planted_duplicates"],
-            "found_over_planted": round(found / max(1, truth["planted_duplicates"]), 4),
-            "missed_in_planted_clusters": int(np.maximum(per_cluster - 1, 0).sum()),
-            "planted_clusters_split": int((per_cluster > 1).sum()),
-            "planted_clusters_none_kept": int((per_cluster == 0).sum()),
-            "unique_documents_rejected": unique - int((planted < 0).sum())}
+    return versus_planted(pc.struct_field(kept.column("metadata"), "planted").to_numpy(), truth)
 
 
 # --- extrapolation --------------------------------------------------------------------------------------------------

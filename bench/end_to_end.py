@@ -43,7 +43,7 @@ import pyarrow.dataset as ds
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procmem import TreeMemory  # noqa: E402
+from procmem import TreeMemory, datatrove_worker  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT.parent / "shared" / "data" / "extraction" / "trafilatura-eval"
@@ -108,11 +108,6 @@ def spark_worker(command: str, parent: str) -> bool:
     """PySpark's Python workers are forks of its daemon (same command line: curate's daemon module); the daemon's
     parent is the JVM, whose command line names the module too."""
     return "spark.daemon" in command and parent.startswith(command.split(" ", 1)[0])
-
-
-def datatrove_worker(command: str, parent: str) -> bool:
-    """datatrove's pool workers are forks of multiprocess's fork server (same command line)."""
-    return "forkserver" in command and "forkserver" in parent
 
 
 def process_kind(command: str) -> str:

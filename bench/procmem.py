@@ -105,3 +105,8 @@ class TreeMemory:
             self.sample()
             time.sleep(self.interval)
         self.sample()
+
+
+def datatrove_worker(command: str, parent: str) -> bool:
+    """datatrove's pool workers are forks of multiprocess's fork server (same command line)."""
+    return "forkserver" in command and "forkserver" in parent
