@@ -100,12 +100,13 @@ def test_megabytes_of_line_ends_between_two_records_are_read_past_in_one_pass(tm
     # (4 MB of line ends took minutes); the alarm only turns such a hang into a failure
     path = tmp_path / "line_ends.warc"
     path.write_bytes(response(1) + b"\r\n" * (2 << 20) + response(2))
-    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading 4 MB of line ends did not end in 120 s"))
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading 4 MB of line ends did not end in 120 s"))
     signal.alarm(120)
     try:
         ledger, table = _read(path)
     finally:
         signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert _urls(table) == ["http://example.com/1", "http://example.com/2"] and _reasons(table) == [None, None]
     assert ledger.error is None and ledger.bytes_skipped == 0
 
