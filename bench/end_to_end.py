@@ -12,7 +12,8 @@ tools' outputs are matched by id.
 Runs (each a fresh process tree, wall time from launch to exit, so start-up counts):
 - `curate`: `curate run examples/fineweb.yaml --master local[<cores>]` (lang_precheck → extract → langid en ≥ 0.65
   → Gopher repetition → Gopher quality → C4 → FineWeb rules → Parquet + reject ledger; `--no-precheck` drops the
-  pre-check, so trafilatura runs on every page as in datatrove);
+  pre-check, so trafilatura runs on every page as in datatrove); with `--engines spark,beam` also `curate run
+  --engine beam` (Beam's local runner, a worker process per core: `curate-beam` in the output), the same recipe;
 - `datatrove`: `bench/peers/datatrove_fineweb.py` — datatrove's own steps with FineWeb's settings on its
   LocalPipelineExecutor with `<cores>` workers, one task per file, exclusion writers on every filter as FineWeb ran it;
 - each again with resiliparse as the extractor, without the pre-check (`--no-resiliparse` skips those).
@@ -43,7 +44,7 @@ import pyarrow.dataset as ds
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procmem import TreeMemory, datatrove_worker  # noqa: E402
+from procmem import TreeMemory, beam_worker, datatrove_worker  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT.parent / "shared" / "data" / "extraction" / "trafilatura-eval"
@@ -116,6 +117,7 @@ def process_kind(command: str) -> str:
     if "java" in program:
         return "jvm"
     for marker, kind in (("sandbox_worker", "sandbox"), ("spark.daemon", "spark worker"), ("forkserver", "worker"),
+                         ("sdk_worker_main", "beam worker"),
                          ("curate run", "driver"), ("datatrove_fineweb", "driver")):
         if marker in command:
             return kind
@@ -143,7 +145,8 @@ def cpu_by_process(memory: TreeMemory) -> dict[str, float]:
     return {kind: round(cpu, 1) for kind, cpu in sorted(split.items())}
 
 
-def run_curate(warcs: Path, out: Path, cores: int, backend: str, precheck: bool) -> tuple[dict, dict[str, str | None]]:
+def run_curate(warcs: Path, out: Path, cores: int, backend: str, precheck: bool,
+               engine: str = "spark") -> tuple[dict, dict[str, str | None]]:
     recipe = yaml.safe_load(RECIPE.read_text())
     if backend == "resiliparse" or not precheck:  # the pre-check is resiliparse itself: no saving there
         recipe["stages"] = [s for s in recipe["stages"] if s["name"] != "lang_precheck"]
@@ -151,8 +154,13 @@ def run_curate(warcs: Path, out: Path, cores: int, backend: str, precheck: bool)
     path = out.parent / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(recipe))
     curate = Path(sys.executable).parent / "curate"
-    figures = timed([str(curate), "run", str(path), "-i", str(warcs), "-o", str(out), "--master",
-                     f"local[{cores}]"], is_worker=spark_worker)
+    command = [str(curate), "run", str(path), "-i", str(warcs), "-o", str(out), "--engine", engine]
+    if engine == "spark":
+        figures = timed(command + ["--master", f"local[{cores}]"], is_worker=spark_worker)
+    else:  # Beam's local runner: one worker process per core of the machine
+        if cores != os.cpu_count():
+            raise SystemExit(f"--engines beam runs a worker per core of this machine ({os.cpu_count()}), not {cores}")
+        figures = timed(command, is_worker=beam_worker)
     outcome: dict[str, str | None] = {}
     for row in ds.dataset(out / "documents", format="parquet").to_table(columns=["id"]).to_pylist():
         outcome[row["id"].rsplit("/", 1)[-1].removeprefix("urn:uuid:")] = None
@@ -300,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-precheck", dest="precheck", action="store_false",
                         help="run curate's recipe without lang_precheck (trafilatura on every page, as datatrove)")
     parser.add_argument("--only", choices=["curate", "datatrove"], help="run one tool only (profiling)")
+    parser.add_argument("--engines", type=lambda value: value.split(","), default=["spark"],
+                        help="compare: curate's engines to run, spark and/or beam (comma-separated)")
     parser.add_argument("--keep", type=Path, help="keep the WARC files and outputs in this folder")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -318,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         return 0
+    if not set(args.engines) <= {"spark", "beam"}:
+        parser.error(f"--engines: spark and/or beam, not {','.join(args.engines)}")
     if not args.datatrove:
         parser.error("--datatrove (or DATATROVE_PATH) is required to compare with datatrove")
     warcs = work / "warc"
@@ -327,28 +339,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{records} records in {args.files} WARC files ({sum(p.stat().st_size for p in warcs.iterdir()) / 2**20:.1f} MB); "
           f"{args.cores} cores; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     result: dict = {"records": records, "cores": args.cores, "cpu_count": os.cpu_count(), "runs": {}, "compare": {}}
+    curates = {"spark": "curate", "beam": "curate-beam"}  # the engine's tool name in the output
     for backend in ["trafilatura"] + (["resiliparse"] if args.resiliparse else []):
         outcomes = {}
-        for tool in ["datatrove", "curate"]:
-            if args.only and tool != args.only:
+        for tool in ["datatrove", *(curates[engine] for engine in args.engines)]:
+            if args.only and not tool.startswith(args.only):
                 continue
             out = work / f"{tool}-{backend}"
             if out.exists():
                 shutil.rmtree(out)
-            if tool == "curate":
-                figures, outcomes[tool] = run_curate(warcs, out, args.cores, backend, args.precheck)
-            else:
+            if tool == "datatrove":
                 figures, outcomes[tool] = run_datatrove(warcs, out, args.cores, backend, args.datatrove)
+            else:
+                engine = next(engine for engine, name in curates.items() if name == tool)
+                figures, outcomes[tool] = run_curate(warcs, out, args.cores, backend, args.precheck, engine)
             result["runs"][f"{tool}/{backend}"] = measured(figures, outcomes[tool], records, args.cores)
             show(f"{tool} {backend}", figures)
-        if len(outcomes) == 2:
-            ratio = result["runs"][f"curate/{backend}"]["docs_per_s_per_core"] / \
-                result["runs"][f"datatrove/{backend}"]["docs_per_s_per_core"]
-            cpu_ratio = result["runs"][f"curate/{backend}"]["docs_per_cpu_s"] / \
-                result["runs"][f"datatrove/{backend}"]["docs_per_cpu_s"]
-            result["compare"][backend] = {"speed_ratio": round(ratio, 2), "cpu_ratio": round(cpu_ratio, 2),
-                                          **compare(outcomes["curate"], outcomes["datatrove"], records)}
-            print(json.dumps({backend: result["compare"][backend]}, indent=1), flush=True)
+        for tool in [tool for tool in outcomes if tool != "datatrove" and "datatrove" in outcomes]:
+            ours, peer = result["runs"][f"{tool}/{backend}"], result["runs"][f"datatrove/{backend}"]
+            key = backend if tool == "curate" else f"{backend} ({tool})"
+            result["compare"][key] = {
+                "speed_ratio": round(ours["docs_per_s_per_core"] / peer["docs_per_s_per_core"], 2),
+                "cpu_ratio": round(ours["docs_per_cpu_s"] / peer["docs_per_cpu_s"], 2),
+                **compare(outcomes[tool], outcomes["datatrove"], records)}
+            print(json.dumps({key: result["compare"][key]}, indent=1), flush=True)
     if {"curate/resiliparse", "datatrove/trafilatura"} <= result["runs"].keys():
         result["compare"]["curate_resiliparse_vs_datatrove_trafilatura"] = round(
             result["runs"]["curate/resiliparse"]["docs_per_s_per_core"]

@@ -110,3 +110,8 @@ class TreeMemory:
 def datatrove_worker(command: str, parent: str) -> bool:
     """datatrove's pool workers are forks of multiprocess's fork server (same command line)."""
     return "forkserver" in command and "forkserver" in parent
+
+
+def beam_worker(command: str, parent: str) -> bool:
+    """Beam's local runner starts each worker as `python -m apache_beam.runners.worker.sdk_worker_main` under a shell."""
+    return "sdk_worker_main" in command and not command.startswith("/bin/sh")
