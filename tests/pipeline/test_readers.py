@@ -157,3 +157,53 @@ def test_reader_row_counts_match_reasons(shared_data: Path):
     tables = read_all([str(shared_data / "warc")])
     reasons = Counter(r for _, t in tables.values() for r in t.column("reject_reason").to_pylist())
     assert reasons == {None: 82, "read:truncated": 1}
+
+
+def test_a_binary_column_of_views_and_bytes_keeps_no_reference_to_them():
+    import sys
+
+    from curate.readers.batching import binary_array
+
+    base = bytes(range(256)) * 4_000
+    before = sys.getrefcount(base)
+    views = [memoryview(base)[0:10], None, memoryview(base)[1_000:1_003], b"plain", memoryview(base)[5:5], b""]
+    array = binary_array(views)
+    assert array.to_pylist() == [base[0:10], None, base[1_000:1_003], b"plain", b"", b""]
+    assert array.null_count == 1 and array.type == pa.binary()
+    array.validate(full=True)
+    del views, array
+    assert sys.getrefcount(base) == before  # pyarrow's own conversion keeps every view (and `base`) for good
+    assert binary_array([b"a", b"bc"]).null_count == 0 and binary_array([]).to_pylist() == []
+
+
+def test_reading_a_warc_file_again_and_again_keeps_no_page(tmp_path: Path):
+    """A worker reads file after file: what it read must go when the batches do (a page is a view of its member)."""
+    import gc
+    import tracemalloc
+    from datetime import datetime, timezone
+
+    from curate.testing import warc_record
+
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    page = b"<html><body>" + b"<p>words and more words</p>" * 4_000 + b"</body></html>"  # ~100 KB a page
+    with open(tmp_path / "a.warc.gz", "wb") as f:
+        for i in range(40):
+            f.write(warc_record(f"https://a/{i}", when, "200 OK", "text/html", page))
+    cfg = InputConfig(paths=[str(tmp_path)], dataset="ds")
+    (file,) = resolve(cfg)
+
+    def read_once() -> int:
+        return sum(len(batch.column("html").to_pylist()[0]) for batch in read(file, cfg, ReaderLedger(file.rel)))
+
+    tracemalloc.start()
+    try:
+        read_once()
+        gc.collect()
+        settled = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            assert read_once() == len(page)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - settled
+    finally:
+        tracemalloc.stop()
+    assert grown < len(page) * 5, f"{grown} bytes kept after reading {3 * 40} pages of {len(page)} bytes"
