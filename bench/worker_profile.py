@@ -1,6 +1,7 @@
 """Where a worker's CPU goes on the FineWeb recipe: each part of pass 0 in ms of CPU a page, in this process.
 
     python bench/worker_profile.py --warcs DIR [--recipe examples/fineweb.yaml] [--no-precheck] [--cprofile N]
+        [--rounds N]
 
 Runs `run_pass` — the function a Spark or Beam task calls — over every WARC file of DIR, one after the other in this
 process, with the recipe's pipeline built once (as a worker does). Parts are timed by CPU (`time.process_time` in this
@@ -12,7 +13,9 @@ process, `/proc/<pid>/stat` for each sandbox child), so the load of other proces
 - `write`: the Parquet writers (documents, reject ledger);
 - `run_pass other`: the rest of `run_pass` (splitting batches into kept and rejected, the commit record).
 Stage set-up (models, sandboxes' imports) is measured apart: a worker pays it once per run.
-`--cprofile N` prints this process's N costliest functions (cumulative) besides.
+`--cprofile N` prints this process's N costliest functions (cumulative) besides. `--rounds N` reads the files N times
+over, as a worker does that is given file after file, and keeps this process's resident memory after each file
+(`rss_mb_after_each_file`): it stays flat unless something is kept from one file to the next.
 """
 from __future__ import annotations
 
@@ -69,7 +72,11 @@ class Clock:
         return timed
 
 
-def profile(warcs: Path, recipe: Path, precheck: bool, top: int) -> dict:
+def resident_mb() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+
+
+def profile(warcs: Path, recipe: Path, precheck: bool, top: int, rounds: int = 1) -> dict:
     from curate.pipeline import passes
     from curate.pipeline.config import parse
     from curate.pipeline.inputs import InputFile
@@ -101,10 +108,14 @@ def profile(warcs: Path, recipe: Path, precheck: bool, top: int) -> dict:
     started = time.process_time()
     if profiler:
         profiler.enable()
-    for path in files:
-        record = passes.run_pass(pipeline, pipeline.passes[0], InputFile(str(path), path.name, path.stat().st_size,
-                                                                         "warc"), output)
-        records += record["kept"] + record["rejected"]
+    resident = []
+    for round_ in range(rounds):
+        for path in files:
+            name = path.name if round_ == 0 else f"{path.name}.{round_}"  # each read its own task, as in a run
+            record = passes.run_pass(pipeline, pipeline.passes[0], InputFile(str(path), name, path.stat().st_size,
+                                                                             "warc"), output)
+            records += record["kept"] + record["rejected"]
+            resident.append(resident_mb())
     if profiler:
         profiler.disable()
     total = time.process_time() - started
@@ -118,9 +129,10 @@ def profile(warcs: Path, recipe: Path, precheck: bool, top: int) -> dict:
         parts[f"{name} child: parse"] = parse_cpu
         parts[f"{name} child: pipe"] = child_cpu(box.process.pid) - real - parse_cpu
     ms = {name: round(seconds / records * 1000, 2) for name, seconds in parts.items()}
-    result = {"records": records, "files": len(files), "ms_per_page": ms,
+    result = {"records": records, "files": len(files), "rounds": rounds, "ms_per_page": ms,
               "total_ms_per_page": round(sum(parts.values()) / records * 1000, 2),
-              "setup_cpu_s": round(setup, 2), "load": round(os.getloadavg()[0], 2)}
+              "setup_cpu_s": round(setup, 2), "rss_mb_after_each_file": resident,
+              "load": round(os.getloadavg()[0], 2)}
     if profiler:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
     return result
@@ -132,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", type=Path, default=ROOT / "examples" / "fineweb.yaml")
     parser.add_argument("--no-precheck", dest="precheck", action="store_false")
     parser.add_argument("--cprofile", type=int, default=0, help="print this many costliest functions")
+    parser.add_argument("--rounds", type=int, default=1, help="read the files this many times over")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    result = profile(args.warcs, args.recipe, args.precheck, args.cprofile)
+    result = profile(args.warcs, args.recipe, args.precheck, args.cprofile, args.rounds)
     print(json.dumps(result, indent=1), flush=True)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
