@@ -45,10 +45,13 @@ def binary_array(values: list) -> pa.Array:
 
     Not `pa.array`: pyarrow (25.0) keeps a reference to every memoryview it converts, and with it the whole buffer the
     view is of — a WARC reader's page is a view of its decoded member, so a worker kept every page it had read
-    (~50 MB more per file of 371 pages, without end; `tests/readers/test_batching.py`)."""
+    (~50 MB more per file of 371 pages, without end; `tests/pipeline/test_readers.py`)."""
     present = [value for value in values if value is not None]
-    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum([0 if value is None else memoryview(value).nbytes for value in values], out=offsets[1:])
+    if offsets[-1] >= 2**31:  # not from a reader: a batch stops at 64 MB, plus one record of at most 64 MB
+        raise ValueError(f"{offsets[-1]} bytes do not fit one binary column (32-bit offsets)")
+    offsets = offsets.astype(np.int32)
     validity = None
     if len(present) < len(values):
         validity = pa.array([value is not None for value in values], pa.bool_()).buffers()[1]
