@@ -339,19 +339,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{records} records in {args.files} WARC files ({sum(p.stat().st_size for p in warcs.iterdir()) / 2**20:.1f} MB); "
           f"{args.cores} cores; load average before: {os.getloadavg()[0]:.2f}", flush=True)
     result: dict = {"records": records, "cores": args.cores, "cpu_count": os.cpu_count(), "runs": {}, "compare": {}}
-    curates = {"spark": "curate", "beam": "curate-beam"}  # the engine's tool name in the output
+    tools = [("datatrove", None), *(("curate" if engine == "spark" else f"curate-{engine}", engine)
+                                     for engine in args.engines)]  # (name in the output, curate's engine)
     for backend in ["trafilatura"] + (["resiliparse"] if args.resiliparse else []):
         outcomes = {}
-        for tool in ["datatrove", *(curates[engine] for engine in args.engines)]:
+        for tool, engine in tools:
             if args.only and not tool.startswith(args.only):
                 continue
             out = work / f"{tool}-{backend}"
             if out.exists():
                 shutil.rmtree(out)
-            if tool == "datatrove":
+            if engine is None:
                 figures, outcomes[tool] = run_datatrove(warcs, out, args.cores, backend, args.datatrove)
             else:
-                engine = next(engine for engine, name in curates.items() if name == tool)
                 figures, outcomes[tool] = run_curate(warcs, out, args.cores, backend, args.precheck, engine)
             result["runs"][f"{tool}/{backend}"] = measured(figures, outcomes[tool], records, args.cores)
             show(f"{tool} {backend}", figures)
