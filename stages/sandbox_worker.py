@@ -89,11 +89,8 @@ def _extractor(backend: str):
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
-    # `visible_text`: all of the page's visible text, no main-content detection (half the time): lang_precheck's guess
-    main_content = backend == "resiliparse"
-
     def run(html: str) -> str | None:
-        return extract_plain_text(HTMLTree.parse(html), main_content=main_content, alt_texts=False, links=False,
+        return extract_plain_text(HTMLTree.parse(html), main_content=True, alt_texts=False, links=False,
                                   list_bullets=True, form_fields=False, noscript=False)
 
     return run

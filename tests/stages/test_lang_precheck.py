@@ -24,10 +24,7 @@ def precheck(pages, **params):
     stage.setup()
     batch = pa.RecordBatch.from_pydict({"html": pa.array(pages, pa.binary()),
                                         "content_type": pa.array([None] * len(pages), pa.string())})
-    try:
-        return stage.process(batch).column("reject_reason").to_pylist()
-    finally:
-        stage.sandbox.close()
+    return stage.process(batch).column("reject_reason").to_pylist()
 
 
 def test_rejects_pages_in_other_languages_only():
@@ -47,3 +44,19 @@ def test_a_second_language_or_a_high_threshold_changes_the_decision():
 def test_the_config_requires_languages():
     with pytest.raises(ConfigError, match="languages"):
         parse({"input": {"paths": ["x"]}, "output": "o", "stages": [{"name": "lang_precheck"}]})
+
+
+def test_the_guess_reads_the_text_a_browser_shows_not_scripts_or_comments():
+    hidden = ("<html><head><title>Gärten im Winter</title><style>p { color: red }</style>"
+              "<script>var text = 'Im Winter brauchen Gärten Pflege';</script></head><body><!-- Im Winter brauchen "
+              "Gärten Pflege, der alte Gärtner --><noscript>Im Winter brauchen Gärten Pflege</noscript>")
+    page_ = (hidden + "".join(f"<p>{ENGLISH}</p>" for _ in range(4)) + "</body></html>").encode()
+    assert precheck([page_]) == [None]
+    assert precheck([(hidden + "<p>" + GERMAN + "</p>").encode()]) == ["language:de"]
+
+
+def test_a_page_in_a_declared_legacy_charset_is_judged_on_its_decoded_text():
+    latin = ('<html><head><meta charset="iso-8859-1"></head><body>' + "".join(f"<p>{GERMAN}</p>" for _ in range(4))
+             + "</body></html>").encode("latin-1")
+    assert precheck([latin], languages=["de"]) == [None]
+    assert precheck([latin]) == ["language:de"]
