@@ -22,7 +22,8 @@ Printed per run: documents/s per core (input records / wall seconds / cores), ke
 per worker (the worker process with its extraction sandbox) and of the whole tree (the JVM included); then the ratios
 and the kept-set overlap (Jaccard of the kept ids) for each extractor, with the ids kept by one tool only listed by the
 reason the other gave, and `<extractor>_bound_cpu_ratio`: the peer's CPU over the CPU of curate's `extract` stage in the
-same run (its sandboxed extractor calls included), the CPU ratio curate would reach if nothing else cost anything. `--datatrove` is a folder datatrove is installed in (see the peer script's docstring).
+same run (its sandboxed extractor calls included), the CPU ratio curate would reach if nothing else cost anything.
+`--datatrove` is a folder datatrove is installed in (see the peer script's docstring).
 """
 from __future__ import annotations
 
@@ -157,7 +158,7 @@ def cpu_by_process(memory: TreeMemory) -> dict[str, float]:
 def run_curate(warcs: Path, out: Path, cores: int, backend: str, precheck: bool,
                engine: str = "spark") -> tuple[dict, dict[str, str | None]]:
     recipe = yaml.safe_load(RECIPE.read_text())
-    if backend == "resiliparse" or not precheck:  # the pre-check is resiliparse itself: no saving there
+    if backend == "resiliparse" or not precheck:  # resiliparse runs as datatrove does: every page
         recipe["stages"] = [s for s in recipe["stages"] if s["name"] != "lang_precheck"]
     next(s for s in recipe["stages"] if s["name"] == "extract")["backend"] = backend
     path = out.parent / f"{out.name}.yaml"

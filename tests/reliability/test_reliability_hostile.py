@@ -14,6 +14,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -201,3 +202,30 @@ def test_fuzzed_warc_files_every_record_accounted_for(case, bound, tmp_path_fact
 @given(case=hostile.jsonl_cases())
 def test_fuzzed_jsonl_files_every_record_accounted_for(case, bound, tmp_path_factory):
     hostile.check_file(case.build(tmp_path_factory.mktemp("jsonl")), "jsonl", bound)
+
+
+def test_the_language_precheck_judges_every_hostile_page_in_the_worker_without_failing():
+    # lang_precheck reads pages in the worker itself (decoding, then a scan of the tags): every kind of hostile body,
+    # each mutated every way, must come out with no decision or a language, within its time
+    from curate.stages.lang_precheck import LangPrecheck, LangPrecheckParams
+
+    stage = LangPrecheck(LangPrecheckParams(languages=["en"]))
+    stage.setup()
+    rng = random.Random(5)
+    pages, types = [], []
+    for kind in hostile.WARC_KINDS:
+        for mutation in hostile.BODY_MUTATIONS:
+            for _ in range(3):
+                _, content_type, body, _ = hostile.page(kind, rng)
+                pages.append(hostile._mutate_bytes(body, mutation, rng))
+                types.append(content_type or None)
+    pages += [b"<" * 300_000, b"<script>" * 40_000, b"<!--" * 60_000, b"<b>" * 200_000 + b"word",
+              b"\xff\xfe" + b"<\x00p\x00>\x00" * 1000]  # no closing '>', script, comment; 200,000 tags; UTF-16
+    types += ["text/html"] * 5
+    batch = pa.RecordBatch.from_pydict({"html": pa.array(pages, pa.binary()),
+                                        "content_type": pa.array(types, pa.string())})
+    with hostile.deadline(60.0, "lang_precheck on hostile pages"):
+        reasons = stage.process(batch).column("reject_reason").to_pylist()
+    assert len(reasons) == len(pages)
+    assert all(r is None or r.startswith("language:") for r in reasons), reasons
+    assert reasons.count(None) < len(reasons)  # it did judge: the random and foreign bodies are not English
