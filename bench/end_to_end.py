@@ -82,27 +82,30 @@ def build_warcs(pages: Path, out: Path, copies: int, files: int, seed: int = 0) 
     return len(records)
 
 
+def resiliparse_visible_text(page: str) -> str:
+    """resiliparse's visible text of the whole page, no main-content pass: what `lang_precheck` read before
+    8 December 2026 (the English-only page set is defined by it; `precheck.py` compares the stage with it)."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    return extract_plain_text(HTMLTree.parse(page), main_content=False, alt_texts=False, links=False,
+                              list_bullets=True, form_fields=False, noscript=False) or ""
+
+
 def english_pages(pages: Path, out: Path) -> Path:
     """The English-only shape: the 188 pages whose whole visible text (resiliparse's, no main-content pass) scores
     English 0.1 or more, or that have no text to judge, as a pages folder of their own: what `lang_precheck` passed
     when it read that text, kept as the set so that runs before and after its own scan compare (the scan passes 185 of
     them). Every page of it goes on to trafilatura: the pre-check only costs there, and the run measures extraction."""
-    from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.html import HTMLTree
-
     from curate.stages.langid import load_model, normalise
     from curate.stages.sandbox_worker import decode_html
-
-    def visible(page: str) -> str:
-        return extract_plain_text(HTMLTree.parse(page), main_content=False, alt_texts=False, links=False,
-                                  list_bullets=True, form_fields=False, noscript=False)
 
     model = load_model(None)
     index = [json.loads(line) for line in (pages / "index.jsonl").read_text(encoding="utf-8").splitlines()]
     kept = []
     for page in index:
-        text = normalise(visible(decode_html(gzip.decompress((pages / page["html"]).read_bytes()), "text/html")) or "",
-                         1000)
+        html = gzip.decompress((pages / page["html"]).read_bytes())
+        text = normalise(resiliparse_visible_text(decode_html(html, "text/html")), 1000)
         labels, scores = model.predict([text], k=5) if text else ([[]], [[]])
         if not text or any(label == "__label__en" and score >= 0.1 for label, score in zip(labels[0], scores[0])):
             kept.append(page)

@@ -23,19 +23,11 @@ from pathlib import Path
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from end_to_end import PAGES  # noqa: E402
+from end_to_end import PAGES, resiliparse_visible_text  # noqa: E402
 
 from curate.stages.lang_precheck import LangPrecheck, LangPrecheckParams  # noqa: E402
 from curate.stages.langid import load_model, normalise  # noqa: E402
 from curate.stages.sandbox_worker import _extractor, decode_html  # noqa: E402
-
-
-def resiliparse_visible(page: str) -> str:
-    from resiliparse.extract.html2text import extract_plain_text
-    from resiliparse.parse.html import HTMLTree
-
-    return extract_plain_text(HTMLTree.parse(page), main_content=False, alt_texts=False, links=False,
-                              list_bullets=True, form_fields=False, noscript=False) or ""
 
 
 def main() -> None:
@@ -56,7 +48,7 @@ def main() -> None:
     batch = pa.RecordBatch.from_pydict({"html": pa.array(htmls, pa.binary()),
                                         "content_type": pa.array(["text/html"] * len(htmls), pa.string())})
     started = time.process_time()
-    old_guesses = [normalise(resiliparse_visible(decode_html(html, "text/html")), 1000) for html in htmls]
+    old_guesses = [normalise(resiliparse_visible_text(decode_html(html, "text/html")), 1000) for html in htmls]
     old_labels, old_scores = model.predict(old_guesses, k=5)
     old_ms = (time.process_time() - started) / len(htmls) * 1000
     result: dict = {"pages": len(htmls), "languages": {}}
